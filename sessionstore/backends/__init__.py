@@ -1,0 +1,1 @@
+"""One module per backend; each implements :class:`sessionstore.store.SessionStore`."""

@@ -1,0 +1,399 @@
+"""The JSON twin: the same contract on OpenClaw's own ``sessions.json``.
+
+The file stays in OpenClaw's exact format: one object keyed by session key, 2-space
+indent, mode 0600. Every mutation takes the cross-process lock file
+(``sessions.json.lock``), re-reads the file, changes the map and writes it back
+atomically (temp file, fsync, ``os.replace``, fsync of the directory); a write that
+would not change a byte is skipped. Reads reuse the parsed file while its inode,
+size and mtime are unchanged.
+
+This is the legacy design: every write costs O(size of the store). It exists so that
+a user can switch to and from a database by changing a URL, and as the baseline the
+benchmarks compare with.
+
+A file that cannot be parsed is reported with :class:`CorruptStoreError` and never
+written to. Entries inside a readable file that fail validation are left in the file
+untouched but are not returned (OpenClaw drops them on load); a warning names them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+from filelock import SoftFileLock, Timeout
+
+from sessionstore.entry import (
+    SessionEntry,
+    SessionPage,
+    validate_agent_id,
+    validate_key,
+)
+from sessionstore.errors import (
+    CorruptStoreError,
+    InvalidEntryError,
+    StaleEntryError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
+from sessionstore.openclaw.merge import merge_entry, patch_keys
+from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.projection import project, summary_from_columns
+from sessionstore.store import (
+    DEFAULT_PAGE_SIZE,
+    Filters,
+    Order,
+    Updater,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
+
+__all__ = ["LOCK_TIMEOUT_S", "JsonFileStore", "content_version"]
+
+log = logging.getLogger(__name__)
+
+#: How long a writer waits for another process's lock, as OpenClaw does.
+LOCK_TIMEOUT_S = 10.0
+_BOM = b"\xef\xbb\xbf"
+
+
+def content_version(raw: Any) -> int:
+    """The JSON twin's version of an entry: a 63-bit digest of its JSON.
+
+    A file has nowhere to keep counters without leaving OpenClaw's format, so the
+    version is derived from the content: it changes whenever the entry does, also
+    when another program edits the file.
+    """
+    digest = hashlib.blake2b(orjson.dumps(raw), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1 or 1
+
+
+@dataclass
+class _Snapshot:
+    """One parsed state of the file."""
+
+    signature: tuple[int, int, int] | None  # (inode, size, mtime_ns); None: no file
+    text: bytes
+    raw: dict[str, Any]
+    entries: dict[str, SessionEntry] = field(default_factory=dict)
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class JsonFileStore:
+    """:class:`~sessionstore.store.SessionStore` on one agent's ``sessions.json``.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "sessions.json")
+    >>> with JsonFileStore(path) as store:
+    ...     _ = store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
+    ...     print(open(path).read())
+    {
+      "agent:main:main": {
+        "sessionId": "s1",
+        "updatedAt": 1
+      }
+    }
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        agent_id: str = "main",
+        lock_timeout: float = LOCK_TIMEOUT_S,
+    ) -> None:
+        self._agent_id = validate_agent_id(agent_id)
+        self._path = Path(path).absolute()
+        self._lock = SoftFileLock(f"{self._path}.lock", timeout=lock_timeout, mode=0o600)
+        self._mutex = threading.RLock()
+        self._snapshot: _Snapshot | None = None
+
+    @property
+    def agent_id(self) -> str:
+        return self._agent_id
+
+    @property
+    def path(self) -> Path:
+        """The ``sessions.json`` this store reads and writes."""
+        return self._path
+
+    # -- file handling --------------------------------------------------------------
+
+    def _parse(self, text: bytes, signature: tuple[int, int, int] | None) -> _Snapshot:
+        body = text.removeprefix(_BOM)
+        try:
+            raw = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise CorruptStoreError(
+                f"{self._path} is not valid JSON ({exc}); it was left untouched. "
+                "Hand-edited files with comments can be imported with `sessionstore migrate`."
+            ) from exc
+        if not isinstance(raw, dict):
+            raise CorruptStoreError(
+                f"{self._path} holds a JSON {type(raw).__name__}, not an object of sessions; "
+                "it was left untouched"
+            )
+        snapshot = _Snapshot(signature, text, raw)
+        rejected = []
+        for key, value in raw.items():
+            try:
+                validate_key(key)
+                entry = SessionEntry.from_dict(value)
+            except InvalidEntryError as exc:
+                rejected.append(f"{key!r} ({exc})")
+                continue
+            snapshot.entries[key] = entry
+            snapshot.columns[key] = project(value)
+        if rejected:
+            log.warning("%s: skipping invalid entries: %s", self._path, "; ".join(rejected))
+        return snapshot
+
+    def _read(self, *, fresh: bool) -> _Snapshot:
+        """The file's current state; ``fresh`` compares bytes, otherwise the stat."""
+        try:
+            with open(self._path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                cached = self._snapshot
+                if not fresh and cached is not None and cached.signature == _signature(st):
+                    return cached
+                text = fh.read()
+        except FileNotFoundError:
+            self._snapshot = _Snapshot(None, b"", {})
+            return self._snapshot
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot read {self._path}: {exc.strerror}") from exc
+        cached = self._snapshot
+        if cached is not None and cached.text == text:
+            cached.signature = _signature(st)
+            return cached
+        self._snapshot = self._parse(text, _signature(st))
+        return self._snapshot
+
+    def _write(self, snapshot: _Snapshot) -> None:
+        """Write the map atomically, unless it serialises to the bytes already there."""
+        text = orjson.dumps(snapshot.raw, option=orjson.OPT_INDENT_2)
+        if text == snapshot.text and snapshot.signature is not None:
+            return
+        directory = self._path.parent
+        tmp = directory / f"{self._path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(text)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self._path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+            snapshot.text = text
+            snapshot.signature = _signature(os.stat(self._path))
+        except OSError as exc:
+            self._snapshot = None  # the map in memory may be ahead of the file
+            raise StoreUnavailableError(f"cannot write {self._path}: {exc.strerror}") from exc
+
+    @contextmanager
+    def _locked(self) -> Iterator[_Snapshot]:
+        """Hold the lock file with a freshly read file; the caller mutates and writes."""
+        with self._mutex:
+            try:
+                self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                with self._lock:
+                    yield self._read(fresh=True)
+            except Timeout as exc:
+                raise StoreLockedError(
+                    f"timed out after {self._lock.timeout:g}s waiting for the lock "
+                    f"{self._lock.lock_file}, held by another process"
+                ) from exc
+            except OSError as exc:
+                raise StoreUnavailableError(
+                    f"cannot lock {self._path}: {exc.strerror or exc}"
+                ) from exc
+
+    def _current(self) -> _Snapshot:
+        with self._mutex:
+            return self._read(fresh=False)
+
+    @staticmethod
+    def _store(snapshot: _Snapshot, key: str, entry: SessionEntry) -> None:
+        data = entry.to_dict()
+        snapshot.raw[key] = data
+        snapshot.entries[key] = entry
+        snapshot.columns[key] = project(data)
+
+    def _version_in(self, snapshot: _Snapshot, key: str) -> int:
+        return content_version(snapshot.raw[key]) if key in snapshot.entries else 0
+
+    # -- the contract ---------------------------------------------------------------
+
+    def get(self, key: str) -> SessionEntry | None:
+        validate_key(key)
+        return self._current().entries.get(key)
+
+    def version(self, key: str) -> int:
+        validate_key(key)
+        return self._version_in(self._current(), key)
+
+    def put(self, key: str, entry: SessionEntry, *, expected_version: int | None = None) -> int:
+        validate_key(key)
+        with self._locked() as snapshot:
+            current = self._version_in(snapshot, key)
+            if expected_version is not None and expected_version != current:
+                raise StaleEntryError(key, expected_version, current)
+            self._store(snapshot, key, entry)
+            self._write(snapshot)
+            return self._version_in(snapshot, key)
+
+    def patch(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        *,
+        preserve_activity: bool = False,
+        now_ms: int | None = None,
+    ) -> SessionEntry:
+        validate_key(key)
+        patch = patch_keys(changes)
+        with self._locked() as snapshot:
+            current = snapshot.raw.get(key) if key in snapshot.entries else None
+            merged = merge_entry(
+                current, patch, preserve_activity=preserve_activity,
+                now_ms=now_ms or current_time_ms(),
+            )
+            entry = SessionEntry.from_dict(merged)
+            self._store(snapshot, key, entry)
+            self._write(snapshot)
+            return entry
+
+    def update(self, key: str, fn: Updater) -> SessionEntry | None:
+        validate_key(key)
+        with self._locked() as snapshot:
+            before = snapshot.entries.get(key)
+            after = fn(before)
+            if after is None:
+                return before
+            self._store(snapshot, key, after)
+            self._write(snapshot)
+            return after
+
+    def delete(self, key: str) -> bool:
+        validate_key(key)
+        with self._locked() as snapshot:
+            if key not in snapshot.entries:
+                return False
+            del snapshot.raw[key], snapshot.entries[key], snapshot.columns[key]
+            self._write(snapshot)
+            return True
+
+    def _matching(self, filters: Filters) -> Iterator[tuple[str, dict[str, Any]]]:
+        for key, columns in self._current().columns.items():
+            if filters.matches(columns):
+                yield key, columns
+
+    def list(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        chat_type: str | None = None,
+        archived: bool | None = None,
+        label_prefix: str | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        spawned_by: str | None = None,
+        order: Order = "desc",
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> SessionPage:
+        check_limit(limit)
+        filters = Filters(
+            channel, status, chat_type, archived, label_prefix, updated_after, updated_before,
+            spawned_by,
+        )
+        descending = order == "desc"
+        rows = [((c["updated_at"], key), key, c) for key, c in self._matching(filters)]
+        if cursor is not None:
+            position = decode_cursor(cursor)
+            rows = [r for r in rows if (r[0] < position if descending else r[0] > position)]
+        rows.sort(key=lambda r: r[0], reverse=descending)
+        items = [summary_from_columns(key, columns) for _, key, columns in rows[:limit]]
+        next_cursor = (
+            encode_cursor(items[-1].updated_at, items[-1].key) if len(rows) > limit else None
+        )
+        return SessionPage(items=items, next_cursor=next_cursor)
+
+    def count(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        chat_type: str | None = None,
+        archived: bool | None = None,
+        label_prefix: str | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        spawned_by: str | None = None,
+    ) -> int:
+        filters = Filters(
+            channel, status, chat_type, archived, label_prefix, updated_after, updated_before,
+            spawned_by,
+        )
+        return sum(1 for _ in self._matching(filters))
+
+    def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
+        check_limit(batch_size)
+        entries = self._current().entries
+        for key in sorted(entries):
+            yield key, entries[key]
+
+    def put_many(
+        self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500
+    ) -> int:
+        check_limit(batch_size)
+        pending = [(validate_key(key), entry) for key, entry in items]
+        # One rewrite of the file for the whole lot: batching buys nothing here.
+        with self._locked() as snapshot:
+            for key, entry in pending:
+                self._store(snapshot, key, entry)
+            self._write(snapshot)
+        return len(pending)
+
+    def close(self) -> None:
+        with self._mutex:
+            self._snapshot = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"JsonFileStore({str(self._path)!r}, agent_id={self._agent_id!r})"
+

@@ -1,0 +1,501 @@
+"""The SQL backend: one agent's sessions in the ``sessions`` table of any SQLAlchemy URL.
+
+Hot paths are single indexed statements through SQLAlchemy Core (cached compiled
+SQL, no ORM identity map): ``get`` reads one row, ``put`` is one upsert that writes
+``entry_json`` and its projected columns together, ``list`` reads index columns only.
+Read-modify-write operations lock the row (``SELECT ... FOR UPDATE`` on the servers,
+``BEGIN IMMEDIATE`` on SQLite) and are retried on transient conflicts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    make_url,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+
+from sessionstore.entry import (
+    SessionEntry,
+    SessionPage,
+    validate_agent_id,
+    validate_key,
+)
+from sessionstore.errors import (
+    SessionStoreError,
+    StaleEntryError,
+    StoreUnavailableError,
+)
+from sessionstore.openclaw.merge import merge_entry, patch_keys
+from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.projection import INDEX_COLUMNS, project, summary_from_columns
+from sessionstore.sql import upgrade as schema
+from sessionstore.sql.engine import WRITE, create_sql_engine, mask_url
+from sessionstore.sql.schema import sessions as t
+from sessionstore.store import (
+    DEFAULT_PAGE_SIZE,
+    Filters,
+    Order,
+    Updater,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
+
+__all__ = ["SqlStore"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Attempts for a write that meets a transient conflict (busy, deadlock, race).
+MAX_ATTEMPTS = 8
+
+# An inline literal: PyMySQL's executemany cannot bind parameters after VALUES (...).
+_BUMP = t.c.version + literal_column("1")
+# Key parameters are not named after the columns: INSERT/UPDATE reserve those names.
+_KEY = and_(t.c.agent_id == bindparam("k_agent"), t.c.session_key == bindparam("k_key"))
+_GET = select(t.c.entry_json).where(_KEY)
+_GET_VERSION = select(t.c.version).where(_KEY)
+_LOCK_ROW = select(t.c.version, t.c.entry_json).where(_KEY).with_for_update()
+_DELETE = delete(t).where(_KEY)
+_UPDATE_ROW = update(t).where(_KEY).values(
+    {
+        **{name: bindparam(f"new_{name}") for name in (*INDEX_COLUMNS, "entry_json")},
+        "version": _BUMP,
+    }
+)
+_INSERT_ROW = insert(t)
+_SUMMARY_COLUMNS = (t.c.session_key, *(t.c[name] for name in INDEX_COLUMNS))
+_WRITTEN = ("session_id", *INDEX_COLUMNS[1:], "entry_json")
+
+
+@lru_cache(maxsize=1)
+def _head() -> str:
+    return schema.head_revision()
+
+
+def _upsert(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE`` that bumps the version."""
+    if dialect in ("mysql", "mariadb"):
+        my = mysql.insert(t)
+        return my.on_duplicate_key_update(
+            {**{name: my.inserted[name] for name in _WRITTEN}, "version": _BUMP}
+        )
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(t)
+    return stmt.on_conflict_do_update(
+        index_elements=[t.c.agent_id, t.c.session_key],
+        set_={**{name: stmt.excluded[name] for name in _WRITTEN}, "version": _BUMP},
+    )
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """Conflicts that a retry of the whole transaction resolves."""
+    if isinstance(exc, IntegrityError):
+        return True  # two writers inserted the same new key; the loser retries as an update
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in ("40001", "40P01"):  # serialization failure, deadlock (PostgreSQL)
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in (1205, 1213):  # lock wait timeout, deadlock (MySQL)
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """Create a SQLite file's directory (0700) and the file itself (0600) if missing."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+class SqlStore:
+    """:class:`~sessionstore.store.SessionStore` on a SQL database.
+
+    >>> import tempfile, os
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "sessions.db")
+    >>> with SqlStore(url, auto_upgrade=True) as store:
+    ...     store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
+    1
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        agent_id: str = "main",
+        auto_upgrade: bool = False,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._agent_id = validate_agent_id(agent_id)
+        self._url = url
+        self._masked_url = mask_url(url)
+        with self._errors("open"):
+            if make_url(url).get_backend_name() == "sqlite":
+                _prepare_sqlite_file(url)
+            self._engine: Engine = create_sql_engine(url, **dict(engine_options or {}))
+        try:
+            self._check_schema(auto_upgrade)
+        except BaseException:
+            self._engine.dispose()
+            raise
+        self._dialect = self._engine.dialect.name
+        self._upsert = _upsert(self._dialect)
+        self._returning = self._dialect in ("sqlite", "postgresql")
+        self._upsert_returning = (
+            self._upsert.returning(t.c.version) if self._returning else self._upsert
+        )
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @property
+    def agent_id(self) -> str:
+        return self._agent_id
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked."""
+        return self._masked_url
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tools and tests; the store owns it)."""
+        return self._engine
+
+    def _check_schema(self, auto_upgrade: bool) -> None:
+        with self._errors("open"):
+            current = schema.current_revision(self._engine)
+            if current != _head() and auto_upgrade:
+                schema.upgrade(self._engine)
+                current = schema.current_revision(self._engine)
+        schema.require_head(current, self._url)
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """The one place where database errors become sessionstore errors."""
+        try:
+            yield
+        except SessionStoreError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            password = make_url(self._url).password
+            if password:
+                detail = detail.replace(str(password), "***")
+            message = f"{action} failed on {self._masked_url}: {type(exc).__name__}: {detail}"
+            unreachable = (OperationalError, InterfaceError, OSError)
+            error = StoreUnavailableError if isinstance(exc, unreachable) else SessionStoreError
+            raise error(message) from exc
+
+    def _key(self, key: str) -> dict[str, str]:
+        return {"k_agent": self._agent_id, "k_key": key}
+
+    def _params(self, key: str, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        columns = project(data)
+        columns["entry_json"] = data
+        params = {f"{prefix}{name}": value for name, value in columns.items()}
+        params["agent_id"] = self._agent_id
+        params["session_key"] = key
+        return params
+
+    def _retry(self, action: str, attempt: Callable[[], T]) -> T:
+        """Run one write transaction, retrying transient conflicts with backoff."""
+        with self._errors(action):
+            for n in range(1, MAX_ATTEMPTS + 1):
+                try:
+                    return attempt()
+                except DBAPIError as exc:
+                    if n == MAX_ATTEMPTS or not _is_transient(exc):
+                        raise
+                    time.sleep(random.uniform(0, 0.005 * 2**n))
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            yield conn
+
+    def _read_modify_write(
+        self,
+        action: str,
+        key: str,
+        change: Callable[[dict[str, Any] | None, int], Mapping[str, Any] | None],
+    ) -> tuple[Mapping[str, Any] | None, int]:
+        """Lock ``key``, call ``change(current, version)``, write what it returns."""
+        validate_key(key)
+        base = self._key(key)
+
+        def attempt() -> tuple[Mapping[str, Any] | None, int]:
+            with self._write() as conn:
+                row = conn.execute(_LOCK_ROW, base).first()
+                current, version = (row.entry_json, row.version) if row else (None, 0)
+                new = change(current, version)
+                if new is None:
+                    return current, version
+                if row is None:
+                    conn.execute(_INSERT_ROW, {**self._params(key, new), "version": 1})
+                    return new, 1
+                conn.execute(_UPDATE_ROW, {**base, **self._params(key, new, "new_")})
+                return new, version + 1
+
+        return self._retry(action, attempt)
+
+    # -- the contract ---------------------------------------------------------------
+
+    def get(self, key: str) -> SessionEntry | None:
+        validate_key(key)
+        with self._errors("get"), self._engine.connect() as conn:
+            data = conn.execute(_GET, self._key(key)).scalar_one_or_none()
+        return None if data is None else SessionEntry._from_stored(data)
+
+    def version(self, key: str) -> int:
+        validate_key(key)
+        with self._errors("version"), self._engine.connect() as conn:
+            found = conn.execute(_GET_VERSION, self._key(key)).scalar_one_or_none()
+        return int(found or 0)
+
+    def put(self, key: str, entry: SessionEntry, *, expected_version: int | None = None) -> int:
+        validate_key(key)
+        data = entry.to_dict()
+        if expected_version is not None:
+
+            def compare(current: Mapping[str, Any] | None, version: int) -> Mapping[str, Any]:
+                if version != expected_version:
+                    raise StaleEntryError(key, expected_version, version)
+                return data
+
+            return self._read_modify_write("put", key, compare)[1]
+
+        params = {**self._params(key, data), "version": 1}
+
+        def attempt() -> int:
+            with self._write() as conn:
+                if self._returning:
+                    return int(conn.execute(self._upsert_returning, params).scalar_one())
+                conn.execute(self._upsert, params)
+                return int(conn.execute(_GET_VERSION, self._key(key)).scalar_one())
+
+        return self._retry("put", attempt)
+
+    def patch(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        *,
+        preserve_activity: bool = False,
+        now_ms: int | None = None,
+    ) -> SessionEntry:
+        patch = patch_keys(changes)
+        result: list[SessionEntry] = []
+
+        def merge(current: Mapping[str, Any] | None, _version: int) -> Mapping[str, Any]:
+            merged = merge_entry(
+                current, patch, preserve_activity=preserve_activity, now_ms=now_ms or current_time_ms()
+            )
+            result[:] = [SessionEntry.from_dict(merged)]
+            return result[0].to_dict()
+
+        self._read_modify_write("patch", key, merge)
+        return result[0]
+
+    def update(self, key: str, fn: Updater) -> SessionEntry | None:
+        result: list[SessionEntry | None] = [None]
+
+        def apply(current: Mapping[str, Any] | None, _version: int) -> Mapping[str, Any] | None:
+            before = None if current is None else SessionEntry._from_stored(current)
+            after = fn(before)
+            result[0] = before if after is None else after
+            return None if after is None else after.to_dict()
+
+        self._read_modify_write("update", key, apply)
+        return result[0]
+
+    def delete(self, key: str) -> bool:
+        validate_key(key)
+        params = self._key(key)
+
+        def attempt() -> bool:
+            with self._write() as conn:
+                return bool(conn.execute(_DELETE, params).rowcount)
+
+        return self._retry("delete", attempt)
+
+    def _where(self, filters: Filters) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = [t.c.agent_id == self._agent_id]
+        for name in ("channel", "status", "chat_type", "spawned_by"):
+            value = getattr(filters, name)
+            if value is not None:
+                clauses.append(t.c[name] == value)
+        if filters.archived is not None:
+            clauses.append(t.c.archived == true() if filters.archived else t.c.archived != true())
+        if filters.label_prefix is not None:
+            escaped = (
+                filters.label_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            )
+            clauses.append(t.c.label.like(escaped + "%", escape="\\"))
+        if filters.updated_after is not None:
+            clauses.append(t.c.updated_at > filters.updated_after)
+        if filters.updated_before is not None:
+            clauses.append(t.c.updated_at < filters.updated_before)
+        return clauses
+
+    def list(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        chat_type: str | None = None,
+        archived: bool | None = None,
+        label_prefix: str | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        spawned_by: str | None = None,
+        order: Order = "desc",
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> SessionPage:
+        check_limit(limit)
+        filters = Filters(
+            channel, status, chat_type, archived, label_prefix, updated_after, updated_before,
+            spawned_by,
+        )
+        clauses = self._where(filters)
+        descending = order == "desc"
+        if cursor is not None:
+            at, key = decode_cursor(cursor)
+            if descending:
+                after = or_(t.c.updated_at < at, and_(t.c.updated_at == at, t.c.session_key < key))
+            else:
+                after = or_(t.c.updated_at > at, and_(t.c.updated_at == at, t.c.session_key > key))
+            clauses.append(after)
+        ordering = (
+            (t.c.updated_at.desc(), t.c.session_key.desc())
+            if descending
+            else (t.c.updated_at.asc(), t.c.session_key.asc())
+        )
+        stmt = select(*_SUMMARY_COLUMNS).where(*clauses).order_by(*ordering).limit(limit + 1)
+        with self._errors("list"), self._engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        items = [summary_from_columns(row.session_key, row._mapping) for row in rows[:limit]]
+        next_cursor = (
+            encode_cursor(items[-1].updated_at, items[-1].key) if len(rows) > limit else None
+        )
+        return SessionPage(items=items, next_cursor=next_cursor)
+
+    def count(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        chat_type: str | None = None,
+        archived: bool | None = None,
+        label_prefix: str | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        spawned_by: str | None = None,
+    ) -> int:
+        filters = Filters(
+            channel, status, chat_type, archived, label_prefix, updated_after, updated_before,
+            spawned_by,
+        )
+        stmt = select(func.count()).select_from(t).where(*self._where(filters))
+        with self._errors("count"), self._engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
+        check_limit(batch_size)
+        stmt = (
+            select(t.c.session_key, t.c.entry_json)
+            .where(t.c.agent_id == bindparam("agent_id"), t.c.session_key > bindparam("after"))
+            .order_by(t.c.session_key)
+            .limit(batch_size)
+        )
+        after = ""
+        while True:
+            # One short read per batch: no transaction stays open while the caller works.
+            with self._errors("iter_entries"), self._engine.connect() as conn:
+                rows = conn.execute(stmt, {"agent_id": self._agent_id, "after": after}).all()
+            for row in rows:
+                yield row.session_key, SessionEntry._from_stored(row.entry_json)
+            if len(rows) < batch_size:
+                return
+            after = rows[-1].session_key
+
+    def put_many(
+        self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500
+    ) -> int:
+        check_limit(batch_size)
+        written = 0
+        batch: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            def attempt() -> None:
+                with self._write() as conn:
+                    conn.execute(self._upsert, batch)
+
+            self._retry("put_many", attempt)
+
+        for key, entry in items:
+            batch.append({**self._params(validate_key(key), entry.to_dict()), "version": 1})
+            if len(batch) >= batch_size:
+                flush()
+                written += len(batch)
+                batch = []
+        if batch:
+            flush()
+            written += len(batch)
+        return written
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self._masked_url!r}, agent_id={self._agent_id!r})"

@@ -1,0 +1,298 @@
+"""Public data models: :class:`SessionEntry`, :class:`SessionSummary`, :class:`SessionPage`.
+
+``SessionEntry`` mirrors OpenClaw's entry. The fields of the hot index are typed with
+snake_case names; the JSON form keeps OpenClaw's camelCase. Every other field is kept
+untouched in ``model_extra``, so data written by newer OpenClaw versions round-trips.
+
+>>> e = SessionEntry(session_id="abc", updated_at=1774962000000, thinkingLevel="low")
+>>> e.to_dict()
+{'sessionId': 'abc', 'updatedAt': 1774962000000, 'thinkingLevel': 'low'}
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Self
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from sessionstore.errors import InvalidEntryError
+
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "MAX_TIMESTAMP_MS",
+    "SessionEntry",
+    "SessionPage",
+    "SessionSummary",
+    "validate_agent_id",
+    "validate_key",
+]
+
+#: Longest session key accepted (characters); keeps the key indexable on MySQL.
+MAX_KEY_LENGTH = 512
+#: Latest timestamp accepted: 9999-12-31T23:59:59.999Z in epoch milliseconds.
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+
+# OpenClaw's SAFE_SESSION_ID_RE: 1-128 chars, first alphanumeric, rest [A-Za-z0-9._-].
+_SAFE_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# ...and not shaped like a compaction checkpoint file: <parentId>.checkpoint.<uuid>
+_CHECKPOINT_SHAPE = re.compile(r".*\.checkpoint\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+_TRUSTED = "sessionstore.trusted"
+# OpenClaw's normalised agent ids: lowercase [a-z0-9_-], at most 64 characters.
+_AGENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+OptionalTimestamp = Annotated[int | None, Field(ge=0, le=MAX_TIMESTAMP_MS)]
+OptionalCount = Annotated[int | None, Field(ge=0)]
+
+
+def validate_key(key: object) -> str:
+    """Check a session key and return it; raise :class:`InvalidEntryError` if unusable.
+
+    >>> validate_key("agent:main:main")
+    'agent:main:main'
+    """
+    if not isinstance(key, str):
+        raise InvalidEntryError(f"session key must be a string, got {type(key).__name__}")
+    if not key.strip():
+        raise InvalidEntryError("session key must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidEntryError(f"session key is {len(key)} characters, the maximum is {MAX_KEY_LENGTH}")
+    if "\x00" in key:
+        raise InvalidEntryError("session key must not contain NUL characters")
+    return key
+
+
+def validate_agent_id(agent_id: object) -> str:
+    """Check an agent id (OpenClaw's normalised form) and return it.
+
+    >>> validate_agent_id("main")
+    'main'
+    """
+    if not isinstance(agent_id, str) or not _AGENT_ID.fullmatch(agent_id):
+        raise InvalidEntryError(
+            f"agent id {agent_id!r} is not valid: 1-64 characters of a-z, 0-9, '_' and '-'"
+        )
+    return agent_id
+
+
+def _check_json_value(value: Any, path: str) -> None:
+    """Reject what JSON (or one of the databases) cannot hold, naming where it is."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path}: strings must not contain NUL characters")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not -(2**63) <= value < 2**64:
+            raise ValueError(f"{path}: integer {value} does not fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path}: {value} is not a JSON number (NaN and Infinity are not)")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{path}: object keys must be strings, got {k!r}")
+            if "\x00" in k:
+                raise ValueError(f"{path}: object keys must not contain NUL characters")
+            _check_json_value(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json_value(v, f"{path}[{i}]")
+    else:
+        raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+class SessionEntry(BaseModel):
+    """One session's metadata, as OpenClaw stores it in ``sessions.json``.
+
+    Required: ``session_id`` (``sessionId``) and ``updated_at`` (``updatedAt``, epoch
+    milliseconds). Unknown fields are kept as given; values keep their JSON types
+    (``lastThreadId`` 42 stays a number, ``"42"`` a string).
+
+    >>> e = SessionEntry.from_dict({"sessionId": "s1", "updatedAt": 5, "lastThreadId": 42})
+    >>> e.last_thread_id, e.to_dict()["lastThreadId"]
+    (42, 42)
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="allow",
+        strict=True,
+        frozen=True,
+    )
+
+    session_id: str
+    updated_at: int = Field(ge=0, le=MAX_TIMESTAMP_MS)
+    session_started_at: OptionalTimestamp = None
+    session_file: str | None = None
+    chat_type: str | None = None
+    channel: str | None = None
+    last_channel: str | None = None
+    last_to: str | None = None
+    last_account_id: str | None = None
+    last_thread_id: str | int | None = None
+    label: str | None = None
+    display_name: str | None = None
+    status: str | None = None
+    model: str | None = None
+    model_provider: str | None = None
+    input_tokens: OptionalCount = None
+    output_tokens: OptionalCount = None
+    total_tokens: OptionalCount = None
+    context_tokens: OptionalCount = None
+    message_count: OptionalCount = None
+    archived_at: OptionalTimestamp = None
+    spawned_by: str | None = None
+
+    @field_validator("session_id")
+    @classmethod
+    def _safe_session_id(cls, value: str) -> str:
+        if not _SAFE_SESSION_ID.fullmatch(value) or _CHECKPOINT_SHAPE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a safe session id: 1-128 characters, the first a letter "
+                "or digit, the rest letters, digits, '.', '_' or '-'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _json_compatible(self, info: ValidationInfo) -> Self:
+        # Values read back from our own store were checked when written.
+        if info.context and info.context.get(_TRUSTED):
+            return self
+        for name, value in (self.__pydantic_extra__ or {}).items():
+            _check_json_value(value, name)
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError(f"{field.alias}: strings must not contain NUL characters")
+        return self
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SessionEntry:
+        """Validate a JSON object (camelCase keys) into an entry.
+
+        Raises :class:`~sessionstore.errors.InvalidEntryError` naming the bad field.
+
+        >>> SessionEntry.from_dict({"sessionId": "../etc/passwd", "updatedAt": 1})
+        Traceback (most recent call last):
+        ...
+        sessionstore.errors.InvalidEntryError: sessionId: Value error, '../etc/passwd' is not a safe session id: ...
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidEntryError(f"an entry must be a JSON object, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidEntryError(_describe(exc)) from exc
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> SessionEntry:
+        """Parse and validate one entry from JSON text.
+
+        >>> SessionEntry.from_json('{"sessionId": "s1", "updatedAt": 1}').session_id
+        's1'
+        """
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidEntryError(f"entry is not valid JSON: {exc}") from exc
+        return cls.from_dict(parsed)
+
+    @classmethod
+    def _from_stored(cls, data: Mapping[str, Any]) -> SessionEntry:
+        """Rebuild an entry that this library validated when it was written."""
+        return cls.model_validate(data, context={_TRUSTED: True})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as OpenClaw's JSON object: camelCase keys, unset fields omitted.
+
+        >>> SessionEntry(session_id="s1", updated_at=1, label=None).to_dict()
+        {'sessionId': 's1', 'updatedAt': 1, 'label': None}
+        """
+        return self.model_dump(exclude_unset=True)
+
+    def to_json(self) -> bytes:
+        """The entry as compact JSON bytes (UTF-8).
+
+        >>> SessionEntry(session_id="s1", updated_at=1).to_json()
+        b'{"sessionId":"s1","updatedAt":1}'
+        """
+        return orjson.dumps(self.to_dict())
+
+    def with_fields(self, **changes: Any) -> SessionEntry:
+        """A validated copy with some fields replaced (snake_case or camelCase names).
+
+        >>> SessionEntry(session_id="s1", updated_at=1).with_fields(label="Inbox").label
+        'Inbox'
+        """
+        data = self.to_dict()
+        for name, value in changes.items():
+            field = type(self).model_fields.get(name)
+            data[field.alias if field and field.alias else name] = value
+        return SessionEntry.from_dict(data)
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem, each naming the JSON field."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "entry"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+class SessionSummary(BaseModel):
+    """One row of a listing, built from the index columns alone (no blobs parsed).
+
+    ``last_thread_id`` is the index's text form of the thread id; the entry itself
+    keeps its JSON type.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    session_id: str
+    updated_at: int
+    created_at: int | None = None
+    channel: str | None = None
+    last_channel: str | None = None
+    last_to: str | None = None
+    last_account_id: str | None = None
+    last_thread_id: str | None = None
+    label: str | None = None
+    display_name: str | None = None
+    status: str | None = None
+    chat_type: str | None = None
+    model: str | None = None
+    model_provider: str | None = None
+    total_tokens: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    message_count: int | None = None
+    archived: bool = False
+    spawned_by: str | None = None
+
+
+class SessionPage(BaseModel):
+    """One page of :meth:`SessionStore.list`; pass ``next_cursor`` back for the next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[SessionSummary]
+    next_cursor: str | None = None

@@ -1,0 +1,1 @@
+"""OpenClaw compatibility: merge rules and, later, state directories and transcripts."""

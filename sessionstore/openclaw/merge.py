@@ -1,0 +1,63 @@
+"""OpenClaw's merge rules for patching an entry (``mergeSessionEntryWithPolicy``).
+
+>>> merged = merge_entry({"sessionId": "s1", "updatedAt": 5, "model": "a", "modelProvider": "p"},
+...                      {"model": "b"}, now_ms=10)
+>>> merged["updatedAt"], "modelProvider" in merged
+(10, False)
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sessionstore.entry import SessionEntry
+
+__all__ = ["merge_entry", "now_ms", "patch_keys"]
+
+_ALIASES = {name: field.alias for name, field in SessionEntry.model_fields.items() if field.alias}
+
+
+def now_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def patch_keys(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A patch with snake_case names of known fields turned into their JSON names."""
+    return {_ALIASES.get(name, name): value for name, value in changes.items()}
+
+
+def _valid_time(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def merge_entry(
+    existing: Mapping[str, Any] | None,
+    changes: Mapping[str, Any],
+    *,
+    preserve_activity: bool = False,
+    now_ms: int,
+) -> dict[str, Any]:
+    """Shallow-merge ``changes`` (JSON names) into ``existing`` as OpenClaw does.
+
+    - ``sessionId``: the patch's, else the existing one, else a new UUID.
+    - ``updatedAt``: the newest valid of existing, patch and now, clamped to now;
+      with ``preserve_activity`` the existing value is kept.
+    - ``model`` set without ``modelProvider`` removes a stale ``modelProvider``.
+    """
+    merged = {**(existing or {}), **changes}
+    merged["sessionId"] = changes.get("sessionId") or (existing or {}).get("sessionId") or str(
+        uuid.uuid4()
+    )
+    old = (existing or {}).get("updatedAt")
+    if preserve_activity and _valid_time(old):
+        merged["updatedAt"] = old
+    else:
+        candidates = [t for t in (old, changes.get("updatedAt"), now_ms) if _valid_time(t)]
+        merged["updatedAt"] = min(max(candidates), now_ms)
+    if "model" in changes and "modelProvider" not in changes:
+        merged.pop("modelProvider", None)
+    return merged

@@ -1,0 +1,83 @@
+"""The hot-index projection: the one function that derives index columns from an entry.
+
+Both backends use it: the SQL backend writes its result in the same statement as
+``entry_json``; the JSON twin uses it to filter and summarise, so both answer alike.
+
+>>> project({"sessionId": "s1", "updatedAt": 7, "lastThreadId": 42, "archivedAt": 9})["last_thread_id"]
+'42'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sessionstore.entry import SessionSummary
+
+__all__ = ["INDEX_COLUMNS", "SHORT_TEXT", "project", "summary_from_columns"]
+
+#: Length of the short text columns; longer values are indexed by their first characters.
+SHORT_TEXT = 255
+
+# column -> entry field, for the plain text columns
+_TEXT_FIELDS = {
+    "channel": "channel",
+    "last_channel": "lastChannel",
+    "last_to": "lastTo",
+    "last_account_id": "lastAccountId",
+    "label": "label",
+    "display_name": "displayName",
+    "status": "status",
+    "chat_type": "chatType",
+    "model": "model",
+    "model_provider": "modelProvider",
+    "spawned_by": "spawnedBy",
+}
+_INT_FIELDS = {
+    "created_at": "sessionStartedAt",
+    "total_tokens": "totalTokens",
+    "input_tokens": "inputTokens",
+    "output_tokens": "outputTokens",
+    "message_count": "messageCount",
+}
+
+#: Every projected column, in table order.
+INDEX_COLUMNS: tuple[str, ...] = (
+    "session_id",
+    "updated_at",
+    *_INT_FIELDS,
+    *_TEXT_FIELDS,
+    "last_thread_id",
+    "archived",
+)
+
+
+def _text(value: Any) -> str | None:
+    return value[:SHORT_TEXT] if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def project(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Index column values for one entry given as its JSON object (camelCase keys)."""
+    columns: dict[str, Any] = {
+        "session_id": entry["sessionId"],
+        "updated_at": entry["updatedAt"],
+        "archived": _int(entry.get("archivedAt")) is not None,
+    }
+    for column, field in _INT_FIELDS.items():
+        columns[column] = _int(entry.get(field))
+    for column, field in _TEXT_FIELDS.items():
+        columns[column] = _text(entry.get(field))
+    thread = entry.get("lastThreadId")
+    columns["last_thread_id"] = _text(thread) if isinstance(thread, str) else (
+        str(thread) if _int(thread) is not None else None
+    )
+    return columns
+
+
+def summary_from_columns(key: str, columns: Mapping[str, Any]) -> SessionSummary:
+    """Build a listing row from index columns (a projection or a database row)."""
+    return SessionSummary(key=key, **{name: columns[name] for name in INDEX_COLUMNS})

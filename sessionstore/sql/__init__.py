@@ -1,0 +1,1 @@
+"""SQL schema, column types, engines and schema upgrades."""

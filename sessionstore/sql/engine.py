@@ -1,0 +1,84 @@
+"""Engines configured the same way for the library, the CLI and Alembic's ``env.py``.
+
+SQLite gets WAL, ``synchronous=NORMAL``, a busy timeout and foreign keys, and real
+transactions: the driver's implicit ones are switched off and ``BEGIN`` (or
+``BEGIN IMMEDIATE`` for writes, see :data:`WRITE`) is emitted explicitly, so that a
+read-modify-write never has to upgrade a read lock, which SQLite would refuse at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from sessionstore.errors import InvalidArgumentError
+
+__all__ = ["BUSY_TIMEOUT_MS", "WRITE", "create_sql_engine", "mask_url"]
+
+#: How long SQLite waits for another writer before reporting "database is locked".
+BUSY_TIMEOUT_MS = 10_000
+#: Execution options for a connection that will write: ``BEGIN IMMEDIATE`` on SQLite.
+WRITE = {"sqlite_begin": "BEGIN IMMEDIATE"}
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with any password replaced by ``***``, safe for messages and logs.
+
+    >>> mask_url("postgresql+psycopg://bob:secret@db/app")
+    'postgresql+psycopg://bob:***@db/app'
+    """
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return "<unparsable URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_sql_engine(url: str | URL, **options: Any) -> Engine:
+    """An engine for ``url`` with this library's connection settings."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError as exc:
+        raise InvalidArgumentError(f"not a database URL: {mask_url(url)!s}") from exc
+    options.setdefault("json_serializer", _json_dumps)
+    options.setdefault("json_deserializer", orjson.loads)
+    if parsed.get_backend_name() == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        if memory:
+            options.setdefault("poolclass", StaticPool)
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("check_same_thread", False)
+        connect_args.setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
+        engine = create_engine(parsed, **options)
+        _configure_sqlite(engine, wal=not memory)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **options)
+
+
+def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        conn.exec_driver_sql(statement)

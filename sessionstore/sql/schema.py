@@ -1,0 +1,85 @@
+"""The SQL schema of the hot index. Tables are created only by the Alembic revisions;
+this module describes them for queries and for the drift check (``alembic check``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Index, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sessionstore.entry import MAX_KEY_LENGTH
+from sessionstore.projection import SHORT_TEXT
+from sessionstore.sql.types import ExactText, JSONDocument
+
+__all__ = ["VERSION_TABLE", "Base", "SessionRow", "metadata", "sessions"]
+
+#: Alembic's bookkeeping table; named for this library so it can share a database.
+VERSION_TABLE = "sessionstore_version"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+def _short() -> Mapped[Any]:
+    return mapped_column(ExactText(SHORT_TEXT), nullable=True)
+
+
+class SessionRow(Base):
+    """One session: index columns projected from ``entry_json``, the canonical record."""
+
+    __tablename__ = "sessions"
+
+    agent_id: Mapped[str] = mapped_column(ExactText(64), primary_key=True)
+    session_key: Mapped[str] = mapped_column(ExactText(MAX_KEY_LENGTH), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ExactText(128))
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    channel: Mapped[str | None] = _short()
+    last_channel: Mapped[str | None] = _short()
+    last_to: Mapped[str | None] = _short()
+    last_account_id: Mapped[str | None] = _short()
+    last_thread_id: Mapped[str | None] = _short()
+    label: Mapped[str | None] = _short()
+    display_name: Mapped[str | None] = _short()
+    status: Mapped[str | None] = _short()
+    chat_type: Mapped[str | None] = _short()
+    model: Mapped[str | None] = _short()
+    model_provider: Mapped[str | None] = _short()
+    total_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    message_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    archived: Mapped[bool] = mapped_column(Boolean)
+    spawned_by: Mapped[str | None] = _short()
+    version: Mapped[int] = mapped_column(BigInteger)
+    entry_json: Mapped[dict[str, Any]] = mapped_column(JSONDocument())
+
+    __table_args__ = (
+        # listing order and keyset cursor
+        Index(None, "agent_id", "updated_at", "session_key"),
+        # filters that come with the listing order
+        Index(None, "agent_id", "channel", "updated_at"),
+        Index(None, "agent_id", "status", "updated_at"),
+        Index(None, "agent_id", "chat_type", "updated_at"),
+        Index(None, "agent_id", "archived", "updated_at"),
+        Index(None, "agent_id", "spawned_by", "updated_at"),
+        Index(None, "agent_id", "label"),
+        # transcript and reset look-ups by session id
+        Index(None, "agent_id", "session_id"),
+    )
+
+
+sessions = SessionRow.__table__

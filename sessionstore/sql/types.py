@@ -1,0 +1,74 @@
+"""Column types that behave identically on SQLite, PostgreSQL and MySQL/MariaDB.
+
+- :class:`ExactText`: text compared and ordered by code point everywhere: ``COLLATE "C"``
+  on PostgreSQL, UTF-8 bytes in ``VARBINARY`` on MySQL/MariaDB (whose default
+  collations ignore case and trailing spaces), plain ``VARCHAR`` on SQLite.
+- :class:`JSONDocument`: a JSON object with no size limit: ``JSONB`` on PostgreSQL,
+  ``LONGTEXT`` on MySQL/MariaDB, ``TEXT`` on SQLite, serialised with orjson.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import String, Text
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = ["ExactText", "JSONDocument"]
+
+_MYSQL = ("mysql", "mariadb")
+
+
+class ExactText(TypeDecorator[str]):
+    """Bounded text with binary (code point) comparison on every database."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.VARCHAR(self.length, collation="C"))
+        if dialect.name in _MYSQL:
+            return dialect.type_descriptor(mysql.VARBINARY(self.length * 4))
+        return dialect.type_descriptor(String(self.length))
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is not None and dialect.name in _MYSQL:
+            return value.encode()
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if isinstance(value, bytes | bytearray):
+            return bytes(value).decode()
+        return value  # type: ignore[no-any-return]
+
+
+class JSONDocument(TypeDecorator[dict[str, Any]]):
+    """A JSON object column without the 64 KB limit of MySQL's TEXT."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.JSONB())
+        if dialect.name in _MYSQL:
+            return dialect.type_descriptor(mysql.LONGTEXT())
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value  # JSONB serialises with the engine's json_serializer (orjson)
+        return orjson.dumps(value).decode()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
+        if isinstance(value, str | bytes):
+            return orjson.loads(value)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]

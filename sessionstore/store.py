@@ -1,0 +1,241 @@
+"""The repository contract every backend implements, and :func:`open_store`.
+
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "sessions.json")
+>>> with open_store(path) as store:
+...     _ = store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
+...     store.count()
+1
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, runtime_checkable
+
+import orjson
+
+from sessionstore.entry import SessionEntry, SessionPage
+from sessionstore.errors import InvalidArgumentError
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "Filters",
+    "Order",
+    "SessionStore",
+    "open_store",
+]
+
+#: Page size of :meth:`SessionStore.list` when no ``limit`` is given.
+DEFAULT_PAGE_SIZE = 50
+#: Largest page :meth:`SessionStore.list` returns; larger limits are refused.
+MAX_PAGE_SIZE = 1000
+
+Order = Literal["desc", "asc"]
+Updater = Callable[[SessionEntry | None], SessionEntry | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Listing filters; ``None`` means "any". Timestamps are epoch ms, exclusive bounds."""
+
+    channel: str | None = None
+    status: str | None = None
+    chat_type: str | None = None
+    archived: bool | None = None
+    label_prefix: str | None = None
+    updated_after: int | None = None
+    updated_before: int | None = None
+    spawned_by: str | None = None
+
+    def matches(self, columns: Mapping[str, Any]) -> bool:
+        """Whether projected index columns pass these filters (the JSON twin's path)."""
+        for name in ("channel", "status", "chat_type", "archived", "spawned_by"):
+            wanted = getattr(self, name)
+            if wanted is not None and columns[name] != wanted:
+                return False
+        if self.label_prefix is not None:
+            label = columns["label"]
+            if label is None or not label.startswith(self.label_prefix):
+                return False
+        updated = columns["updated_at"]
+        if self.updated_after is not None and not updated > self.updated_after:
+            return False
+        return self.updated_before is None or updated < self.updated_before
+
+
+def check_limit(limit: int) -> int:
+    """Refuse page sizes outside 1..MAX_PAGE_SIZE."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+    return limit
+
+
+def encode_cursor(updated_at: int, key: str) -> str:
+    """An opaque keyset cursor for the position after (updated_at, key)."""
+    return base64.urlsafe_b64encode(orjson.dumps([updated_at, key])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """Inverse of :func:`encode_cursor`; a malformed cursor is an InvalidArgumentError."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        updated_at, key = orjson.loads(raw)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise InvalidArgumentError(f"invalid cursor {cursor!r}") from exc
+    if not isinstance(updated_at, int) or not isinstance(key, str):
+        raise InvalidArgumentError(f"invalid cursor {cursor!r}")
+    return updated_at, key
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """One agent's sessions. Every backend passes the same contract test suite.
+
+    Keys are OpenClaw session keys (``agent:main:main``); entries are
+    :class:`SessionEntry`. Versions count writes per key (``0`` = absent) and drive
+    compare-and-set.
+    """
+
+    @property
+    def agent_id(self) -> str:
+        """The agent whose sessions this store holds."""
+        ...
+
+    def get(self, key: str) -> SessionEntry | None:
+        """The entry under ``key``, or ``None``."""
+        ...
+
+    def version(self, key: str) -> int:
+        """The current version of ``key``; ``0`` when it does not exist."""
+        ...
+
+    def put(self, key: str, entry: SessionEntry, *, expected_version: int | None = None) -> int:
+        """Insert or replace ``key`` and return its new version.
+
+        With ``expected_version`` the write happens only if the stored version equals
+        it (``0``: only if absent); otherwise :class:`StaleEntryError` is raised.
+        """
+        ...
+
+    def patch(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        *,
+        preserve_activity: bool = False,
+        now_ms: int | None = None,
+    ) -> SessionEntry:
+        """Merge ``changes`` into ``key`` with OpenClaw's rules and return the result.
+
+        A missing entry is created (a new ``sessionId`` unless given).
+        ``updatedAt`` becomes the newest of old, new and now, clamped to now, unless
+        ``preserve_activity`` keeps the old value. Setting ``model`` without
+        ``modelProvider`` clears a stale provider.
+        """
+        ...
+
+    def update(self, key: str, fn: Updater) -> SessionEntry | None:
+        """Atomic read-modify-write: ``fn(current)`` returns the new entry or ``None``
+        (no change). Returns what is stored afterwards."""
+        ...
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; ``True`` if it existed."""
+        ...
+
+    def list(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        chat_type: str | None = None,
+        archived: bool | None = None,
+        label_prefix: str | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        spawned_by: str | None = None,
+        order: Order = "desc",
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> SessionPage:
+        """One page of summaries ordered by ``(updated_at, key)``."""
+        ...
+
+    def count(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        chat_type: str | None = None,
+        archived: bool | None = None,
+        label_prefix: str | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        spawned_by: str | None = None,
+    ) -> int:
+        """How many entries pass the filters."""
+        ...
+
+    def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
+        """Every ``(key, entry)`` in key order, read in batches (for export and copy)."""
+        ...
+
+    def put_many(
+        self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500
+    ) -> int:
+        """Upsert many entries in batches; returns how many were written."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and file handles."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def _is_json_target(target: str) -> bool:
+    return target.startswith("json://") or target.endswith(".json")
+
+
+def open_store(
+    target: str | Path,
+    *,
+    agent_id: str = "main",
+    auto_upgrade: bool = False,
+    **options: Any,
+) -> SessionStore:
+    """Open a store by URL or path.
+
+    - ``sqlite:///path/sessions.db``, ``postgresql+psycopg://…``, ``mysql+pymysql://…``:
+      the SQL backend (any SQLAlchemy URL). A schema behind the newest revision is
+      refused with :class:`SchemaOutdatedError` unless ``auto_upgrade=True``.
+    - ``json:///abs/path/sessions.json`` or a path ending in ``.json``: the JSON twin.
+    - any other plain path: a SQLite database file.
+
+    Extra keyword ``options`` go to the backend (for example ``lock_timeout`` of the
+    JSON twin, or ``engine_options`` of the SQL backend).
+    """
+    text = str(target)
+    if _is_json_target(text):
+        from sessionstore.backends.jsonfile import JsonFileStore
+
+        path = text.removeprefix("json://") if text.startswith("json://") else text
+        return JsonFileStore(path, agent_id=agent_id, **options)
+
+    from sessionstore.backends.sql import SqlStore
+
+    url = text if "://" in text else f"sqlite:///{Path(text).resolve()}"
+    return SqlStore(url, agent_id=agent_id, auto_upgrade=auto_upgrade, **options)
