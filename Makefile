@@ -1,0 +1,32 @@
+# Every target sets itself up: a virtual environment in .venv with the project installed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck check wheel clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,mysql]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job on SQLite, no server needed
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP) lint typecheck  ## lint, type-check and run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check sessionstore tests alembic examples benchmarks
+	$(BIN)/ruff format --check sessionstore tests alembic examples benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+wheel: $(STAMP)
+	$(BIN)/python -m build --wheel --outdir dist
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
