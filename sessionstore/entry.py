@@ -31,7 +31,7 @@ from pydantic.alias_generators import to_camel
 from sessionstore.errors import InvalidEntryError
 
 __all__ = [
-    "MAX_KEY_LENGTH",
+    "MAX_KEY_BYTES",
     "MAX_TIMESTAMP_MS",
     "SessionEntry",
     "SessionPage",
@@ -40,15 +40,17 @@ __all__ = [
     "validate_key",
 ]
 
-#: Longest session key accepted (characters); keeps the key indexable on MySQL.
-MAX_KEY_LENGTH = 512
+#: Longest session key accepted, in bytes of UTF-8 (so it stays indexable on MySQL).
+MAX_KEY_BYTES = 1024
 #: Latest timestamp accepted: 9999-12-31T23:59:59.999Z in epoch milliseconds.
 MAX_TIMESTAMP_MS = 253_402_300_799_999
 
 # OpenClaw's SAFE_SESSION_ID_RE: 1-128 chars, first alphanumeric, rest [A-Za-z0-9._-].
 _SAFE_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # ...and not shaped like a compaction checkpoint file: <parentId>.checkpoint.<uuid>
-_CHECKPOINT_SHAPE = re.compile(r".*\.checkpoint\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_CHECKPOINT_SHAPE = re.compile(
+    r".*\.checkpoint\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I
+)
 
 _TRUSTED = "sessionstore.trusted"
 # OpenClaw's normalised agent ids: lowercase [a-z0-9_-], at most 64 characters.
@@ -68,10 +70,16 @@ def validate_key(key: object) -> str:
         raise InvalidEntryError(f"session key must be a string, got {type(key).__name__}")
     if not key.strip():
         raise InvalidEntryError("session key must not be empty")
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidEntryError(f"session key is {len(key)} characters, the maximum is {MAX_KEY_LENGTH}")
     if "\x00" in key:
         raise InvalidEntryError("session key must not contain NUL characters")
+    try:
+        size = len(key.encode())
+    except UnicodeEncodeError as exc:
+        raise InvalidEntryError("session key is not valid Unicode (lone surrogate)") from exc
+    if size > MAX_KEY_BYTES:
+        raise InvalidEntryError(
+            f"session key is {size} bytes of UTF-8, the maximum is {MAX_KEY_BYTES}"
+        )
     return key
 
 
@@ -192,7 +200,7 @@ class SessionEntry(BaseModel):
         >>> SessionEntry.from_dict({"sessionId": "../etc/passwd", "updatedAt": 1})
         Traceback (most recent call last):
         ...
-        sessionstore.errors.InvalidEntryError: sessionId: Value error, '../etc/passwd' is not a safe session id: ...
+        sessionstore.errors.InvalidEntryError: sessionId: ...is not a safe session id...
         """
         if not isinstance(data, Mapping):
             raise InvalidEntryError(f"an entry must be a JSON object, got {type(data).__name__}")

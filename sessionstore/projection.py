@@ -3,8 +3,9 @@
 Both backends use it: the SQL backend writes its result in the same statement as
 ``entry_json``; the JSON twin uses it to filter and summarise, so both answer alike.
 
->>> project({"sessionId": "s1", "updatedAt": 7, "lastThreadId": 42, "archivedAt": 9})["last_thread_id"]
-'42'
+>>> columns = project({"sessionId": "s1", "updatedAt": 7, "lastThreadId": 42, "archivedAt": 9})
+>>> columns["last_thread_id"], columns["archived"]
+('42', True)
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sessionstore.entry import SessionSummary
+from sessionstore.entry import MAX_KEY_BYTES, SessionSummary
 
-__all__ = ["INDEX_COLUMNS", "SHORT_TEXT", "project", "summary_from_columns"]
+__all__ = ["INDEX_COLUMNS", "SHORT_TEXT", "project", "summary_from_columns", "truncate_utf8"]
 
-#: Length of the short text columns; longer values are indexed by their first characters.
+#: Size of the short text columns in bytes of UTF-8; longer values are indexed by
+#: their beginning (a bound in bytes keeps every index within MySQL's 3072 bytes).
 SHORT_TEXT = 255
 
 # column -> entry field, for the plain text columns
@@ -31,7 +33,6 @@ _TEXT_FIELDS = {
     "chat_type": "chatType",
     "model": "model",
     "model_provider": "modelProvider",
-    "spawned_by": "spawnedBy",
 }
 _INT_FIELDS = {
     "created_at": "sessionStartedAt",
@@ -47,13 +48,25 @@ INDEX_COLUMNS: tuple[str, ...] = (
     "updated_at",
     *_INT_FIELDS,
     *_TEXT_FIELDS,
+    "spawned_by",
     "last_thread_id",
     "archived",
 )
 
 
-def _text(value: Any) -> str | None:
-    return value[:SHORT_TEXT] if isinstance(value, str) else None
+def truncate_utf8(value: str, limit: int) -> str:
+    """``value`` cut to at most ``limit`` bytes of UTF-8, never inside a character.
+
+    >>> truncate_utf8("añb", 2)
+    'a'
+    """
+    if len(value) * 4 <= limit:
+        return value
+    return value.encode()[:limit].decode(errors="ignore")
+
+
+def _text(value: Any, limit: int = SHORT_TEXT) -> str | None:
+    return truncate_utf8(value, limit) if isinstance(value, str) else None
 
 
 def _int(value: Any) -> int | None:
@@ -71,13 +84,16 @@ def project(entry: Mapping[str, Any]) -> dict[str, Any]:
         columns[column] = _int(entry.get(field))
     for column, field in _TEXT_FIELDS.items():
         columns[column] = _text(entry.get(field))
+    columns["spawned_by"] = _text(entry.get("spawnedBy"), MAX_KEY_BYTES)
     thread = entry.get("lastThreadId")
-    columns["last_thread_id"] = _text(thread) if isinstance(thread, str) else (
-        str(thread) if _int(thread) is not None else None
+    columns["last_thread_id"] = (
+        _text(thread)
+        if isinstance(thread, str)
+        else (str(thread) if _int(thread) is not None else None)
     )
     return columns
 
 
-def summary_from_columns(key: str, columns: Mapping[str, Any]) -> SessionSummary:
+def summary_from_columns(key: str, columns: Mapping[Any, Any]) -> SessionSummary:
     """Build a listing row from index columns (a projection or a database row)."""
     return SessionSummary(key=key, **{name: columns[name] for name in INDEX_COLUMNS})

@@ -72,7 +72,9 @@ class Filters:
 def check_limit(limit: int) -> int:
     """Refuse page sizes outside 1..MAX_PAGE_SIZE."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+        raise InvalidArgumentError(
+            f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}"
+        )
     return limit
 
 
@@ -186,9 +188,7 @@ class SessionStore(Protocol):
         """Every ``(key, entry)`` in key order, read in batches (for export and copy)."""
         ...
 
-    def put_many(
-        self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500
-    ) -> int:
+    def put_many(self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500) -> int:
         """Upsert many entries in batches; returns how many were written."""
         ...
 

@@ -23,7 +23,9 @@ from sessionstore import SessionStore, open_store, upgrade
 POSTGRES_URL = os.environ.get(
     "SESSIONSTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-MYSQL_URL = os.environ.get("SESSIONSTORE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+MYSQL_URL = os.environ.get(
+    "SESSIONSTORE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+)
 REQUIRE_SERVERS = os.environ.get("SESSIONSTORE_REQUIRE_SERVERS") == "1"
 
 SQL_BACKENDS = ["sqlite", "postgresql", "mysql"]
@@ -66,9 +68,11 @@ def postgresql_url() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield make_url(POSTGRES_URL).update_query_dict(
-            {"options": f"-csearch_path={schema}"}
-        ).render_as_string(hide_password=False)
+        yield (
+            make_url(POSTGRES_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:

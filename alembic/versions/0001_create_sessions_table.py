@@ -8,8 +8,8 @@ Create Date: 2026-11-25
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
+from alembic import op
 from sessionstore.sql.types import ExactText, JSONDocument
 
 revision: str = "0001"
@@ -32,11 +32,36 @@ _SHORT_TEXT = (
 )
 _INDEXES = {
     "ix_sessions_agent_id_updated_at_session_key": ["agent_id", "updated_at", "session_key"],
-    "ix_sessions_agent_id_channel_updated_at": ["agent_id", "channel", "updated_at"],
-    "ix_sessions_agent_id_status_updated_at": ["agent_id", "status", "updated_at"],
-    "ix_sessions_agent_id_chat_type_updated_at": ["agent_id", "chat_type", "updated_at"],
-    "ix_sessions_agent_id_archived_updated_at": ["agent_id", "archived", "updated_at"],
-    "ix_sessions_agent_id_spawned_by_updated_at": ["agent_id", "spawned_by", "updated_at"],
+    "ix_sessions_agent_id_channel_updated_at_session_key": [
+        "agent_id",
+        "channel",
+        "updated_at",
+        "session_key",
+    ],
+    "ix_sessions_agent_id_status_updated_at_session_key": [
+        "agent_id",
+        "status",
+        "updated_at",
+        "session_key",
+    ],
+    "ix_sessions_agent_id_chat_type_updated_at_session_key": [
+        "agent_id",
+        "chat_type",
+        "updated_at",
+        "session_key",
+    ],
+    "ix_sessions_agent_id_archived_updated_at_session_key": [
+        "agent_id",
+        "archived",
+        "updated_at",
+        "session_key",
+    ],
+    "ix_sessions_agent_id_spawned_by_updated_at_session_key": [
+        "agent_id",
+        "spawned_by",
+        "updated_at",
+        "session_key",
+    ],
     "ix_sessions_agent_id_label": ["agent_id", "label"],
     "ix_sessions_agent_id_session_id": ["agent_id", "session_id"],
 }
@@ -46,7 +71,7 @@ def upgrade() -> None:
     op.create_table(
         "sessions",
         sa.Column("agent_id", ExactText(64), nullable=False),
-        sa.Column("session_key", ExactText(512), nullable=False),
+        sa.Column("session_key", ExactText(1024), nullable=False),
         sa.Column("session_id", ExactText(128), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=True),
@@ -56,7 +81,7 @@ def upgrade() -> None:
         sa.Column("output_tokens", sa.BigInteger(), nullable=True),
         sa.Column("message_count", sa.BigInteger(), nullable=True),
         sa.Column("archived", sa.Boolean(), nullable=False),
-        sa.Column("spawned_by", ExactText(255), nullable=True),
+        sa.Column("spawned_by", ExactText(1024), nullable=True),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("entry_json", JSONDocument(), nullable=False),
         sa.PrimaryKeyConstraint("agent_id", "session_key", name=op.f("pk_sessions")),

@@ -101,7 +101,7 @@ class JsonFileStore:
     >>> path = os.path.join(tempfile.mkdtemp(), "sessions.json")
     >>> with JsonFileStore(path) as store:
     ...     _ = store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
-    ...     print(open(path).read())
+    ...     print(Path(path).read_text())
     {
       "agent:main:main": {
         "sessionId": "s1",
@@ -278,7 +278,9 @@ class JsonFileStore:
         with self._locked() as snapshot:
             current = snapshot.raw.get(key) if key in snapshot.entries else None
             merged = merge_entry(
-                current, patch, preserve_activity=preserve_activity,
+                current,
+                patch,
+                preserve_activity=preserve_activity,
                 now_ms=now_ms or current_time_ms(),
             )
             entry = SessionEntry.from_dict(merged)
@@ -328,7 +330,13 @@ class JsonFileStore:
     ) -> SessionPage:
         check_limit(limit)
         filters = Filters(
-            channel, status, chat_type, archived, label_prefix, updated_after, updated_before,
+            channel,
+            status,
+            chat_type,
+            archived,
+            label_prefix,
+            updated_after,
+            updated_before,
             spawned_by,
         )
         descending = order == "desc"
@@ -356,7 +364,13 @@ class JsonFileStore:
         spawned_by: str | None = None,
     ) -> int:
         filters = Filters(
-            channel, status, chat_type, archived, label_prefix, updated_after, updated_before,
+            channel,
+            status,
+            chat_type,
+            archived,
+            label_prefix,
+            updated_after,
+            updated_before,
             spawned_by,
         )
         return sum(1 for _ in self._matching(filters))
@@ -367,9 +381,7 @@ class JsonFileStore:
         for key in sorted(entries):
             yield key, entries[key]
 
-    def put_many(
-        self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500
-    ) -> int:
+    def put_many(self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500) -> int:
         check_limit(batch_size)
         pending = [(validate_key(key), entry) for key, entry in items]
         # One rewrite of the file for the whole lot: batching buys nothing here.
@@ -396,4 +408,3 @@ class JsonFileStore:
 
     def __repr__(self) -> str:
         return f"JsonFileStore({str(self._path)!r}, agent_id={self._agent_id!r})"
-

@@ -14,7 +14,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -37,13 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import (
-    DBAPIError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    SQLAlchemyError,
-)
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from sessionstore.entry import (
     SessionEntry,
@@ -51,16 +45,12 @@ from sessionstore.entry import (
     validate_agent_id,
     validate_key,
 )
-from sessionstore.errors import (
-    SessionStoreError,
-    StaleEntryError,
-    StoreUnavailableError,
-)
+from sessionstore.errors import StaleEntryError
 from sessionstore.openclaw.merge import merge_entry, patch_keys
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.projection import INDEX_COLUMNS, project, summary_from_columns
 from sessionstore.sql import upgrade as schema
-from sessionstore.sql.engine import WRITE, create_sql_engine, mask_url
+from sessionstore.sql.engine import WRITE, create_sql_engine, database_errors, mask_url
 from sessionstore.sql.schema import sessions as t
 from sessionstore.store import (
     DEFAULT_PAGE_SIZE,
@@ -88,11 +78,15 @@ _GET = select(t.c.entry_json).where(_KEY)
 _GET_VERSION = select(t.c.version).where(_KEY)
 _LOCK_ROW = select(t.c.version, t.c.entry_json).where(_KEY).with_for_update()
 _DELETE = delete(t).where(_KEY)
-_UPDATE_ROW = update(t).where(_KEY).values(
-    {
-        **{name: bindparam(f"new_{name}") for name in (*INDEX_COLUMNS, "entry_json")},
-        "version": _BUMP,
-    }
+_UPDATE_ROW = (
+    update(t)
+    .where(_KEY)
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in (*INDEX_COLUMNS, "entry_json")},
+            "version": _BUMP,
+        }
+    )
 )
 _INSERT_ROW = insert(t)
 _SUMMARY_COLUMNS = (t.c.session_key, *(t.c[name] for name in INDEX_COLUMNS))
@@ -202,27 +196,13 @@ class SqlStore:
     def _check_schema(self, auto_upgrade: bool) -> None:
         with self._errors("open"):
             current = schema.current_revision(self._engine)
-            if current != _head() and auto_upgrade:
+            if current != _head() and auto_upgrade and schema.is_known_revision(current):
                 schema.upgrade(self._engine)
                 current = schema.current_revision(self._engine)
         schema.require_head(current, self._url)
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """The one place where database errors become sessionstore errors."""
-        try:
-            yield
-        except SessionStoreError:
-            raise
-        except (SQLAlchemyError, OSError) as exc:
-            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            password = make_url(self._url).password
-            if password:
-                detail = detail.replace(str(password), "***")
-            message = f"{action} failed on {self._masked_url}: {type(exc).__name__}: {detail}"
-            unreachable = (OperationalError, InterfaceError, OSError)
-            error = StoreUnavailableError if isinstance(exc, unreachable) else SessionStoreError
-            raise error(message) from exc
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return database_errors(self._url, action)
 
     def _key(self, key: str) -> dict[str, str]:
         return {"k_agent": self._agent_id, "k_key": key}
@@ -327,7 +307,10 @@ class SqlStore:
 
         def merge(current: Mapping[str, Any] | None, _version: int) -> Mapping[str, Any]:
             merged = merge_entry(
-                current, patch, preserve_activity=preserve_activity, now_ms=now_ms or current_time_ms()
+                current,
+                patch,
+                preserve_activity=preserve_activity,
+                now_ms=now_ms or current_time_ms(),
             )
             result[:] = [SessionEntry.from_dict(merged)]
             return result[0].to_dict()
@@ -393,7 +376,13 @@ class SqlStore:
     ) -> SessionPage:
         check_limit(limit)
         filters = Filters(
-            channel, status, chat_type, archived, label_prefix, updated_after, updated_before,
+            channel,
+            status,
+            chat_type,
+            archived,
+            label_prefix,
+            updated_after,
+            updated_before,
             spawned_by,
         )
         clauses = self._where(filters)
@@ -432,7 +421,13 @@ class SqlStore:
         spawned_by: str | None = None,
     ) -> int:
         filters = Filters(
-            channel, status, chat_type, archived, label_prefix, updated_after, updated_before,
+            channel,
+            status,
+            chat_type,
+            archived,
+            label_prefix,
+            updated_after,
+            updated_before,
             spawned_by,
         )
         stmt = select(func.count()).select_from(t).where(*self._where(filters))
@@ -458,9 +453,7 @@ class SqlStore:
                 return
             after = rows[-1].session_key
 
-    def put_many(
-        self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500
-    ) -> int:
+    def put_many(self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500) -> int:
         check_limit(batch_size)
         written = 0
         batch: list[dict[str, Any]] = []

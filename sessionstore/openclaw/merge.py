@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from sessionstore.entry import SessionEntry
 
@@ -30,7 +30,7 @@ def patch_keys(changes: Mapping[str, Any]) -> dict[str, Any]:
     return {_ALIASES.get(name, name): value for name, value in changes.items()}
 
 
-def _valid_time(value: Any) -> bool:
+def _valid_time(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
@@ -49,14 +49,17 @@ def merge_entry(
     - ``model`` set without ``modelProvider`` removes a stale ``modelProvider``.
     """
     merged = {**(existing or {}), **changes}
-    merged["sessionId"] = changes.get("sessionId") or (existing or {}).get("sessionId") or str(
-        uuid.uuid4()
+    merged["sessionId"] = (
+        changes.get("sessionId") or (existing or {}).get("sessionId") or str(uuid.uuid4())
     )
     old = (existing or {}).get("updatedAt")
     if preserve_activity and _valid_time(old):
         merged["updatedAt"] = old
     else:
-        candidates = [t for t in (old, changes.get("updatedAt"), now_ms) if _valid_time(t)]
+        candidates = [now_ms]
+        for value in (old, changes.get("updatedAt")):
+            if _valid_time(value):
+                candidates.append(value)
         merged["updatedAt"] = min(max(candidates), now_ms)
     if "model" in changes and "modelProvider" not in changes:
         merged.pop("modelProvider", None)

@@ -8,17 +8,20 @@ read-modify-write never has to upgrade a read lock, which SQLite would refuse at
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from sessionstore.errors import InvalidArgumentError
+from sessionstore.errors import InvalidArgumentError, SessionStoreError, StoreUnavailableError
 
-__all__ = ["BUSY_TIMEOUT_MS", "WRITE", "create_sql_engine", "mask_url"]
+__all__ = ["BUSY_TIMEOUT_MS", "WRITE", "create_sql_engine", "database_errors", "mask_url"]
 
 #: How long SQLite waits for another writer before reporting "database is locked".
 BUSY_TIMEOUT_MS = 10_000
@@ -37,6 +40,30 @@ def mask_url(url: str | URL) -> str:
     except ArgumentError:
         return "<unparsable URL>"
     return parsed.render_as_string(hide_password=True)
+
+
+@contextmanager
+def database_errors(url: str | URL, action: str) -> Iterator[None]:
+    """The one place where database, driver and Alembic errors become ours.
+
+    Unreachable servers and locked files become :class:`StoreUnavailableError`, the
+    rest :class:`SessionStoreError`; the message names the action and the masked URL
+    and never contains the password.
+    """
+    try:
+        yield
+    except SessionStoreError:
+        raise
+    except (SQLAlchemyError, CommandError, OSError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        password = make_url(url).password if isinstance(url, str) and "://" in url else None
+        if isinstance(url, URL):
+            password = url.password
+        if password:
+            detail = detail.replace(str(password), "***")
+        message = f"{action} failed on {mask_url(url)}: {detail}"
+        unreachable = isinstance(exc, OperationalError | InterfaceError | OSError)
+        raise (StoreUnavailableError if unreachable else SessionStoreError)(message) from exc
 
 
 def _json_dumps(value: Any) -> str:

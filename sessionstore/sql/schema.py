@@ -4,12 +4,12 @@ this module describes them for queries and for the drift check (``alembic check`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Boolean, Index, MetaData
+from sqlalchemy import BigInteger, Boolean, Index, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from sessionstore.entry import MAX_KEY_LENGTH
+from sessionstore.entry import MAX_KEY_BYTES
 from sessionstore.projection import SHORT_TEXT
 from sessionstore.sql.types import ExactText, JSONDocument
 
@@ -43,7 +43,7 @@ class SessionRow(Base):
     __tablename__ = "sessions"
 
     agent_id: Mapped[str] = mapped_column(ExactText(64), primary_key=True)
-    session_key: Mapped[str] = mapped_column(ExactText(MAX_KEY_LENGTH), primary_key=True)
+    session_key: Mapped[str] = mapped_column(ExactText(MAX_KEY_BYTES), primary_key=True)
     session_id: Mapped[str] = mapped_column(ExactText(128))
     updated_at: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -63,23 +63,23 @@ class SessionRow(Base):
     output_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     message_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     archived: Mapped[bool] = mapped_column(Boolean)
-    spawned_by: Mapped[str | None] = _short()
+    spawned_by: Mapped[str | None] = mapped_column(ExactText(MAX_KEY_BYTES), nullable=True)
     version: Mapped[int] = mapped_column(BigInteger)
     entry_json: Mapped[dict[str, Any]] = mapped_column(JSONDocument())
 
     __table_args__ = (
         # listing order and keyset cursor
         Index(None, "agent_id", "updated_at", "session_key"),
-        # filters that come with the listing order
-        Index(None, "agent_id", "channel", "updated_at"),
-        Index(None, "agent_id", "status", "updated_at"),
-        Index(None, "agent_id", "chat_type", "updated_at"),
-        Index(None, "agent_id", "archived", "updated_at"),
-        Index(None, "agent_id", "spawned_by", "updated_at"),
+        # filters that come with the listing order (and its key tie-break)
+        Index(None, "agent_id", "channel", "updated_at", "session_key"),
+        Index(None, "agent_id", "status", "updated_at", "session_key"),
+        Index(None, "agent_id", "chat_type", "updated_at", "session_key"),
+        Index(None, "agent_id", "archived", "updated_at", "session_key"),
+        Index(None, "agent_id", "spawned_by", "updated_at", "session_key"),
         Index(None, "agent_id", "label"),
         # transcript and reset look-ups by session id
         Index(None, "agent_id", "session_id"),
     )
 
 
-sessions = SessionRow.__table__
+sessions = cast(Table, SessionRow.__table__)

@@ -1,8 +1,9 @@
 """Column types that behave identically on SQLite, PostgreSQL and MySQL/MariaDB.
 
-- :class:`ExactText`: text compared and ordered by code point everywhere: ``COLLATE "C"``
-  on PostgreSQL, UTF-8 bytes in ``VARBINARY`` on MySQL/MariaDB (whose default
-  collations ignore case and trailing spaces), plain ``VARCHAR`` on SQLite.
+- :class:`ExactText`: text of at most N bytes of UTF-8, compared and ordered by code
+  point everywhere: ``COLLATE "C"`` on PostgreSQL, the UTF-8 bytes in ``VARBINARY(N)``
+  on MySQL/MariaDB (whose default collations ignore case and trailing spaces), plain
+  ``VARCHAR`` on SQLite.
 - :class:`JSONDocument`: a JSON object with no size limit: ``JSONB`` on PostgreSQL,
   ``LONGTEXT`` on MySQL/MariaDB, ``TEXT`` on SQLite, serialised with orjson.
 """
@@ -23,7 +24,7 @@ _MYSQL = ("mysql", "mariadb")
 
 
 class ExactText(TypeDecorator[str]):
-    """Bounded text with binary (code point) comparison on every database."""
+    """Text of at most ``length`` bytes of UTF-8, compared by code point everywhere."""
 
     impl = String
     cache_ok = True
@@ -36,7 +37,7 @@ class ExactText(TypeDecorator[str]):
         if dialect.name == "postgresql":
             return dialect.type_descriptor(postgresql.VARCHAR(self.length, collation="C"))
         if dialect.name in _MYSQL:
-            return dialect.type_descriptor(mysql.VARBINARY(self.length * 4))
+            return dialect.type_descriptor(mysql.VARBINARY(self.length))
         return dialect.type_descriptor(String(self.length))
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:

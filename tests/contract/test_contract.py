@@ -298,10 +298,16 @@ def test_delete(store: SessionStore) -> None:
 def _populate(store: SessionStore) -> None:
     rows = [
         ("agent:main:main", T0 + 9, {"channel": "telegram", "chatType": "direct"}),
-        ("agent:main:telegram:group:1", T0 + 8, {"channel": "telegram", "chatType": "group",
-                                                  "label": "Family"}),
-        ("agent:main:discord:channel:2", T0 + 7, {"channel": "discord", "chatType": "channel",
-                                                   "label": "fam_100%"}),
+        (
+            "agent:main:telegram:group:1",
+            T0 + 8,
+            {"channel": "telegram", "chatType": "group", "label": "Family"},
+        ),
+        (
+            "agent:main:discord:channel:2",
+            T0 + 7,
+            {"channel": "discord", "chatType": "channel", "label": "fam_100%"},
+        ),
         ("agent:main:subagent:a", T0 + 6, {"spawnedBy": "agent:main:main", "status": "running"}),
         ("agent:main:subagent:b", T0 + 6, {"spawnedBy": "agent:main:main", "status": "done"}),
         ("agent:main:cron:x", T0 + 5, {"archivedAt": T0, "label": "famX"}),
@@ -346,8 +352,10 @@ def test_list_orders_by_updated_at_then_key(store: SessionStore) -> None:
         ({"label_prefix": "fa"}, ["agent:main:discord:channel:2", "agent:main:cron:x"]),
         ({"updated_after": T0 + 7}, ["agent:main:main", "agent:main:telegram:group:1"]),
         ({"updated_before": T0 + 5}, ["agent:main:slack:direct:u"]),
-        ({"updated_after": T0 + 5, "updated_before": T0 + 7},
-         ["agent:main:subagent:b", "agent:main:subagent:a"]),
+        (
+            {"updated_after": T0 + 5, "updated_before": T0 + 7},
+            ["agent:main:subagent:b", "agent:main:subagent:a"],
+        ),
         ({"channel": "telegram", "chat_type": "direct"}, ["agent:main:main"]),
         ({"channel": "Telegram"}, []),
         ({"channel": "nowhere"}, []),
@@ -368,20 +376,53 @@ def test_archived_false_excludes_archived(store: SessionStore) -> None:
 
 
 def test_summaries_carry_the_index_columns(store: SessionStore) -> None:
-    store.put(KEY, entry(
-        channel="telegram", lastChannel="telegram", lastTo="telegram:1", lastAccountId="default",
-        lastThreadId=7, label="L", displayName="D", status="s", chatType="direct", model="m",
-        modelProvider="p", totalTokens=30, inputTokens=10, outputTokens=20, messageCount=4,
-        archivedAt=T0, spawnedBy="parent", sessionStartedAt=T0 - 5, skillsSnapshot={"prompt": "x"},
-    ))
+    store.put(
+        KEY,
+        entry(
+            channel="telegram",
+            lastChannel="telegram",
+            lastTo="telegram:1",
+            lastAccountId="default",
+            lastThreadId=7,
+            label="L",
+            displayName="D",
+            status="s",
+            chatType="direct",
+            model="m",
+            modelProvider="p",
+            totalTokens=30,
+            inputTokens=10,
+            outputTokens=20,
+            messageCount=4,
+            archivedAt=T0,
+            spawnedBy="parent",
+            sessionStartedAt=T0 - 5,
+            skillsSnapshot={"prompt": "x"},
+        ),
+    )
     item = store.list().items[0]
     assert item.model_dump() == {
-        "key": KEY, "session_id": "s-1", "updated_at": T0, "created_at": T0 - 5,
-        "channel": "telegram", "last_channel": "telegram", "last_to": "telegram:1",
-        "last_account_id": "default", "last_thread_id": "7", "label": "L", "display_name": "D",
-        "status": "s", "chat_type": "direct", "model": "m", "model_provider": "p",
-        "total_tokens": 30, "input_tokens": 10, "output_tokens": 20, "message_count": 4,
-        "archived": True, "spawned_by": "parent",
+        "key": KEY,
+        "session_id": "s-1",
+        "updated_at": T0,
+        "created_at": T0 - 5,
+        "channel": "telegram",
+        "last_channel": "telegram",
+        "last_to": "telegram:1",
+        "last_account_id": "default",
+        "last_thread_id": "7",
+        "label": "L",
+        "display_name": "D",
+        "status": "s",
+        "chat_type": "direct",
+        "model": "m",
+        "model_provider": "p",
+        "total_tokens": 30,
+        "input_tokens": 10,
+        "output_tokens": 20,
+        "message_count": 4,
+        "archived": True,
+        "spawned_by": "parent",
     }
 
 
@@ -453,7 +494,7 @@ def test_iter_entries_of_an_empty_store(store: SessionStore) -> None:
 # -- bad input ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad_key", ["", "   ", "a\x00b", "k" * 513])
+@pytest.mark.parametrize("bad_key", ["", "   ", "a\x00b", "k" * 1025, "é" * 513, "\ud800"])
 def test_bad_keys_are_refused_and_change_nothing(store: SessionStore, bad_key: str) -> None:
     with pytest.raises(InvalidEntryError, match="key"):
         store.put(bad_key, entry())
@@ -463,7 +504,7 @@ def test_bad_keys_are_refused_and_change_nothing(store: SessionStore, bad_key: s
 
 
 def test_longest_key_is_accepted(store: SessionStore) -> None:
-    key = "k" * 512
+    key = "k" * 1000 + "é" * 12
     store.put(key, entry())
     assert store.get(key) == entry()
 

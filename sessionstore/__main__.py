@@ -1,0 +1,5 @@
+"""``python -m sessionstore`` runs the command line."""
+
+from sessionstore.cli import main
+
+main()

@@ -1,0 +1,179 @@
+"""Schema migrations under test on SQLite, PostgreSQL and MySQL/MariaDB: upgrade on an
+empty database, upgrade twice, head -> base -> head, one head, no drift, and the
+``alembic`` command from the repository root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from sessionstore import (
+    SchemaOutdatedError,
+    SessionEntry,
+    current_revision,
+    downgrade,
+    head_revision,
+    open_store,
+    upgrade,
+)
+from sessionstore.sql.engine import create_sql_engine
+from sessionstore.sql.schema import VERSION_TABLE, metadata
+from sessionstore.sql.upgrade import check, script_location
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def empty_url(sql_backend: str, request: pytest.FixtureRequest) -> str:
+    """A database that has never been upgraded."""
+    return str(request.getfixturevalue(f"{sql_backend}_url"))
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_sql_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _schema(url: str) -> dict[str, object]:
+    engine = create_sql_engine(url)
+    try:
+        inspector = inspect(engine)
+        return {
+            "columns": [(c["name"], str(c["type"])) for c in inspector.get_columns("sessions")],
+            "indexes": sorted(ix["name"] for ix in inspector.get_indexes("sessions")),
+        }
+    finally:
+        engine.dispose()
+
+
+def test_there_is_exactly_one_head() -> None:
+    heads = ScriptDirectory(script_location()).get_heads()
+    assert heads == [head_revision()]
+
+
+def test_every_revision_has_a_downgrade() -> None:
+    for revision in ScriptDirectory(script_location()).walk_revisions():
+        assert callable(getattr(revision.module, "downgrade", None)), revision.revision
+
+
+def test_upgrade_on_empty_creates_the_schema(empty_url: str) -> None:
+    assert current_revision(empty_url) is None
+    upgrade(empty_url)
+    assert current_revision(empty_url) == head_revision()
+    assert {"sessions", VERSION_TABLE} <= _tables(empty_url)
+    index_names = {ix.name for ix in metadata.tables["sessions"].indexes}
+    assert set(_schema(empty_url)["indexes"]) >= index_names  # type: ignore[operator]
+
+
+def test_upgrade_twice_is_a_no_op(empty_url: str) -> None:
+    upgrade(empty_url)
+    with open_store(empty_url) as store:
+        store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
+    before = _schema(empty_url)
+    upgrade(empty_url)
+    assert _schema(empty_url) == before
+    assert current_revision(empty_url) == head_revision()
+    with open_store(empty_url) as store:
+        assert store.count() == 1
+
+
+def test_head_base_head(empty_url: str) -> None:
+    upgrade(empty_url)
+    downgrade(empty_url, "base")
+    assert "sessions" not in _tables(empty_url)
+    assert current_revision(empty_url) is None
+    upgrade(empty_url)
+    assert "sessions" in _tables(empty_url)
+    check(empty_url)
+
+
+def test_models_match_the_revisions(empty_url: str) -> None:
+    upgrade(empty_url)
+    check(empty_url)  # alembic's autogenerate comparison finds no difference
+
+
+def test_drift_is_reported(empty_url: str) -> None:
+    upgrade(empty_url)
+    engine = create_sql_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("DROP INDEX ix_sessions_agent_id_label ON sessions")
+                if engine.dialect.name == "mysql"
+                else text("DROP INDEX ix_sessions_agent_id_label")
+            )
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaOutdatedError, match="ix_sessions_agent_id_label"):
+        check(empty_url)
+
+
+def test_open_store_refuses_a_database_behind_head(empty_url: str) -> None:
+    with pytest.raises(SchemaOutdatedError, match="sessionstore db upgrade --url"):
+        open_store(empty_url)
+    assert "sessions" not in _tables(empty_url)  # nothing was created behind the caller's back
+    with open_store(empty_url, auto_upgrade=True) as store:
+        assert store.count() == 0
+    assert current_revision(empty_url) == head_revision()
+
+
+def test_open_store_refuses_an_unknown_newer_revision(empty_url: str) -> None:
+    upgrade(empty_url)
+    engine = create_sql_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaOutdatedError, match="upgrade sessionstore"):
+        open_store(empty_url, auto_upgrade=True)
+
+
+def _alembic(*args: str, url: str | None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SESSIONSTORE_URL"}
+    if url is not None:
+        env["SESSIONSTORE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_alembic_command_from_the_repository_root(empty_url: str) -> None:
+    done = _alembic("upgrade", "head", url=empty_url)
+    assert done.returncode == 0, done.stderr
+    assert current_revision(empty_url) == head_revision()
+    done = _alembic("check", url=empty_url)
+    assert done.returncode == 0, done.stderr
+    assert "No new upgrade operations detected" in done.stdout
+    done = _alembic("downgrade", "base", url=empty_url)
+    assert done.returncode == 0, done.stderr
+    assert "sessions" not in _tables(empty_url)
+
+
+def test_x_url_wins_over_the_environment(tmp_path: Path) -> None:
+    wanted = tmp_path / "wanted.db"
+    ignored = tmp_path / "ignored.db"
+    done = _alembic("-x", f"url=sqlite:///{wanted}", "upgrade", "head", url=f"sqlite:///{ignored}")
+    assert done.returncode == 0, done.stderr
+    assert current_revision(f"sqlite:///{wanted}") == head_revision()
+    assert not ignored.exists()
+
+
+def test_alembic_without_a_url_says_how_to_give_one() -> None:
+    done = _alembic("upgrade", "head", url=None)
+    assert done.returncode != 0
+    assert "SESSIONSTORE_URL" in done.stderr

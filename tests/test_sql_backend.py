@@ -1,0 +1,162 @@
+"""What only the SQL backend has: agent scoping in one database, projected columns
+written with the entry, connection settings, error translation and file modes."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from sessionstore import (
+    SessionEntry,
+    SessionStoreError,
+    StoreUnavailableError,
+    open_store,
+)
+from sessionstore.backends.sql import SqlStore
+from sessionstore.projection import INDEX_COLUMNS, project
+from sessionstore.sql.schema import sessions
+
+T0 = 1_774_962_000_000
+
+
+def _sql(store: object) -> SqlStore:
+    assert isinstance(store, SqlStore)
+    return store
+
+
+def _columns(store: SqlStore, key: str) -> dict[str, object]:
+    stmt = select(*(sessions.c[name] for name in INDEX_COLUMNS), sessions.c.version).where(
+        sessions.c.agent_id == store.agent_id, sessions.c.session_key == key
+    )
+    with store.engine.connect() as conn:
+        return dict(conn.execute(stmt).one()._mapping)
+
+
+def test_agents_are_scoped_within_one_database(sql_target: str) -> None:
+    with (
+        open_store(sql_target, agent_id="main") as main,
+        open_store(sql_target, agent_id="work") as work,
+    ):
+        main.put("agent:main:main", SessionEntry(session_id="m", updated_at=T0))
+        work.put("agent:main:main", SessionEntry(session_id="w", updated_at=T0))
+        work.put("agent:work:x", SessionEntry(session_id="x", updated_at=T0))
+        assert main.get("agent:main:main").session_id == "m"  # type: ignore[union-attr]
+        assert work.get("agent:main:main").session_id == "w"  # type: ignore[union-attr]
+        assert (main.count(), work.count()) == (1, 2)
+        assert [k for k, _ in main.iter_entries()] == ["agent:main:main"]
+        assert main.delete("agent:work:x") is False
+        assert work.count() == 2
+
+
+def test_projected_columns_follow_every_write(sql_target: str) -> None:
+    with open_store(sql_target) as opened:
+        store = _sql(opened)
+        entry = SessionEntry.from_dict(
+            {
+                "sessionId": "s1",
+                "updatedAt": T0,
+                "channel": "telegram",
+                "lastThreadId": 42,
+                "model": "m",
+                "modelProvider": "p",
+                "totalTokens": 5,
+                "archivedAt": T0,
+                "label": "x" * 400,
+            }
+        )
+        store.put("k", entry)
+        row = _columns(store, "k")
+        assert {name: row[name] for name in INDEX_COLUMNS} == project(entry.to_dict())
+        assert row["label"] == "x" * 255 and row["archived"] is True and row["version"] == 1
+        store.patch("k", {"model": "other", "channel": "slack"}, now_ms=T0 + 1)
+        row = _columns(store, "k")
+        assert (row["model"], row["model_provider"], row["channel"]) == ("other", None, "slack")
+        store.update("k", lambda e: e.with_fields(total_tokens=99))  # type: ignore[union-attr]
+        assert _columns(store, "k")["total_tokens"] == 99
+        assert _columns(store, "k")["version"] == 3
+        store.put_many([("k", entry)])
+        assert _columns(store, "k")["model"] == "m"
+        assert _columns(store, "k")["version"] == 4
+
+
+def test_entries_of_several_megabytes_are_not_truncated(sql_target: str) -> None:
+    blob = "€ prompt line that repeats\n" * 150_000  # ~4 MB of UTF-8
+    entry = SessionEntry.from_dict({"sessionId": "big", "updatedAt": T0, "blob": blob})
+    with open_store(sql_target) as store:
+        store.put("k", entry)
+        assert store.get("k") == entry
+
+
+def test_entry_json_is_jsonb_on_postgresql(postgresql_url: str) -> None:
+    with open_store(postgresql_url, auto_upgrade=True) as opened:
+        store = _sql(opened)
+        store.put("k", SessionEntry.from_dict({"sessionId": "s", "updatedAt": 1, "n": [1]}))
+        with store.engine.connect() as conn:
+            kind = conn.execute(text("SELECT jsonb_typeof(entry_json -> 'n') FROM sessions"))
+            assert kind.scalar_one() == "array"
+
+
+def test_key_comparison_is_exact_on_every_database(sql_target: str) -> None:
+    with open_store(sql_target) as store:
+        for key in ("k", "K", "k ", "ǩ"):
+            store.put(key, SessionEntry(session_id="s", updated_at=T0))
+        assert store.count() == 4
+        assert [item.key for item in store.list(order="asc").items] == ["K", "k", "k ", "ǩ"]
+
+
+def test_sqlite_connection_settings(sqlite_url: str) -> None:
+    with open_store(sqlite_url, auto_upgrade=True) as opened:
+        store = _sql(opened)
+        with store.engine.connect() as conn:
+            pragma = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+            }
+    assert pragma == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "busy_timeout": 10_000,
+        "foreign_keys": 1,
+    }
+
+
+def test_sqlite_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "sessions.db"
+    with open_store(f"sqlite:///{path}", auto_upgrade=True) as store:
+        store.put("k", SessionEntry(session_id="s", updated_at=1))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_plain_path_opens_sqlite(tmp_path: Path) -> None:
+    with open_store(tmp_path / "plain.db", auto_upgrade=True) as store:
+        assert isinstance(store, SqlStore)
+        store.put("k", SessionEntry(session_id="s", updated_at=1))
+    assert (tmp_path / "plain.db").exists()
+
+
+def test_unreachable_server_error_hides_the_password() -> None:
+    url = "postgresql+psycopg://alice:s3cr3t-pw@127.0.0.1:1/nowhere"
+    with pytest.raises(StoreUnavailableError) as info:
+        open_store(url)
+    message = str(info.value)
+    assert "s3cr3t-pw" not in message
+    assert "alice:***@127.0.0.1:1" in message
+    assert "s3cr3t-pw" not in repr(info.value.args)
+
+
+def test_missing_table_is_a_store_error_not_a_driver_error(sqlite_url: str) -> None:
+    with open_store(sqlite_url, auto_upgrade=True) as opened:
+        store = _sql(opened)
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE sessions"))
+        with pytest.raises(SessionStoreError, match="get failed on sqlite"):
+            store.get("k")
+
+
+def test_invalid_agent_id_is_refused(sqlite_url: str) -> None:
+    with pytest.raises(SessionStoreError, match="agent id"):
+        open_store(sqlite_url, agent_id="Main/../x")
