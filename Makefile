@@ -19,8 +19,8 @@ test: $(STAMP) lint typecheck  ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check sessionstore tests alembic examples benchmarks
-	$(BIN)/ruff format --check sessionstore tests alembic examples benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
