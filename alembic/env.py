@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from sessionstore.sql.engine import WRITE, create_sql_engine
 from sessionstore.sql.schema import VERSION_TABLE, metadata
 

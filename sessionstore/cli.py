@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 
 from sessionstore import __version__
-from sessionstore.errors import SchemaOutdatedError, SessionStoreError
+from sessionstore.errors import SessionStoreError
 from sessionstore.sql import upgrade as schema
-from sessionstore.sql.engine import mask_url
+from sessionstore.sql.engine import database_url, mask_url
 
 __all__ = ["app", "main"]
 
@@ -35,7 +35,7 @@ Url = Annotated[
     typer.Option(
         "--url",
         envvar="SESSIONSTORE_URL",
-        help="Database URL, e.g. sqlite:///sessions.db (or set SESSIONSTORE_URL).",
+        help="Database URL or SQLite file, e.g. sqlite:///sessions.db (or set SESSIONSTORE_URL).",
         show_default=False,
     ),
 ]
@@ -66,6 +66,7 @@ def db_upgrade(
 
     Example: sessionstore db upgrade --url sqlite:///state/sessions.db
     """
+    url = database_url(url)
     before = schema.current_revision(url)
     schema.upgrade(url, revision)
     after = schema.current_revision(url)
@@ -81,6 +82,7 @@ def db_downgrade(
 
     Example: sessionstore db downgrade --url sqlite:///state/sessions.db base
     """
+    url = database_url(url)
     before = schema.current_revision(url)
     schema.downgrade(url, revision)
     after = schema.current_revision(url)
@@ -93,6 +95,7 @@ def db_current(url: Url) -> None:
 
     Example: sessionstore db current --url sqlite:///state/sessions.db
     """
+    url = database_url(url)
     current = schema.current_revision(url)
     head = schema.head_revision()
     state = "up to date" if current == head else "behind: run `sessionstore db upgrade`"
@@ -105,6 +108,7 @@ def db_check(url: Url) -> None:
 
     Example: sessionstore db check --url sqlite:///state/sessions.db
     """
+    url = database_url(url)
     schema.require_head(schema.current_revision(url), url)
     schema.check(url)
     typer.echo(f"{mask_url(url)}: schema at {schema.head_revision()}, no drift")
@@ -114,9 +118,6 @@ def main() -> None:
     """Entry point of the ``sessionstore`` script and ``python -m sessionstore``."""
     try:
         app()
-    except SchemaOutdatedError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     except SessionStoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)

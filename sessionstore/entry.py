@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from sessionstore.errors import InvalidEntryError
+from sessionstore.errors import InvalidArgumentError, InvalidEntryError
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -90,7 +90,7 @@ def validate_agent_id(agent_id: object) -> str:
     'main'
     """
     if not isinstance(agent_id, str) or not _AGENT_ID.fullmatch(agent_id):
-        raise InvalidEntryError(
+        raise InvalidArgumentError(
             f"agent id {agent_id!r} is not valid: 1-64 characters of a-z, 0-9, '_' and '-'"
         )
     return agent_id
@@ -127,7 +127,9 @@ class SessionEntry(BaseModel):
     """One session's metadata, as OpenClaw stores it in ``sessions.json``.
 
     Required: ``session_id`` (``sessionId``) and ``updated_at`` (``updatedAt``, epoch
-    milliseconds). Unknown fields are kept as given; values keep their JSON types
+    milliseconds). The constructor raises pydantic's ``ValidationError`` (a
+    ``ValueError``); :meth:`from_dict` raises :class:`InvalidEntryError`.
+    Unknown fields are kept as given; values keep their JSON types
     (``lastThreadId`` 42 stays a number, ``"42"`` a string).
 
     >>> e = SessionEntry.from_dict({"sessionId": "s1", "updatedAt": 5, "lastThreadId": 42})
@@ -167,6 +169,14 @@ class SessionEntry(BaseModel):
     message_count: OptionalCount = None
     archived_at: OptionalTimestamp = None
     spawned_by: str | None = None
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when the JSON is: an explicit null differs from an absent field.
+        if not isinstance(other, SessionEntry):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
 
     @field_validator("session_id")
     @classmethod

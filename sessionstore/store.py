@@ -42,7 +42,13 @@ Updater = Callable[[SessionEntry | None], SessionEntry | None]
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Listing filters; ``None`` means "any". Timestamps are epoch ms, exclusive bounds."""
+    """Listing filters; ``None`` means "any". Timestamps are epoch ms, exclusive bounds.
+
+    >>> Filters(channel=5)
+    Traceback (most recent call last):
+    ...
+    sessionstore.errors.InvalidArgumentError: filter channel must be a str, got 5
+    """
 
     channel: str | None = None
     status: str | None = None
@@ -52,6 +58,21 @@ class Filters:
     updated_after: int | None = None
     updated_before: int | None = None
     spawned_by: str | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here so that every backend refuses the same values the same way.
+        for name in ("channel", "status", "chat_type", "label_prefix", "spawned_by"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or "\x00" in value):
+                raise InvalidArgumentError(f"filter {name} must be a str, got {value!r}")
+        if self.archived is not None and not isinstance(self.archived, bool):
+            raise InvalidArgumentError(f"filter archived must be a bool, got {self.archived!r}")
+        for name in ("updated_after", "updated_before"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidArgumentError(
+                    f"filter {name} must be epoch milliseconds (int), got {value!r}"
+                )
 
     def matches(self, columns: Mapping[str, Any]) -> bool:
         """Whether projected index columns pass these filters (the JSON twin's path)."""
@@ -69,13 +90,20 @@ class Filters:
         return self.updated_before is None or updated < self.updated_before
 
 
-def check_limit(limit: int) -> int:
-    """Refuse page sizes outside 1..MAX_PAGE_SIZE."""
+def check_limit(limit: int, name: str = "limit") -> int:
+    """Refuse page and batch sizes outside 1..MAX_PAGE_SIZE."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidArgumentError(
-            f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}"
+            f"{name} must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}"
         )
     return limit
+
+
+def check_order(order: str) -> bool:
+    """``True`` for newest first (``"desc"``), ``False`` for ``"asc"``."""
+    if order not in ("desc", "asc"):
+        raise InvalidArgumentError(f"order must be 'desc' or 'asc', got {order!r}")
+    return order == "desc"
 
 
 def encode_cursor(updated_at: int, key: str) -> str:
@@ -115,6 +143,11 @@ class SessionStore(Protocol):
 
     def version(self, key: str) -> int:
         """The current version of ``key``; ``0`` when it does not exist."""
+        ...
+
+    def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
+        """The entry and its version, read together (``(None, 0)`` when absent);
+        the version to pass as ``expected_version`` for a compare-and-set."""
         ...
 
     def put(self, key: str, entry: SessionEntry, *, expected_version: int | None = None) -> int:
@@ -215,7 +248,8 @@ def open_store(
     *,
     agent_id: str = "main",
     auto_upgrade: bool = False,
-    **options: Any,
+    lock_timeout: float | None = None,
+    engine_options: Mapping[str, Any] | None = None,
 ) -> SessionStore:
     """Open a store by URL or path.
 
@@ -225,17 +259,25 @@ def open_store(
     - ``json:///abs/path/sessions.json`` or a path ending in ``.json``: the JSON twin.
     - any other plain path: a SQLite database file.
 
-    Extra keyword ``options`` go to the backend (for example ``lock_timeout`` of the
-    JSON twin, or ``engine_options`` of the SQL backend).
+    Options that do not apply to the chosen backend are ignored, so switching backends
+    is changing the URL alone: ``lock_timeout`` (seconds, default 10) is the JSON
+    twin's wait for its lock file; ``engine_options`` go to SQLAlchemy's
+    ``create_engine`` for the SQL backends.
     """
     text = str(target)
     if _is_json_target(text):
-        from sessionstore.backends.jsonfile import JsonFileStore
+        from sessionstore.backends.jsonfile import LOCK_TIMEOUT_S, JsonFileStore
 
-        path = text.removeprefix("json://") if text.startswith("json://") else text
-        return JsonFileStore(path, agent_id=agent_id, **options)
+        path = text.removeprefix("json://")
+        timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
+        return JsonFileStore(path, agent_id=agent_id, lock_timeout=timeout)
 
     from sessionstore.backends.sql import SqlStore
+    from sessionstore.sql.engine import database_url
 
-    url = text if "://" in text else f"sqlite:///{Path(text).resolve()}"
-    return SqlStore(url, agent_id=agent_id, auto_upgrade=auto_upgrade, **options)
+    return SqlStore(
+        database_url(text),
+        agent_id=agent_id,
+        auto_upgrade=auto_upgrade,
+        engine_options=engine_options,
+    )

@@ -63,3 +63,14 @@ def test_every_command_has_help_with_an_example() -> None:
         done = run("db", command, "--help")
         assert done.returncode == 0
         assert "Example: sessionstore db " + command in " ".join(done.stdout.split())
+
+
+def test_a_plain_path_is_a_sqlite_file_and_reading_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "sessions.db"
+    done = run("db", "current", "--url", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "current: empty" in done.stdout
+    assert not path.exists()
+    done = run("db", "upgrade", "--url", str(path))
+    assert done.returncode == 0, done.stderr
+    assert current_revision(f"sqlite:///{path}") == head_revision()

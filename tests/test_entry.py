@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sessionstore import InvalidEntryError, SessionEntry
+from sessionstore import InvalidArgumentError, InvalidEntryError, SessionEntry
 from sessionstore.entry import MAX_TIMESTAMP_MS, validate_agent_id, validate_key
 
 
@@ -93,10 +93,19 @@ def test_the_largest_timestamp_is_accepted() -> None:
 
 
 def test_constructing_directly_validates_too() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="session id"):
         SessionEntry(session_id="a/b", updated_at=1)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="extra"):
         SessionEntry(session_id="s", updated_at=1, extra=float("nan"))
+
+
+def test_equality_follows_the_json_form() -> None:
+    assert SessionEntry(session_id="s", updated_at=1) == SessionEntry.from_dict(
+        {"updatedAt": 1, "sessionId": "s"}
+    )
+    assert SessionEntry(session_id="s", updated_at=1, label=None) != SessionEntry(
+        session_id="s", updated_at=1
+    )
 
 
 def test_non_objects_are_refused() -> None:
@@ -128,5 +137,5 @@ def test_keys_and_agent_ids() -> None:
             validate_key(bad)
     assert validate_agent_id("work_2-b") == "work_2-b"
     for bad_agent in ("", "Main", "a/b", "x" * 65, "-a"):
-        with pytest.raises(InvalidEntryError, match="agent id"):
+        with pytest.raises(InvalidArgumentError, match="agent id"):
             validate_agent_id(bad_agent)

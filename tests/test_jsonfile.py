@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,38 @@ def test_an_unwritable_location_is_reported(tmp_path: Path) -> None:
             store.get("k")
         with pytest.raises(StoreUnavailableError, match="cannot"):
             store.put("k", SessionEntry(session_id="s", updated_at=T0))
+
+
+def test_a_dead_holders_lock_is_taken_over(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, f"{path}.lock"], stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        holder.kill()
+    assert Path(f"{path}.lock").exists()  # left behind by the killed process
+    with _open(path, lock_timeout=5) as store:
+        store.put("k", SessionEntry(session_id="s", updated_at=T0))
+        assert store.get("k") is not None
+
+
+def test_a_live_holder_is_waited_for(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, f"{path}.lock", "0.5"], stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with _open(path, lock_timeout=10) as store:
+            store.put("k", SessionEntry(session_id="s", updated_at=T0))  # waits for the release
+    assert holder.returncode == 0
+
+
+HOLD_LOCK = """
+import sys, time
+from filelock import SoftFileLock
+lock = SoftFileLock(sys.argv[1])
+lock.acquire()
+print("held", flush=True)
+time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 600)
+lock.release()
+"""

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from sessionstore import (
+    SchemaOutdatedError,
     SessionEntry,
     SessionStoreError,
     StoreUnavailableError,
@@ -160,3 +161,10 @@ def test_missing_table_is_a_store_error_not_a_driver_error(sqlite_url: str) -> N
 def test_invalid_agent_id_is_refused(sqlite_url: str) -> None:
     with pytest.raises(SessionStoreError, match="agent id"):
         open_store(sqlite_url, agent_id="Main/../x")
+
+
+def test_a_missing_sqlite_file_is_refused_without_creating_it(tmp_path: Path) -> None:
+    path = tmp_path / "absent" / "sessions.db"
+    with pytest.raises(SchemaOutdatedError, match="sessionstore db upgrade"):
+        open_store(f"sqlite:///{path}")
+    assert not path.parent.exists()

@@ -8,8 +8,8 @@ Create Date: 2026-11-25
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
+
 from sessionstore.sql.types import ExactText, JSONDocument
 
 revision: str = "0001"

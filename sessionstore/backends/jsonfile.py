@@ -55,6 +55,7 @@ from sessionstore.store import (
     Order,
     Updater,
     check_limit,
+    check_order,
     decode_cursor,
     encode_cursor,
 )
@@ -119,7 +120,11 @@ class JsonFileStore:
     ) -> None:
         self._agent_id = validate_agent_id(agent_id)
         self._path = Path(path).absolute()
-        self._lock = SoftFileLock(f"{self._path}.lock", timeout=lock_timeout, mode=0o600)
+        # An exclusively created lock file, as OpenClaw's; a dead holder's file is taken
+        # over (filelock checks the pid it records). Polled often: writes are short.
+        self._lock = SoftFileLock(
+            f"{self._path}.lock", timeout=lock_timeout, mode=0o600, poll_interval=0.005
+        )
         self._mutex = threading.RLock()
         self._snapshot: _Snapshot | None = None
 
@@ -140,8 +145,8 @@ class JsonFileStore:
             raw = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise CorruptStoreError(
-                f"{self._path} is not valid JSON ({exc}); it was left untouched. "
-                "Hand-edited files with comments can be imported with `sessionstore migrate`."
+                f"{self._path} is not valid JSON ({exc}); it was left untouched: "
+                "repair it (for example from a backup) or move it aside"
             ) from exc
         if not isinstance(raw, dict):
             raise CorruptStoreError(
@@ -255,6 +260,11 @@ class JsonFileStore:
         validate_key(key)
         return self._version_in(self._current(), key)
 
+    def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
+        validate_key(key)
+        snapshot = self._current()
+        return snapshot.entries.get(key), self._version_in(snapshot, key)
+
     def put(self, key: str, entry: SessionEntry, *, expected_version: int | None = None) -> int:
         validate_key(key)
         with self._locked() as snapshot:
@@ -281,7 +291,7 @@ class JsonFileStore:
                 current,
                 patch,
                 preserve_activity=preserve_activity,
-                now_ms=now_ms or current_time_ms(),
+                now_ms=current_time_ms() if now_ms is None else now_ms,
             )
             entry = SessionEntry.from_dict(merged)
             self._store(snapshot, key, entry)
@@ -339,7 +349,7 @@ class JsonFileStore:
             updated_before,
             spawned_by,
         )
-        descending = order == "desc"
+        descending = check_order(order)
         rows = [((c["updated_at"], key), key, c) for key, c in self._matching(filters)]
         if cursor is not None:
             position = decode_cursor(cursor)
@@ -376,13 +386,13 @@ class JsonFileStore:
         return sum(1 for _ in self._matching(filters))
 
     def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
-        check_limit(batch_size)
+        check_limit(batch_size, "batch_size")
         entries = self._current().entries
         for key in sorted(entries):
             yield key, entries[key]
 
     def put_many(self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500) -> int:
-        check_limit(batch_size)
+        check_limit(batch_size, "batch_size")
         pending = [(validate_key(key), entry) for key, entry in items]
         # One rewrite of the file for the whole lot: batching buys nothing here.
         with self._locked() as snapshot:

@@ -10,13 +10,11 @@ Read-modify-write operations lock the row (``SELECT ... FOR UPDATE`` on the serv
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -29,7 +27,6 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    make_url,
     or_,
     select,
     true,
@@ -50,7 +47,14 @@ from sessionstore.openclaw.merge import merge_entry, patch_keys
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.projection import INDEX_COLUMNS, project, summary_from_columns
 from sessionstore.sql import upgrade as schema
-from sessionstore.sql.engine import WRITE, create_sql_engine, database_errors, mask_url
+from sessionstore.sql.engine import (
+    WRITE,
+    create_sql_engine,
+    database_errors,
+    ensure_sqlite_file,
+    mask_url,
+    sqlite_file,
+)
 from sessionstore.sql.schema import sessions as t
 from sessionstore.store import (
     DEFAULT_PAGE_SIZE,
@@ -58,6 +62,7 @@ from sessionstore.store import (
     Order,
     Updater,
     check_limit,
+    check_order,
     decode_cursor,
     encode_cursor,
 )
@@ -76,6 +81,7 @@ _BUMP = t.c.version + literal_column("1")
 _KEY = and_(t.c.agent_id == bindparam("k_agent"), t.c.session_key == bindparam("k_key"))
 _GET = select(t.c.entry_json).where(_KEY)
 _GET_VERSION = select(t.c.version).where(_KEY)
+_GET_WITH_VERSION = select(t.c.version, t.c.entry_json).where(_KEY)
 _LOCK_ROW = select(t.c.version, t.c.entry_json).where(_KEY).with_for_update()
 _DELETE = delete(t).where(_KEY)
 _UPDATE_ROW = (
@@ -128,18 +134,6 @@ def _is_transient(exc: DBAPIError) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
-def _prepare_sqlite_file(url: str) -> None:
-    """Create a SQLite file's directory (0700) and the file itself (0600) if missing."""
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    path = Path(database)
-    if path.exists():
-        return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-
-
 class SqlStore:
     """:class:`~sessionstore.store.SessionStore` on a SQL database.
 
@@ -162,8 +156,11 @@ class SqlStore:
         self._url = url
         self._masked_url = mask_url(url)
         with self._errors("open"):
-            if make_url(url).get_backend_name() == "sqlite":
-                _prepare_sqlite_file(url)
+            path = sqlite_file(url)
+            if path is not None and not path.exists():
+                if not auto_upgrade:
+                    schema.require_head(None, url)  # refuse before creating anything
+                ensure_sqlite_file(url)
             self._engine: Engine = create_sql_engine(url, **dict(engine_options or {}))
         try:
             self._check_schema(auto_upgrade)
@@ -265,6 +262,12 @@ class SqlStore:
             data = conn.execute(_GET, self._key(key)).scalar_one_or_none()
         return None if data is None else SessionEntry._from_stored(data)
 
+    def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
+        validate_key(key)
+        with self._errors("get"), self._engine.connect() as conn:
+            row = conn.execute(_GET_WITH_VERSION, self._key(key)).first()
+        return (None, 0) if row is None else (SessionEntry._from_stored(row[1]), int(row[0]))
+
     def version(self, key: str) -> int:
         validate_key(key)
         with self._errors("version"), self._engine.connect() as conn:
@@ -310,7 +313,7 @@ class SqlStore:
                 current,
                 patch,
                 preserve_activity=preserve_activity,
-                now_ms=now_ms or current_time_ms(),
+                now_ms=current_time_ms() if now_ms is None else now_ms,
             )
             result[:] = [SessionEntry.from_dict(merged)]
             return result[0].to_dict()
@@ -386,7 +389,7 @@ class SqlStore:
             spawned_by,
         )
         clauses = self._where(filters)
-        descending = order == "desc"
+        descending = check_order(order)
         if cursor is not None:
             at, key = decode_cursor(cursor)
             if descending:
@@ -435,7 +438,7 @@ class SqlStore:
             return int(conn.execute(stmt).scalar_one())
 
     def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
-        check_limit(batch_size)
+        check_limit(batch_size, "batch_size")
         stmt = (
             select(t.c.session_key, t.c.entry_json)
             .where(t.c.agent_id == bindparam("agent_id"), t.c.session_key > bindparam("after"))
@@ -454,7 +457,7 @@ class SqlStore:
             after = rows[-1].session_key
 
     def put_many(self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500) -> int:
-        check_limit(batch_size)
+        check_limit(batch_size, "batch_size")
         written = 0
         batch: list[dict[str, Any]] = []
 

@@ -8,8 +8,10 @@ read-modify-write never has to upgrade a read lock, which SQLite would refuse at
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,12 +23,54 @@ from sqlalchemy.pool import StaticPool
 
 from sessionstore.errors import InvalidArgumentError, SessionStoreError, StoreUnavailableError
 
-__all__ = ["BUSY_TIMEOUT_MS", "WRITE", "create_sql_engine", "database_errors", "mask_url"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "WRITE",
+    "create_sql_engine",
+    "database_errors",
+    "database_url",
+    "ensure_sqlite_file",
+    "mask_url",
+    "sqlite_file",
+]
 
 #: How long SQLite waits for another writer before reporting "database is locked".
 BUSY_TIMEOUT_MS = 10_000
 #: Execution options for a connection that will write: ``BEGIN IMMEDIATE`` on SQLite.
 WRITE = {"sqlite_begin": "BEGIN IMMEDIATE"}
+
+
+def database_url(target: str | Path) -> str:
+    """A database URL for a URL or a plain path (a SQLite file).
+
+    >>> database_url("postgresql+psycopg://db/app")
+    'postgresql+psycopg://db/app'
+    >>> database_url("/srv/state/sessions.db")
+    'sqlite:////srv/state/sessions.db'
+    """
+    text = str(target)
+    return text if "://" in text else f"sqlite:///{Path(text).absolute()}"
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file behind a SQLite URL; ``None`` for other databases and in-memory ones."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def ensure_sqlite_file(url: str | URL) -> None:
+    """Create a SQLite file's directory (0700) and the file (0600) if they are missing,
+    so that the database is private from its first byte."""
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def mask_url(url: str | URL) -> str:

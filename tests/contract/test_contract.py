@@ -564,3 +564,44 @@ def test_concurrent_compare_and_set_has_one_winner(make_store: StoreFactory) -> 
     winner = results.index(None)
     assert all(current not in (None, version) for n, current in enumerate(results) if n != winner)
     assert stores[0].get(KEY) == entry(label=f"writer {winner}")
+
+
+def test_get_with_version_reads_both_together(store: SessionStore) -> None:
+    assert store.get_with_version(KEY) == (None, 0)
+    version = store.put(KEY, entry(label="a"))
+    assert store.get_with_version(KEY) == (entry(label="a"), version)
+    _, seen = store.get_with_version(KEY)
+    store.put(KEY, entry(label="b"), expected_version=seen)
+    assert store.get_with_version(KEY)[0] == entry(label="b")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"order": "DESC"},
+        {"channel": 5},
+        {"archived": "yes"},
+        {"updated_after": "1"},
+        {"updated_before": 1.5},
+        {"label_prefix": "a\x00"},
+    ],
+)
+def test_bad_listing_arguments_are_refused(store: SessionStore, query: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        store.list(**query)
+    if "order" not in query:
+        with pytest.raises(InvalidArgumentError):
+            store.count(**query)
+
+
+def test_bad_batch_sizes_are_refused(store: SessionStore) -> None:
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        list(store.iter_entries(batch_size=0))
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        store.put_many([], batch_size=MAX_PAGE_SIZE + 1)
+
+
+def test_options_of_other_backends_are_ignored(make_store: StoreFactory) -> None:
+    store = make_store(lock_timeout=1.5, engine_options={"echo": False})
+    store.put(KEY, entry())
+    assert store.count() == 1
