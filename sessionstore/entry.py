@@ -31,17 +31,22 @@ from pydantic.alias_generators import to_camel
 from sessionstore.errors import InvalidArgumentError, InvalidEntryError
 
 __all__ = [
+    "MAX_ENTRY_BYTES",
     "MAX_KEY_BYTES",
     "MAX_TIMESTAMP_MS",
     "SessionEntry",
     "SessionPage",
     "SessionSummary",
+    "as_entry",
+    "encode_entry",
     "validate_agent_id",
     "validate_key",
 ]
 
 #: Longest session key accepted, in bytes of UTF-8 (so it stays indexable on MySQL).
 MAX_KEY_BYTES = 1024
+#: Default largest entry a store accepts, in bytes of compact JSON (``max_entry_bytes``).
+MAX_ENTRY_BYTES = 8 * 1024 * 1024
 #: Latest timestamp accepted: 9999-12-31T23:59:59.999Z in epoch milliseconds.
 MAX_TIMESTAMP_MS = 253_402_300_799_999
 
@@ -264,6 +269,34 @@ class SessionEntry(BaseModel):
             field = type(self).model_fields.get(name)
             data[field.alias if field and field.alias else name] = value
         return SessionEntry.from_dict(data)
+
+
+def as_entry(value: SessionEntry | Mapping[str, Any]) -> SessionEntry:
+    """An entry from an entry or from its JSON object (camelCase keys).
+
+    >>> as_entry({"sessionId": "s1", "updatedAt": 1}).session_id
+    's1'
+    """
+    return value if isinstance(value, SessionEntry) else SessionEntry.from_dict(value)
+
+
+def encode_entry(entry: SessionEntry, max_bytes: int) -> tuple[dict[str, Any], bytes]:
+    """The entry's JSON object and its compact JSON, refused above ``max_bytes``.
+
+    >>> encode_entry(SessionEntry(session_id="s1", updated_at=1), 100)[1]
+    b'{"sessionId":"s1","updatedAt":1}'
+    """
+    data = entry.to_dict()
+    try:
+        encoded = orjson.dumps(data)
+    except orjson.JSONEncodeError as exc:  # only reachable by bypassing validation
+        raise InvalidEntryError(f"entry is not JSON-serialisable: {exc}") from exc
+    if len(encoded) > max_bytes:
+        raise InvalidEntryError(
+            f"entry is {len(encoded):,} bytes of JSON, over the limit of {max_bytes:,} "
+            "(max_entry_bytes)"
+        )
+    return data, encoded
 
 
 def _describe(exc: ValidationError) -> str:

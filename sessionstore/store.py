@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import orjson
 
-from sessionstore.entry import SessionEntry, SessionPage
+from sessionstore.entry import MAX_ENTRY_BYTES, SessionEntry, SessionPage
 from sessionstore.errors import InvalidArgumentError
 
 __all__ = [
@@ -150,8 +150,15 @@ class SessionStore(Protocol):
         the version to pass as ``expected_version`` for a compare-and-set."""
         ...
 
-    def put(self, key: str, entry: SessionEntry, *, expected_version: int | None = None) -> int:
-        """Insert or replace ``key`` and return its new version.
+    def put(
+        self,
+        key: str,
+        entry: SessionEntry | Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        """Insert or replace ``key`` and return its new version. ``entry`` may also be
+        the entry's JSON object (camelCase keys).
 
         With ``expected_version`` the write happens only if the stored version equals
         it (``0``: only if absent); otherwise :class:`StaleEntryError` is raised.
@@ -221,7 +228,12 @@ class SessionStore(Protocol):
         """Every ``(key, entry)`` in key order, read in batches (for export and copy)."""
         ...
 
-    def put_many(self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500) -> int:
+    def put_many(
+        self,
+        items: Iterable[tuple[str, SessionEntry | Mapping[str, Any]]],
+        *,
+        batch_size: int = 500,
+    ) -> int:
         """Upsert many entries in batches; returns how many were written."""
         ...
 
@@ -250,6 +262,7 @@ def open_store(
     auto_upgrade: bool = False,
     lock_timeout: float | None = None,
     engine_options: Mapping[str, Any] | None = None,
+    max_entry_bytes: int = MAX_ENTRY_BYTES,
 ) -> SessionStore:
     """Open a store by URL or path.
 
@@ -262,7 +275,8 @@ def open_store(
     Options that do not apply to the chosen backend are ignored, so switching backends
     is changing the URL alone: ``lock_timeout`` (seconds, default 10) is the JSON
     twin's wait for its lock file; ``engine_options`` go to SQLAlchemy's
-    ``create_engine`` for the SQL backends.
+    ``create_engine`` for the SQL backends. Entries larger than ``max_entry_bytes`` of
+    JSON are refused by every backend.
     """
     text = str(target)
     if _is_json_target(text):
@@ -270,7 +284,9 @@ def open_store(
 
         path = text.removeprefix("json://")
         timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
-        return JsonFileStore(path, agent_id=agent_id, lock_timeout=timeout)
+        return JsonFileStore(
+            path, agent_id=agent_id, lock_timeout=timeout, max_entry_bytes=max_entry_bytes
+        )
 
     from sessionstore.backends.sql import SqlStore
     from sessionstore.sql.engine import database_url
@@ -280,4 +296,5 @@ def open_store(
         agent_id=agent_id,
         auto_upgrade=auto_upgrade,
         engine_options=engine_options,
+        max_entry_bytes=max_entry_bytes,
     )

@@ -34,8 +34,11 @@ import orjson
 from filelock import SoftFileLock, Timeout
 
 from sessionstore.entry import (
+    MAX_ENTRY_BYTES,
     SessionEntry,
     SessionPage,
+    as_entry,
+    encode_entry,
     validate_agent_id,
     validate_key,
 )
@@ -117,8 +120,10 @@ class JsonFileStore:
         *,
         agent_id: str = "main",
         lock_timeout: float = LOCK_TIMEOUT_S,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         self._agent_id = validate_agent_id(agent_id)
+        self._max_entry_bytes = max_entry_bytes
         self._path = Path(path).absolute()
         # An exclusively created lock file, as OpenClaw's; a dead holder's file is taken
         # over (filelock checks the pid it records). Polled often: writes are short.
@@ -240,9 +245,13 @@ class JsonFileStore:
         with self._mutex:
             return self._read(fresh=False)
 
+    def _prepare(self, entry: SessionEntry | Mapping[str, Any]) -> tuple[SessionEntry, Any]:
+        """Validate an entry to be written: its type and size; returns it and its JSON."""
+        valid = as_entry(entry)
+        return valid, encode_entry(valid, self._max_entry_bytes)[0]
+
     @staticmethod
-    def _store(snapshot: _Snapshot, key: str, entry: SessionEntry) -> None:
-        data = entry.to_dict()
+    def _store(snapshot: _Snapshot, key: str, entry: SessionEntry, data: Any) -> None:
         snapshot.raw[key] = data
         snapshot.entries[key] = entry
         snapshot.columns[key] = project(data)
@@ -265,13 +274,20 @@ class JsonFileStore:
         snapshot = self._current()
         return snapshot.entries.get(key), self._version_in(snapshot, key)
 
-    def put(self, key: str, entry: SessionEntry, *, expected_version: int | None = None) -> int:
+    def put(
+        self,
+        key: str,
+        entry: SessionEntry | Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> int:
         validate_key(key)
+        new, data = self._prepare(entry)
         with self._locked() as snapshot:
             current = self._version_in(snapshot, key)
             if expected_version is not None and expected_version != current:
                 raise StaleEntryError(key, expected_version, current)
-            self._store(snapshot, key, entry)
+            self._store(snapshot, key, new, data)
             self._write(snapshot)
             return self._version_in(snapshot, key)
 
@@ -293,8 +309,8 @@ class JsonFileStore:
                 preserve_activity=preserve_activity,
                 now_ms=current_time_ms() if now_ms is None else now_ms,
             )
-            entry = SessionEntry.from_dict(merged)
-            self._store(snapshot, key, entry)
+            entry, data = self._prepare(merged)
+            self._store(snapshot, key, entry, data)
             self._write(snapshot)
             return entry
 
@@ -302,10 +318,11 @@ class JsonFileStore:
         validate_key(key)
         with self._locked() as snapshot:
             before = snapshot.entries.get(key)
-            after = fn(before)
-            if after is None:
+            returned = fn(before)
+            if returned is None:
                 return before
-            self._store(snapshot, key, after)
+            after, data = self._prepare(returned)
+            self._store(snapshot, key, after, data)
             self._write(snapshot)
             return after
 
@@ -391,13 +408,18 @@ class JsonFileStore:
         for key in sorted(entries):
             yield key, entries[key]
 
-    def put_many(self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500) -> int:
+    def put_many(
+        self,
+        items: Iterable[tuple[str, SessionEntry | Mapping[str, Any]]],
+        *,
+        batch_size: int = 500,
+    ) -> int:
         check_limit(batch_size, "batch_size")
-        pending = [(validate_key(key), entry) for key, entry in items]
+        pending = [(validate_key(key), *self._prepare(entry)) for key, entry in items]
         # One rewrite of the file for the whole lot: batching buys nothing here.
         with self._locked() as snapshot:
-            for key, entry in pending:
-                self._store(snapshot, key, entry)
+            for key, entry, data in pending:
+                self._store(snapshot, key, entry, data)
             self._write(snapshot)
         return len(pending)
 

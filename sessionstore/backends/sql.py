@@ -37,8 +37,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from sessionstore.entry import (
+    MAX_ENTRY_BYTES,
     SessionEntry,
     SessionPage,
+    as_entry,
+    encode_entry,
     validate_agent_id,
     validate_key,
 )
@@ -151,8 +154,10 @@ class SqlStore:
         agent_id: str = "main",
         auto_upgrade: bool = False,
         engine_options: Mapping[str, Any] | None = None,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         self._agent_id = validate_agent_id(agent_id)
+        self._max_entry_bytes = max_entry_bytes
         self._url = url
         self._masked_url = mask_url(url)
         with self._errors("open"):
@@ -204,9 +209,11 @@ class SqlStore:
     def _key(self, key: str) -> dict[str, str]:
         return {"k_agent": self._agent_id, "k_key": key}
 
-    def _params(self, key: str, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    def _params(self, key: str, entry: SessionEntry, prefix: str = "") -> dict[str, Any]:
+        """Statement parameters: the entry encoded once, and its projected columns."""
+        data, encoded = encode_entry(entry, self._max_entry_bytes)
         columns = project(data)
-        columns["entry_json"] = data
+        columns["entry_json"] = encoded
         params = {f"{prefix}{name}": value for name, value in columns.items()}
         params["agent_id"] = self._agent_id
         params["session_key"] = key
@@ -233,24 +240,25 @@ class SqlStore:
         self,
         action: str,
         key: str,
-        change: Callable[[dict[str, Any] | None, int], Mapping[str, Any] | None],
-    ) -> tuple[Mapping[str, Any] | None, int]:
-        """Lock ``key``, call ``change(current, version)``, write what it returns."""
+        change: Callable[[dict[str, Any] | None, int], SessionEntry | None],
+    ) -> int:
+        """Lock ``key``, call ``change(current JSON, version)``, write the entry it
+        returns (``None``: write nothing); returns the version stored afterwards."""
         validate_key(key)
         base = self._key(key)
 
-        def attempt() -> tuple[Mapping[str, Any] | None, int]:
+        def attempt() -> int:
             with self._write() as conn:
                 row = conn.execute(_LOCK_ROW, base).first()
                 current, version = (row.entry_json, row.version) if row else (None, 0)
                 new = change(current, version)
                 if new is None:
-                    return current, version
+                    return int(version)
                 if row is None:
                     conn.execute(_INSERT_ROW, {**self._params(key, new), "version": 1})
-                    return new, 1
+                    return 1
                 conn.execute(_UPDATE_ROW, {**base, **self._params(key, new, "new_")})
-                return new, version + 1
+                return int(version) + 1
 
         return self._retry(action, attempt)
 
@@ -274,19 +282,25 @@ class SqlStore:
             found = conn.execute(_GET_VERSION, self._key(key)).scalar_one_or_none()
         return int(found or 0)
 
-    def put(self, key: str, entry: SessionEntry, *, expected_version: int | None = None) -> int:
+    def put(
+        self,
+        key: str,
+        entry: SessionEntry | Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> int:
         validate_key(key)
-        data = entry.to_dict()
+        new = as_entry(entry)
         if expected_version is not None:
 
-            def compare(current: Mapping[str, Any] | None, version: int) -> Mapping[str, Any]:
+            def compare(current: Mapping[str, Any] | None, version: int) -> SessionEntry:
                 if version != expected_version:
                     raise StaleEntryError(key, expected_version, version)
-                return data
+                return new
 
-            return self._read_modify_write("put", key, compare)[1]
+            return self._read_modify_write("put", key, compare)
 
-        params = {**self._params(key, data), "version": 1}
+        params = {**self._params(key, new), "version": 1}
 
         def attempt() -> int:
             with self._write() as conn:
@@ -308,7 +322,7 @@ class SqlStore:
         patch = patch_keys(changes)
         result: list[SessionEntry] = []
 
-        def merge(current: Mapping[str, Any] | None, _version: int) -> Mapping[str, Any]:
+        def merge(current: Mapping[str, Any] | None, _version: int) -> SessionEntry:
             merged = merge_entry(
                 current,
                 patch,
@@ -316,7 +330,7 @@ class SqlStore:
                 now_ms=current_time_ms() if now_ms is None else now_ms,
             )
             result[:] = [SessionEntry.from_dict(merged)]
-            return result[0].to_dict()
+            return result[0]
 
         self._read_modify_write("patch", key, merge)
         return result[0]
@@ -324,11 +338,12 @@ class SqlStore:
     def update(self, key: str, fn: Updater) -> SessionEntry | None:
         result: list[SessionEntry | None] = [None]
 
-        def apply(current: Mapping[str, Any] | None, _version: int) -> Mapping[str, Any] | None:
+        def apply(current: Mapping[str, Any] | None, _version: int) -> SessionEntry | None:
             before = None if current is None else SessionEntry._from_stored(current)
-            after = fn(before)
+            returned = fn(before)
+            after = None if returned is None else as_entry(returned)
             result[0] = before if after is None else after
-            return None if after is None else after.to_dict()
+            return after
 
         self._read_modify_write("update", key, apply)
         return result[0]
@@ -456,7 +471,12 @@ class SqlStore:
                 return
             after = rows[-1].session_key
 
-    def put_many(self, items: Iterable[tuple[str, SessionEntry]], *, batch_size: int = 500) -> int:
+    def put_many(
+        self,
+        items: Iterable[tuple[str, SessionEntry | Mapping[str, Any]]],
+        *,
+        batch_size: int = 500,
+    ) -> int:
         check_limit(batch_size, "batch_size")
         written = 0
         batch: list[dict[str, Any]] = []
@@ -469,7 +489,7 @@ class SqlStore:
             self._retry("put_many", attempt)
 
         for key, entry in items:
-            batch.append({**self._params(validate_key(key), entry.to_dict()), "version": 1})
+            batch.append({**self._params(validate_key(key), as_entry(entry)), "version": 1})
             if len(batch) >= batch_size:
                 flush()
                 written += len(batch)

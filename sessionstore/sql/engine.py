@@ -111,7 +111,8 @@ def database_errors(url: str | URL, action: str) -> Iterator[None]:
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    # bytes are JSON encoded already (see JSONDocument)
+    return value.decode() if isinstance(value, bytes) else orjson.dumps(value).decode()
 
 
 def create_sql_engine(url: str | URL, **options: Any) -> Engine:

@@ -51,7 +51,7 @@ class ExactText(TypeDecorator[str]):
         return value  # type: ignore[no-any-return]
 
 
-class JSONDocument(TypeDecorator[dict[str, Any]]):
+class JSONDocument(TypeDecorator[Any]):
     """A JSON object column without the 64 KB limit of MySQL's TEXT."""
 
     impl = Text
@@ -64,9 +64,12 @@ class JSONDocument(TypeDecorator[dict[str, Any]]):
             return dialect.type_descriptor(mysql.LONGTEXT())
         return dialect.type_descriptor(Text())
 
-    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> Any:
+    def process_bind_param(self, value: dict[str, Any] | bytes | None, dialect: Dialect) -> Any:
+        # Values may arrive already encoded (bytes), so an entry is serialised once.
         if value is None or dialect.name == "postgresql":
-            return value  # JSONB serialises with the engine's json_serializer (orjson)
+            return value  # JSONB serialises with the engine's json_serializer
+        if isinstance(value, bytes):
+            return value.decode()
         return orjson.dumps(value).decode()
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
