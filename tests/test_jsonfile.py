@@ -127,6 +127,9 @@ CORRUPT = {
     "comments": b'{\n  // hand edit\n  "k": {"sessionId": "s", "updatedAt": 1}\n}',
     "trailing comma": b'{"k": {"sessionId": "s", "updatedAt": 1},}',
     "null root": b"null",
+    "duplicate keys": b'{"k": {"sessionId": "a", "updatedAt": 1}, "k": {"sessionId": "b"}}',
+    "NaN literal": b'{"k": {"sessionId": "s", "updatedAt": 1, "cost": NaN}}',
+    "two documents": b'{"k": {"sessionId": "s", "updatedAt": 1}}{}',
 }
 
 
@@ -226,3 +229,17 @@ print("held", flush=True)
 time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 600)
 lock.release()
 """
+
+
+def test_lone_surrogates_from_javascript_survive_a_rewrite(path: Path) -> None:
+    """JavaScript strings cut inside an emoji hold lone surrogates; JSON.stringify writes
+    them as escapes. They are kept, and written back the same way."""
+    path.parent.mkdir(parents=True)
+    path.write_text('{"k": {"sessionId": "s", "updatedAt": 1, "label": "cut \\ud83d"}}')
+    with _open(path) as store:
+        assert store.get("k").label == "cut \ud83d"  # type: ignore[union-attr]
+        store.put("other", SessionEntry(session_id="o", updated_at=2))
+    text = path.read_text(encoding="utf-8")
+    assert '"label": "cut \\ud83d"' in text
+    with _open(path) as store:
+        assert store.count() == 2

@@ -19,6 +19,7 @@ untouched but are not returned (OpenClaw drops them on load); a warning names th
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -83,6 +84,52 @@ def content_version(raw: Any) -> int:
     return int.from_bytes(digest, "big") >> 1 or 1
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate key {duplicate!r}")
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_store_text(text: bytes) -> Any:
+    """Parse a ``sessions.json``: strict JSON in UTF-8 (a leading BOM is allowed).
+
+    Duplicate keys are refused rather than silently dropped: whatever the next write
+    would keep, it would lose the other copy. Raises ``ValueError`` saying what is wrong.
+
+    >>> parse_store_text(b'{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    ValueError: duplicate key 'a'
+    """
+    try:
+        body = text.removeprefix(_BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8: {exc}") from exc
+    return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
+def serialise_store(raw: Mapping[str, Any]) -> bytes:
+    r"""The store as ``JSON.stringify(store, null, 2)`` writes it: 2-space indent, UTF-8.
+
+    >>> serialise_store({"k": "\ud83d"})
+    b'{\n  "k": "\\ud83d"\n}'
+    """
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:
+        # Lone UTF-16 surrogates (a JavaScript string cut inside an emoji) have no UTF-8
+        # form: write them as JSON escapes, as JSON.stringify does.
+        text = json.dumps(raw, indent=2, ensure_ascii=False)
+        return text.encode("utf-8", "backslashreplace")
+
+
 @dataclass
 class _Snapshot:
     """One parsed state of the file."""
@@ -145,10 +192,9 @@ class JsonFileStore:
     # -- file handling --------------------------------------------------------------
 
     def _parse(self, text: bytes, signature: tuple[int, int, int] | None) -> _Snapshot:
-        body = text.removeprefix(_BOM)
         try:
-            raw = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            raw = parse_store_text(text)
+        except ValueError as exc:
             raise CorruptStoreError(
                 f"{self._path} is not valid JSON ({exc}); it was left untouched: "
                 "repair it (for example from a backup) or move it aside"
@@ -196,7 +242,7 @@ class JsonFileStore:
 
     def _write(self, snapshot: _Snapshot) -> None:
         """Write the map atomically, unless it serialises to the bytes already there."""
-        text = orjson.dumps(snapshot.raw, option=orjson.OPT_INDENT_2)
+        text = serialise_store(snapshot.raw)
         if text == snapshot.text and snapshot.signature is not None:
             return
         directory = self._path.parent
