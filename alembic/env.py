@@ -1,6 +1,6 @@
 """Alembic environment shared by `alembic ...`, `sessionstore db ...` and upgrade().
 
-URL precedence: a connection passed in ``config.attributes["connection"]``, then
+URL precedence: a connection (or engine) passed in ``config.attributes["connection"]``, then
 ``-x url=...``, then the SESSIONSTORE_URL environment variable, then the ini file.
 """
 
@@ -10,7 +10,7 @@ import os
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from sessionstore.sql.engine import WRITE, create_sql_engine
 from sessionstore.sql.schema import VERSION_TABLE, metadata
@@ -55,13 +55,15 @@ if context.is_offline_mode():
         context.run_migrations()
 else:
     given = config.attributes.get("connection")
-    if given is not None:
-        _run(given)
+    if isinstance(given, Connection):
+        _run(given)  # the caller owns the connection and its transaction
     else:
-        engine = create_sql_engine(_url())
+        # An engine given by a test harness (pytest-alembic), or our own from the URL.
+        engine = given if isinstance(given, Engine) else create_sql_engine(_url())
         try:
             with engine.connect().execution_options(**WRITE) as connection:
                 _run(connection)
                 connection.commit()
         finally:
-            engine.dispose()
+            if engine is not given:
+                engine.dispose()
