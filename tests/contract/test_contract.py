@@ -605,3 +605,59 @@ def test_options_of_other_backends_are_ignored(make_store: StoreFactory) -> None
     store = make_store(lock_timeout=1.5, engine_options={"echo": False})
     store.put(KEY, entry())
     assert store.count() == 1
+
+
+BAD_ENTRIES: list[tuple[Any, str]] = [
+    ({"sessionId": "s", "updatedAt": 1, "cost": float("nan")}, "cost"),
+    ({"sessionId": "s", "updatedAt": 1, "cost": float("inf")}, "cost"),
+    ({"sessionId": "s", "updatedAt": 1, "deep": {"list": [1, float("-inf")]}}, "deep"),
+    (["sessionId", "s"], "JSON object"),
+    ("a string", "JSON object"),
+    (42, "JSON object"),
+    (None, "JSON object"),
+    ({"sessionId": "../etc/passwd", "updatedAt": 1}, "sessionId"),
+    ({"sessionId": "a/b", "updatedAt": 1}, "sessionId"),
+    ({"sessionId": "", "updatedAt": 1}, "sessionId"),
+    ({"updatedAt": 1}, "sessionId"),
+    ({"sessionId": "s", "updatedAt": -1}, "updatedAt"),
+    ({"sessionId": "s", "updatedAt": 10**16}, "updatedAt"),
+    ({"sessionId": "s", "updatedAt": 1.5}, "updatedAt"),
+    ({"sessionId": "s", "updatedAt": True}, "updatedAt"),
+    ({"sessionId": "s", "updatedAt": 1, "archivedAt": -5}, "archivedAt"),
+    ({"sessionId": "s", "updatedAt": 1, "label": "nul\x00"}, "label"),
+    ({"sessionId": "s", "updatedAt": 1, "note": "nul\x00"}, "note"),
+    ({"sessionId": "s", "updatedAt": 1, "blob": "x" * 70_000}, "max_entry_bytes"),
+]
+
+
+@pytest.mark.parametrize(("bad", "named"), BAD_ENTRIES)
+def test_bad_entries_are_refused_and_change_nothing(
+    make_store: StoreFactory, bad: Any, named: str
+) -> None:
+    store = make_store(max_entry_bytes=64_000)
+    version = store.put(KEY, entry(label="kept"))
+    writes = [
+        lambda: store.put(KEY, bad),
+        lambda: store.put("agent:main:new", bad),
+        lambda: store.put_many([("agent:main:new", entry()), (KEY, bad)]),
+    ]
+    if bad is not None:  # None from an update function means "no change"
+        writes.append(lambda: store.update(KEY, lambda current: bad))
+    for write in writes:
+        with pytest.raises(InvalidEntryError, match=named):
+            write()
+    assert store.get(KEY) == entry(label="kept")
+    assert store.version(KEY) == version
+    assert store.count() == 1
+
+
+def test_bad_patches_change_nothing(store: SessionStore) -> None:
+    version = store.put(KEY, entry(label="kept"))
+    for patch, named in [
+        ({"updatedAt": "soon", "sessionId": "../x"}, "sessionId"),
+        ({"lastThreadId": 1.5}, "lastThreadId"),
+        ({"cost": float("nan")}, "cost"),
+    ]:
+        with pytest.raises(InvalidEntryError, match=named):
+            store.patch(KEY, patch)
+    assert store.version(KEY) == version
