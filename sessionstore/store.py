@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, runtime_checkable
+from typing import Any, Literal, Protocol, Self, TypedDict, Unpack, runtime_checkable
 
 import orjson
 
@@ -25,6 +25,7 @@ from sessionstore.errors import InvalidArgumentError
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
+    "FilterArgs",
     "Filters",
     "Order",
     "SessionStore",
@@ -38,6 +39,19 @@ MAX_PAGE_SIZE = 1000
 
 Order = Literal["desc", "asc"]
 Updater = Callable[[SessionEntry | None], SessionEntry | None]
+
+
+class FilterArgs(TypedDict, total=False):
+    """The filters of :meth:`SessionStore.list` and :meth:`SessionStore.count`."""
+
+    channel: str | None
+    status: str | None
+    chat_type: str | None
+    archived: bool | None
+    label_prefix: str | None
+    updated_after: int | None
+    updated_before: int | None
+    spawned_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,34 +208,17 @@ class SessionStore(Protocol):
     def list(
         self,
         *,
-        channel: str | None = None,
-        status: str | None = None,
-        chat_type: str | None = None,
-        archived: bool | None = None,
-        label_prefix: str | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        spawned_by: str | None = None,
         order: Order = "desc",
         cursor: str | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
+        **filters: Unpack[FilterArgs],
     ) -> SessionPage:
-        """One page of summaries ordered by ``(updated_at, key)``."""
+        """One page of summaries ordered by ``(updated_at, key)``, newest first unless
+        ``order="asc"``; ``filters`` are those of :class:`FilterArgs`."""
         ...
 
-    def count(
-        self,
-        *,
-        channel: str | None = None,
-        status: str | None = None,
-        chat_type: str | None = None,
-        archived: bool | None = None,
-        label_prefix: str | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        spawned_by: str | None = None,
-    ) -> int:
-        """How many entries pass the filters."""
+    def count(self, **filters: Unpack[FilterArgs]) -> int:
+        """How many entries pass the filters (those of :class:`FilterArgs`)."""
         ...
 
     def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import orjson
 from filelock import SoftFileLock, Timeout
@@ -55,6 +55,7 @@ from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.projection import project, summary_from_columns
 from sessionstore.store import (
     DEFAULT_PAGE_SIZE,
+    FilterArgs,
     Filters,
     Order,
     Updater,
@@ -389,31 +390,14 @@ class JsonFileStore:
     def list(
         self,
         *,
-        channel: str | None = None,
-        status: str | None = None,
-        chat_type: str | None = None,
-        archived: bool | None = None,
-        label_prefix: str | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        spawned_by: str | None = None,
         order: Order = "desc",
         cursor: str | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
+        **filters: Unpack[FilterArgs],
     ) -> SessionPage:
         check_limit(limit)
-        filters = Filters(
-            channel,
-            status,
-            chat_type,
-            archived,
-            label_prefix,
-            updated_after,
-            updated_before,
-            spawned_by,
-        )
         descending = check_order(order)
-        rows = [((c["updated_at"], key), key, c) for key, c in self._matching(filters)]
+        rows = [((c["updated_at"], key), key, c) for key, c in self._matching(Filters(**filters))]
         if cursor is not None:
             position = decode_cursor(cursor)
             rows = [r for r in rows if (r[0] < position if descending else r[0] > position)]
@@ -424,29 +408,8 @@ class JsonFileStore:
         )
         return SessionPage(items=items, next_cursor=next_cursor)
 
-    def count(
-        self,
-        *,
-        channel: str | None = None,
-        status: str | None = None,
-        chat_type: str | None = None,
-        archived: bool | None = None,
-        label_prefix: str | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        spawned_by: str | None = None,
-    ) -> int:
-        filters = Filters(
-            channel,
-            status,
-            chat_type,
-            archived,
-            label_prefix,
-            updated_after,
-            updated_before,
-            spawned_by,
-        )
-        return sum(1 for _ in self._matching(filters))
+    def count(self, **filters: Unpack[FilterArgs]) -> int:
+        return sum(1 for _ in self._matching(Filters(**filters)))
 
     def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
         check_limit(batch_size, "batch_size")

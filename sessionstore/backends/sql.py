@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, Unpack
 
 from sqlalchemy import (
     ColumnElement,
@@ -61,6 +61,7 @@ from sessionstore.sql.engine import (
 from sessionstore.sql.schema import sessions as t
 from sessionstore.store import (
     DEFAULT_PAGE_SIZE,
+    FilterArgs,
     Filters,
     Order,
     Updater,
@@ -380,30 +381,13 @@ class SqlStore:
     def list(
         self,
         *,
-        channel: str | None = None,
-        status: str | None = None,
-        chat_type: str | None = None,
-        archived: bool | None = None,
-        label_prefix: str | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        spawned_by: str | None = None,
         order: Order = "desc",
         cursor: str | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
+        **filters: Unpack[FilterArgs],
     ) -> SessionPage:
         check_limit(limit)
-        filters = Filters(
-            channel,
-            status,
-            chat_type,
-            archived,
-            label_prefix,
-            updated_after,
-            updated_before,
-            spawned_by,
-        )
-        clauses = self._where(filters)
+        clauses = self._where(Filters(**filters))
         descending = check_order(order)
         if cursor is not None:
             at, key = decode_cursor(cursor)
@@ -426,29 +410,8 @@ class SqlStore:
         )
         return SessionPage(items=items, next_cursor=next_cursor)
 
-    def count(
-        self,
-        *,
-        channel: str | None = None,
-        status: str | None = None,
-        chat_type: str | None = None,
-        archived: bool | None = None,
-        label_prefix: str | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        spawned_by: str | None = None,
-    ) -> int:
-        filters = Filters(
-            channel,
-            status,
-            chat_type,
-            archived,
-            label_prefix,
-            updated_after,
-            updated_before,
-            spawned_by,
-        )
-        stmt = select(func.count()).select_from(t).where(*self._where(filters))
+    def count(self, **filters: Unpack[FilterArgs]) -> int:
+        stmt = select(func.count()).select_from(t).where(*self._where(Filters(**filters)))
         with self._errors("count"), self._engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
 
