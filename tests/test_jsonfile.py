@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from filelock import SoftFileLock
+from filelock import FileLock
 
 from sessionstore import (
     CorruptStoreError,
@@ -92,7 +92,9 @@ def test_files_and_directories_are_private(path: Path) -> None:
         store.put("k", SessionEntry(session_id="s", updated_at=T0))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert [p.name for p in path.parent.iterdir()] == ["sessions.json"]  # no temp or lock left
+    # no temp file left; the lock file stays (an OS lock is taken on it), private too
+    assert sorted(p.name for p in path.parent.iterdir()) == ["sessions.json", "sessions.json.lock"]
+    assert stat.S_IMODE(Path(f"{path}.lock").stat().st_mode) == 0o600
 
 
 def test_unchanged_writes_are_skipped(path: Path) -> None:
@@ -179,7 +181,7 @@ def test_a_held_lock_times_out_with_a_clear_error(path: Path) -> None:
         store.put("k", SessionEntry(session_id="s", updated_at=T0))
         before = path.read_bytes()
         with (
-            SoftFileLock(f"{path}.lock"),
+            FileLock(f"{path}.lock"),
             pytest.raises(StoreLockedError, match=r"sessions\.json\.lock"),
         ):
             store.put("k", SessionEntry(session_id="changed", updated_at=T0))
@@ -222,8 +224,8 @@ def test_a_live_holder_is_waited_for(path: Path) -> None:
 
 HOLD_LOCK = """
 import sys, time
-from filelock import SoftFileLock
-lock = SoftFileLock(sys.argv[1])
+from filelock import FileLock
+lock = FileLock(sys.argv[1])
 lock.acquire()
 print("held", flush=True)
 time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 600)

@@ -1,8 +1,8 @@
 """The JSON twin: the same contract on OpenClaw's own ``sessions.json``.
 
 The file stays in OpenClaw's exact format: one object keyed by session key, 2-space
-indent, mode 0600. Every mutation takes the cross-process lock file
-(``sessions.json.lock``), re-reads the file, changes the map and writes it back
+indent, mode 0600. Every mutation takes a cross-process OS lock on
+``sessions.json.lock``, re-reads the file, changes the map and writes it back
 atomically (temp file, fsync, ``os.replace``, fsync of the directory); a write that
 would not change a byte is skipped. Reads reuse the parsed file while its inode,
 size and mtime are unchanged.
@@ -18,6 +18,7 @@ untouched but are not returned (OpenClaw drops them on load); a warning names th
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -32,7 +33,7 @@ from types import TracebackType
 from typing import Any, Self, Unpack
 
 import orjson
-from filelock import SoftFileLock, Timeout
+from filelock import FileLock, Timeout
 
 from sessionstore.entry import (
     MAX_ENTRY_BYTES,
@@ -142,6 +143,16 @@ class _Snapshot:
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
+
+
 def _signature(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -173,13 +184,15 @@ class JsonFileStore:
         self._agent_id = validate_agent_id(agent_id)
         self._max_entry_bytes = max_entry_bytes
         self._path = Path(path).absolute()
-        # An exclusively created lock file, as OpenClaw's; a dead holder's file is taken
-        # over (filelock checks the pid it records). Polled often: writes are short.
-        self._lock = SoftFileLock(
+        # An OS lock (flock) on sessions.json.lock: the kernel releases it when its holder
+        # dies, however it dies, so a crash can never leave the store locked. Polled
+        # often: writes are short.
+        self._lock = FileLock(
             f"{self._path}.lock", timeout=lock_timeout, mode=0o600, poll_interval=0.005
         )
         self._mutex = threading.RLock()
         self._snapshot: _Snapshot | None = None
+        self._swept = False
 
     @property
     def agent_id(self) -> str:
@@ -241,11 +254,25 @@ class JsonFileStore:
         self._snapshot = self._parse(text, _signature(st))
         return self._snapshot
 
+    def _sweep_dead_writers_temp_files(self) -> None:
+        """Remove temp files left by writers killed before their rename (once per store).
+
+        Named ``sessions.json.<pid>.<hex>.tmp``, as OpenClaw's; only files whose writer
+        process is gone are removed, so a live writer's file is never touched.
+        """
+        self._swept = True
+        for tmp in self._path.parent.glob(f"{glob.escape(self._path.name)}.*.tmp"):
+            pid = tmp.name.removeprefix(f"{self._path.name}.").split(".")[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                tmp.unlink(missing_ok=True)
+
     def _write(self, snapshot: _Snapshot) -> None:
         """Write the map atomically, unless it serialises to the bytes already there."""
         text = serialise_store(snapshot.raw)
         if text == snapshot.text and snapshot.signature is not None:
             return
+        if not self._swept:
+            self._sweep_dead_writers_temp_files()
         directory = self._path.parent
         tmp = directory / f"{self._path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
         try:

@@ -4,13 +4,16 @@ compare-and-set, on every backend."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+
+import pytest
 
 from sessionstore import SessionEntry, open_store
 from tests.reliability.workloads import (
     BASE_MS,
+    WorkerPool,
     cas_contender,
     random_key_increments,
-    run_workers,
     shared_key_increments,
     workload_keys,
 )
@@ -19,10 +22,17 @@ PROCESSES = 8
 UPDATES = 500
 
 
-def test_shared_key_increments_are_never_lost(target: str) -> None:
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WorkerPool]:
+    """8 spawned worker processes, shared by the tests of this module."""
+    with WorkerPool(PROCESSES) as workers:
+        yield workers
+
+
+def test_shared_key_increments_are_never_lost(target: str, pool: WorkerPool) -> None:
     """8 processes x 500 ``update`` increments of one key end at exactly 4000."""
     key = "agent:main:shared"
-    run = run_workers(shared_key_increments, [(target, key, UPDATES)] * PROCESSES)
+    run = pool.run(shared_key_increments, [(target, key, UPDATES)] * PROCESSES)
 
     assert run.results == [UPDATES] * PROCESSES
     with open_store(target) as store:
@@ -33,11 +43,11 @@ def test_shared_key_increments_are_never_lost(target: str) -> None:
         assert store.count() == 1
 
 
-def test_random_key_increments_are_never_lost(target: str) -> None:
+def test_random_key_increments_are_never_lost(target: str, pool: WorkerPool) -> None:
     """8 processes x 500 increments spread over 20 keys: every key holds exactly the
     number of increments the workers made on it, and the sum is 4000."""
     keys = workload_keys(20)
-    run = run_workers(
+    run = pool.run(
         random_key_increments,
         [(target, keys, UPDATES, seed) for seed in range(PROCESSES)],
     )
@@ -52,7 +62,7 @@ def test_random_key_increments_are_never_lost(target: str) -> None:
     assert sum(value or 0 for value in stored.values()) == PROCESSES * UPDATES
 
 
-def test_concurrent_compare_and_set_has_exactly_one_winner(target: str) -> None:
+def test_concurrent_compare_and_set_has_exactly_one_winner(target: str, pool: WorkerPool) -> None:
     """8 processes ``put`` with the same ``expected_version`` at once: exactly one
     wins, every other one gets ``StaleEntryError`` naming the winner's version, and
     the winner's entry is what is stored."""
@@ -62,9 +72,7 @@ def test_concurrent_compare_and_set_has_exactly_one_winner(target: str) -> None:
         _, version = store.get_with_version(key)
     assert version != 0
 
-    run = run_workers(
-        cas_contender, [(target, key, version, f"writer {n}") for n in range(PROCESSES)]
-    )
+    run = pool.run(cas_contender, [(target, key, version, f"writer {n}") for n in range(PROCESSES)])
 
     winners = [outcome for outcome in run.results if outcome.won]
     losers = [outcome for outcome in run.results if not outcome.won]

@@ -1,27 +1,32 @@
 """Concurrent workloads shared by the reliability tests and ``benchmarks/concurrency.py``.
 
-Every workload is a plain top-level function so that child processes started with the
-``spawn`` context can import it. :func:`run_workers` starts one process per argument
-tuple, lets each open its store, releases them all at once with an event, and returns
-their results; any exception in a worker is raised in the parent as
-:class:`WorkerError` with the worker's traceback.
+Every workload is a plain top-level function ``fn(*args, start)`` so that worker
+processes started with the ``spawn`` context can import it: it opens its store, calls
+``start()`` and does its work once every worker is ready. :class:`WorkerPool` runs one
+call per process and releases them all at once; any exception in a worker is raised
+in the parent as :class:`WorkerError` with the worker's traceback.
 
-:func:`crash_writer` is the writer that the crash tests kill with SIGKILL.
+:func:`crash_writer` and :func:`paused_json_writer` are the writers that the crash
+tests kill with SIGKILL.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
+import threading
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from multiprocessing.synchronize import Event
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
+from unittest import mock
 
 from sessionstore import SessionEntry, StaleEntryError, open_store
 
@@ -30,11 +35,13 @@ __all__ = [
     "COUNTER_KEY",
     "CasOutcome",
     "WorkerError",
+    "WorkerPool",
     "WorkerRun",
     "cas_contender",
     "crash_entry",
     "crash_key",
     "crash_writer",
+    "paused_json_writer",
     "random_key_increments",
     "run_workers",
     "shared_key_increments",
@@ -47,6 +54,8 @@ T = TypeVar("T")
 BASE_MS = 1_774_962_000_000
 #: How long a worker waits for the start signal before giving up.
 START_TIMEOUT_S = 120.0
+#: How long :meth:`WorkerPool.close` lets its workers finish before killing them.
+STOP_TIMEOUT_S = 10.0
 #: The crash writer's counter entry: ``totalTokens`` is how many keys it has finished.
 COUNTER_KEY = "agent:main:crash:counter"
 
@@ -59,7 +68,7 @@ class WorkerError(RuntimeError):
 
 @dataclass(frozen=True)
 class WorkerRun(Generic[T]):
-    """What :func:`run_workers` returns: one result per worker, in order."""
+    """The outcome of :meth:`WorkerPool.run`: one result per worker, in order."""
 
     results: list[T]
     #: Seconds from the start signal to the last result.
@@ -97,7 +106,7 @@ def shared_key_increments(target: str, key: str, updates: int, start: StartSigna
         store.count()  # connect (and fail) before the start, not during the timed run
         start()
         for _ in range(updates):
-            store.update(key, lambda entry: _increment(session_id, entry))
+            store.update(key, partial(_increment, session_id))
     return updates
 
 
@@ -114,7 +123,7 @@ def random_key_increments(
         for _ in range(updates):
             key = rng.choice(keys)
             session_id = key.rsplit(":", 1)[-1]
-            store.update(key, lambda entry, sid=session_id: _increment(sid, entry))
+            store.update(key, partial(_increment, session_id))
             counts[key] += 1
     return dict(counts)
 
@@ -142,99 +151,150 @@ def cas_contender(
 # -- running workers in processes -------------------------------------------------------
 
 
-def _child(fn: Callable[..., Any], args: tuple[Any, ...], conn: Connection, go: Event) -> None:
-    """Run ``fn(*args, start)`` in a worker process and send back its result or traceback."""
+def _serve(conn: Connection) -> None:
+    """A worker process: run ``(fn, args)`` jobs from ``conn`` until told to stop.
+
+    ``fn(*args, start)`` must call ``start()`` once it is ready; that reports "ready"
+    and blocks until the parent sends "go". The result, or the traceback of whatever
+    ``fn`` raised, is sent back.
+    """
 
     def start() -> None:
         conn.send(("ready", None))
-        if not go.wait(START_TIMEOUT_S):
+        if not conn.poll(START_TIMEOUT_S):
             raise TimeoutError(f"no start signal within {START_TIMEOUT_S:g}s")
+        signal = conn.recv()
+        if signal != "go":
+            raise RuntimeError(f"expected the start signal, got {signal!r}")
 
-    try:
-        result = fn(*args, start)
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-    else:
-        conn.send(("ok", result))
-    finally:
-        conn.close()
-
-
-def _receive(
-    conns: dict[Connection, int],
-    procs: Sequence[BaseProcess],
-    kind: str,
-    deadline: float,
-) -> dict[int, Any]:
-    """Wait for one ``kind`` message from every worker in ``conns``; raise on any failure."""
-    received: dict[int, Any] = {}
-    pending = dict(conns)
-    while pending:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            waiting = sorted(pending.values())
-            raise WorkerError(f"workers {waiting} sent no {kind!r} message in time")
-        for conn in wait(list(pending), timeout=remaining):
-            assert isinstance(conn, Connection)
-            index = pending.pop(conn)
+    with conn:
+        while True:
             try:
-                tag, payload = conn.recv()
+                job = conn.recv()
             except EOFError:
-                procs[index].join(5)
-                raise WorkerError(
-                    f"worker {index} exited with code {procs[index].exitcode} "
-                    f"before sending {kind!r}"
-                ) from None
-            if tag == "error":
-                raise WorkerError(f"worker {index} failed:\n{payload}")
-            if tag != kind:
-                raise WorkerError(f"worker {index} sent {tag!r}, expected {kind!r}")
-            received[index] = payload
-    return received
+                return
+            if job is None:
+                return
+            fn, args = job
+            try:
+                reply = ("ok", fn(*args, start))
+            except BaseException:
+                reply = ("error", traceback.format_exc())
+            try:
+                conn.send(reply)
+            except OSError:  # the parent gave up on this run and closed the pipe
+                return
+
+
+class WorkerPool:
+    """``size`` spawned worker processes that run workloads together.
+
+    The processes are started on first use and reused by later runs, so the cost of
+    starting interpreters is paid once. After any failed run they are killed and
+    started afresh by the next run.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ctx = multiprocessing.get_context("spawn")
+        self._procs: list[BaseProcess] = []
+        self._conns: list[Connection] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        for index in range(self.size):
+            parent, child = self._ctx.Pipe()
+            proc = self._ctx.Process(
+                target=_serve, args=(child,), name=f"worker-{index}", daemon=True
+            )
+            self._conns.append(parent)
+            self._procs.append(proc)
+            proc.start()
+            child.close()
+
+    def run(
+        self, fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], *, timeout: float = 300.0
+    ) -> WorkerRun[T]:
+        """Run ``fn(*args, start)`` for every ``args`` in ``calls``, each in its own
+        process, all released at once when the last one is ready.
+
+        Raises :class:`WorkerError` if a worker raises or dies, or if the run takes
+        longer than ``timeout`` seconds.
+        """
+        if not 1 <= len(calls) <= self.size:
+            raise ValueError(f"{len(calls)} calls for a pool of {self.size} processes")
+        if not self._procs:
+            self._start()
+        deadline = time.monotonic() + timeout
+        conns = self._conns[: len(calls)]
+        try:
+            for conn, args in zip(conns, calls, strict=True):
+                conn.send((fn, args))
+            self._receive(conns, "ready", deadline)
+            for conn in conns:
+                conn.send("go")
+            began = time.perf_counter()
+            results = self._receive(conns, "ok", deadline)
+            wall = time.perf_counter() - began
+        except BaseException:
+            self.close()
+            raise
+        return WorkerRun([results[i] for i in range(len(calls))], wall)
+
+    def _receive(self, conns: Sequence[Connection], kind: str, deadline: float) -> dict[int, Any]:
+        """One ``kind`` message from every connection in ``conns``, by worker index."""
+        received: dict[int, Any] = {}
+        pending = {conn: index for index, conn in enumerate(conns)}
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                waiting = sorted(pending.values())
+                raise WorkerError(f"workers {waiting} sent no {kind!r} message in time")
+            for ready in wait(list(pending), timeout=remaining):
+                assert isinstance(ready, Connection)
+                index = pending.pop(ready)
+                try:
+                    tag, payload = ready.recv()
+                except EOFError:
+                    proc = self._procs[index]
+                    proc.join(5)
+                    raise WorkerError(
+                        f"{proc.name} exited with code {proc.exitcode} before sending {kind!r}"
+                    ) from None
+                if tag == "error":
+                    raise WorkerError(f"worker-{index} failed:\n{payload}")
+                if tag != kind:
+                    raise WorkerError(f"worker-{index} sent {tag!r}, expected {kind!r}")
+                received[index] = payload
+        return received
+
+    def close(self) -> None:
+        """Stop the workers (killing any that do not stop in time) and release them."""
+        for conn in self._conns:
+            with suppress(OSError):
+                conn.send(None)
+            conn.close()  # a worker still waiting for a job or the start signal sees EOF
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for proc in self._procs:
+            proc.join(max(deadline - time.monotonic(), 0.0))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            proc.close()
+        self._procs, self._conns = [], []
 
 
 def run_workers(
     fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], *, timeout: float = 300.0
 ) -> WorkerRun[T]:
-    """Run ``fn(*args, start)`` in one spawned process per ``args`` in ``calls``.
-
-    Every worker calls ``start()`` once it is ready; all are released together when
-    the last one is. Raises :class:`WorkerError` if a worker raises or dies, or if the
-    workers take longer than ``timeout`` seconds in all.
-    """
-    ctx = multiprocessing.get_context("spawn")
-    go = ctx.Event()
-    procs: list[BaseProcess] = []
-    conns: dict[Connection, int] = {}
-    deadline = time.monotonic() + timeout
-    try:
-        for index, args in enumerate(calls):
-            receiver, sender = ctx.Pipe(duplex=False)
-            conns[receiver] = index
-            proc = ctx.Process(
-                target=_child, args=(fn, args, sender, go), name=f"worker-{index}", daemon=True
-            )
-            procs.append(proc)
-            proc.start()
-            sender.close()
-        _receive(conns, procs, "ready", deadline)
-        go.set()
-        began = time.perf_counter()
-        results = _receive(conns, procs, "ok", deadline)
-        wall = time.perf_counter() - began
-        for proc in procs:
-            proc.join(max(deadline - time.monotonic(), 1.0))
-            if proc.exitcode != 0:
-                raise WorkerError(f"{proc.name} exited with code {proc.exitcode}")
-        return WorkerRun([results[i] for i in range(len(calls))], wall)
-    finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.kill()
-            proc.join()
-            proc.close()
-        for conn in conns:
-            conn.close()
+    """:meth:`WorkerPool.run` on a pool of its own, closed afterwards."""
+    with WorkerPool(len(calls)) as pool:
+        return pool.run(fn, calls, timeout=timeout)
 
 
 # -- the writer that the crash tests kill -----------------------------------------------
@@ -278,10 +338,53 @@ def crash_writer(target: str, acks: Connection, lock_timeout: float | None = Non
             while True:
                 store.put(crash_key(i), crash_entry(i))
                 acks.send(i)
-                store.update(COUNTER_KEY, lambda entry, i=i: _advance_counter(i, entry))
+                store.update(COUNTER_KEY, partial(_advance_counter, i))
                 i += 1
     except BaseException:
         acks.send(traceback.format_exc())
         raise
     finally:
         acks.close()
+
+
+def _pause(conn: Connection) -> None:
+    conn.send("paused")
+    threading.Event().wait()  # until killed
+    raise AssertionError("unreachable: a paused writer is killed")
+
+
+def paused_json_writer(target: str, conn: Connection, key: str, at: str) -> None:
+    """Start a JSON-twin ``update(key, ...)``, send "paused" on ``conn`` at the point
+    ``at`` and block there until killed:
+
+    - ``"locked"``: inside the update function, holding the lock;
+    - ``"lock-created"``: just after the lock file is opened (created on first use),
+      before it is locked;
+    - ``"temp-written"``: the new file is written to its temp file, not yet renamed.
+    """
+    real_open, real_replace = os.open, os.replace
+
+    def pausing_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        fd = real_open(path, flags, *args, **kwargs)
+        if at == "lock-created" and str(path).endswith(".lock"):
+            _pause(conn)
+        return fd
+
+    def pausing_replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if at == "temp-written" and str(src).endswith(".tmp"):
+            _pause(conn)
+        real_replace(src, dst, *args, **kwargs)
+
+    def pausing_update(entry: SessionEntry | None) -> SessionEntry:
+        if at == "locked":
+            _pause(conn)
+        return SessionEntry(session_id="paused", updated_at=BASE_MS)
+
+    if at not in ("locked", "lock-created", "temp-written"):
+        raise ValueError(f"unknown pause point {at!r}")
+    with (
+        mock.patch("os.open", pausing_open),
+        mock.patch("os.replace", pausing_replace),
+        open_store(target) as store,
+    ):
+        store.update(key, pausing_update)
