@@ -39,6 +39,7 @@ __all__ = [
     "SessionSummary",
     "as_entry",
     "encode_entry",
+    "json_names",
     "validate_agent_id",
     "validate_key",
 ]
@@ -264,11 +265,19 @@ class SessionEntry(BaseModel):
         >>> SessionEntry(session_id="s1", updated_at=1).with_fields(label="Inbox").label
         'Inbox'
         """
-        data = self.to_dict()
-        for name, value in changes.items():
-            field = type(self).model_fields.get(name)
-            data[field.alias if field and field.alias else name] = value
-        return SessionEntry.from_dict(data)
+        return SessionEntry.from_dict({**self.to_dict(), **json_names(changes)})
+
+
+_JSON_NAMES = {name: f.alias for name, f in SessionEntry.model_fields.items() if f.alias}
+
+
+def json_names(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` with the Python names of known fields turned into their JSON names.
+
+    >>> json_names({"display_name": "D", "thinkingLevel": "low"})
+    {'displayName': 'D', 'thinkingLevel': 'low'}
+    """
+    return {_JSON_NAMES.get(name, name): value for name, value in fields.items()}
 
 
 def as_entry(value: SessionEntry | Mapping[str, Any]) -> SessionEntry:

@@ -51,7 +51,7 @@ from sessionstore.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
-from sessionstore.openclaw.merge import merge_entry, patch_keys
+from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.projection import project, summary_from_columns
 from sessionstore.store import (
@@ -374,12 +374,11 @@ class JsonFileStore:
         now_ms: int | None = None,
     ) -> SessionEntry:
         validate_key(key)
-        patch = patch_keys(changes)
         with self._locked() as snapshot:
             current = snapshot.raw.get(key) if key in snapshot.entries else None
             merged = merge_entry(
                 current,
-                patch,
+                changes,
                 preserve_activity=preserve_activity,
                 now_ms=current_time_ms() if now_ms is None else now_ms,
             )

@@ -9,12 +9,10 @@ Read-modify-write operations lock the row (``SELECT ... FOR UPDATE`` on the serv
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from functools import lru_cache
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 
@@ -46,7 +44,7 @@ from sessionstore.entry import (
     validate_key,
 )
 from sessionstore.errors import StaleEntryError
-from sessionstore.openclaw.merge import merge_entry, patch_keys
+from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.projection import INDEX_COLUMNS, project, summary_from_columns
 from sessionstore.sql import upgrade as schema
@@ -73,7 +71,6 @@ from sessionstore.store import (
 
 __all__ = ["SqlStore"]
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Attempts for a write that meets a transient conflict (busy, deadlock, race).
@@ -101,11 +98,6 @@ _UPDATE_ROW = (
 _INSERT_ROW = insert(t)
 _SUMMARY_COLUMNS = (t.c.session_key, *(t.c[name] for name in INDEX_COLUMNS))
 _WRITTEN = ("session_id", *INDEX_COLUMNS[1:], "entry_json")
-
-
-@lru_cache(maxsize=1)
-def _head() -> str:
-    return schema.head_revision()
 
 
 def _upsert(dialect: str) -> Any:
@@ -199,7 +191,11 @@ class SqlStore:
     def _check_schema(self, auto_upgrade: bool) -> None:
         with self._errors("open"):
             current = schema.current_revision(self._engine)
-            if current != _head() and auto_upgrade and schema.is_known_revision(current):
+            if (
+                current != schema.head_revision()
+                and auto_upgrade
+                and schema.is_known_revision(current)
+            ):
                 schema.upgrade(self._engine)
                 current = schema.current_revision(self._engine)
         schema.require_head(current, self._url)
@@ -320,13 +316,12 @@ class SqlStore:
         preserve_activity: bool = False,
         now_ms: int | None = None,
     ) -> SessionEntry:
-        patch = patch_keys(changes)
         result: list[SessionEntry] = []
 
         def merge(current: Mapping[str, Any] | None, _version: int) -> SessionEntry:
             merged = merge_entry(
                 current,
-                patch,
+                changes,
                 preserve_activity=preserve_activity,
                 now_ms=current_time_ms() if now_ms is None else now_ms,
             )

@@ -13,21 +13,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from sessionstore.entry import SessionEntry
+from sessionstore.entry import json_names
 
-__all__ = ["merge_entry", "now_ms", "patch_keys"]
-
-_ALIASES = {name: field.alias for name, field in SessionEntry.model_fields.items() if field.alias}
+__all__ = ["merge_entry", "now_ms"]
 
 
 def now_ms() -> int:
     """The current time in epoch milliseconds."""
     return time.time_ns() // 1_000_000
-
-
-def patch_keys(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """A patch with snake_case names of known fields turned into their JSON names."""
-    return {_ALIASES.get(name, name): value for name, value in changes.items()}
 
 
 def _valid_time(value: Any) -> TypeGuard[int]:
@@ -41,18 +34,19 @@ def merge_entry(
     preserve_activity: bool = False,
     now_ms: int,
 ) -> dict[str, Any]:
-    """Shallow-merge ``changes`` (JSON names) into ``existing`` as OpenClaw does.
+    """Shallow-merge ``changes`` into ``existing`` as OpenClaw does. Known fields may be
+    given by their Python names (``display_name``) or JSON names (``displayName``).
 
     - ``sessionId``: the patch's, else the existing one, else a new UUID.
     - ``updatedAt``: the newest valid of existing, patch and now, clamped to now;
       with ``preserve_activity`` the existing value is kept.
     - ``model`` set without ``modelProvider`` removes a stale ``modelProvider``.
     """
-    merged = {**(existing or {}), **changes}
-    merged["sessionId"] = (
-        changes.get("sessionId") or (existing or {}).get("sessionId") or str(uuid.uuid4())
-    )
-    old = (existing or {}).get("updatedAt")
+    existing = existing or {}
+    changes = json_names(changes)
+    merged = {**existing, **changes}
+    merged["sessionId"] = changes.get("sessionId") or existing.get("sessionId") or str(uuid.uuid4())
+    old = existing.get("updatedAt")
     if preserve_activity and _valid_time(old):
         merged["updatedAt"] = old
     else:

@@ -79,11 +79,15 @@ def mask_url(url: str | URL) -> str:
     >>> mask_url("postgresql+psycopg://bob:secret@db/app")
     'postgresql+psycopg://bob:***@db/app'
     """
+    parsed = _parse(url)
+    return "<unparsable URL>" if parsed is None else parsed.render_as_string(hide_password=True)
+
+
+def _parse(url: str | URL) -> URL | None:
     try:
-        parsed = make_url(url) if isinstance(url, str) else url
+        return make_url(url) if isinstance(url, str) else url
     except ArgumentError:
-        return "<unparsable URL>"
-    return parsed.render_as_string(hide_password=True)
+        return None
 
 
 @contextmanager
@@ -100,9 +104,8 @@ def database_errors(url: str | URL, action: str) -> Iterator[None]:
         raise
     except (SQLAlchemyError, CommandError, OSError) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        password = make_url(url).password if isinstance(url, str) and "://" in url else None
-        if isinstance(url, URL):
-            password = url.password
+        parsed = _parse(url)
+        password = parsed.password if parsed is not None else None
         if password:
             detail = detail.replace(str(password), "***")
         message = f"{action} failed on {mask_url(url)}: {detail}"
@@ -117,10 +120,10 @@ def _json_dumps(value: Any) -> str:
 
 def create_sql_engine(url: str | URL, **options: Any) -> Engine:
     """An engine for ``url`` with this library's connection settings."""
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError as exc:
-        raise InvalidArgumentError(f"not a database URL: {mask_url(url)!s}") from exc
+    parsed = _parse(url)
+    if parsed is None:
+        # not echoed: an unparsable URL may still hold a password
+        raise InvalidArgumentError("not a database URL (expected dialect+driver://...)")
     options.setdefault("json_serializer", _json_dumps)
     options.setdefault("json_deserializer", orjson.loads)
     if parsed.get_backend_name() == "sqlite":
