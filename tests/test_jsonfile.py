@@ -212,16 +212,23 @@ def test_a_dead_holders_lock_is_taken_over(path: Path) -> None:
 
 
 def test_a_live_holder_is_waited_for(path: Path) -> None:
+    """The holder writes the file just before it releases the lock: a writer that did
+    not wait (or did not re-read under the lock) would lose the holder's entry or its own."""
     path.parent.mkdir(parents=True)
     with subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, f"{path}.lock", "0.5"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK, f"{path}.lock", "0.5", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
     ) as holder:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with _open(path, lock_timeout=10) as store:
-            store.put("k", SessionEntry(session_id="s", updated_at=T0))  # waits for the release
+            store.put("k", SessionEntry(session_id="s", updated_at=T0))
+            assert sorted(item.key for item in store.list().items) == ["holder", "k"]
     assert holder.returncode == 0
 
 
+# argv: lock file, seconds to hold it, and optionally a sessions.json to write before
+# releasing the lock (as another writer would).
 HOLD_LOCK = """
 import sys, time
 from filelock import FileLock
@@ -229,6 +236,9 @@ lock = FileLock(sys.argv[1])
 lock.acquire()
 print("held", flush=True)
 time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 600)
+if len(sys.argv) > 3:
+    with open(sys.argv[3], "w") as fh:
+        fh.write('{"holder": {"sessionId": "h", "updatedAt": 1}}')
 lock.release()
 """
 
