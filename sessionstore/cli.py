@@ -8,14 +8,34 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
+import orjson
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, TaskID
+from rich.table import Table
+from sqlalchemy import make_url
 
-from sessionstore import __version__
-from sessionstore.errors import SessionStoreError
+from sessionstore import __version__, transfer
+from sessionstore.backends.sql import SqlStore
+from sessionstore.entry import SessionSummary, validate_agent_id
+from sessionstore.errors import InvalidArgumentError, SessionStoreError
+from sessionstore.openclaw.merge import now_ms
+from sessionstore.openclaw.statedir import discover_agents, store_path
+from sessionstore.settings import Settings
 from sessionstore.sql import upgrade as schema
-from sessionstore.sql.engine import database_url, mask_url
+from sessionstore.sql.engine import database_url, mask_url, sqlite_file
+from sessionstore.store import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    FilterArgs,
+    SessionStore,
+    open_store,
+)
+from sessionstore.transfer import TransferReport
 
 __all__ = ["app", "main"]
 
@@ -112,6 +132,514 @@ def db_check(url: Url) -> None:
     url = database_url(url)
     schema.check(url)
     typer.echo(f"{mask_url(url)}: schema at {schema.head_revision()}, no drift")
+
+
+# -- opening stores ---------------------------------------------------------------
+
+StoreUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="SESSIONSTORE_URL",
+        help="Store URL or path (default: the configured store, SQLite in the state dir).",
+        show_default=False,
+    ),
+]
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        envvar=["SESSIONSTORE_STATE_DIR", "OPENCLAW_STATE_DIR"],
+        help="OpenClaw state directory (default: ~/.openclaw).",
+        show_default=False,
+    ),
+]
+Agent = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--agent", help="Agent id; repeat for several (default: main).", show_default=False
+    ),
+]
+AllAgents = Annotated[bool, typer.Option("--all-agents", help="Every agent in the store.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output (documented).")]
+
+
+def _settings(state_dir: Path | None, url: str | None = None) -> Settings:
+    values: dict[str, Any] = {"url": url}
+    if state_dir is not None:
+        values["state_dir"] = state_dir
+    return Settings(**values)
+
+
+def _store_type(target: str) -> str:
+    if target.startswith("json://") or target.endswith(".json"):
+        return "json"
+    return make_url(database_url(target)).get_backend_name()
+
+
+def _agents(
+    target: str, settings: Settings, agent: list[str] | None, all_agents: bool
+) -> list[str]:
+    """The agents a command works on."""
+    if agent and all_agents:
+        raise InvalidArgumentError("use --agent or --all-agents, not both")
+    if agent:
+        return [validate_agent_id(a) for a in agent]
+    if not all_agents:
+        return [settings.agent_id]
+    if _store_type(target) == "json":
+        if settings.url is None and settings.store_type == "json":
+            return [source.agent_id for source in discover_agents(settings.state_dir)]
+        return [settings.agent_id]
+    with open_store(target) as store:
+        return store.agent_ids() if isinstance(store, SqlStore) else [store.agent_id]
+
+
+def _open(target: str, settings: Settings, agent_id: str) -> SessionStore:
+    """Open an existing store for reading; a missing SQLite file is an error, not created."""
+    if _store_type(target) == "json" and settings.url is None and settings.store_type == "json":
+        target = str(store_path(settings.state_dir, agent_id))
+    return open_store(target, agent_id=agent_id)
+
+
+class _Bar:
+    """The library's Progress drawn as a rich progress bar on stderr (terminals only)."""
+
+    def __init__(self, enabled: bool) -> None:
+        console = Console(stderr=True)
+        self._progress = Progress(console=console, transient=True, disable=not enabled)
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> _Bar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, description: str, total: int) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, amount)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+# -- list, show, info -------------------------------------------------------------
+
+
+def _kind(summary: SessionSummary) -> str:
+    """OpenClaw's listing kinds: direct, group, global, cron, spawn-child, unknown."""
+    key = summary.key
+    parts = key.split(":")
+    if key == "global":
+        return "global"
+    if "cron" in parts[:3]:
+        return "cron"
+    if summary.spawned_by or "subagent" in parts:
+        return "spawn-child"
+    if summary.chat_type in ("group", "channel") or {"group", "channel", "room"} & set(parts):
+        return "group"
+    if summary.chat_type == "direct" or {"direct", "dm"} & set(parts) or key.endswith(":main"):
+        return "direct"
+    return "unknown"
+
+
+def _age(updated_at: int, now: int) -> str:
+    seconds = max(0, now - updated_at) // 1000
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _tokens(value: int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1000:.1f}k" if value >= 1000 else str(value)
+
+
+def _flags(summary: SessionSummary) -> str:
+    flags = []
+    if summary.archived:
+        flags.append("archived")
+    if summary.status:
+        flags.append(f"status:{summary.status}")
+    if summary.last_thread_id:
+        flags.append(f"thread:{summary.last_thread_id}")
+    return " ".join(flags)
+
+
+def _summary_json(agent_id: str, summary: SessionSummary, now: int) -> dict[str, Any]:
+    return {
+        "agent": agent_id,
+        "key": summary.key,
+        "kind": _kind(summary),
+        "sessionId": summary.session_id,
+        "updatedAt": summary.updated_at,
+        "ageMs": max(0, now - summary.updated_at),
+        "channel": summary.channel,
+        "chatType": summary.chat_type,
+        "label": summary.label,
+        "displayName": summary.display_name,
+        "status": summary.status,
+        "model": summary.model,
+        "modelProvider": summary.model_provider,
+        "totalTokens": summary.total_tokens,
+        "inputTokens": summary.input_tokens,
+        "outputTokens": summary.output_tokens,
+        "messageCount": summary.message_count,
+        "archived": summary.archived,
+        "spawnedBy": summary.spawned_by,
+        "lastThreadId": summary.last_thread_id,
+    }
+
+
+@app.command("list")
+def list_sessions(
+    url: StoreUrl = None,
+    state_dir: StateDir = None,
+    agent: Agent = None,
+    all_agents: AllAgents = False,
+    active: Annotated[
+        int | None,
+        typer.Option("--active", min=1, help="Only sessions updated in the last MINUTES."),
+    ] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    chat_type: Annotated[str | None, typer.Option(help="direct, group, channel, ...")] = None,
+    archived: Annotated[
+        bool | None, typer.Option("--archived/--not-archived", help="Archived or not.")
+    ] = None,
+    label_prefix: Annotated[str | None, typer.Option(help="Labels starting with this.")] = None,
+    spawned_by: Annotated[str | None, typer.Option(help="Children of this session key.")] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="Sessions per agent.")
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after a previous page (its nextCursor).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List sessions, newest first, with filters that run in the database.
+
+    Example: sessionstore list --active 60 --channel telegram --limit 20
+    """
+    settings = _settings(state_dir, url)
+    target = settings.target()
+    agents = _agents(target, settings, agent, all_agents)
+    if cursor is not None and len(agents) > 1:
+        raise InvalidArgumentError("--cursor pages one agent; drop --all-agents or pick --agent")
+    now = now_ms()
+    filters: FilterArgs = {
+        "channel": channel,
+        "status": status,
+        "chat_type": chat_type,
+        "archived": archived,
+        "label_prefix": label_prefix,
+        "spawned_by": spawned_by,
+        "updated_after": None if active is None else now - active * 60_000,
+    }
+    rows: list[tuple[str, SessionSummary]] = []
+    next_cursor: str | None = None
+    for agent_id in agents:
+        with _open(target, settings, agent_id) as store:
+            page = store.list(limit=limit, cursor=cursor, **filters)
+        rows.extend((agent_id, item) for item in page.items)
+        next_cursor = page.next_cursor if len(agents) == 1 else None
+        has_more = page.next_cursor is not None
+    if as_json:
+        _print_json(
+            {
+                "store": _describe_target(target),
+                "count": len(rows),
+                "activeMinutes": active,
+                "nextCursor": next_cursor,
+                "hasMore": has_more,
+                "sessions": [_summary_json(a, s, now) for a, s in rows],
+            }
+        )
+        return
+    table = Table("Agent", "Key", "Kind", "Age", "Model", "Tokens", "Flags", box=None)
+    for agent_id, item in rows:
+        table.add_row(
+            agent_id,
+            escape(item.key),
+            _kind(item),
+            _age(item.updated_at, now),
+            escape(item.model or "-"),
+            _tokens(item.total_tokens),
+            escape(_flags(item)),
+        )
+    console = Console()
+    console.print(f"Session store: {escape(_describe_target(target))}")
+    console.print(f"Sessions listed: {len(rows)}")
+    console.print(table)
+    if next_cursor:
+        console.print(f"More: --cursor {next_cursor}")
+
+
+def _describe_target(target: str) -> str:
+    return target if _store_type(target) == "json" else mask_url(database_url(target))
+
+
+@app.command("show")
+def show(
+    key: Annotated[str, typer.Argument(help="The session key.")],
+    url: StoreUrl = None,
+    state_dir: StateDir = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Agent id (default: main).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show one session's entry.
+
+    Example: sessionstore show agent:main:main --json
+    """
+    settings = _settings(state_dir, url)
+    agent_id = validate_agent_id(agent or settings.agent_id)
+    with _open(settings.target(), settings, agent_id) as store:
+        entry = store.get(key)
+    if entry is None:
+        raise InvalidArgumentError(f"no session {key!r} for agent {agent_id!r}")
+    data = entry.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("Field", "Value", box=None, title=escape(key), title_justify="left")
+    for name, value in data.items():
+        text = orjson.dumps(value).decode()
+        if len(text) > 120:
+            kind = type(value).__name__
+            text = f"<{kind}, {len(text):,} bytes of JSON>"
+        table.add_row(name, escape(text))
+    Console().print(table)
+
+
+def _size(path: Path) -> int:
+    """Bytes on disk of a file and its SQLite companions (-wal, -shm)."""
+    return sum(
+        p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+    )
+
+
+@app.command("info")
+def info(
+    url: StoreUrl = None,
+    state_dir: StateDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Describe the store: type, URL (password masked), schema revision, counts, sizes.
+
+    Example: sessionstore info --url sqlite:///state/sessionstore.db
+    """
+    settings = _settings(state_dir, url)
+    target = settings.target()
+    kind = _store_type(target)
+    data: dict[str, Any] = {"storeType": kind, "url": _describe_target(target)}
+    files: dict[str, int] = {}
+    if kind == "json":
+        agents = _agents(target, settings, None, all_agents=True)
+        data["revision"] = data["head"] = None
+        counts = {}
+        for agent_id in agents:
+            with _open(target, settings, agent_id) as store:
+                counts[agent_id] = store.count()
+                path = Path(target.removeprefix("json://"))
+                if settings.url is None and settings.store_type == "json":
+                    path = store_path(settings.state_dir, agent_id)
+                files[str(path)] = _size(path)
+    else:
+        db_url = database_url(target)
+        data["revision"] = schema.current_revision(db_url)
+        data["head"] = schema.head_revision()
+        counts = {}
+        if data["revision"] == data["head"]:
+            for agent_id in _agents(target, settings, None, all_agents=True):
+                with open_store(db_url, agent_id=agent_id) as store:
+                    counts[agent_id] = store.count()
+        db_file = sqlite_file(db_url)
+        if db_file is not None and db_file.exists():
+            files[str(db_file)] = _size(db_file)
+    data["agents"] = counts
+    data["total"] = sum(counts.values())
+    data["files"] = files
+    if as_json:
+        _print_json(data)
+        return
+    state = (
+        "up to date" if data["revision"] == data["head"] else "behind: run sessionstore db upgrade"
+    )
+    lines = [
+        f"store type: {kind}",
+        f"url:        {data['url']}",
+    ]
+    if kind != "json":
+        lines.append(f"schema:     {data['revision'] or 'empty'} (head {data['head']}, {state})")
+    lines.append(f"sessions:   {data['total']:,}")
+    lines += [f"  {agent_id}: {n:,}" for agent_id, n in counts.items()]
+    lines += [f"file:       {p} ({n / 1e6:.1f} MB)" for p, n in files.items()]
+    typer.echo("\n".join(lines))
+
+
+# -- migrate, export, copy --------------------------------------------------------
+
+
+def _report(report: TransferReport, as_json: bool) -> None:
+    """Print a transfer report; exit 1 if an agent failed."""
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        verb = {"migrate": "Migrating into", "copy": "Copying into", "export": "Exporting to"}
+        console = Console()
+        dry = " (dry run: nothing written)" if report.dry_run else ""
+        console.print(f"{verb[report.operation]} {escape(report.target)}{dry}")
+        table = Table(
+            "Agent",
+            "Status",
+            "Read",
+            "Written",
+            "Unchanged",
+            "Rejected",
+            "Transcripts",
+            "Messages",
+            box=None,
+        )
+        for agent in report.agents:
+            table.add_row(
+                agent.agent_id,
+                agent.status.value,
+                f"{agent.entries_read:,}",
+                f"{agent.imported:,}",
+                f"{agent.unchanged:,}",
+                f"{len(agent.rejected):,}",
+                f"{agent.transcripts:,}",
+                f"{agent.messages:,}",
+            )
+        console.print(table)
+        for agent in report.agents:
+            for key, why in agent.rejected:
+                console.print(f"{agent.agent_id}: rejected {escape(repr(key))}: {escape(why)}")
+            if agent.changes:
+                console.print(
+                    f"{agent.agent_id}: normalised {len(agent.changes)} things (--json lists them)"
+                )
+            if agent.error:
+                console.print(f"{agent.agent_id}: FAILED: {escape(agent.error)}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("migrate")
+def migrate_command(
+    state_dir: StateDir = None,
+    agent: Agent = None,
+    all_agents: AllAgents = False,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Target URL (default: sqlite:///<state-dir>/sessionstore.db)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing.")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Make the target equal the source, dropping newer data."),
+    ] = False,
+    verbatim: Annotated[
+        bool, typer.Option("--verbatim", help="Keep keys and fields as written (no normalisation).")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Import an OpenClaw state directory into a database; the source is never changed.
+
+    Per agent: MIGRATED, SKIPPED (already there, unchanged), FAILED or NO_DATA; exits 1
+    if any agent failed. Safe to rerun: it resumes and never duplicates.
+
+    Example: sessionstore migrate --state-dir ~/.openclaw --all-agents --dry-run
+    """
+    settings = _settings(state_dir)
+    if agent and all_agents:
+        raise InvalidArgumentError("use --agent or --all-agents, not both")
+    agents = None if all_agents else [validate_agent_id(a) for a in agent or [settings.agent_id]]
+    with _Bar(enabled=not as_json and sys.stderr.isatty()) as bar:
+        report = transfer.migrate(
+            settings.state_dir,
+            to,
+            agents=agents,
+            dry_run=dry_run,
+            replace=replace,
+            verbatim=verbatim,
+            progress=bar,
+        )
+    _report(report, as_json)
+
+
+@app.command("export")
+def export_command(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            envvar="SESSIONSTORE_URL",
+            help="Source store URL (default: the configured store).",
+            show_default=False,
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir", help="Write <dir>/agents/<id>/sessions/sessions.json per agent."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write one agent's sessions.json here.")
+    ] = None,
+    agent: Agent = None,
+    all_agents: AllAgents = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace existing files (kept as sessions.json.bak.<ms>)."),
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Write sessions back as OpenClaw sessions.json files: the way back from a database.
+
+    Example: sessionstore export --from sqlite:///sessionstore.db --state-dir back --all-agents
+    """
+    settings = _settings(None, url)
+    source = settings.target()
+    if agent and all_agents:
+        raise InvalidArgumentError("use --agent or --all-agents, not both")
+    agents = None if all_agents else [validate_agent_id(a) for a in agent or [settings.agent_id]]
+    with _Bar(enabled=not as_json and sys.stderr.isatty()) as bar:
+        report = transfer.export(
+            source, state_dir=state_dir, out=out, agents=agents, force=force, progress=bar
+        )
+    _report(report, as_json)
+
+
+@app.command("copy")
+def copy_command(
+    source: Annotated[str, typer.Option("--from", help="Source store URL or path.")],
+    target: Annotated[str, typer.Option("--to", help="Target store URL or path.")],
+    agent: Agent = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="Entries per transaction.")
+    ] = transfer.BATCH_SIZE,
+    as_json: AsJson = False,
+) -> None:
+    """Copy sessions between any two stores (all agents unless --agent), verified.
+
+    Example: sessionstore copy --from sqlite:///sessionstore.db --to postgresql+psycopg://db/sessions
+    """
+    agents = [validate_agent_id(a) for a in agent] if agent else None
+    with _Bar(enabled=not as_json and sys.stderr.isatty()) as bar:
+        report = transfer.copy(source, target, agents=agents, batch_size=batch_size, progress=bar)
+    _report(report, as_json)
 
 
 def main() -> None:

@@ -231,7 +231,8 @@ class SessionStore(Protocol):
         *,
         batch_size: int = 500,
     ) -> int:
-        """Upsert many entries in batches; returns how many were written."""
+        """Upsert many entries, all or nothing, sent ``batch_size`` at a time; returns
+        how many were written."""
         ...
 
     def close(self) -> None:

@@ -45,7 +45,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
         "print(s.count(), sessionstore.head_revision())\n"
         "s.close()\n"
     )
-    assert _run(bin_dir / "python", "-c", code, cwd=work).split() == ["1", "0001"]
+    assert _run(bin_dir / "python", "-c", code, cwd=work).split() == ["1", "0002"]
     # the wheel carries the revisions and the type marker
     listing = _run(bin_dir / "python", "-m", "zipfile", "-l", wheel, cwd=work)
     assert "sessionstore/_alembic/versions/0001_create_sessions_table.py" in listing

@@ -9,9 +9,12 @@ Read-modify-write operations lock the row (``SELECT ... FOR UPDATE`` on the serv
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
+import itertools
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
@@ -56,6 +59,7 @@ from sessionstore.sql.engine import (
     mask_url,
     sqlite_file,
 )
+from sessionstore.sql.schema import imports
 from sessionstore.sql.schema import sessions as t
 from sessionstore.store import (
     DEFAULT_PAGE_SIZE,
@@ -69,7 +73,7 @@ from sessionstore.store import (
     encode_cursor,
 )
 
-__all__ = ["SqlStore"]
+__all__ = ["ImportRecord", "SqlStore"]
 
 T = TypeVar("T")
 
@@ -128,6 +132,23 @@ def _is_transient(exc: DBAPIError) -> bool:
         return True
     text = str(orig).lower()
     return "database is locked" in text or "database is busy" in text
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportRecord:
+    """A verified import of one agent's ``sessions.json`` (``sessionstore_imports``)."""
+
+    agent_id: str
+    source: str
+    entries: int
+    checksum: str
+    imported_at: int
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[builtins.list[T]]:
+    iterator = iter(items)
+    while chunk := builtins.list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 class SqlStore:
@@ -435,27 +456,59 @@ class SqlStore:
         *,
         batch_size: int = 500,
     ) -> int:
+        """Upsert every item in one transaction: all are written or none.
+
+        Items are sent ``batch_size`` at a time, so an iterator is streamed. A transient
+        conflict is retried when ``items`` is a sequence; an iterator cannot be replayed,
+        so then the error is raised (and nothing was written).
+        """
         check_limit(batch_size, "batch_size")
-        written = 0
-        batch: list[dict[str, Any]] = []
+        replayable = isinstance(items, Sequence)
 
-        def flush() -> None:
-            def attempt() -> None:
-                with self._write() as conn:
-                    conn.execute(self._upsert, batch)
+        def attempt() -> int:
+            written = 0
+            with self._write() as conn:
+                for chunk in _batches(items, batch_size):
+                    conn.execute(
+                        self._upsert,
+                        [
+                            {**self._params(validate_key(key), as_entry(entry)), "version": 1}
+                            for key, entry in chunk
+                        ],
+                    )
+                    written += len(chunk)
+            return written
 
-            self._retry("put_many", attempt)
+        if replayable:
+            return self._retry("put_many", attempt)
+        with self._errors("put_many"):
+            return attempt()
 
-        for key, entry in items:
-            batch.append({**self._params(validate_key(key), as_entry(entry)), "version": 1})
-            if len(batch) >= batch_size:
-                flush()
-                written += len(batch)
-                batch = []
-        if batch:
-            flush()
-            written += len(batch)
-        return written
+    # -- SQL only: the database as a whole ----------------------------------------
+
+    def agent_ids(self) -> builtins.list[str]:
+        """Every agent with sessions in this database, sorted."""
+        query = select(t.c.agent_id).distinct().order_by(t.c.agent_id)
+        with self._errors("list agents"), self._engine.connect() as conn:
+            return [str(agent) for agent in conn.scalars(query)]
+
+    def last_import(self) -> ImportRecord | None:
+        """This agent's last verified import from a ``sessions.json``, if any."""
+        query = select(imports).where(imports.c.agent_id == self._agent_id)
+        with self._errors("read import record"), self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else ImportRecord(**row._asdict())
+
+    def record_import(self, record: ImportRecord) -> None:
+        """Remember a verified import of this agent (replacing the previous record)."""
+        values = dataclasses.asdict(record)
+
+        def attempt() -> None:
+            with self._write() as conn:
+                conn.execute(delete(imports).where(imports.c.agent_id == self._agent_id))
+                conn.execute(insert(imports), {**values, "agent_id": self._agent_id})
+
+        self._retry("record import", attempt)
 
     def close(self) -> None:
         self._engine.dispose()

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Boolean, Index, MetaData, Table
+from sqlalchemy import BigInteger, Boolean, Index, MetaData, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sessionstore.entry import MAX_KEY_BYTES
 from sessionstore.projection import SHORT_TEXT
 from sessionstore.sql.types import ExactText, JSONDocument
 
-__all__ = ["VERSION_TABLE", "Base", "SessionRow", "metadata", "sessions"]
+__all__ = ["VERSION_TABLE", "Base", "ImportRow", "SessionRow", "imports", "metadata", "sessions"]
 
 #: Alembic's bookkeeping table; named for this library so it can share a database.
 VERSION_TABLE = "sessionstore_version"
@@ -83,3 +83,22 @@ class SessionRow(Base):
 
 
 sessions = cast(Table, SessionRow.__table__)
+
+
+class ImportRow(Base):
+    """The last verified import of an agent's ``sessions.json`` into this database.
+
+    It makes the automatic import on first open happen once only, and lets a later
+    ``migrate`` tell an unchanged source from a changed one.
+    """
+
+    __tablename__ = "sessionstore_imports"
+
+    agent_id: Mapped[str] = mapped_column(ExactText(64), primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    entries: Mapped[int] = mapped_column(BigInteger)
+    checksum: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[int] = mapped_column(BigInteger)
+
+
+imports = cast(Table, ImportRow.__table__)

@@ -1,0 +1,276 @@
+"""Reading an OpenClaw state directory, with OpenClaw's normalisation on import.
+
+Layout: ``<state>/agents/<agentId>/sessions/sessions.json`` per agent, plus the legacy
+single-agent store ``<state>/sessions/sessions.json``, whose keys are split per agent
+by their ``agent:<id>:`` prefix (other keys, such as ``global``, belong to ``main``).
+Nothing here writes to the state directory.
+
+>>> source = normalise_entries([
+...     (" Agent:Main:Main ", {"sessionId": "s1", "updatedAt": 1, "provider": "telegram"}),
+...     ("agent:main:main", {"sessionId": "s2", "updatedAt": 2}),
+... ])
+>>> source.entries
+{'agent:main:main': {'sessionId': 's2', 'updatedAt': 2}}
+>>> for change in source.changes:
+...     print(change)
+' Agent:Main:Main ': provider -> channel
+' Agent:Main:Main ': collapsed into 'agent:main:main' (an older alias)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import json5
+
+from sessionstore.backends.jsonfile import parse_store_text
+from sessionstore.entry import SessionEntry, validate_key
+from sessionstore.errors import CorruptStoreError, InvalidEntryError, StoreUnavailableError
+
+__all__ = [
+    "DEFAULT_AGENT_ID",
+    "AgentSource",
+    "NormalisedStore",
+    "agent_of_key",
+    "discover_agents",
+    "legacy_store_path",
+    "load_agent",
+    "normalise_agent_id",
+    "normalise_entries",
+    "normalise_key",
+    "read_store_file",
+    "sessions_dir",
+    "store_path",
+]
+
+#: The agent of keys that name none (``global``, ``cron:<job>``) and of old installs.
+DEFAULT_AGENT_ID = "main"
+# (legacy name, current name): OpenClaw's store migrations, applied on every load.
+_LEGACY_RENAMES = (("provider", "channel"), ("lastProvider", "lastChannel"))
+_INVALID_AGENT_CHARS = re.compile(r"[^a-z0-9_-]+")
+
+
+def sessions_dir(state_dir: str | os.PathLike[str], agent_id: str) -> Path:
+    """``<state>/agents/<agent_id>/sessions``: the agent's store and transcripts."""
+    return Path(state_dir) / "agents" / agent_id / "sessions"
+
+
+def store_path(state_dir: str | os.PathLike[str], agent_id: str) -> Path:
+    """The agent's ``sessions.json``."""
+    return sessions_dir(state_dir, agent_id) / "sessions.json"
+
+
+def legacy_store_path(state_dir: str | os.PathLike[str]) -> Path:
+    """The top-level store of old single-agent installs."""
+    return Path(state_dir) / "sessions" / "sessions.json"
+
+
+def normalise_agent_id(name: str) -> str:
+    """OpenClaw's agent id: lowercase ``[a-z0-9_-]``, other runs collapsed to ``-``,
+    at most 64 characters; empty becomes ``main``.
+
+    >>> normalise_agent_id("Work Bot!")
+    'work-bot'
+    """
+    cleaned = _INVALID_AGENT_CHARS.sub("-", name.strip().lower()).strip("-")[:64].strip("-")
+    return cleaned or DEFAULT_AGENT_ID
+
+
+def normalise_key(key: str) -> str:
+    """OpenClaw's ``normalizeStoreSessionKey``: trimmed and lowercased."""
+    return key.strip().lower()
+
+
+def agent_of_key(key: str) -> str:
+    """The agent a key belongs to: ``agent:<id>:…`` names it, anything else is ``main``.
+
+    >>> agent_of_key("agent:Work:main"), agent_of_key("global")
+    ('work', 'main')
+    """
+    parts = normalise_key(key).split(":")
+    if len(parts) >= 3 and parts[0] == "agent" and parts[1]:
+        return normalise_agent_id(parts[1])
+    return DEFAULT_AGENT_ID
+
+
+def read_store_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Parse a ``sessions.json`` without changing it; ``None`` when it does not exist.
+
+    Strict JSON first; hand-edited files with comments or trailing commas (JSON5, which
+    early OpenClaw versions read) second. A file neither can parse, or whose root is not
+    an object, raises :class:`CorruptStoreError`.
+    """
+    try:
+        text = Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        raw = parse_store_text(text)
+    except ValueError as strict_error:
+        try:
+            raw = json5.loads(
+                text.removeprefix(b"\xef\xbb\xbf").decode("utf-8"), allow_duplicate_keys=False
+            )
+        except ValueError:
+            raise CorruptStoreError(
+                f"{path} is not valid JSON ({strict_error}); it was left untouched"
+            ) from strict_error
+    if not isinstance(raw, dict):
+        raise CorruptStoreError(
+            f"{path} holds a JSON {type(raw).__name__}, not an object of sessions; "
+            "it was left untouched"
+        )
+    return raw
+
+
+@dataclass
+class NormalisedStore:
+    """Entries ready to import, and an account of how they differ from the file."""
+
+    #: canonical key -> the entry's JSON object, every one valid
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: entries read from the source files, before normalisation
+    read: int = 0
+    #: (key as written, why) for each entry that failed validation and was skipped
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    #: one line per change normalisation made (renamed keys, collapsed aliases, fields)
+    changes: list[str] = field(default_factory=list)
+
+
+def _normalise_fields(key: str, value: dict[str, Any], changes: list[str]) -> dict[str, Any]:
+    """OpenClaw's load-time field migrations, on a copy."""
+    entry = dict(value)
+    for old, new in _LEGACY_RENAMES:
+        if not isinstance(entry.get(new), str) and isinstance(entry.get(old), str):
+            entry[new] = entry.pop(old)
+            changes.append(f"{key!r}: {old} -> {new}")
+    if "room" in entry:
+        room = entry.pop("room")
+        if not isinstance(entry.get("groupChannel"), str) and isinstance(room, str):
+            entry["groupChannel"] = room
+            changes.append(f"{key!r}: room -> groupChannel")
+        else:
+            changes.append(f"{key!r}: dropped the legacy room field")
+    snapshot = entry.get("skillsSnapshot")
+    if isinstance(snapshot, dict) and "resolvedSkills" in snapshot:
+        entry["skillsSnapshot"] = {k: v for k, v in snapshot.items() if k != "resolvedSkills"}
+        changes.append(f"{key!r}: stripped skillsSnapshot.resolvedSkills")
+    return entry
+
+
+def _freshness(entry: Mapping[str, Any]) -> int:
+    updated = entry.get("updatedAt")
+    return updated if isinstance(updated, int) and not isinstance(updated, bool) else -1
+
+
+def normalise_entries(
+    items: Iterable[tuple[str, Any]], *, verbatim: bool = False
+) -> NormalisedStore:
+    """Apply OpenClaw's normalisation on load to raw ``(key, entry)`` pairs.
+
+    Keys are trimmed and lowercased; keys that then coincide are aliases and the one
+    with the freshest ``updatedAt`` wins (on a tie, the key already in canonical form,
+    then the first one read). Legacy ``provider``/``lastProvider``/``room`` fields are
+    renamed and ``skillsSnapshot.resolvedSkills`` is stripped; every other field is
+    kept as it was. Invalid entries are reported in ``rejected``, never dropped
+    silently. ``verbatim=True`` only validates: keys and fields stay as written.
+    """
+    result = NormalisedStore()
+    chosen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for key, value in items:
+        result.read += 1
+        if not isinstance(value, dict):
+            result.rejected.append((key, f"not a JSON object but a {type(value).__name__}"))
+            continue
+        canonical = key if verbatim else normalise_key(key)
+        entry = value if verbatim else _normalise_fields(key, value, result.changes)
+        try:
+            validate_key(canonical)
+            SessionEntry.from_dict(entry)
+        except InvalidEntryError as exc:
+            result.rejected.append((key, str(exc)))
+            continue
+        if canonical not in chosen:
+            chosen[canonical] = (key, entry)
+            continue
+        other_key, other = chosen[canonical]
+        newer = _freshness(entry) > _freshness(other) or (
+            _freshness(entry) == _freshness(other) and key == canonical != other_key
+        )
+        loser = other_key if newer else key
+        if newer:
+            chosen[canonical] = (key, entry)
+        result.changes.append(f"{loser!r}: collapsed into {canonical!r} (an older alias)")
+    for canonical, (key, entry) in chosen.items():
+        if key != canonical:
+            result.changes.append(f"{key!r}: key normalised to {canonical!r}")
+        result.entries[canonical] = entry
+    return result
+
+
+@dataclass(frozen=True)
+class AgentSource:
+    """Where one agent's sessions are read from."""
+
+    agent_id: str
+    #: ``<state>/agents/<id>/sessions/sessions.json`` (it may not exist)
+    path: Path
+    #: the legacy top-level store, when it holds keys of this agent
+    legacy_path: Path | None = None
+
+    @property
+    def sessions_dir(self) -> Path:
+        """The directory of the agent's store and transcripts."""
+        return self.path.parent
+
+    def exists(self) -> bool:
+        """Whether any source file of this agent exists."""
+        return self.path.exists() or self.legacy_path is not None
+
+
+def discover_agents(state_dir: str | os.PathLike[str]) -> list[AgentSource]:
+    """Every agent of a state directory: each ``agents/<id>/sessions`` directory, and
+    the agents named by the keys of the legacy top-level store; sorted by id."""
+    root = Path(state_dir)
+    if not root.is_dir():
+        raise StoreUnavailableError(f"{root} is not a directory")
+    found = {
+        child.name
+        for child in (root / "agents").glob("*")
+        if (child / "sessions").is_dir() and normalise_agent_id(child.name) == child.name
+    }
+    legacy = legacy_store_path(root)
+    legacy_agents: set[str] = set()
+    if legacy.exists():
+        try:
+            legacy_agents = {agent_of_key(key) for key in read_store_file(legacy) or {}}
+        except CorruptStoreError:
+            legacy_agents = {DEFAULT_AGENT_ID}  # reported when that agent is read
+    return [
+        AgentSource(
+            agent_id,
+            store_path(root, agent_id),
+            legacy if agent_id in legacy_agents else None,
+        )
+        for agent_id in sorted(found | legacy_agents)
+    ]
+
+
+def load_agent(source: AgentSource, *, verbatim: bool = False) -> NormalisedStore:
+    """Read and normalise one agent's entries: its own store, then its keys in the
+    legacy store (so that on a tie the agent's own copy wins).
+
+    A corrupt file raises :class:`CorruptStoreError`; nothing is ever written.
+    """
+    items = list((read_store_file(source.path) or {}).items())
+    if source.legacy_path is not None:
+        legacy = read_store_file(source.legacy_path) or {}
+        items.extend((k, v) for k, v in legacy.items() if agent_of_key(k) == source.agent_id)
+    return normalise_entries(items, verbatim=verbatim)

@@ -1,0 +1,158 @@
+"""Opening a store from configuration: :class:`Settings` and :func:`open_configured`.
+
+Settings come from arguments or from the environment: ``SESSIONSTORE_STORE_TYPE``
+(``sqlite``, the default, ``json`` or a database URL), ``SESSIONSTORE_STATE_DIR``
+(else OpenClaw's ``OPENCLAW_STATE_DIR``, else ``~/.openclaw``),
+``SESSIONSTORE_AGENT_ID`` and ``SESSIONSTORE_URL`` (a URL that wins over the type).
+
+>>> import tempfile
+>>> settings = Settings(state_dir=tempfile.mkdtemp(), agent_id="work")
+>>> settings.target().endswith("sessionstore.db")
+True
+>>> with open_configured(settings) as store:
+...     store.count()
+0
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
+
+from sessionstore.backends.sql import ImportRecord, SqlStore
+from sessionstore.entry import validate_agent_id
+from sessionstore.errors import InvalidArgumentError, SessionStoreError
+from sessionstore.openclaw.merge import now_ms
+from sessionstore.openclaw.statedir import legacy_store_path, store_path
+from sessionstore.store import SessionStore, open_store
+from sessionstore.transfer import Checksum, Status, default_target, migrate
+
+__all__ = ["Settings", "open_configured"]
+
+log = logging.getLogger(__name__)
+
+
+class Settings(BaseSettings):
+    """Where a store lives and which agent it serves."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SESSIONSTORE_", frozen=True, populate_by_name=True
+    )
+
+    #: ``sqlite`` (a file in the state directory), ``json`` (the agent's own
+    #: ``sessions.json``) or a database URL
+    store_type: str = "sqlite"
+    #: OpenClaw's state directory
+    state_dir: Path = Field(
+        default=Path("~/.openclaw"),
+        validation_alias=AliasChoices("SESSIONSTORE_STATE_DIR", "OPENCLAW_STATE_DIR"),
+    )
+    agent_id: str = "main"
+    #: a database URL that wins over ``store_type``
+    url: str | None = None
+
+    @field_validator("state_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("agent_id")
+    @classmethod
+    def _agent(cls, value: str) -> str:
+        return validate_agent_id(value)
+
+    def target(self) -> str:
+        """The URL or path of the store these settings name."""
+        if self.url:
+            return self.url
+        kind = self.store_type.strip()
+        if kind.lower() == "sqlite":
+            return default_target(self.state_dir)
+        if kind.lower() == "json":
+            return str(store_path(self.state_dir, self.agent_id))
+        if "://" in kind:
+            return kind
+        raise InvalidArgumentError(
+            f"store type must be 'sqlite', 'json' or a database URL, got {self.store_type!r}"
+        )
+
+
+def _driver_missing(url: str) -> ImportError | None:
+    """The ImportError of the URL's database driver, if it cannot be imported."""
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except ImportError as exc:
+        return exc
+    except ArgumentError as exc:
+        raise InvalidArgumentError("not a database URL (expected dialect+driver://...)") from exc
+    return None
+
+
+def open_configured(settings: Settings | None = None, **options: Any) -> SessionStore:
+    """Open the store that ``settings`` (default: from the environment) name.
+
+    With the default ``sqlite`` type the database is created on first use, and an
+    existing ``sessions.json`` of the agent is imported into it once, verified, and
+    left in place. If the database driver cannot be imported, the agent's
+    ``sessions.json`` (the JSON twin) is opened instead, with a warning. A database
+    that is corrupt or unreachable is an error, never a fallback: that would fork the
+    data. ``options`` go to :func:`~sessionstore.store.open_store`.
+    """
+    settings = settings or Settings()
+    target = settings.target()
+    json_path = store_path(settings.state_dir, settings.agent_id)
+    if target == str(json_path):
+        return open_store(target, agent_id=settings.agent_id, **options)
+    missing = _driver_missing(target)
+    if missing is not None:
+        log.warning(
+            "the database driver for %s cannot be imported (%s); using %s instead",
+            make_url(target).drivername,
+            missing,
+            json_path,
+        )
+        return open_store(json_path, agent_id=settings.agent_id, **options)
+    embedded = settings.url is None and settings.store_type.strip().lower() == "sqlite"
+    options.setdefault("auto_upgrade", embedded)
+    store = open_store(target, agent_id=settings.agent_id, **options)
+    if embedded and isinstance(store, SqlStore):
+        try:
+            _import_once(store, settings, target)
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _import_once(store: SqlStore, settings: Settings, target: str) -> None:
+    """Import the agent's ``sessions.json`` on the first open of the embedded store."""
+    has_source = store_path(settings.state_dir, settings.agent_id).exists() or (
+        legacy_store_path(settings.state_dir).exists()
+    )
+    if not has_source or store.last_import() is not None:
+        return
+    report = migrate(settings.state_dir, target, agents=[settings.agent_id])
+    agent = report.agents[0]
+    if agent.status is Status.NO_DATA:  # remember it, so the files are not read again
+        empty = Checksum()
+        store.record_import(
+            ImportRecord(settings.agent_id, agent.source, 0, empty.hexdigest(), now_ms())
+        )
+    if agent.status is Status.FAILED:
+        raise SessionStoreError(
+            f"could not import the sessions of agent {settings.agent_id!r} on first open: "
+            f"{agent.error}. Fix the source, or run `sessionstore migrate` to see details"
+        )
+    log.info(
+        "imported %d sessions of agent %r from %s into %s",
+        agent.imported,
+        settings.agent_id,
+        agent.source,
+        agent.target,
+    )

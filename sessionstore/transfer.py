@@ -1,0 +1,537 @@
+"""Moving sessions in and out: ``migrate`` an OpenClaw state directory into a store,
+``export`` a store back to ``sessions.json`` files, ``copy`` between any two stores.
+
+Every transfer reads its source without changing it, writes each agent as one unit
+(a transaction, or one atomic file write) and then verifies the target: the number
+of entries and a checksum of their canonical JSON must equal the source's. Reruns are
+safe: entries already equal in the target are not written again, so a run that was
+killed resumes where it stopped, without duplicates.
+
+>>> import tempfile
+>>> from sessionstore.backends.jsonfile import JsonFileStore
+>>> state = Path(tempfile.mkdtemp())
+>>> with JsonFileStore(state / "agents/main/sessions/sessions.json") as legacy:
+...     _ = legacy.put("Agent:Main:Main", {"sessionId": "s1", "updatedAt": 1})
+>>> report = migrate(state)
+>>> [(a.agent_id, a.status.value, a.imported) for a in report.agents]
+[('main', 'MIGRATED', 1)]
+>>> migrate(state).agents[0].status.value
+'SKIPPED'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from sessionstore.backends.jsonfile import JsonFileStore
+from sessionstore.backends.sql import ImportRecord, SqlStore
+from sessionstore.entry import SessionEntry
+from sessionstore.errors import InvalidArgumentError, SchemaOutdatedError, SessionStoreError
+from sessionstore.openclaw.merge import now_ms
+from sessionstore.openclaw.statedir import (
+    AgentSource,
+    discover_agents,
+    load_agent,
+    store_path,
+)
+from sessionstore.openclaw.transcripts import Transcripts
+from sessionstore.sql.engine import database_url, mask_url, sqlite_file
+from sessionstore.store import SessionStore, open_store
+
+__all__ = [
+    "BATCH_SIZE",
+    "AgentReport",
+    "Checksum",
+    "NullProgress",
+    "Progress",
+    "Status",
+    "TransferReport",
+    "copy",
+    "default_target",
+    "export",
+    "migrate",
+]
+
+#: Entries sent to the target per statement; also the streaming unit of ``copy``.
+BATCH_SIZE = 500
+
+
+class Status(StrEnum):
+    """What a transfer did with one agent."""
+
+    MIGRATED = "MIGRATED"
+    COPIED = "COPIED"
+    EXPORTED = "EXPORTED"
+    #: the target already held exactly the source's entries: nothing was written
+    SKIPPED = "SKIPPED"
+    FAILED = "FAILED"
+    #: the agent has no sessions to transfer
+    NO_DATA = "NO_DATA"
+
+
+class Progress(Protocol):
+    """Receives progress of long work (the CLI draws a bar with it)."""
+
+    def start(self, description: str, total: int) -> None:
+        """A new piece of work of ``total`` units begins."""
+
+    def advance(self, amount: int = 1) -> None:
+        """``amount`` units are done."""
+
+
+class NullProgress:
+    """Progress that goes nowhere: the default for library callers."""
+
+    def start(self, description: str, total: int) -> None:
+        pass
+
+    def advance(self, amount: int = 1) -> None:
+        pass
+
+
+class Checksum:
+    """An order-independent digest of ``(key, entry)`` pairs.
+
+    Each pair is hashed as the key and the entry's canonical JSON (sorted keys, no
+    spaces), and the hashes are summed modulo 2**256, so a source read in file order
+    and a target read in key order give the same value.
+
+    >>> a, b = Checksum(), Checksum()
+    >>> a.add("k1", {"x": 1, "y": 2}); a.add("k2", {})
+    >>> b.add("k2", {}); b.add("k1", {"y": 2, "x": 1})
+    >>> a == b, a.count
+    (True, 2)
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._sum = 0
+
+    @staticmethod
+    def digest(key: str, data: Mapping[str, Any]) -> int:
+        """The hash of one pair."""
+        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        return int.from_bytes(hashlib.sha256(key.encode() + b"\0" + canonical).digest(), "big")
+
+    def add(self, key: str, data: Mapping[str, Any]) -> None:
+        """Count one pair in."""
+        self.count += 1
+        self._sum = (self._sum + self.digest(key, data)) % 2**256
+
+    def hexdigest(self) -> str:
+        """The checksum as 64 hex digits."""
+        return f"{self._sum:064x}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Checksum):
+            return NotImplemented
+        return (self.count, self._sum) == (other.count, other._sum)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, items: Iterable[tuple[str, Mapping[str, Any]]]) -> Checksum:
+        """The checksum of all ``items``."""
+        checksum = cls()
+        for key, data in items:
+            checksum.add(key, data)
+        return checksum
+
+
+@dataclass
+class AgentReport:
+    """The outcome for one agent."""
+
+    agent_id: str
+    status: Status
+    source: str
+    target: str
+    #: entries read from the source (for ``migrate``: before normalisation)
+    entries_read: int = 0
+    #: entries written to the target (new or changed); for a dry run, to be written
+    imported: int = 0
+    #: entries the target already held unchanged
+    unchanged: int = 0
+    #: entries the target held that the source does not (removed with ``replace``)
+    removed: int = 0
+    #: ``(key, why)`` of source entries that failed validation and were skipped
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    #: what normalisation changed (renamed or collapsed keys, legacy fields)
+    changes: list[str] = field(default_factory=list)
+    #: transcript files found beside the source store, and the messages in them
+    transcripts: int = 0
+    messages: int = 0
+    #: the checksum both sides agreed on (``None`` when not verified)
+    checksum: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (the CLI's ``--json`` output)."""
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        data["rejected"] = [{"key": key, "reason": why} for key, why in self.rejected]
+        return data
+
+
+@dataclass
+class TransferReport:
+    """The outcome of a whole transfer."""
+
+    operation: Literal["migrate", "copy", "export"]
+    target: str
+    dry_run: bool = False
+    agents: list[AgentReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """``True`` unless an agent failed."""
+        return all(agent.status is not Status.FAILED for agent in self.agents)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (the CLI's ``--json`` output)."""
+        return {
+            "operation": self.operation,
+            "target": self.target,
+            "dryRun": self.dry_run,
+            "ok": self.ok,
+            "agents": [agent.to_dict() for agent in self.agents],
+        }
+
+
+def default_target(state_dir: str | os.PathLike[str]) -> str:
+    """The embedded default: ``sessionstore.db`` (SQLite) in the state directory."""
+    return database_url(Path(state_dir).absolute() / "sessionstore.db")
+
+
+def _describe(target: str) -> str:
+    return mask_url(target) if "://" in target and not target.startswith("json://") else target
+
+
+def _open_existing(target: str, agent_id: str) -> SessionStore | None:
+    """The target store if it already exists, without creating anything (dry runs)."""
+    if target.startswith("json://") or target.endswith(".json"):
+        return open_store(target, agent_id=agent_id)
+    url = database_url(target)
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        return None
+    try:
+        return open_store(url, agent_id=agent_id)
+    except SchemaOutdatedError:
+        return None  # no schema yet: every entry would be new
+
+
+@dataclass
+class _Plan:
+    """How the target must change to equal the source."""
+
+    writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    unchanged: int = 0
+    extra: list[str] = field(default_factory=list)  # in the target only
+    newer: list[str] = field(default_factory=list)  # changed in the target since the source
+
+
+def _updated(data: Mapping[str, Any]) -> int:
+    value = data.get("updatedAt")
+    return value if isinstance(value, int) else -1
+
+
+def _plan(source: Mapping[str, dict[str, Any]], target: SessionStore | None) -> _Plan:
+    plan = _Plan()
+    seen: set[str] = set()
+    for key, entry in target.iter_entries() if target is not None else ():
+        seen.add(key)
+        wanted = source.get(key)
+        if wanted is None:
+            plan.extra.append(key)
+            continue
+        data = entry.to_dict()
+        if Checksum.digest(key, data) == Checksum.digest(key, wanted):
+            plan.unchanged += 1
+        elif _updated(data) > _updated(wanted):
+            plan.newer.append(key)
+        else:
+            plan.writes.append((key, wanted))
+    plan.writes.extend((key, data) for key, data in source.items() if key not in seen)
+    return plan
+
+
+def _count_transcripts(directory: Path, progress: Progress) -> tuple[int, int]:
+    transcripts = Transcripts(directory)
+    files = transcripts.files() if directory.is_dir() else []
+    progress.start(f"{directory.parent.name}: counting messages", len(files))
+    messages = 0
+    for path in files:
+        messages += transcripts.file_stats(path).messages
+        progress.advance()
+    return len(files), messages
+
+
+def migrate(
+    state_dir: str | os.PathLike[str],
+    target: str | os.PathLike[str] | None = None,
+    *,
+    agents: Sequence[str] | None = None,
+    dry_run: bool = False,
+    replace: bool = False,
+    verbatim: bool = False,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Import an OpenClaw state directory's sessions into ``target`` (default: SQLite
+    ``sessionstore.db`` in the state directory), one agent at a time.
+
+    ``agents`` limits the run to those ids (default: every agent found). Each agent is
+    read and normalised (see :func:`~sessionstore.openclaw.statedir.normalise_entries`;
+    ``verbatim=True`` keeps keys and fields as written), written in one transaction
+    and verified. An agent whose target entries are all equal to the source is
+    SKIPPED. If the target holds entries of that agent that the source lacks, or that
+    are newer than the source's, it was written to since an earlier migration: the
+    agent FAILS, nothing is written, unless ``replace=True`` makes the target equal
+    to the source. ``dry_run`` reads and plans only; the target is not even created.
+    The source files are never modified.
+    """
+    progress = progress or NullProgress()
+    target_text = default_target(state_dir) if target is None else str(target)
+    report = TransferReport("migrate", _describe(target_text), dry_run)
+    found = {source.agent_id: source for source in discover_agents(state_dir)}
+    wanted = sorted(found) if agents is None else list(agents)
+    for agent_id in wanted:
+        source = found.get(agent_id) or AgentSource(agent_id, store_path(state_dir, agent_id))
+        report.agents.append(
+            _migrate_agent(source, target_text, dry_run, replace, verbatim, progress)
+        )
+    return report
+
+
+def _migrate_agent(
+    source: AgentSource,
+    target: str,
+    dry_run: bool,
+    replace: bool,
+    verbatim: bool,
+    progress: Progress,
+) -> AgentReport:
+    report = AgentReport(source.agent_id, Status.FAILED, str(source.path), _describe(target))
+    try:
+        report.transcripts, report.messages = _count_transcripts(source.sessions_dir, progress)
+        if not source.exists():
+            report.status = Status.NO_DATA
+            return report
+        loaded = load_agent(source, verbatim=verbatim)
+        report.entries_read = loaded.read
+        report.rejected, report.changes = loaded.rejected, loaded.changes
+        expected = Checksum.of(loaded.entries.items())
+        if not loaded.entries:
+            report.status = Status.NO_DATA
+            return report
+        store = _open_existing(target, source.agent_id) if dry_run else None
+        if not dry_run:
+            store = open_store(target, agent_id=source.agent_id, auto_upgrade=True)
+        try:
+            plan = _plan(loaded.entries, store)
+            report.unchanged = plan.unchanged
+            report.imported = len(plan.writes) + (len(plan.newer) if replace else 0)
+            conflicts = plan.extra + plan.newer
+            if conflicts and not replace:
+                report.error = (
+                    f"the target holds {len(conflicts)} entries of agent {source.agent_id!r} "
+                    f"that the source lacks or has older (e.g. {conflicts[0]!r}): it was "
+                    "written to after an earlier migration. Export it first, or pass "
+                    "replace (--replace) to make it equal to the source"
+                )
+                return report
+            report.removed = len(plan.extra)
+            if dry_run:
+                report.status = Status.SKIPPED if not report.imported else Status.MIGRATED
+                return report
+            assert store is not None
+            if not report.imported and not plan.extra:
+                report.status = Status.SKIPPED
+            else:
+                progress.start(f"{source.agent_id}: writing", report.imported)
+                writes = plan.writes + [(k, loaded.entries[k]) for k in plan.newer]
+                store.put_many(writes, batch_size=BATCH_SIZE)
+                for key in plan.extra:
+                    store.delete(key)
+                progress.advance(report.imported)
+                report.status = Status.MIGRATED
+            _verify(store, expected, report)
+            if isinstance(store, SqlStore):
+                store.record_import(
+                    ImportRecord(
+                        source.agent_id,
+                        str(source.path),
+                        expected.count,
+                        expected.hexdigest(),
+                        now_ms(),
+                    )
+                )
+        finally:
+            if store is not None:
+                store.close()
+    except SessionStoreError as exc:
+        report.status, report.error = Status.FAILED, str(exc)
+    return report
+
+
+def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> None:
+    """Read the agent back from the target and compare it with the source."""
+    actual = Checksum.of((key, entry.to_dict()) for key, entry in store.iter_entries())
+    if actual != expected:
+        report.status = Status.FAILED
+        report.error = (
+            f"verification failed: the target holds {actual.count} entries "
+            f"(checksum {actual.hexdigest()[:12]}), the source {expected.count} "
+            f"(checksum {expected.hexdigest()[:12]})"
+        )
+        return
+    report.checksum = expected.hexdigest()
+
+
+def _source_agents(source: str, agents: Sequence[str] | None) -> list[str]:
+    if agents is not None:
+        return list(agents)
+    if source.startswith("json://") or source.endswith(".json"):
+        return ["main"]
+    with open_store(source) as store:
+        return store.agent_ids() if isinstance(store, SqlStore) else [store.agent_id]
+
+
+def _batches(items: Iterable[tuple[str, SessionEntry]], size: int) -> Iterator[list[Any]]:
+    batch: list[tuple[str, SessionEntry]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def copy(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    agents: Sequence[str] | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Copy sessions from one store to another (any backend to any), agent by agent.
+
+    The source is streamed ``batch_size`` entries at a time, each batch one
+    transaction in the target, then the target is verified against the source's
+    checksum; the target's schema is created or upgraded as needed. A
+    ``sessions.json`` holds one agent, so copying several agents into one needs
+    ``agents``. Killed halfway, a rerun completes the copy (entries are upserted).
+    """
+    progress = progress or NullProgress()
+    source_text, target_text = str(source), str(target)
+    report = TransferReport("copy", _describe(target_text))
+    ids = _source_agents(source_text, agents)
+    if len(ids) > 1 and (target_text.startswith("json://") or target_text.endswith(".json")):
+        raise InvalidArgumentError(
+            f"the source holds {len(ids)} agents ({', '.join(ids)}) and a sessions.json "
+            "holds one: choose it with --agent, or use export --state-dir"
+        )
+    for agent_id in ids:
+        report.agents.append(_copy_agent(source_text, target_text, agent_id, batch_size, progress))
+    return report
+
+
+def _copy_agent(
+    source: str, target: str, agent_id: str, batch_size: int, progress: Progress
+) -> AgentReport:
+    report = AgentReport(agent_id, Status.FAILED, _describe(source), _describe(target))
+    try:
+        with open_store(source, agent_id=agent_id) as src:
+            total = src.count()
+            if not total:
+                report.status = Status.NO_DATA
+                return report
+            with open_store(target, agent_id=agent_id, auto_upgrade=True) as dst:
+                progress.start(f"{agent_id}: copying", total)
+                expected = Checksum()
+                for batch in _batches(src.iter_entries(batch_size=batch_size), batch_size):
+                    for key, entry in batch:
+                        expected.add(key, entry.to_dict())
+                    dst.put_many(batch, batch_size=batch_size)
+                    report.imported += len(batch)
+                    progress.advance(len(batch))
+                report.entries_read = expected.count
+                report.status = Status.COPIED
+                _verify(dst, expected, report)
+    except SessionStoreError as exc:
+        report.status, report.error = Status.FAILED, str(exc)
+    return report
+
+
+def export(
+    source: str | os.PathLike[str],
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    agents: Sequence[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Write a store's sessions back as OpenClaw ``sessions.json`` files: the rollback.
+
+    With ``state_dir`` each agent goes to ``<state>/agents/<id>/sessions/sessions.json``;
+    with ``out`` the one agent chosen goes to that file. An existing file is refused
+    unless ``force``; then it is first renamed to ``sessions.json.bak.<epoch ms>``
+    (OpenClaw's backup name), never overwritten in place. Each file is written
+    atomically and verified against the source.
+    """
+    if (state_dir is None) == (out is None):
+        raise InvalidArgumentError("export needs exactly one of state_dir (--state-dir) or out")
+    progress = progress or NullProgress()
+    ids = _source_agents(str(source), agents)
+    if out is not None and len(ids) != 1:
+        raise InvalidArgumentError(
+            f"the source holds {len(ids)} agents ({', '.join(ids)}): choose one with --agent, "
+            "or export them all with --state-dir"
+        )
+    destination = str(out if out is not None else state_dir)
+    report = TransferReport("export", destination)
+    for agent_id in ids:
+        path = Path(out) if out is not None else store_path(state_dir or "", agent_id)
+        report.agents.append(_export_agent(str(source), path, agent_id, force, progress))
+    return report
+
+
+def _export_agent(
+    source: str, path: Path, agent_id: str, force: bool, progress: Progress
+) -> AgentReport:
+    report = AgentReport(agent_id, Status.FAILED, _describe(source), str(path))
+    try:
+        with open_store(source, agent_id=agent_id) as src:
+            entries = list(src.iter_entries())
+        report.entries_read = len(entries)
+        if not entries:
+            report.status = Status.NO_DATA
+            return report
+        if path.exists():
+            if not force:
+                report.error = f"{path} exists; pass force (--force) to replace it"
+                return report
+            path.replace(path.with_name(f"{path.name}.bak.{now_ms()}"))
+        progress.start(f"{agent_id}: exporting", len(entries))
+        with JsonFileStore(path, agent_id=agent_id) as dst:
+            report.imported = dst.put_many(entries)
+            progress.advance(len(entries))
+            report.status = Status.EXPORTED
+            _verify(dst, Checksum.of((k, e.to_dict()) for k, e in entries), report)
+    except OSError as exc:
+        report.error = f"cannot write {path}: {exc.strerror}"
+    except SessionStoreError as exc:
+        report.status, report.error = Status.FAILED, str(exc)
+    return report
