@@ -227,6 +227,12 @@ class _Bar:
             self._progress.advance(self._task, amount)
 
 
+def _console() -> Console:
+    """Standard output; piped output is not cut to 80 columns (keys are long)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200, soft_wrap=True)
+
+
 def _print_json(data: Any) -> None:
     typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
@@ -367,6 +373,7 @@ def list_sessions(
         )
         return
     table = Table("Agent", "Key", "Kind", "Age", "Model", "Tokens", "Flags", box=None)
+    table.columns[1].overflow = "fold"  # a key is never cut short
     for agent_id, item in rows:
         table.add_row(
             agent_id,
@@ -377,7 +384,7 @@ def list_sessions(
             _tokens(item.total_tokens),
             escape(_flags(item)),
         )
-    console = Console()
+    console = _console()
     console.print(f"Session store: {escape(_describe_target(target))}")
     console.print(f"Sessions listed: {len(rows)}")
     console.print(table)
@@ -418,7 +425,7 @@ def show(
             kind = type(value).__name__
             text = f"<{kind}, {len(text):,} bytes of JSON>"
         table.add_row(name, escape(text))
-    Console().print(table)
+    _console().print(table)
 
 
 def _size(path: Path) -> int:
@@ -496,7 +503,7 @@ def _report(report: TransferReport, as_json: bool) -> None:
         _print_json(report.to_dict())
     else:
         verb = {"migrate": "Migrating into", "copy": "Copying into", "export": "Exporting to"}
-        console = Console()
+        console = _console()
         dry = " (dry run: nothing written)" if report.dry_run else ""
         console.print(f"{verb[report.operation]} {escape(report.target)}{dry}")
         table = Table(

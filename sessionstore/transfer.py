@@ -234,7 +234,7 @@ def _open_existing(target: str, agent_id: str) -> SessionStore | None:
 class _Plan:
     """How the target must change to equal the source."""
 
-    writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    writes: list[str] = field(default_factory=list)  # new in the source, or changed there
     unchanged: int = 0
     extra: list[str] = field(default_factory=list)  # in the target only
     newer: list[str] = field(default_factory=list)  # changed in the target since the source
@@ -260,8 +260,8 @@ def _plan(source: Mapping[str, dict[str, Any]], target: SessionStore | None) -> 
         elif _updated(data) > _updated(wanted):
             plan.newer.append(key)
         else:
-            plan.writes.append((key, wanted))
-    plan.writes.extend((key, data) for key, data in source.items() if key not in seen)
+            plan.writes.append(key)
+    plan.writes.extend(key for key in source if key not in seen)
     return plan
 
 
@@ -358,8 +358,8 @@ def _migrate_agent(
                 report.status = Status.SKIPPED
             else:
                 progress.start(f"{source.agent_id}: writing", report.imported)
-                writes = plan.writes + [(k, loaded.entries[k]) for k in plan.newer]
-                store.put_many(writes, batch_size=BATCH_SIZE)
+                keys = plan.writes + plan.newer
+                store.put_many([(k, loaded.validated[k]) for k in keys], batch_size=BATCH_SIZE)
                 for key in plan.extra:
                     store.delete(key)
                 progress.advance(report.imported)

@@ -29,7 +29,7 @@ from typing import Any
 import json5
 
 from sessionstore.backends.jsonfile import parse_store_text
-from sessionstore.entry import SessionEntry, validate_key
+from sessionstore.entry import SessionEntry, validate_agent_id, validate_key
 from sessionstore.errors import CorruptStoreError, InvalidEntryError, StoreUnavailableError
 
 __all__ = [
@@ -56,8 +56,12 @@ _INVALID_AGENT_CHARS = re.compile(r"[^a-z0-9_-]+")
 
 
 def sessions_dir(state_dir: str | os.PathLike[str], agent_id: str) -> Path:
-    """``<state>/agents/<agent_id>/sessions``: the agent's store and transcripts."""
-    return Path(state_dir) / "agents" / agent_id / "sessions"
+    """``<state>/agents/<agent_id>/sessions``: the agent's store and transcripts.
+
+    >>> sessions_dir("/srv/openclaw", "main").as_posix()
+    '/srv/openclaw/agents/main/sessions'
+    """
+    return Path(state_dir).expanduser() / "agents" / validate_agent_id(agent_id) / "sessions"
 
 
 def store_path(state_dir: str | os.PathLike[str], agent_id: str) -> Path:
@@ -136,6 +140,8 @@ class NormalisedStore:
 
     #: canonical key -> the entry's JSON object, every one valid
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the same entries, validated (so that writing them does not validate again)
+    validated: dict[str, SessionEntry] = field(default_factory=dict)
     #: entries read from the source files, before normalisation
     read: int = 0
     #: (key as written, why) for each entry that failed validation and was skipped
@@ -183,7 +189,7 @@ def normalise_entries(
     silently. ``verbatim=True`` only validates: keys and fields stay as written.
     """
     result = NormalisedStore()
-    chosen: dict[str, tuple[str, dict[str, Any]]] = {}
+    chosen: dict[str, tuple[str, dict[str, Any], SessionEntry]] = {}
     for key, value in items:
         result.read += 1
         if not isinstance(value, dict):
@@ -193,25 +199,26 @@ def normalise_entries(
         entry = value if verbatim else _normalise_fields(key, value, result.changes)
         try:
             validate_key(canonical)
-            SessionEntry.from_dict(entry)
+            model = SessionEntry.from_dict(entry)
         except InvalidEntryError as exc:
             result.rejected.append((key, str(exc)))
             continue
         if canonical not in chosen:
-            chosen[canonical] = (key, entry)
+            chosen[canonical] = (key, entry, model)
             continue
-        other_key, other = chosen[canonical]
+        other_key, other, _ = chosen[canonical]
         newer = _freshness(entry) > _freshness(other) or (
             _freshness(entry) == _freshness(other) and key == canonical != other_key
         )
         loser = other_key if newer else key
         if newer:
-            chosen[canonical] = (key, entry)
+            chosen[canonical] = (key, entry, model)
         result.changes.append(f"{loser!r}: collapsed into {canonical!r} (an older alias)")
-    for canonical, (key, entry) in chosen.items():
+    for canonical, (key, entry, model) in chosen.items():
         if key != canonical:
             result.changes.append(f"{key!r}: key normalised to {canonical!r}")
         result.entries[canonical] = entry
+        result.validated[canonical] = model
     return result
 
 

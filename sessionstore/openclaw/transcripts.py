@@ -1,0 +1,566 @@
+"""Transcripts: the per-session ``.jsonl`` files kept beside the store (cold storage).
+
+The format is OpenClaw's (pi's ``SessionManager``, version 3): a ``session`` header
+line, then one JSON object per line, appended under ``<file>.lock``. Lines already in
+a file are never rewritten, malformed ones included. Every path is resolved inside
+the agent's sessions directory; ``sessionFile`` values pointing elsewhere are ignored.
+
+>>> import tempfile
+>>> t = Transcripts(tempfile.mkdtemp())
+>>> entry = {"sessionId": "s1", "updatedAt": 1}
+>>> event = {"type": "message", "message": {"role": "user", "content": "hi"}}
+>>> t.append(entry, [event]).written, t.count_messages(entry)
+(1, 1)
+>>> t.path(entry, topic_id="topic/a+b").name
+'s1-topic-topic%2Fa%2Bb.jsonl'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+from urllib.parse import quote
+
+import orjson
+from filelock import FileLock, Timeout
+
+from sessionstore.entry import SessionEntry, as_entry
+from sessionstore.errors import InvalidArgumentError, StoreLockedError, StoreUnavailableError
+from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.store import SessionStore, check_limit
+
+__all__ = [
+    "TRANSCRIPT_VERSION",
+    "AppendResult",
+    "TranscriptStats",
+    "Transcripts",
+    "append_to_session",
+]
+
+#: The transcript format version written in new headers (pi's CURRENT_SESSION_VERSION).
+TRANSCRIPT_VERSION = 3
+_BLOCK = 64 * 1024
+# Pre-compaction copies, <parentId>.checkpoint.<uuid>.jsonl: not live transcripts.
+_CHECKPOINT = re.compile(r".+\.checkpoint\.[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.jsonl", re.I)
+# Events are JSON objects: refuse Python values orjson would quietly turn into strings.
+_DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+EntryLike = SessionEntry | Mapping[str, Any]
+TopicId = str | int | None
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What :meth:`Transcripts.append` wrote. ``created``: this call started the file
+    (wrote its first line). Token fields sum the ``usage`` of written assistant
+    messages; ``total_tokens`` is the last ``usage.totalTokens`` written, if any."""
+
+    path: Path
+    written: int
+    skipped: int
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class TranscriptStats:
+    """Counts over a whole transcript, as the hot index should mirror them."""
+
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int | None
+    malformed_lines: int
+
+
+def _iso(ms: int) -> str:
+    """ISO-8601 UTC with milliseconds, as JavaScript's ``Date.toISOString``."""
+    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+@dataclass
+class _Tally:
+    """Running counts over events: messages, and the ``usage`` of assistant messages."""
+
+    messages: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int | None = None
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        if event.get("type") != "message":
+            return
+        self.messages += 1
+        message = event.get("message")
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            return
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            self.input_tokens += _count(usage.get("input")) or 0
+            self.output_tokens += _count(usage.get("output")) or 0
+            if (total := _count(usage.get("totalTokens"))) is not None:
+                self.total_tokens = total
+
+
+def _idempotency_key(event: Mapping[str, Any]) -> str | None:
+    message = event.get("message")
+    key = message.get("idempotencyKey") if isinstance(message, dict) else None
+    key = key if key is not None else event.get("idempotencyKey")
+    return key if isinstance(key, str) else None
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """One line as a JSON object, or ``None`` if it is blank, malformed or not an object."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _lines_backwards(fh: IO[bytes], max_bytes: int) -> Iterator[bytes]:
+    """Complete lines from the end of the file, newest first, reading at most
+    ``max_bytes`` in blocks; a line cut by the byte cap is not returned."""
+    pos = fh.seek(0, os.SEEK_END)
+    budget = max_bytes
+    pending: list[bytes] = []  # the end of the line being assembled, newest piece first
+    while pos > 0 and budget > 0:
+        size = min(_BLOCK, pos, budget)
+        pos, budget = pos - size, budget - size
+        fh.seek(pos)
+        parts = fh.read(size).split(b"\n")
+        if len(parts) > 1:
+            pending.append(parts[-1])
+            yield b"".join(reversed(pending))
+            yield from reversed(parts[1:-1])
+            pending = [parts[0]]
+        else:
+            pending.append(parts[0])
+    if pos == 0:
+        yield b"".join(reversed(pending))
+
+
+class Transcripts:
+    """One agent's transcripts directory (cold storage).
+
+    Every method finds its file through :meth:`path`, so nothing is read or written
+    outside ``directory``. Writers hold ``<file>.lock`` (an OS lock, released by the
+    kernel if its holder dies); readers take no lock and skip a half-written last line.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> None:
+        self._dir = Path(directory).expanduser().absolute()
+        self._lock_timeout = lock_timeout
+
+    @property
+    def directory(self) -> Path:
+        """The sessions directory this object reads and writes."""
+        return self._dir
+
+    def __repr__(self) -> str:
+        return f"Transcripts({str(self._dir)!r})"
+
+    # -- paths ------------------------------------------------------------------------
+
+    def _inside(self, candidate: str) -> Path | None:
+        """``directory/<name>`` if ``candidate`` (relative to the directory, or absolute)
+        resolves, symlinks followed, to a ``.jsonl`` name directly inside the real
+        directory that is not something other than a regular file; else ``None``."""
+        real = os.path.realpath(os.path.join(self._dir, candidate))
+        parent, name = os.path.split(real)
+        if parent != os.path.realpath(self._dir) or not name.endswith(".jsonl"):
+            return None
+        if os.path.lexists(real) and not os.path.isfile(real):
+            return None
+        return self._dir / name
+
+    def path(self, entry: EntryLike, *, topic_id: TopicId = None) -> Path:
+        """The transcript of ``entry``, always inside :attr:`directory`.
+
+        A usable ``sessionFile`` wins; an absolute one from a moved state directory
+        (``…/agents/<id>/sessions/<name>``) keeps its name. Otherwise, and silently
+        for unsafe values, the file is ``<sessionId>.jsonl``, or with ``topic_id``
+        ``<sessionId>-topic-<topic>.jsonl`` (strings encoded as ``encodeURIComponent``).
+        """
+        session = as_entry(entry)  # raises InvalidEntryError for an unsafe sessionId
+        candidate = (session.session_file or "").strip()
+        parts = Path(candidate).parts
+        if candidate and ".." not in parts:
+            found = self._inside(candidate)
+            moved = len(parts) >= 4 and parts[-4] == "agents" and parts[-2] == "sessions"
+            if found is None and moved and os.path.isabs(candidate):
+                found = self._inside(parts[-1])
+            if found is not None:
+                return found
+        name = _file_name(session.session_id, topic_id)
+        found = self._inside(name)
+        if found is None:  # only if someone planted a symlink or directory there
+            raise StoreUnavailableError(
+                f"{self._dir / name} leads out of {self._dir} or is not a regular file; "
+                "refusing to use it"
+            )
+        return found
+
+    def files(self) -> list[Path]:
+        """Live transcripts in the directory, sorted: no archives (``.deleted.*``,
+        ``.reset.*``, ``.bak.*``), locks, trajectories or checkpoint copies."""
+        try:
+            names = sorted(os.listdir(self._dir))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot list {self._dir}: {exc.strerror}") from exc
+        found = []
+        for name in names:
+            if name.endswith(".trajectory.jsonl") or _CHECKPOINT.fullmatch(name):
+                continue
+            path = self._inside(name)
+            if path is not None and path.name == name and path.is_file():
+                found.append(path)
+        return found
+
+    # -- writing ----------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        lock = FileLock(f"{path}.lock", timeout=self._lock_timeout, mode=0o600)
+        try:
+            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            lock.acquire()
+        except Timeout as exc:
+            raise StoreLockedError(
+                f"timed out after {self._lock_timeout:g}s waiting for the transcript lock "
+                f"{lock.lock_file}, held by another process"
+            ) from exc
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot lock {path}: {exc.strerror or exc}") from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def append(
+        self,
+        entry: EntryLike,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        topic_id: TopicId = None,
+        cwd: str | None = None,
+    ) -> AppendResult:
+        """Append ``events`` (JSON objects) to the transcript, holding its lock.
+
+        A new or empty file first gets the version-3 header (``cwd`` defaults to the
+        directory), unless the first event is itself a ``session`` header. A
+        ``message`` whose ``idempotencyKey`` is already in the file or earlier in
+        the batch is skipped. Missing ``id``, ``parentId`` and ``timestamp`` are
+        filled in; everything else is written as given, one compact line per event.
+        Nothing is created when there is nothing to write.
+        """
+        session = as_entry(entry)
+        path = self.path(session, topic_id=topic_id)
+        batch = [_checked(event) for event in events]
+        with self._locked(path):
+            return self._append_locked(path, session.session_id, batch, cwd)
+
+    def _append_locked(
+        self, path: Path, session_id: str, batch: list[dict[str, Any]], cwd: str | None
+    ) -> AppendResult:
+        keys: set[str] = set()
+        ids: set[str] = set()
+        last_id: str | None = None
+        empty = True
+        for line in self._lines(path):
+            empty = False
+            if (event := _parse(line)) is None:
+                continue  # malformed lines stay in the file, ignored
+            if (key := _idempotency_key(event)) is not None:
+                keys.add(key)
+            if isinstance(event.get("id"), str) and event.get("type") != "session":
+                ids.add(event["id"])
+                last_id = event["id"]
+        out: list[bytes] = []
+        skipped, tally = 0, _Tally()
+        # A batch that starts with its own header (a copied transcript) keeps it.
+        own_header = bool(batch) and batch[0].get("type") == "session"
+        for i, event in enumerate(batch):
+            if event.get("type") == "session" and (i or not empty):
+                # The header stays the first line: one more would start a second file.
+                raise InvalidArgumentError("a 'session' header can only start a new transcript")
+            key = _idempotency_key(event) if event.get("type") == "message" else None
+            if key is not None and key in keys:
+                skipped += 1
+                continue
+            if key is not None:
+                keys.add(key)
+            if i or not own_header:
+                event = _filled(event, ids, last_id)
+                last_id = event["id"] if isinstance(event.get("id"), str) else last_id
+            tally.add(event)
+            out.append(orjson.dumps(event, option=_DUMP_OPTIONS) + b"\n")
+        created = False
+        if out:
+            header = None if own_header else _header(session_id, cwd or str(self._dir))
+            try:
+                created = _append_lines(path, out, header)
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot write {path}: {exc.strerror}") from exc
+        return AppendResult(
+            path,
+            written=len(batch) - skipped,
+            skipped=skipped,
+            messages=tally.messages,
+            input_tokens=tally.input_tokens,
+            output_tokens=tally.output_tokens,
+            total_tokens=tally.total_tokens,
+            created=created,
+        )
+
+    def archive(
+        self,
+        entry: EntryLike,
+        reason: Literal["deleted", "reset"],
+        *,
+        now_ms: int | None = None,
+        topic_id: TopicId = None,
+    ) -> Path | None:
+        """Rename the transcript to ``<file>.<reason>.<ts>`` (``2026-03-31T08-00-00.000Z``)
+        and return the new path; ``None`` if there is no file. Never deletes anything."""
+        if reason not in ("deleted", "reset"):
+            raise InvalidArgumentError(f"reason must be 'deleted' or 'reset', got {reason!r}")
+        path = self.path(entry, topic_id=topic_id)
+        ms = current_time_ms() if now_ms is None else now_ms
+        with self._locked(path):
+            if not path.is_file():
+                return None
+            # Two archives within one millisecond: take the next free one, never overwrite.
+            while (target := path.with_name(f"{path.name}.{reason}.{_stamp(ms)}")).exists():
+                ms += 1
+            try:
+                os.rename(path, target)
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot archive {path}: {exc.strerror}") from exc
+            return target
+
+    # -- reading ----------------------------------------------------------------------
+
+    @staticmethod
+    @contextmanager
+    def _reading(path: Path) -> Iterator[IO[bytes] | None]:
+        """The file open for reading, or ``None`` if it does not exist."""
+        try:
+            fh: IO[bytes] | None = open(path, "rb")  # noqa: SIM115 (closed below)
+        except FileNotFoundError:
+            fh = None
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot read {path}: {exc.strerror}") from exc
+        try:
+            yield fh
+        except OSError as exc:  # a failing disk, while reading
+            raise StoreUnavailableError(f"cannot read {path}: {exc.strerror}") from exc
+        finally:
+            if fh is not None:
+                fh.close()
+
+    def _lines(self, path: Path) -> Iterator[bytes]:
+        """The file's lines, streamed; none if it does not exist."""
+        with self._reading(path) as fh:
+            yield from fh or ()
+
+    def tail(
+        self,
+        entry: EntryLike,
+        *,
+        limit: int = 200,
+        max_bytes: int = 1_048_576,
+        topic_id: TopicId = None,
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` (1-1000) ``message`` events, oldest first, reading the
+        file backwards from its end and at most ``max_bytes`` of it."""
+        check_limit(limit)
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+            raise InvalidArgumentError(f"max_bytes must be a positive integer, got {max_bytes!r}")
+        path = self.path(entry, topic_id=topic_id)
+        found: list[dict[str, Any]] = []
+        with self._reading(path) as fh:
+            for line in _lines_backwards(fh, max_bytes) if fh else ():
+                event = _parse(line)
+                if event is not None and event.get("type") == "message":
+                    found.append(event)
+                    if len(found) == limit:
+                        break
+        found.reverse()
+        return found
+
+    def stats(self, entry: EntryLike, *, topic_id: TopicId = None) -> TranscriptStats:
+        """Message count, token sums and malformed lines, in one streaming pass."""
+        return self._stats(self.path(entry, topic_id=topic_id))
+
+    def file_stats(self, path: str | os.PathLike[str]) -> TranscriptStats:
+        """:meth:`stats` of a file of :meth:`files`, found without an entry (orphans
+        included); a path outside the directory is refused."""
+        found = self._inside(os.fspath(path))
+        if found is None:
+            raise InvalidArgumentError(f"{path} is not a transcript in {self._dir}")
+        return self._stats(found)
+
+    def _stats(self, path: Path) -> TranscriptStats:
+        tally, malformed = _Tally(), 0
+        for line in self._lines(path):
+            if not line.strip():
+                continue
+            if (event := _parse(line)) is None:
+                malformed += 1
+                continue
+            tally.add(event)
+        return TranscriptStats(
+            tally.messages, tally.input_tokens, tally.output_tokens, tally.total_tokens, malformed
+        )
+
+    def count_messages(self, entry: EntryLike, *, topic_id: TopicId = None) -> int:
+        """How many ``message`` events the transcript holds (0 without a file)."""
+        return self.stats(entry, topic_id=topic_id).messages
+
+
+def _file_name(session_id: str, topic_id: TopicId) -> str:
+    if topic_id is None:
+        return f"{session_id}.jsonl"
+    if isinstance(topic_id, bool) or not isinstance(topic_id, str | int):
+        raise InvalidArgumentError(f"topic id must be a str or an int, got {topic_id!r}")
+    try:
+        # encodeURIComponent leaves A-Z a-z 0-9 - _ . ! ~ * ' ( ) alone.
+        topic = quote(topic_id, safe="!~*'()") if isinstance(topic_id, str) else str(topic_id)
+    except UnicodeEncodeError as exc:  # a lone surrogate: encodeURIComponent throws too
+        raise InvalidArgumentError(f"topic id {topic_id!r} is not valid Unicode") from exc
+    return f"{session_id}-topic-{topic}.jsonl"
+
+
+def _append_lines(path: Path, lines: list[bytes], header: bytes | None) -> bool:
+    """Append ``lines`` in one write and fsync, after ``header`` if the file is empty.
+    Returns whether it was empty (the transcript starts here)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0 and header is not None:
+            lines.insert(0, header)
+        elif size and os.pread(fd, 1, size - 1) != b"\n":
+            lines.insert(0, b"\n")  # end a line a crashed writer left unfinished, not ours
+        data = memoryview(b"".join(lines))
+        while data:  # one write call, unless the kernel takes less
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if size == 0:  # make the new directory entry durable too
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return size == 0
+
+
+def _stamp(ms: int) -> str:
+    return _iso(ms).replace(":", "-")
+
+
+def _header(session_id: str, cwd: str) -> bytes:
+    now = _iso(current_time_ms())
+    header = {"type": "session", "version": TRANSCRIPT_VERSION, "id": session_id}
+    return orjson.dumps({**header, "timestamp": now, "cwd": cwd}) + b"\n"
+
+
+def _checked(event: Any) -> dict[str, Any]:
+    """The event as a dict, refused (before anything is written) unless it is JSON."""
+    if not isinstance(event, Mapping):
+        raise InvalidArgumentError(f"an event must be a JSON object, got {type(event).__name__}")
+    try:
+        orjson.dumps(dict(event), option=_DUMP_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidArgumentError(f"event is not JSON-serialisable: {exc}") from exc
+    return dict(event)
+
+
+def _filled(event: dict[str, Any], ids: set[str], last_id: str | None) -> dict[str, Any]:
+    """The event with missing ``id``/``parentId``/``timestamp`` added, after ``type``
+    (pi's field order); an id new to the file, like pi's ``generateId``."""
+    fill: dict[str, Any] = {}
+    if "id" not in event:
+        while (new_id := secrets.token_hex(4)) in ids:
+            pass
+        fill["id"] = new_id
+    if "parentId" not in event:
+        fill["parentId"] = last_id
+    if "timestamp" not in event:
+        fill["timestamp"] = _iso(current_time_ms())
+    if isinstance(event_id := event.get("id", fill.get("id")), str):
+        ids.add(event_id)
+    if not fill:
+        return event
+    head = {"type": event["type"]} if "type" in event else {}
+    return {**head, **fill, **event}
+
+
+def append_to_session(
+    store: SessionStore,
+    transcripts: Transcripts,
+    key: str,
+    events: Iterable[Mapping[str, Any]],
+    *,
+    topic_id: TopicId = None,
+    cwd: str | None = None,
+) -> AppendResult:
+    """Append to the transcript of ``key`` and bring its hot-index counters along.
+
+    Under the transcript lock: append, then ``store.update`` the entry.
+    ``messageCount`` grows by the messages written (an entry without one gets the
+    file's full count); written assistant ``usage`` adds to ``inputTokens`` and
+    ``outputTokens`` (absent counts as 0), sets ``totalTokens`` to the last
+    ``totalTokens`` and ``totalTokensFresh`` to true. The entry is left alone if it
+    was deleted or reset to another ``sessionId`` meanwhile. Lock order: transcript,
+    then store. Should the store update fail, the lines stay written and the counters
+    lag behind until :meth:`Transcripts.stats` is used to repair them.
+    """
+    entry = store.get(key)
+    if entry is None:
+        raise InvalidArgumentError(f"no session {key!r} in the store")
+    path = transcripts.path(entry, topic_id=topic_id)
+    batch = [_checked(event) for event in events]
+    with transcripts._locked(path):
+        result = transcripts._append_locked(path, entry.session_id, batch, cwd)
+        full_count: list[int] = []  # counted once, even if the store retries fn
+
+        def advance(current: SessionEntry | None) -> SessionEntry | None:
+            if current is None or current.session_id != entry.session_id:
+                return None
+            changes: dict[str, Any] = {}
+            if current.message_count is None:
+                if not full_count:
+                    full_count.append(transcripts.count_messages(entry, topic_id=topic_id))
+                changes["messageCount"] = full_count[0]
+            elif result.messages:
+                changes["messageCount"] = current.message_count + result.messages
+            if result.input_tokens or result.output_tokens or result.total_tokens is not None:
+                changes["inputTokens"] = (current.input_tokens or 0) + result.input_tokens
+                changes["outputTokens"] = (current.output_tokens or 0) + result.output_tokens
+            if result.total_tokens is not None:
+                changes["totalTokens"] = result.total_tokens
+                changes["totalTokensFresh"] = True
+            return current.with_fields(**changes) if changes else None
+
+        store.update(key, advance)
+    return result
