@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
-from sessionstore import __version__, current_revision, head_revision
+import pytest
+
+from sessionstore import __version__, current_revision, head_revision, open_store
+from sessionstore.openclaw.synthetic import GeneratedStateDir, generate_state_dir
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -58,13 +64,6 @@ def test_unknown_revision_is_an_error(tmp_path: Path) -> None:
     assert "0042" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_every_command_has_help_with_an_example() -> None:
-    for command in ("upgrade", "downgrade", "current", "check"):
-        done = run("db", command, "--help")
-        assert done.returncode == 0
-        assert "Example: sessionstore db " + command in " ".join(done.stdout.split())
-
-
 def test_a_plain_path_is_a_sqlite_file_and_reading_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "state" / "sessions.db"
     done = run("db", "current", "--url", str(path))
@@ -74,3 +73,127 @@ def test_a_plain_path_is_a_sqlite_file_and_reading_creates_nothing(tmp_path: Pat
     done = run("db", "upgrade", "--url", str(path))
     assert done.returncode == 0, done.stderr
     assert current_revision(f"sqlite:///{path}") == head_revision()
+
+
+# -- migrate, list, show, info, export, copy ----------------------------------------
+
+
+def _json(done: subprocess.CompletedProcess[str]) -> Any:
+    assert done.stderr == "" or "Traceback" not in done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> GeneratedStateDir:
+    return generate_state_dir(
+        tmp_path_factory.mktemp("cli") / "state",
+        sessions_per_agent=30,
+        messages_per_session=(1, 3),
+        messy=True,
+    )
+
+
+def test_migrate_reports_each_agent_and_exits_1_when_one_failed(
+    state: GeneratedStateDir, tmp_path: Path
+) -> None:
+    db = tmp_path / "db.sqlite"
+    dry = run(
+        "migrate",
+        "--state-dir",
+        str(state.state_dir),
+        "--all-agents",
+        "--to",
+        f"sqlite:///{db}",
+        "--dry-run",
+        "--json",
+    )
+    assert dry.returncode == 1 and not db.exists()
+    assert _json(dry)["dryRun"] is True
+    done = run(
+        "migrate",
+        "--state-dir",
+        str(state.state_dir),
+        "--all-agents",
+        "--to",
+        f"sqlite:///{db}",
+        "--json",
+    )
+    assert done.returncode == 1
+    report = _json(done)
+    statuses = {agent["agent_id"]: agent["status"] for agent in report["agents"]}
+    assert statuses == {"broken": "FAILED", **dict.fromkeys(state.agents, "MIGRATED")}
+    assert report["ok"] is False
+    good = run(
+        "migrate", "--state-dir", str(state.state_dir), "--agent", "main", "--to", f"sqlite:///{db}"
+    )
+    assert good.returncode == 0, good.stderr
+    assert "SKIPPED" in good.stdout and "Traceback" not in good.stderr
+
+
+def test_list_show_info_on_a_migrated_state_dir(state: GeneratedStateDir, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run("migrate", "--state-dir", str(state.state_dir), "--all-agents", "--to", url)
+    page = _json(run("list", "--url", url, "--limit", "5", "--json"))
+    assert page["count"] == 5 and page["nextCursor"] and page["hasMore"] is True
+    times = [s["updatedAt"] for s in page["sessions"]]
+    assert times == sorted(times, reverse=True)
+    assert {s["agent"] for s in page["sessions"]} == {"main"}
+    following = _json(
+        run("list", "--url", url, "--limit", "5", "--cursor", page["nextCursor"], "--json")
+    )
+    assert not {s["key"] for s in following["sessions"]} & {s["key"] for s in page["sessions"]}
+    everyone = _json(run("list", "--url", url, "--all-agents", "--channel", "telegram", "--json"))
+    assert {s["agent"] for s in everyone["sessions"]} == set(state.agents)
+    assert {s["channel"] for s in everyone["sessions"]} == {"telegram"}
+    table = run("list", "--url", url, "--limit", "3")
+    assert table.returncode == 0 and "Sessions listed: 3" in table.stdout
+    key = page["sessions"][0]["key"]
+    shown = _json(run("show", key, "--url", url, "--json"))
+    assert shown["sessionId"] == page["sessions"][0]["sessionId"]
+    missing = run("show", "agent:main:nope", "--url", url)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ")
+    info = _json(run("info", "--url", url, "--json"))
+    assert info["storeType"] == "sqlite" and info["revision"] == head_revision()
+    with open_store(url, agent_id="work") as store:
+        assert info["agents"]["work"] == store.count()
+
+
+def test_list_active_minutes_filters_by_age(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    now = int(time.time() * 1000)
+    with open_store(url, auto_upgrade=True) as store:
+        store.put("agent:main:fresh", {"sessionId": "f", "updatedAt": now - 60_000})
+        store.put("agent:main:stale", {"sessionId": "s", "updatedAt": now - 3_600_000})
+    listed = _json(run("list", "--url", url, "--active", "10", "--json"))
+    assert [s["key"] for s in listed["sessions"]] == ["agent:main:fresh"]
+    assert listed["activeMinutes"] == 10
+
+
+def test_export_and_copy_round_trip(state: GeneratedStateDir, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run("migrate", "--state-dir", str(state.state_dir), "--all-agents", "--to", url)
+    out = tmp_path / "main.json"
+    done = run("export", "--from", url, "--agent", "main", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    assert _json(done)["agents"][0]["status"] == "EXPORTED"
+    again = run("export", "--from", url, "--agent", "main", "--out", str(out))
+    assert again.returncode == 1 and "--force" in again.stdout
+    copied = run(
+        "copy", "--from", str(out), "--to", f"sqlite:///{tmp_path / 'copy.sqlite'}", "--json"
+    )
+    assert copied.returncode == 0, copied.stderr
+    exported = _json(done)["agents"][0]
+    assert _json(copied)["agents"][0]["checksum"] == exported["checksum"]
+
+
+def test_a_password_never_shows_in_the_new_commands() -> None:
+    url = "postgresql+psycopg://u:hunter2@127.0.0.1:1/db"
+    for args in (
+        ("list", "--url", url),
+        ("info", "--url", url),
+        ("copy", "--from", url, "--to", url),
+    ):
+        done = run(*args)
+        assert done.returncode == 1, args
+        assert "hunter2" not in done.stdout + done.stderr
+        assert "Traceback" not in done.stderr

@@ -173,3 +173,28 @@ def test_discovery_finds_every_agent_and_splits_the_legacy_store(tmp_path: Path)
     assert main.entries == {"agent:main:main": entry("m", 10), "global": entry("g", 7)}
     assert load_agent(sources["ops"]).entries == {"agent:ops:main": entry("o", 7)}
     assert not sources["empty"].exists()
+
+
+def test_json5_repeated_keys_keep_the_last_value_but_strict_json_ones_are_refused(
+    tmp_path: Path,
+) -> None:
+    hand_edited = write(
+        tmp_path / "a.json",
+        '{"k": {sessionId: "old", updatedAt: 1,}, "k": {sessionId: "new", updatedAt: 2}}',
+    )
+    assert read_store_file(hand_edited) == {"k": entry("new", 2)}
+    strict = write(tmp_path / "b.json", '{"k": {"sessionId": "old", "updatedAt": 1}, "k": {}}')
+    with pytest.raises(CorruptStoreError, match="duplicate key 'k'"):
+        read_store_file(strict)
+
+
+def test_a_nan_in_one_entry_rejects_that_entry_only(tmp_path: Path) -> None:
+    write(
+        store_path(tmp_path, "main"),
+        '{"a": {"sessionId": "s1", "updatedAt": 1, "x": NaN},'
+        ' "b": {"sessionId": "s2", "updatedAt": 2}}',
+    )
+    [source] = discover_agents(tmp_path)
+    loaded = load_agent(source)
+    assert list(loaded.entries) == ["b"]
+    assert [key for key, _ in loaded.rejected] == ["a"] and "NaN" in loaded.rejected[0][1]

@@ -66,7 +66,13 @@ from sessionstore.store import (
     encode_cursor,
 )
 
-__all__ = ["LOCK_TIMEOUT_S", "JsonFileStore", "content_version"]
+__all__ = [
+    "LOCK_TIMEOUT_S",
+    "DuplicateKeyError",
+    "JsonFileStore",
+    "content_version",
+    "parse_store_text",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +92,16 @@ def content_version(raw: Any) -> int:
     return int.from_bytes(digest, "big") >> 1 or 1
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
         duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise ValueError(f"duplicate key {duplicate!r}")
+        raise DuplicateKeyError(f"duplicate key {duplicate!r}")
     return obj
 
 
@@ -108,7 +118,7 @@ def parse_store_text(text: bytes) -> Any:
     >>> parse_store_text(b'{"a": 1, "a": 2}')
     Traceback (most recent call last):
     ...
-    ValueError: duplicate key 'a'
+    sessionstore.backends.jsonfile.DuplicateKeyError: duplicate key 'a'
     """
     try:
         body = text.removeprefix(_BOM).decode("utf-8")

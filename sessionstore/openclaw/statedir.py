@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import json5
+import pyjson5
 
-from sessionstore.backends.jsonfile import parse_store_text
+from sessionstore.backends.jsonfile import DuplicateKeyError, parse_store_text
 from sessionstore.entry import SessionEntry, validate_agent_id, validate_key
 from sessionstore.errors import CorruptStoreError, InvalidEntryError, StoreUnavailableError
 
@@ -102,12 +102,18 @@ def agent_of_key(key: str) -> str:
     return DEFAULT_AGENT_ID
 
 
+def _corrupt(path: str | os.PathLike[str], error: ValueError) -> CorruptStoreError:
+    return CorruptStoreError(f"{path} is not valid JSON ({error}); it was left untouched")
+
+
 def read_store_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """Parse a ``sessions.json`` without changing it; ``None`` when it does not exist.
 
     Strict JSON first; hand-edited files with comments or trailing commas (JSON5, which
-    early OpenClaw versions read) second. A file neither can parse, or whose root is not
-    an object, raises :class:`CorruptStoreError`.
+    early OpenClaw versions read) second, where a repeated key keeps its last value as
+    in JavaScript. Strict JSON that repeats a key is refused rather than guessed at. A
+    file neither can parse, or whose root is not an object, raises
+    :class:`CorruptStoreError`.
     """
     try:
         text = Path(path).read_bytes()
@@ -117,15 +123,13 @@ def read_store_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         raise StoreUnavailableError(f"cannot read {path}: {exc.strerror}") from exc
     try:
         raw = parse_store_text(text)
+    except DuplicateKeyError as exc:
+        raise _corrupt(path, exc) from exc
     except ValueError as strict_error:
         try:
-            raw = json5.loads(
-                text.removeprefix(b"\xef\xbb\xbf").decode("utf-8"), allow_duplicate_keys=False
-            )
-        except ValueError:
-            raise CorruptStoreError(
-                f"{path} is not valid JSON ({strict_error}); it was left untouched"
-            ) from strict_error
+            raw = pyjson5.decode(text.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+        except (ValueError, pyjson5.Json5Exception):
+            raise _corrupt(path, strict_error) from strict_error
     if not isinstance(raw, dict):
         raise CorruptStoreError(
             f"{path} holds a JSON {type(raw).__name__}, not an object of sessions; "
