@@ -22,6 +22,8 @@ from sessionstore.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
+from sessionstore.openclaw.transcripts import Transcripts, append_to_session
+from sessionstore.settings import Settings, open_configured
 from sessionstore.sql.upgrade import current_revision, downgrade, head_revision, upgrade
 from sessionstore.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Filters, SessionStore, open_store
 
@@ -43,13 +45,17 @@ __all__ = [
     "SessionStore",
     "SessionStoreError",
     "SessionSummary",
+    "Settings",
     "StaleEntryError",
     "StoreLockedError",
     "StoreUnavailableError",
+    "Transcripts",
     "__version__",
+    "append_to_session",
     "current_revision",
     "downgrade",
     "head_revision",
+    "open_configured",
     "open_store",
     "upgrade",
 ]
