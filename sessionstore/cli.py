@@ -228,9 +228,10 @@ class _Bar:
 
 
 def _console() -> Console:
-    """Standard output; piped output is not cut to 80 columns (keys are long)."""
-    console = Console()
-    return console if console.is_terminal else Console(width=200, soft_wrap=True)
+    """Standard output; piped output is not cut to 80 columns (keys are long). No
+    emoji codes: ``:thread:`` in a session key must stay text."""
+    console = Console(emoji=False)
+    return console if console.is_terminal else Console(width=200, soft_wrap=True, emoji=False)
 
 
 def _print_json(data: Any) -> None:

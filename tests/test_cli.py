@@ -197,3 +197,12 @@ def test_a_password_never_shows_in_the_new_commands() -> None:
         assert done.returncode == 1, args
         assert "hunter2" not in done.stdout + done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_keys_are_printed_as_they_are(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    key = "agent:main:slack:channel:c0w6:thread:1773281734.4619[bold]x[/bold]"
+    with open_store(url, auto_upgrade=True) as store:
+        store.put(key, {"sessionId": "s1", "updatedAt": 1})
+    done = run("list", "--url", url)
+    assert key in done.stdout  # no emoji for :thread:, no markup
