@@ -15,12 +15,25 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypedDict, Unpack, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Protocol,
+    Self,
+    TypedDict,
+    Unpack,
+    runtime_checkable,
+)
 
 import orjson
 
 from sessionstore.entry import MAX_ENTRY_BYTES, SessionEntry, SessionPage
 from sessionstore.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from sessionstore.lifecycle import CleanupOptions, CleanupReport
+    from sessionstore.openclaw.transcripts import Transcripts
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -52,6 +65,7 @@ class FilterArgs(TypedDict, total=False):
     updated_after: int | None
     updated_before: int | None
     spawned_by: str | None
+    session_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +86,11 @@ class Filters:
     updated_after: int | None = None
     updated_before: int | None = None
     spawned_by: str | None = None
+    session_id: str | None = None
 
     def __post_init__(self) -> None:
         # Checked here so that every backend refuses the same values the same way.
-        for name in ("channel", "status", "chat_type", "label_prefix", "spawned_by"):
+        for name in ("channel", "status", "chat_type", "label_prefix", "spawned_by", "session_id"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or "\x00" in value):
                 raise InvalidArgumentError(f"filter {name} must be a str, got {value!r}")
@@ -90,7 +105,7 @@ class Filters:
 
     def matches(self, columns: Mapping[str, Any]) -> bool:
         """Whether projected index columns pass these filters (the JSON twin's path)."""
-        for name in ("channel", "status", "chat_type", "archived", "spawned_by"):
+        for name in ("channel", "status", "chat_type", "archived", "spawned_by", "session_id"):
             wanted = getattr(self, name)
             if wanted is not None and columns[name] != wanted:
                 return False
@@ -205,6 +220,14 @@ class SessionStore(Protocol):
         """Remove ``key``; ``True`` if it existed."""
         ...
 
+    def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
+        """Remove the keys given, all or nothing; returns how many were removed.
+
+        With ``updated_before`` only entries whose ``updatedAt`` is still older than it
+        are removed, so a session touched since the caller chose it survives.
+        """
+        ...
+
     def list(
         self,
         *,
@@ -233,6 +256,18 @@ class SessionStore(Protocol):
     ) -> int:
         """Upsert many entries, all or nothing, sent ``batch_size`` at a time; returns
         how many were written."""
+        ...
+
+    def cleanup(self, **options: Unpack[CleanupOptions]) -> CleanupReport:
+        """OpenClaw's maintenance on this store: prune stale entries, cap the store,
+        protect what must stay (see :func:`sessionstore.lifecycle.cleanup`)."""
+        ...
+
+    def reset(
+        self, key: str, *, transcripts: Transcripts | None = None, now_ms: int | None = None
+    ) -> SessionEntry:
+        """A new ``sessionId`` for ``key``, as OpenClaw's ``/new`` (see
+        :func:`sessionstore.lifecycle.reset`)."""
         ...
 
     def close(self) -> None:

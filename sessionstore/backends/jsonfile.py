@@ -35,6 +35,7 @@ from typing import Any, Self, Unpack
 import orjson
 from filelock import FileLock, Timeout
 
+from sessionstore import lifecycle
 from sessionstore.entry import (
     MAX_ENTRY_BYTES,
     SessionEntry,
@@ -51,8 +52,10 @@ from sessionstore.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
+from sessionstore.lifecycle import CleanupOptions, CleanupReport
 from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.openclaw.transcripts import Transcripts
 from sessionstore.projection import project, summary_from_columns
 from sessionstore.store import (
     DEFAULT_PAGE_SIZE,
@@ -418,6 +421,20 @@ class JsonFileStore:
             self._write(snapshot)
             return True
 
+    def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
+        wanted = {validate_key(key) for key in keys}
+        still = Filters(updated_before=updated_before)
+        with self._locked() as snapshot:
+            present = [
+                key
+                for key in wanted
+                if key in snapshot.entries and still.matches(snapshot.columns[key])
+            ]
+            for key in present:
+                del snapshot.raw[key], snapshot.entries[key], snapshot.columns[key]
+            self._write(snapshot)  # skipped when nothing changed
+            return len(present)
+
     def _matching(self, filters: Filters) -> Iterator[tuple[str, dict[str, Any]]]:
         for key, columns in self._current().columns.items():
             if filters.matches(columns):
@@ -467,6 +484,14 @@ class JsonFileStore:
                 self._store(snapshot, key, entry, data)
             self._write(snapshot)
         return len(pending)
+
+    def cleanup(self, **options: Unpack[CleanupOptions]) -> CleanupReport:
+        return lifecycle.cleanup(self, **options)
+
+    def reset(
+        self, key: str, *, transcripts: Transcripts | None = None, now_ms: int | None = None
+    ) -> SessionEntry:
+        return lifecycle.reset(self, key, transcripts=transcripts, now_ms=now_ms)
 
     def close(self) -> None:
         with self._mutex:

@@ -37,6 +37,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from sessionstore import lifecycle
 from sessionstore.entry import (
     MAX_ENTRY_BYTES,
     SessionEntry,
@@ -47,8 +48,10 @@ from sessionstore.entry import (
     validate_key,
 )
 from sessionstore.errors import StaleEntryError
+from sessionstore.lifecycle import CleanupOptions, CleanupReport
 from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.openclaw.transcripts import Transcripts
 from sessionstore.projection import INDEX_COLUMNS, project, summary_from_columns
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.engine import (
@@ -79,6 +82,8 @@ T = TypeVar("T")
 
 #: Attempts for a write that meets a transient conflict (busy, deadlock, race).
 MAX_ATTEMPTS = 8
+# Keys per DELETE ... IN (...): well inside every database's limit on parameters.
+_DELETE_BATCH = 500
 
 # An inline literal: PyMySQL's executemany cannot bind parameters after VALUES (...).
 _BUMP = t.c.version + literal_column("1")
@@ -375,9 +380,23 @@ class SqlStore:
 
         return self._retry("delete", attempt)
 
+    def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
+        wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
+        clauses = self._where(Filters(updated_before=updated_before))
+
+        def attempt() -> int:
+            removed = 0
+            with self._write() as conn:
+                for chunk in _batches(wanted, _DELETE_BATCH):
+                    stmt = delete(t).where(*clauses, t.c.session_key.in_(chunk))
+                    removed += conn.execute(stmt).rowcount
+            return removed
+
+        return self._retry("delete_many", attempt)
+
     def _where(self, filters: Filters) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = [t.c.agent_id == self._agent_id]
-        for name in ("channel", "status", "chat_type", "spawned_by"):
+        for name in ("channel", "status", "chat_type", "spawned_by", "session_id"):
             value = getattr(filters, name)
             if value is not None:
                 clauses.append(t.c[name] == value)
@@ -509,6 +528,14 @@ class SqlStore:
                 conn.execute(insert(imports), {**values, "agent_id": self._agent_id})
 
         self._retry("record import", attempt)
+
+    def cleanup(self, **options: Unpack[CleanupOptions]) -> CleanupReport:
+        return lifecycle.cleanup(self, **options)
+
+    def reset(
+        self, key: str, *, transcripts: Transcripts | None = None, now_ms: int | None = None
+    ) -> SessionEntry:
+        return lifecycle.reset(self, key, transcripts=transcripts, now_ms=now_ms)
 
     def close(self) -> None:
         self._engine.dispose()

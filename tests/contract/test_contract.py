@@ -294,6 +294,26 @@ def test_delete(store: SessionStore) -> None:
     assert store.count() == 1
 
 
+def test_delete_many_removes_only_the_keys_given(store: SessionStore) -> None:
+    store.put_many((f"agent:main:k{i:04d}", entry(session_id=f"s-{i}")) for i in range(1200))
+    doomed = [f"agent:main:k{i:04d}" for i in range(0, 1200, 2)]
+    assert store.delete_many([*doomed, "agent:main:absent", doomed[0]]) == 600
+    assert store.count() == 600
+    assert store.get(doomed[0]) is None and store.get("agent:main:k0001") is not None
+    assert store.delete_many([]) == 0
+    with pytest.raises(InvalidEntryError):
+        store.delete_many(["agent:main:k0001", ""])
+    assert store.count() == 600  # a bad key anywhere: nothing removed
+
+
+def test_delete_many_spares_entries_touched_since(store: SessionStore) -> None:
+    store.put("agent:main:old", entry(updated_at=T0))
+    store.put("agent:main:touched", entry(updated_at=T0 + 5_000))
+    removed = store.delete_many(["agent:main:old", "agent:main:touched"], updated_before=T0 + 1)
+    assert removed == 1
+    assert keys_of(store) == ["agent:main:touched"]
+
+
 # -- list and count -----------------------------------------------------------------
 
 
@@ -474,6 +494,14 @@ def test_count_without_filters(store: SessionStore) -> None:
     assert store.count() == 0
     _populate(store)
     assert store.count() == 7
+
+
+def test_filter_by_session_id(store: SessionStore) -> None:
+    store.put("agent:main:a", entry(session_id="shared"))
+    store.put("agent:main:b", entry(session_id="shared", updated_at=T0 + 1))
+    store.put("agent:main:c", entry(session_id="other"))
+    assert store.count(session_id="shared") == 2
+    assert keys_of(store, session_id="shared") == ["agent:main:b", "agent:main:a"]
 
 
 # -- iter_entries and put_many ------------------------------------------------------

@@ -1,0 +1,502 @@
+"""Session lifecycle with OpenClaw's maintenance rules: :func:`cleanup` (prune stale
+entries, cap the store, drop entries whose transcript is gone, archive their
+transcripts), :func:`reset` (``/new``) and :func:`check` (the index against the files).
+
+The rules live here once, on top of the store contract, so every backend reports and
+acts alike. Each step reads only what it may remove: stale entries through the index
+on ``updatedAt``, cap overflow past the newest ``max_entries``; the only exception is
+``fix_missing``, which must look at every transcript.
+
+>>> import tempfile, os
+>>> from sessionstore import open_store
+>>> store = open_store(os.path.join(tempfile.mkdtemp(), "sessions.json"))
+>>> _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+>>> _ = store.put("agent:main:cron:nightly", {"sessionId": "s2", "updatedAt": 2})
+>>> report = cleanup(store, now_ms=100 * DAY_MS)
+>>> [(item.key, item.action.value, item.reason) for item in report.items]
+[('agent:main:main', 'keep', 'main session'), ('agent:main:cron:nightly', 'prune-stale', None)]
+>>> report.before, report.after
+(2, 1)
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from sessionstore.entry import SessionEntry, SessionSummary
+from sessionstore.errors import InvalidArgumentError
+from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.openclaw.transcripts import Transcripts
+from sessionstore.store import MAX_PAGE_SIZE, SessionStore
+
+__all__ = [
+    "DAY_MS",
+    "DEFAULT_MAX_ENTRIES",
+    "DEFAULT_PRUNE_AFTER_MS",
+    "Action",
+    "CheckReport",
+    "CleanupItem",
+    "CleanupOptions",
+    "CleanupReport",
+    "check",
+    "cleanup",
+    "parse_duration",
+    "protection",
+    "reset",
+]
+
+DAY_MS = 86_400_000
+#: OpenClaw's ``session.maintenance.pruneAfter``: 30 days.
+DEFAULT_PRUNE_AFTER_MS = 30 * DAY_MS
+#: OpenClaw's ``session.maintenance.maxEntries``.
+DEFAULT_MAX_ENTRIES = 500
+Mode = Literal["enforce", "warn"]
+
+
+class CleanupOptions(TypedDict, total=False):
+    """The options of :func:`cleanup` (and of ``store.cleanup``)."""
+
+    prune_after_ms: int | None
+    max_entries: int | None
+    mode: Mode
+    dry_run: bool
+    active_key: str | None
+    fix_missing: bool
+    transcripts: Transcripts | None
+    reset_archive_retention_ms: int | None
+    now_ms: int | None
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*", re.I)
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": DAY_MS, "w": 7 * DAY_MS}
+# <file>.deleted.<ts> / <file>.reset.<ts>, ts = 2026-03-31T08-00-00.000Z
+_ARCHIVE = re.compile(r".+\.(deleted|reset)\.(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d{3})?Z)")
+
+
+def parse_duration(text: str | int) -> int:
+    """A duration in OpenClaw's notation (``30d``, ``12h``, ``90m``; a bare number is
+    days) in milliseconds.
+
+    >>> parse_duration("12h"), parse_duration(2)
+    (43200000, 172800000)
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text * DAY_MS
+    match = _DURATION.fullmatch(str(text))
+    if match is None:
+        raise InvalidArgumentError(f"not a duration: {text!r} (expected e.g. 30d, 12h, 90m)")
+    return round(float(match[1]) * _UNIT_MS[(match[2] or "d").lower()])
+
+
+class Action(StrEnum):
+    """What cleanup does with a key."""
+
+    KEEP = "keep"
+    PRUNE_STALE = "prune-stale"
+    PRUNE_MISSING = "prune-missing"
+    CAP_OVERFLOW = "cap-overflow"
+
+
+@dataclass(frozen=True)
+class CleanupItem:
+    """One key cleanup looked at: removed, or kept because it is protected."""
+
+    key: str
+    action: Action
+    updated_at: int
+    model: str | None = None
+    #: why a key that a rule matched is kept
+    reason: str | None = None
+
+
+@dataclass
+class CleanupReport:
+    """What :func:`cleanup` found, and did unless ``dry_run`` or ``mode="warn"``.
+
+    ``items`` lists every key a rule matched, in rule order: removals and the protected
+    keys they spared; keys not listed are kept.
+    """
+
+    agent_id: str
+    mode: Mode
+    dry_run: bool
+    before: int
+    after: int = 0
+    items: list[CleanupItem] = field(default_factory=list)
+    #: transcripts renamed to ``<file>.deleted.<ts>`` (or that would be)
+    archived: list[str] = field(default_factory=list)
+    #: archives older than their retention, removed (or that would be)
+    expired: list[str] = field(default_factory=list)
+    applied: bool = False
+    #: entries actually removed (a session touched meanwhile is spared)
+    applied_count: int = 0
+
+    def count(self, action: Action) -> int:
+        """How many items have ``action``."""
+        return sum(1 for item in self.items if item.action is action)
+
+    @property
+    def removals(self) -> list[CleanupItem]:
+        """The items that remove their key."""
+        return [item for item in self.items if item.action is not Action.KEEP]
+
+    @property
+    def would_mutate(self) -> bool:
+        """Whether enforcing this report changes anything."""
+        return bool(self.removals or self.expired)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with OpenClaw's field names where it has them."""
+        return {
+            "agentId": self.agent_id,
+            "mode": self.mode,
+            "dryRun": self.dry_run,
+            "beforeCount": self.before,
+            "afterCount": self.after,
+            "pruned": self.count(Action.PRUNE_STALE),
+            "missing": self.count(Action.PRUNE_MISSING),
+            "capped": self.count(Action.CAP_OVERFLOW),
+            "wouldMutate": self.would_mutate,
+            "applied": self.applied,
+            "appliedCount": self.applied_count,
+            "archived": self.archived,
+            "expired": self.expired,
+            "actions": [
+                {
+                    "key": item.key,
+                    "action": item.action.value,
+                    "updatedAt": item.updated_at,
+                    "model": item.model,
+                    "reason": item.reason,
+                }
+                for item in self.items
+            ],
+        }
+
+
+def protection(summary: SessionSummary, agent_id: str, active_key: str | None = None) -> str | None:
+    """Why cleanup must never remove this session, or ``None``.
+
+    Protected: the agent's main session, ``global``, the caller's active session,
+    archived sessions, and thread, topic, group and channel sessions.
+
+    >>> topic = "agent:main:telegram:group:-100:topic:42"
+    >>> protection(SessionSummary(key=topic, session_id="s", updated_at=1), "main")
+    'thread or topic'
+    """
+    key = summary.key
+    if key == f"agent:{agent_id}:main":
+        return "main session"
+    if key == "global":
+        return "global session"
+    if active_key is not None and key == active_key:
+        return "active session"
+    if summary.archived:
+        return "archived"
+    parts = key.split(":")
+    if "thread" in parts or "topic" in parts:
+        return "thread or topic"
+    if summary.chat_type in ("group", "channel") or {"group", "channel", "room"} & set(parts):
+        return "group or channel"
+    return None
+
+
+def _pages(store: SessionStore, **query: Any) -> Iterator[SessionSummary]:
+    """Every summary a listing yields, page after page."""
+    cursor = None
+    while True:
+        page = store.list(limit=MAX_PAGE_SIZE, cursor=cursor, **query)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def cleanup(
+    store: SessionStore,
+    *,
+    prune_after_ms: int | None = DEFAULT_PRUNE_AFTER_MS,
+    max_entries: int | None = DEFAULT_MAX_ENTRIES,
+    mode: Mode = "enforce",
+    dry_run: bool = False,
+    active_key: str | None = None,
+    fix_missing: bool = False,
+    transcripts: Transcripts | None = None,
+    reset_archive_retention_ms: int | None = None,
+    now_ms: int | None = None,
+) -> CleanupReport:
+    """Apply OpenClaw's maintenance to one agent's store, in OpenClaw's order.
+
+    1. Prune entries not updated for ``prune_after_ms`` (``None``: never).
+    2. With ``fix_missing``, drop entries whose transcript file is gone.
+    3. Cap the store at the ``max_entries`` newest by ``updatedAt`` (``None``: no cap).
+
+    Protected sessions (see :func:`protection`) survive every rule, so a store may stay
+    over its cap. With ``transcripts``, a removed entry's transcript is renamed to
+    ``<file>.deleted.<ts>`` unless another entry still uses its ``sessionId``, and
+    archives older than their retention are deleted: ``.deleted`` ones after
+    ``prune_after_ms``, ``.reset`` ones after ``reset_archive_retention_ms`` (default:
+    kept). ``mode="warn"`` and ``dry_run`` only report; the report of a dry run is
+    what an enforced run then does.
+    """
+    if mode not in ("enforce", "warn"):
+        raise InvalidArgumentError(f"mode must be 'enforce' or 'warn', got {mode!r}")
+    if max_entries is not None and (isinstance(max_entries, bool) or max_entries < 0):
+        raise InvalidArgumentError(f"max_entries must be 0 or more, got {max_entries!r}")
+    if fix_missing and transcripts is None:
+        raise InvalidArgumentError("fix_missing needs the transcripts directory")
+    now = current_time_ms() if now_ms is None else now_ms
+    agent_id = store.agent_id
+    report = CleanupReport(agent_id, mode, dry_run, before=store.count())
+    removed: dict[str, CleanupItem] = {}
+
+    def consider(summary: SessionSummary, action: Action) -> None:
+        reason = protection(summary, agent_id, active_key)
+        item = CleanupItem(
+            summary.key,
+            Action.KEEP if reason else action,
+            summary.updated_at,
+            summary.model,
+            reason,
+        )
+        report.items.append(item)
+        if reason is None:
+            removed[summary.key] = item
+
+    if prune_after_ms is not None:
+        for summary in _pages(store, order="asc", updated_before=now - prune_after_ms):
+            consider(summary, Action.PRUNE_STALE)
+    if fix_missing:
+        assert transcripts is not None
+        for key, entry in store.iter_entries():
+            if key not in removed and not transcripts.path(entry).exists():
+                consider(_summary(key, entry), Action.PRUNE_MISSING)
+    if max_entries is not None and report.before - len(removed) > max_entries:
+        position = 0
+        for summary in _pages(store, order="desc"):
+            if summary.key in removed:
+                continue
+            position += 1
+            if position > max_entries:
+                consider(summary, Action.CAP_OVERFLOW)
+
+    report.after = report.before - len(removed)
+    doomed = {key: store.get(key) for key in removed} if transcripts is not None else {}
+    if transcripts is not None:
+        report.archived = _archives_to_make(store, transcripts, doomed)
+        report.expired = _expired_archives(
+            transcripts, now, prune_after_ms, reset_archive_retention_ms
+        )
+    if mode == "warn" or dry_run:
+        return report
+
+    newest = max((item.updated_at for item in removed.values()), default=0)
+    report.applied_count = store.delete_many(removed, updated_before=newest + 1)
+    report.after = report.before - report.applied_count
+    report.applied = True
+    if transcripts is not None:
+        for key, gone in doomed.items():
+            if (
+                gone is not None
+                and store.get(key) is None
+                and not store.count(session_id=gone.session_id)
+            ):
+                transcripts.archive(gone, "deleted", now_ms=now)
+        for name in report.expired:
+            (transcripts.directory / name).unlink(missing_ok=True)
+    return report
+
+
+def _summary(key: str, entry: SessionEntry) -> SessionSummary:
+    archived = entry.archived_at is not None
+    return SessionSummary(
+        key=key,
+        session_id=entry.session_id,
+        updated_at=entry.updated_at,
+        chat_type=entry.chat_type,
+        model=entry.model,
+        archived=archived,
+    )
+
+
+def _archives_to_make(
+    store: SessionStore, transcripts: Transcripts, doomed: dict[str, SessionEntry | None]
+) -> list[str]:
+    """Transcripts the removals would archive: those of session ids no kept entry uses."""
+    by_session: dict[str, int] = {}
+    for entry in doomed.values():
+        if entry is not None:
+            by_session[entry.session_id] = by_session.get(entry.session_id, 0) + 1
+    names = []
+    for entry in doomed.values():
+        if entry is None or store.count(session_id=entry.session_id) > by_session[entry.session_id]:
+            continue
+        path = transcripts.path(entry)
+        if path.exists():
+            names.append(path.name)
+    return sorted(set(names))
+
+
+def _expired_archives(
+    transcripts: Transcripts, now: int, deleted_ms: int | None, reset_ms: int | None
+) -> list[str]:
+    retention = {"deleted": deleted_ms, "reset": reset_ms}
+    expired = []
+    for path in _archive_files(transcripts.directory):
+        match = _ARCHIVE.fullmatch(path.name)
+        assert match is not None
+        keep_for = retention[match[1]]
+        if keep_for is not None and _stamp_ms(match[2]) < now - keep_for:
+            expired.append(path.name)
+    return expired
+
+
+def _archive_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if _ARCHIVE.fullmatch(p.name) and p.is_file())
+
+
+def _stamp_ms(stamp: str) -> int:
+    """``2026-03-31T08-00-00.000Z`` (milliseconds optional) in epoch ms."""
+    iso = stamp[:10] + "T" + stamp[11:19].replace("-", ":") + stamp[19:].replace("Z", "+00:00")
+    return int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def reset(
+    store: SessionStore,
+    key: str,
+    *,
+    transcripts: Transcripts | None = None,
+    now_ms: int | None = None,
+) -> SessionEntry:
+    """OpenClaw's ``/new``: the same key gets a new ``sessionId`` and starts afresh.
+
+    The old transcript is archived as ``<file>.reset.<ts>``; ``sessionStartedAt`` and
+    ``updatedAt`` move to now; the counters that describe the old transcript
+    (``messageCount``, token totals) are cleared; a ``sessionFile`` is pointed at the new
+    transcript. Every other field (labels, routes, overrides) is kept.
+    """
+    now = current_time_ms() if now_ms is None else now_ms
+    old = store.get(key)
+    if old is None:
+        raise InvalidArgumentError(f"no session {key!r} to reset")
+    new_id = str(uuid.uuid4())
+    data = old.to_dict()
+    for name in ("messageCount", "inputTokens", "outputTokens", "totalTokens"):
+        data.pop(name, None)
+    data.update(sessionId=new_id, sessionStartedAt=now, updatedAt=max(now, old.updated_at))
+    data["totalTokensFresh"] = False
+    if "sessionFile" in data:
+        directory = transcripts.directory if transcripts else Path(str(data["sessionFile"])).parent
+        data["sessionFile"] = str(directory / f"{new_id}.jsonl")
+    entry = SessionEntry.from_dict(data)
+
+    def swap(current: SessionEntry | None) -> SessionEntry:
+        if current is None or current.session_id != old.session_id:
+            raise InvalidArgumentError(f"session {key!r} changed while it was being reset")
+        return entry
+
+    store.update(key, swap)
+    if transcripts is not None:
+        transcripts.archive(old, "reset", now_ms=now)
+    return entry
+
+
+@dataclass
+class CheckReport:
+    """The index compared with the transcript files (see :func:`check`)."""
+
+    agent_id: str
+    entries: int = 0
+    #: keys whose transcript file does not exist
+    missing: list[str] = field(default_factory=list)
+    #: transcript files no entry refers to
+    orphans: list[str] = field(default_factory=list)
+    #: key -> {field: [index value, value from the file]}
+    wrong_counts: dict[str, dict[str, list[int | None]]] = field(default_factory=dict)
+    #: keys without ``messageCount`` yet (imported, never counted)
+    uncounted: list[str] = field(default_factory=list)
+    repaired: int = 0
+
+    @property
+    def consistent(self) -> bool:
+        """No missing transcript, no orphan and no wrong counter."""
+        return not (self.missing or self.orphans or self.wrong_counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "agentId": self.agent_id,
+            "entries": self.entries,
+            "consistent": self.consistent,
+            "missing": self.missing,
+            "orphans": self.orphans,
+            "wrongCounts": self.wrong_counts,
+            "uncounted": self.uncounted,
+            "repaired": self.repaired,
+        }
+
+
+def check(store: SessionStore, transcripts: Transcripts, *, repair: bool = False) -> CheckReport:
+    """Compare the hot index with cold storage.
+
+    Reports entries whose transcript is missing, transcript files no entry refers to,
+    and counters that disagree with the file: ``messageCount`` (the ``message`` events)
+    and, for entries that carry ``messageCount``, ``inputTokens``/``outputTokens`` (sums
+    of assistant ``usage``) and ``totalTokens`` (the last one). With ``repair`` the
+    counters of every entry with a transcript are rebuilt from it. Reads every entry
+    and every transcript: this is a maintenance task, not a hot path.
+    """
+    report = CheckReport(store.agent_id)
+    referenced: set[str] = set()
+    fixes: dict[str, dict[str, int]] = {}
+    for key, entry in store.iter_entries():
+        report.entries += 1
+        path = transcripts.path(entry)
+        referenced.add(path.name)
+        if not path.exists():
+            report.missing.append(key)
+            continue
+        stats = transcripts.stats(entry)
+        truth: dict[str, int | None] = {"messageCount": stats.messages}
+        if entry.message_count is None:
+            report.uncounted.append(key)
+        else:
+            truth |= {
+                "inputTokens": stats.input_tokens,
+                "outputTokens": stats.output_tokens,
+                "totalTokens": stats.total_tokens,
+            }
+        data = entry.to_dict()
+        wrong = {
+            name: [data.get(name), value]
+            for name, value in truth.items()
+            if data.get(name) != value and not (name != "messageCount" and value is None)
+        }
+        if wrong and entry.message_count is not None:
+            report.wrong_counts[key] = wrong
+        if repair:
+            counters = {"messageCount": stats.messages}
+            if stats.messages and (stats.input_tokens or stats.output_tokens):
+                counters |= {"inputTokens": stats.input_tokens, "outputTokens": stats.output_tokens}
+            if stats.total_tokens is not None:
+                counters["totalTokens"] = stats.total_tokens
+            if any(data.get(name) != value for name, value in counters.items()):
+                fixes[key] = counters
+    report.orphans = [p.name for p in transcripts.files() if p.name not in referenced]
+    for key, counters in fixes.items():
+
+        def rebuilt(current: SessionEntry | None, counters: dict[str, int] = counters) -> Any:
+            return None if current is None else current.with_fields(**counters)
+
+        store.update(key, rebuilt)
+        report.repaired += 1
+    return report
