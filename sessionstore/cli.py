@@ -19,12 +19,13 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 from sqlalchemy import make_url
 
-from sessionstore import __version__, transfer
+from sessionstore import __version__, lifecycle, transfer
 from sessionstore.backends.sql import SqlStore
 from sessionstore.entry import SessionSummary, validate_agent_id
 from sessionstore.errors import InvalidArgumentError, SessionStoreError
 from sessionstore.openclaw.merge import now_ms
-from sessionstore.openclaw.statedir import discover_agents, store_path
+from sessionstore.openclaw.statedir import discover_agents, sessions_dir, store_path
+from sessionstore.openclaw.transcripts import Transcripts
 from sessionstore.settings import Settings
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.engine import database_url, mask_url, sqlite_file
@@ -648,6 +649,157 @@ def copy_command(
     with _Bar(enabled=not as_json and sys.stderr.isatty()) as bar:
         report = transfer.copy(source, target, agents=agents, batch_size=batch_size, progress=bar)
     _report(report, as_json)
+
+
+# -- cleanup, check --------------------------------------------------------------
+
+
+def _transcripts(settings: Settings, agent_id: str, sessions: Path | None) -> Transcripts:
+    """The agent's transcripts: ``--sessions-dir``, else the state directory's."""
+    return Transcripts(sessions or sessions_dir(settings.state_dir, agent_id))
+
+
+SessionsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--sessions-dir",
+        help="Transcripts directory (default: <state-dir>/agents/<id>/sessions).",
+        show_default=False,
+    ),
+]
+
+
+@app.command("cleanup")
+def cleanup_command(
+    url: StoreUrl = None,
+    state_dir: StateDir = None,
+    agent: Agent = None,
+    all_agents: AllAgents = False,
+    prune_after: Annotated[
+        str, typer.Option(help="Prune entries idle this long: 30d, 12h, 90m ('off': never).")
+    ] = "30d",
+    max_entries: Annotated[
+        int | None, typer.Option(min=0, help="Keep at most this many (protected ones aside).")
+    ] = lifecycle.DEFAULT_MAX_ENTRIES,
+    no_cap: Annotated[bool, typer.Option("--no-cap", help="Do not cap the store.")] = False,
+    enforce: Annotated[
+        bool, typer.Option("--enforce/--warn", help="Remove, or only report what would go.")
+    ] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only.")] = False,
+    fix_missing: Annotated[
+        bool, typer.Option("--fix-missing", help="Drop entries whose transcript is gone.")
+    ] = False,
+    active_key: Annotated[
+        str | None, typer.Option(help="The session in use: never removed.")
+    ] = None,
+    sessions: SessionsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Prune stale sessions and cap the store, with OpenClaw's rules and protected keys.
+
+    Removed entries' transcripts are archived as <file>.deleted.<ts>, never deleted.
+
+    Example: sessionstore cleanup --all-agents --prune-after 30d --max-entries 500 --dry-run
+    """
+    settings = _settings(state_dir, url)
+    target = settings.target()
+    prune_ms = (
+        None if prune_after.strip().lower() == "off" else lifecycle.parse_duration(prune_after)
+    )
+    reports = []
+    for agent_id in _agents(target, settings, agent, all_agents):
+        transcripts = _transcripts(settings, agent_id, sessions)
+        with _open(target, settings, agent_id) as store:
+            reports.append(
+                store.cleanup(
+                    prune_after_ms=prune_ms,
+                    max_entries=None if no_cap else max_entries,
+                    mode="enforce" if enforce else "warn",
+                    dry_run=dry_run,
+                    active_key=active_key,
+                    fix_missing=fix_missing,
+                    transcripts=transcripts if transcripts.directory.is_dir() else None,
+                )
+            )
+    if as_json:
+        _print_json({"store": _describe_target(target), "agents": [r.to_dict() for r in reports]})
+        return
+    console = _console()
+    for report in reports:
+        state = "applied" if report.applied else "not applied (dry run or warn mode)"
+        console.print(
+            f"{report.agent_id}: {report.before:,} -> {report.after:,} entries "
+            f"(pruned {report.count(lifecycle.Action.PRUNE_STALE)}, "
+            f"missing {report.count(lifecycle.Action.PRUNE_MISSING)}, "
+            f"capped {report.count(lifecycle.Action.CAP_OVERFLOW)}; {state})"
+        )
+        if report.items:
+            table = Table("Action", "Key", "Age", "Model", "Why kept", box=None)
+            table.columns[1].overflow = "fold"
+            now = now_ms()
+            for item in report.items:
+                table.add_row(
+                    item.action.value,
+                    escape(item.key),
+                    _age(item.updated_at, now),
+                    escape(item.model or "-"),
+                    item.reason or "",
+                )
+            console.print(table)
+        if report.archived or report.expired:
+            console.print(
+                f"transcripts archived: {len(report.archived)}, old archives removed: "
+                f"{len(report.expired)}"
+            )
+
+
+@app.command("check")
+def check_command(
+    url: StoreUrl = None,
+    state_dir: StateDir = None,
+    agent: Agent = None,
+    all_agents: AllAgents = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Rebuild message and token counters from the files.")
+    ] = False,
+    sessions: SessionsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Compare the index with the transcript files; exit 1 if they disagree.
+
+    Finds entries whose transcript is missing, transcripts no entry refers to, and
+    message or token counters that differ from the files.
+
+    Example: sessionstore check --all-agents --repair
+    """
+    settings = _settings(state_dir, url)
+    target = settings.target()
+    reports = []
+    for agent_id in _agents(target, settings, agent, all_agents):
+        with _open(target, settings, agent_id) as store:
+            transcripts = _transcripts(settings, agent_id, sessions)
+            reports.append(lifecycle.check(store, transcripts, repair=repair))
+    if as_json:
+        _print_json({"store": _describe_target(target), "agents": [r.to_dict() for r in reports]})
+    else:
+        console = _console()
+        for report in reports:
+            verdict = "consistent" if report.consistent else "INCONSISTENT"
+            console.print(
+                f"{report.agent_id}: {verdict}: {report.entries:,} entries, "
+                f"{len(report.missing)} missing transcripts, {len(report.orphans)} orphan "
+                f"files, {len(report.wrong_counts)} wrong counters, "
+                f"{len(report.uncounted)} not counted yet, {report.repaired} repaired"
+            )
+            for key in report.missing:
+                console.print(f"  missing transcript: {escape(key)}")
+            for name in report.orphans:
+                console.print(f"  orphan file: {escape(name)}")
+            for key, fields in report.wrong_counts.items():
+                detail = ", ".join(f"{k} {v[0]} (file: {v[1]})" for k, v in fields.items())
+                console.print(f"  wrong counters: {escape(key)}: {detail}")
+    if not all(report.consistent for report in reports):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from typing import Any, Literal, TypedDict
 from sessionstore.entry import SessionEntry, SessionSummary
 from sessionstore.errors import InvalidArgumentError
 from sessionstore.openclaw.merge import now_ms as current_time_ms
-from sessionstore.openclaw.transcripts import Transcripts
+from sessionstore.openclaw.transcripts import Transcripts, TranscriptStats
 from sessionstore.store import MAX_PAGE_SIZE, SessionStore
 
 __all__ = [
@@ -415,6 +415,8 @@ class CheckReport:
     """The index compared with the transcript files (see :func:`check`)."""
 
     agent_id: str
+    #: counters were rebuilt from the files
+    repair: bool = False
     entries: int = 0
     #: keys whose transcript file does not exist
     missing: list[str] = field(default_factory=list)
@@ -428,8 +430,8 @@ class CheckReport:
 
     @property
     def consistent(self) -> bool:
-        """No missing transcript, no orphan and no wrong counter."""
-        return not (self.missing or self.orphans or self.wrong_counts)
+        """No missing transcript, no orphan, and no wrong counter left unrepaired."""
+        return not (self.missing or self.orphans or (self.wrong_counts and not self.repair))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -437,6 +439,7 @@ class CheckReport:
             "agentId": self.agent_id,
             "entries": self.entries,
             "consistent": self.consistent,
+            "repair": self.repair,
             "missing": self.missing,
             "orphans": self.orphans,
             "wrongCounts": self.wrong_counts,
@@ -445,17 +448,28 @@ class CheckReport:
         }
 
 
+def _counters(stats: TranscriptStats) -> dict[str, int]:
+    """The counters an entry should carry for a transcript with these stats."""
+    counters = {"messageCount": stats.messages}
+    if stats.total_tokens is not None or stats.input_tokens or stats.output_tokens:
+        counters |= {"inputTokens": stats.input_tokens, "outputTokens": stats.output_tokens}
+    if stats.total_tokens is not None:
+        counters["totalTokens"] = stats.total_tokens
+    return counters
+
+
 def check(store: SessionStore, transcripts: Transcripts, *, repair: bool = False) -> CheckReport:
     """Compare the hot index with cold storage.
 
     Reports entries whose transcript is missing, transcript files no entry refers to,
     and counters that disagree with the file: ``messageCount`` (the ``message`` events)
-    and, for entries that carry ``messageCount``, ``inputTokens``/``outputTokens`` (sums
-    of assistant ``usage``) and ``totalTokens`` (the last one). With ``repair`` the
-    counters of every entry with a transcript are rebuilt from it. Reads every entry
+    and, when the file holds assistant ``usage``, ``inputTokens``/``outputTokens`` (its
+    sums) and ``totalTokens`` (the last one). Entries without ``messageCount`` were
+    never counted (imported ones) and are listed as ``uncounted``, not as wrong. With
+    ``repair`` the counters of every entry with a transcript are rebuilt from it. Reads every entry
     and every transcript: this is a maintenance task, not a hot path.
     """
-    report = CheckReport(store.agent_id)
+    report = CheckReport(store.agent_id, repair=repair)
     referenced: set[str] = set()
     fixes: dict[str, dict[str, int]] = {}
     for key, entry in store.iter_entries():
@@ -465,32 +479,19 @@ def check(store: SessionStore, transcripts: Transcripts, *, repair: bool = False
         if not path.exists():
             report.missing.append(key)
             continue
-        stats = transcripts.stats(entry)
-        truth: dict[str, int | None] = {"messageCount": stats.messages}
-        if entry.message_count is None:
-            report.uncounted.append(key)
-        else:
-            truth |= {
-                "inputTokens": stats.input_tokens,
-                "outputTokens": stats.output_tokens,
-                "totalTokens": stats.total_tokens,
-            }
+        truth = _counters(transcripts.stats(entry))
         data = entry.to_dict()
         wrong = {
             name: [data.get(name), value]
             for name, value in truth.items()
-            if data.get(name) != value and not (name != "messageCount" and value is None)
+            if data.get(name) != value
         }
-        if wrong and entry.message_count is not None:
+        if entry.message_count is None:
+            report.uncounted.append(key)
+        elif wrong:
             report.wrong_counts[key] = wrong
-        if repair:
-            counters = {"messageCount": stats.messages}
-            if stats.messages and (stats.input_tokens or stats.output_tokens):
-                counters |= {"inputTokens": stats.input_tokens, "outputTokens": stats.output_tokens}
-            if stats.total_tokens is not None:
-                counters["totalTokens"] = stats.total_tokens
-            if any(data.get(name) != value for name, value in counters.items()):
-                fixes[key] = counters
+        if repair and wrong:
+            fixes[key] = truth
     report.orphans = [p.name for p in transcripts.files() if p.name not in referenced]
     for key, counters in fixes.items():
 

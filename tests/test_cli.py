@@ -206,3 +206,41 @@ def test_keys_are_printed_as_they_are(tmp_path: Path) -> None:
         store.put(key, {"sessionId": "s1", "updatedAt": 1})
     done = run("list", "--url", url)
     assert key in done.stdout  # no emoji for :thread:, no markup
+
+
+def test_cleanup_dry_run_then_enforce(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    now = int(time.time() * 1000)
+    with open_store(url, auto_upgrade=True) as store:
+        store.put("agent:main:main", {"sessionId": "m", "updatedAt": now - 90 * 86_400_000})
+        for n in range(5):
+            store.put(f"agent:main:cron:j{n}", {"sessionId": f"c{n}", "updatedAt": now - n})
+    dry = _json(run("cleanup", "--url", url, "--max-entries", "2", "--dry-run", "--json"))
+    [report] = dry["agents"]
+    assert (report["beforeCount"], report["afterCount"], report["applied"]) == (6, 3, False)
+    assert report["capped"] == 3 and report["pruned"] == 0
+    assert {a["key"]: a["action"] for a in report["actions"]}["agent:main:main"] == "keep"
+    done = run("cleanup", "--url", url, "--max-entries", "2")
+    assert done.returncode == 0, done.stderr
+    assert "6 -> 3 entries" in done.stdout and "cap-overflow" in done.stdout
+    with open_store(url) as store:
+        assert store.count() == 3
+
+
+def test_check_exits_1_until_the_counts_are_repaired(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "s1.jsonl").write_text(
+        '{"type":"session","version":3,"id":"s1"}\n'
+        '{"type":"message","message":{"role":"user","content":"hi"}}\n'
+    )
+    with open_store(url, auto_upgrade=True) as store:
+        store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1, "messageCount": 5})
+    args = ("check", "--url", url, "--sessions-dir", str(sessions))
+    found = run(*args, "--json")
+    assert found.returncode == 1
+    wrong = _json(found)["agents"][0]["wrongCounts"]
+    assert wrong == {"agent:main:main": {"messageCount": [5, 1]}}
+    assert run(*args, "--repair").returncode == 0
+    assert run(*args).returncode == 0
