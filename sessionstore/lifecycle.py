@@ -120,8 +120,8 @@ class CleanupItem:
 class CleanupReport:
     """What :func:`cleanup` found, and did unless ``dry_run`` or ``mode="warn"``.
 
-    ``items`` lists every key a rule matched, in rule order: removals and the protected
-    keys they spared; keys not listed are kept.
+    ``items`` lists every key a rule matched, once, in rule order: removals and the
+    protected keys they spared; keys not listed are kept.
     """
 
     agent_id: str
@@ -256,8 +256,11 @@ def cleanup(
     agent_id = store.agent_id
     report = CleanupReport(agent_id, mode, dry_run, before=store.count())
     removed: dict[str, CleanupItem] = {}
+    spared: set[str] = set()
 
     def consider(summary: SessionSummary, action: Action) -> None:
+        if summary.key in spared:
+            return  # reported once, under the first rule that matched it
         reason = protection(summary, agent_id, active_key)
         item = CleanupItem(
             summary.key,
@@ -269,6 +272,8 @@ def cleanup(
         report.items.append(item)
         if reason is None:
             removed[summary.key] = item
+        else:
+            spared.add(summary.key)
 
     if prune_after_ms is not None:
         for summary in _pages(store, order="asc", updated_before=now - prune_after_ms):

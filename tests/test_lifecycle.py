@@ -168,6 +168,7 @@ def test_protected_keys_survive_every_combination(
         )
         left = {summary.key for summary in store.list(limit=100).items}
     assert set(PROTECTED) <= left
+    assert len({item.key for item in report.items}) == len(report.items)  # each key once
     assert left == set(keys) - {item.key for item in report.removals}
     for item in report.removals:
         stale = prune_days is not None and item.updated_at < NOW - prune_days * DAY_MS
