@@ -22,9 +22,15 @@ from sqlalchemy import make_url
 from sessionstore import __version__, lifecycle, transfer
 from sessionstore.backends.sql import SqlStore
 from sessionstore.entry import SessionSummary, validate_agent_id
-from sessionstore.errors import InvalidArgumentError, SessionStoreError
+from sessionstore.errors import InvalidArgumentError, SessionStoreError, StoreUnavailableError
 from sessionstore.openclaw.merge import now_ms
-from sessionstore.openclaw.statedir import discover_agents, sessions_dir, store_path
+from sessionstore.openclaw.statedir import (
+    agent_of_key,
+    agent_of_store_path,
+    discover_agents,
+    sessions_dir,
+    store_path,
+)
 from sessionstore.openclaw.transcripts import Transcripts
 from sessionstore.settings import Settings
 from sessionstore.sql import upgrade as schema
@@ -161,7 +167,9 @@ Agent = Annotated[
         "--agent", help="Agent id; repeat for several (default: main).", show_default=False
     ),
 ]
-AllAgents = Annotated[bool, typer.Option("--all-agents", help="Every agent in the store.")]
+AllAgents = Annotated[
+    bool, typer.Option("--all-agents", help="Every agent (of the store, or of the state dir).")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output (documented).")]
 
 
@@ -191,15 +199,29 @@ def _agents(
     if _store_type(target) == "json":
         if settings.url is None and settings.store_type == "json":
             return [source.agent_id for source in discover_agents(settings.state_dir)]
-        return [settings.agent_id]
+        return [agent_of_store_path(target.removeprefix("json://")) or settings.agent_id]
+    _require_database(target)
     with open_store(target) as store:
         return store.agent_ids() if isinstance(store, SqlStore) else [store.agent_id]
 
 
+def _require_database(target: str) -> None:
+    """A missing SQLite file is an error, with how to create it (reading creates nothing)."""
+    path = sqlite_file(database_url(target))
+    if path is not None and not path.exists():
+        raise StoreUnavailableError(
+            f"no database at {path}: create it from an OpenClaw state directory with "
+            "`sessionstore migrate --state-dir DIR`, or empty with `sessionstore db upgrade`"
+        )
+
+
 def _open(target: str, settings: Settings, agent_id: str) -> SessionStore:
-    """Open an existing store for reading; a missing SQLite file is an error, not created."""
-    if _store_type(target) == "json" and settings.url is None and settings.store_type == "json":
-        target = str(store_path(settings.state_dir, agent_id))
+    """Open an existing store for reading; nothing is created."""
+    if _store_type(target) == "json":
+        if settings.url is None and settings.store_type == "json":
+            target = str(store_path(settings.state_dir, agent_id))
+    else:
+        _require_database(target)
     return open_store(target, agent_id=agent_id)
 
 
@@ -356,12 +378,13 @@ def list_sessions(
     }
     rows: list[tuple[str, SessionSummary]] = []
     next_cursor: str | None = None
+    has_more = False
     for agent_id in agents:
         with _open(target, settings, agent_id) as store:
             page = store.list(limit=limit, cursor=cursor, **filters)
         rows.extend((agent_id, item) for item in page.items)
         next_cursor = page.next_cursor if len(agents) == 1 else None
-        has_more = page.next_cursor is not None
+        has_more = has_more or page.next_cursor is not None
     if as_json:
         _print_json(
             {
@@ -403,7 +426,10 @@ def show(
     key: Annotated[str, typer.Argument(help="The session key.")],
     url: StoreUrl = None,
     state_dir: StateDir = None,
-    agent: Annotated[str | None, typer.Option("--agent", help="Agent id (default: main).")] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option("--agent", help="Agent id (default: the one the key names, else main)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Show one session's entry.
@@ -411,7 +437,10 @@ def show(
     Example: sessionstore show agent:main:main --json
     """
     settings = _settings(state_dir, url)
-    agent_id = validate_agent_id(agent or settings.agent_id)
+    # agent:<id>:… names its agent; other keys (global, cron:…) belong to the default one
+    agent_id = validate_agent_id(
+        agent or (agent_of_key(key) if key.startswith("agent:") else settings.agent_id)
+    )
     with _open(settings.target(), settings, agent_id) as store:
         entry = store.get(key)
     if entry is None:
@@ -536,7 +565,8 @@ def _report(report: TransferReport, as_json: bool) -> None:
                 console.print(f"{agent.agent_id}: rejected {escape(repr(key))}: {escape(why)}")
             if agent.changes:
                 console.print(
-                    f"{agent.agent_id}: normalised {len(agent.changes)} things (--json lists them)"
+                    f"{agent.agent_id}: {len(agent.changes)} normalisation changes "
+                    "(--json lists them)"
                 )
             if agent.error:
                 console.print(f"{agent.agent_id}: FAILED: {escape(agent.error)}")
@@ -551,7 +581,12 @@ def migrate_command(
     all_agents: AllAgents = False,
     to: Annotated[
         str | None,
-        typer.Option("--to", help="Target URL (default: sqlite:///<state-dir>/sessionstore.db)."),
+        typer.Option(
+            "--to",
+            envvar="SESSIONSTORE_URL",
+            help="Target URL (default: SESSIONSTORE_URL, else sqlite:///<state-dir>/sessionstore.db).",
+            show_default=False,
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing.")] = False,
     replace: Annotated[
@@ -611,7 +646,7 @@ def export_command(
     all_agents: AllAgents = False,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Replace existing files (kept as sessions.json.bak.<ms>)."),
+        typer.Option("--force", help="Replace existing files (each kept as <file>.bak.<ms>)."),
     ] = False,
     as_json: AsJson = False,
 ) -> None:
@@ -635,7 +670,10 @@ def export_command(
 def copy_command(
     source: Annotated[str, typer.Option("--from", help="Source store URL or path.")],
     target: Annotated[str, typer.Option("--to", help="Target store URL or path.")],
-    agent: Agent = None,
+    agent: Annotated[
+        list[str] | None,
+        typer.Option("--agent", help="Agent id; repeat for several (default: every agent)."),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="Entries per transaction.")
     ] = transfer.BATCH_SIZE,

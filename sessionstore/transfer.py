@@ -21,7 +21,6 @@ killed resumes where it stopped, without duplicates.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,7 +37,9 @@ from sessionstore.entry import SessionEntry
 from sessionstore.errors import InvalidArgumentError, SchemaOutdatedError, SessionStoreError
 from sessionstore.openclaw.merge import now_ms
 from sessionstore.openclaw.statedir import (
+    DEFAULT_AGENT_ID,
     AgentSource,
+    agent_of_store_path,
     discover_agents,
     load_agent,
     store_path,
@@ -176,10 +177,22 @@ class AgentReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (the CLI's ``--json`` output)."""
-        data = dataclasses.asdict(self)
-        data["status"] = self.status.value
-        data["rejected"] = [{"key": key, "reason": why} for key, why in self.rejected]
-        return data
+        return {
+            "agentId": self.agent_id,
+            "status": self.status.value,
+            "source": self.source,
+            "target": self.target,
+            "entriesRead": self.entries_read,
+            "imported": self.imported,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "rejected": [{"key": key, "reason": why} for key, why in self.rejected],
+            "changes": self.changes,
+            "transcripts": self.transcripts,
+            "messages": self.messages,
+            "checksum": self.checksum,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -401,7 +414,7 @@ def _source_agents(source: str, agents: Sequence[str] | None) -> list[str]:
     if agents is not None:
         return list(agents)
     if source.startswith("json://") or source.endswith(".json"):
-        return ["main"]
+        return [agent_of_store_path(source.removeprefix("json://")) or DEFAULT_AGENT_ID]
     with open_store(source) as store:
         return store.agent_ids() if isinstance(store, SqlStore) else [store.agent_id]
 

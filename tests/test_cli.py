@@ -120,7 +120,7 @@ def test_migrate_reports_each_agent_and_exits_1_when_one_failed(
     )
     assert done.returncode == 1
     report = _json(done)
-    statuses = {agent["agent_id"]: agent["status"] for agent in report["agents"]}
+    statuses = {agent["agentId"]: agent["status"] for agent in report["agents"]}
     assert statuses == {"broken": "FAILED", **dict.fromkeys(state.agents, "MIGRATED")}
     assert report["ok"] is False
     good = run(

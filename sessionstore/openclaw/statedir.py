@@ -37,6 +37,7 @@ __all__ = [
     "AgentSource",
     "NormalisedStore",
     "agent_of_key",
+    "agent_of_store_path",
     "discover_agents",
     "legacy_store_path",
     "load_agent",
@@ -83,6 +84,20 @@ def normalise_agent_id(name: str) -> str:
     """
     cleaned = _INVALID_AGENT_CHARS.sub("-", name.strip().lower()).strip("-")[:64].strip("-")
     return cleaned or DEFAULT_AGENT_ID
+
+
+def agent_of_store_path(path: str | os.PathLike[str]) -> str | None:
+    """The agent whose store this is, from its place in a state directory
+    (``…/agents/<id>/sessions/sessions.json``); ``None`` elsewhere.
+
+    >>> agent_of_store_path("/srv/state/agents/work/sessions/sessions.json")
+    'work'
+    """
+    parts = Path(path).parts
+    if len(parts) >= 4 and parts[-4] == "agents" and parts[-2] == "sessions":
+        agent_id = parts[-3]
+        return agent_id if normalise_agent_id(agent_id) == agent_id else None
+    return None
 
 
 def normalise_key(key: str) -> str:
