@@ -22,7 +22,9 @@ from typing import Any, Self, TypeVar, Unpack
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Text,
     and_,
+    any_,
     bindparam,
     delete,
     func,
@@ -383,13 +385,17 @@ class SqlStore:
     def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
         wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
         clauses = self._where(Filters(updated_before=updated_before))
+        if self._dialect == "postgresql":  # one array parameter instead of one per key
+            chosen = t.c.session_key == any_(bindparam("keys", type_=postgresql.ARRAY(Text)))
+        else:
+            chosen = t.c.session_key.in_(bindparam("keys", expanding=True))
+        stmt = delete(t).where(*clauses, chosen)
 
         def attempt() -> int:
             removed = 0
             with self._write() as conn:
                 for chunk in _batches(wanted, _DELETE_BATCH):
-                    stmt = delete(t).where(*clauses, t.c.session_key.in_(chunk))
-                    removed += conn.execute(stmt).rowcount
+                    removed += conn.execute(stmt, {"keys": chunk}).rowcount
             return removed
 
         return self._retry("delete_many", attempt)
