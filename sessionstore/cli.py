@@ -194,12 +194,15 @@ def _agents(
         raise InvalidArgumentError("use --agent or --all-agents, not both")
     if agent:
         return [validate_agent_id(a) for a in agent]
+    json_file = _store_type(target) == "json" and not (
+        settings.url is None and settings.store_type == "json"
+    )
+    if json_file:  # one sessions.json: its place in a state directory names the agent
+        return [agent_of_store_path(target.removeprefix("json://")) or settings.agent_id]
     if not all_agents:
         return [settings.agent_id]
     if _store_type(target) == "json":
-        if settings.url is None and settings.store_type == "json":
-            return [source.agent_id for source in discover_agents(settings.state_dir)]
-        return [agent_of_store_path(target.removeprefix("json://")) or settings.agent_id]
+        return [source.agent_id for source in discover_agents(settings.state_dir)]
     _require_database(target)
     with open_store(target) as store:
         return store.agent_ids() if isinstance(store, SqlStore) else [store.agent_id]
