@@ -38,6 +38,7 @@ __all__ = [
     "SessionPage",
     "SessionSummary",
     "as_entry",
+    "check_size",
     "encode_entry",
     "json_names",
     "validate_agent_id",
@@ -300,12 +301,16 @@ def encode_entry(entry: SessionEntry, max_bytes: int) -> tuple[dict[str, Any], b
         encoded = orjson.dumps(data)
     except orjson.JSONEncodeError as exc:  # only reachable by bypassing validation
         raise InvalidEntryError(f"entry is not JSON-serialisable: {exc}") from exc
-    if len(encoded) > max_bytes:
-        raise InvalidEntryError(
-            f"entry is {len(encoded):,} bytes of JSON, over the limit of {max_bytes:,} "
-            "(max_entry_bytes)"
-        )
+    check_size(len(encoded), max_bytes)
     return data, encoded
+
+
+def check_size(size: int, max_bytes: int) -> None:
+    """Refuse an entry of ``size`` bytes of JSON over ``max_bytes``."""
+    if size > max_bytes:
+        raise InvalidEntryError(
+            f"entry is {size:,} bytes of JSON, over the limit of {max_bytes:,} (max_entry_bytes)"
+        )
 
 
 def _describe(exc: ValidationError) -> str:

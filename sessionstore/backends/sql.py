@@ -13,12 +13,14 @@ import builtins
 import dataclasses
 import itertools
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Engine,
@@ -45,17 +47,18 @@ from sessionstore.entry import (
     SessionEntry,
     SessionPage,
     as_entry,
-    encode_entry,
+    check_size,
     validate_agent_id,
     validate_key,
 )
-from sessionstore.errors import StaleEntryError
+from sessionstore.errors import InvalidArgumentError, StaleEntryError
 from sessionstore.lifecycle import CleanupOptions, CleanupReport
 from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.openclaw.transcripts import Transcripts
 from sessionstore.projection import INDEX_COLUMNS, project, summary_from_columns
 from sessionstore.sql import upgrade as schema
+from sessionstore.sql.blobs import BLOB_COLUMNS, Blob, join, split
 from sessionstore.sql.engine import (
     WRITE,
     create_sql_engine,
@@ -64,6 +67,7 @@ from sessionstore.sql.engine import (
     mask_url,
     sqlite_file,
 )
+from sessionstore.sql.schema import blobs as blob_table
 from sessionstore.sql.schema import imports
 from sessionstore.sql.schema import sessions as t
 from sessionstore.store import (
@@ -87,28 +91,99 @@ MAX_ATTEMPTS = 8
 # Keys per DELETE ... IN (...): well inside every database's limit on parameters.
 _DELETE_BATCH = 500
 
+# The columns that hold the entry itself (the rest are projections of it).
+_CONTENT = ("entry_json", *BLOB_COLUMNS)
+#: A writer refreshes a blob's last_used_at at most this often ...
+BLOB_TOUCH_MS = 3_600_000
+#: ... and collection spares blobs used within this grace: far longer, so a writer that
+#: skipped the refresh never references a blob being collected.
+BLOB_GRACE_MS = 24 * BLOB_TOUCH_MS
+_BLOB_CACHE_BYTES = 16 * 1024 * 1024
+
 # An inline literal: PyMySQL's executemany cannot bind parameters after VALUES (...).
 _BUMP = t.c.version + literal_column("1")
 # Key parameters are not named after the columns: INSERT/UPDATE reserve those names.
 _KEY = and_(t.c.agent_id == bindparam("k_agent"), t.c.session_key == bindparam("k_key"))
-_GET = select(t.c.entry_json).where(_KEY)
+# An entry is its row's entry_json plus the blobs its digests name.
+_STORED = (t.c.entry_json, *(t.c[column] for column in BLOB_COLUMNS))
+_GET = select(*_STORED).where(_KEY)
 _GET_VERSION = select(t.c.version).where(_KEY)
-_GET_WITH_VERSION = select(t.c.version, t.c.entry_json).where(_KEY)
-_LOCK_ROW = select(t.c.version, t.c.entry_json).where(_KEY).with_for_update()
+_GET_WITH_VERSION = select(t.c.version, *_STORED).where(_KEY)
+_LOCK_ROW = select(t.c.version, *_STORED).where(_KEY).with_for_update()
+_BLOB_BODIES = select(blob_table.c.digest, blob_table.c.body).where(
+    blob_table.c.digest.in_(bindparam("digests", expanding=True))
+)
 _DELETE = delete(t).where(_KEY)
 _UPDATE_ROW = (
     update(t)
     .where(_KEY)
     .values(
         {
-            **{name: bindparam(f"new_{name}") for name in (*INDEX_COLUMNS, "entry_json")},
+            **{name: bindparam(f"new_{name}") for name in (*INDEX_COLUMNS, *_CONTENT)},
             "version": _BUMP,
         }
     )
 )
 _INSERT_ROW = insert(t)
 _SUMMARY_COLUMNS = (t.c.session_key, *(t.c[name] for name in INDEX_COLUMNS))
-_WRITTEN = ("session_id", *INDEX_COLUMNS[1:], "entry_json")
+_WRITTEN = ("session_id", *INDEX_COLUMNS[1:], *_CONTENT)
+
+
+def _blob_upsert(dialect: str) -> Any:
+    """Insert a blob, or refresh its ``last_used_at`` when that is older than
+    :data:`BLOB_TOUCH_MS`; the body of an existing digest never changes. (The interval
+    is a literal: PyMySQL's executemany cannot bind parameters after VALUES.)"""
+    touch: ColumnElement[int] = literal_column(str(BLOB_TOUCH_MS))
+    if dialect in ("mysql", "mariadb"):
+        my = mysql.insert(blob_table)
+        new = my.inserted.last_used_at
+        stale = blob_table.c.last_used_at < new - touch
+        return my.on_duplicate_key_update(
+            last_used_at=func.if_(stale, new, blob_table.c.last_used_at)
+        )
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(blob_table)
+    return stmt.on_conflict_do_update(
+        index_elements=[blob_table.c.digest],
+        set_={"last_used_at": stmt.excluded.last_used_at},
+        where=blob_table.c.last_used_at < stmt.excluded.last_used_at - touch,
+    )
+
+
+class _BlobCache:
+    """Blob bodies by digest (immutable, so safe to reuse), and when this process last
+    made sure each digest is stored; bounded by bytes."""
+
+    def __init__(self, limit: int = _BLOB_CACHE_BYTES) -> None:
+        self._bodies: dict[str, bytes] = {}
+        self._ensured: dict[str, int] = {}
+        self._size = 0
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def bodies(self, digests: Iterable[str]) -> dict[str, bytes]:
+        with self._lock:
+            return {d: self._bodies[d] for d in digests if d in self._bodies}
+
+    def add(self, digest: str, body: bytes) -> None:
+        with self._lock:
+            if digest in self._bodies or len(body) > self._limit:
+                return
+            while self._size + len(body) > self._limit:
+                oldest = next(iter(self._bodies))
+                self._size -= len(self._bodies.pop(oldest))
+            self._bodies[digest] = body
+            self._size += len(body)
+
+    def needs_write(self, digest: str, now: int) -> bool:
+        with self._lock:
+            return now - self._ensured.get(digest, -BLOB_TOUCH_MS) >= BLOB_TOUCH_MS
+
+    def written(self, digests: Iterable[str], now: int) -> None:
+        with self._lock:
+            if len(self._ensured) > 65_536:
+                self._ensured.clear()
+            self._ensured.update(dict.fromkeys(digests, now))
 
 
 def _upsert(dialect: str) -> Any:
@@ -195,6 +270,8 @@ class SqlStore:
             raise
         self._dialect = self._engine.dialect.name
         self._upsert = _upsert(self._dialect)
+        self._blob_upsert = _blob_upsert(self._dialect)
+        self._blob_cache = _BlobCache()
         self._returning = self._dialect in ("sqlite", "postgresql")
         self._upsert_returning = (
             self._upsert.returning(t.c.version) if self._returning else self._upsert
@@ -234,15 +311,69 @@ class SqlStore:
     def _key(self, key: str) -> dict[str, str]:
         return {"k_agent": self._agent_id, "k_key": key}
 
-    def _params(self, key: str, entry: SessionEntry, prefix: str = "") -> dict[str, Any]:
-        """Statement parameters: the entry encoded once, and its projected columns."""
-        data, encoded = encode_entry(entry, self._max_entry_bytes)
+    def _params(
+        self, key: str, entry: SessionEntry, blobs: list[Blob], prefix: str = ""
+    ) -> dict[str, Any]:
+        """Statement parameters: the projected columns and the row's content, encoded
+        once; the entry's large values are appended to ``blobs`` (written first)."""
+        data = entry.to_dict()
+        stored, moved = split(data)
+        encoded = orjson.dumps(stored)
+        # each moved value's JSON replaced a 4-byte null: this is the entry's JSON size
+        check_size(
+            len(encoded) + sum(len(b.body) - 4 for b in moved.values()), self._max_entry_bytes
+        )
         columns = project(data)
         columns["entry_json"] = encoded
+        for column in BLOB_COLUMNS:
+            blob = moved.get(column)
+            columns[column] = None if blob is None else blob.digest
+        blobs.extend(moved.values())
         params = {f"{prefix}{name}": value for name, value in columns.items()}
         params["agent_id"] = self._agent_id
         params["session_key"] = key
         return params
+
+    def _write_blobs(self, conn: Connection, blobs: list[Blob]) -> None:
+        """Make sure the blobs are stored, in the caller's transaction."""
+        now = current_time_ms()
+        todo = {b.digest: b for b in blobs if self._blob_cache.needs_write(b.digest, now)}
+        if not todo:
+            return
+        rows = [
+            {
+                "digest": b.digest,
+                "body": b.body.decode(),
+                "bytes": len(b.body),
+                "last_used_at": now,
+            }
+            for b in todo.values()
+        ]
+        conn.execute(self._blob_upsert, rows)
+        # remembered only once the transaction commits (see _write)
+        conn.info.setdefault("ensured_blobs", []).extend(todo)
+
+    def _entry(self, conn: Connection, row: Any) -> SessionEntry:
+        """The entry of a row read with its blob digests (one more query on a miss)."""
+        return self._entries(conn, [row])[0]
+
+    def _entries(self, conn: Connection, rows: Sequence[Any]) -> builtins.list[SessionEntry]:
+        refs = [{c: d for c in BLOB_COLUMNS if (d := getattr(row, c)) is not None} for row in rows]
+        wanted = {digest for found in refs for digest in found.values()}
+        bodies = self._blob_cache.bodies(wanted)
+        missing = wanted - bodies.keys()
+        if missing:
+            for digest, body in conn.execute(_BLOB_BODIES, {"digests": sorted(missing)}):
+                bodies[digest] = body.encode()
+                self._blob_cache.add(digest, bodies[digest])
+        return [
+            SessionEntry._from_stored(
+                join(row.entry_json, {c: bodies[d] for c, d in found.items()})
+                if found
+                else row.entry_json
+            )
+            for row, found in zip(rows, refs, strict=True)
+        ]
 
     def _retry(self, action: str, attempt: Callable[[], T]) -> T:
         """Run one write transaction, retrying transient conflicts with backoff."""
@@ -258,8 +389,12 @@ class SqlStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            yield conn
+        """A write transaction; blobs it stored are remembered once it commits."""
+        with self._engine.connect().execution_options(**WRITE) as conn:
+            conn.info.pop("ensured_blobs", None)
+            with conn.begin():
+                yield conn
+            self._blob_cache.written(conn.info.pop("ensured_blobs", ()), current_time_ms())
 
     def _read_modify_write(
         self,
@@ -275,14 +410,20 @@ class SqlStore:
         def attempt() -> int:
             with self._write() as conn:
                 row = conn.execute(_LOCK_ROW, base).first()
-                current, version = (row.entry_json, row.version) if row else (None, 0)
+                current = self._entry(conn, row).to_dict() if row else None
+                version = row.version if row else 0
                 new = change(current, version)
                 if new is None:
                     return int(version)
+                blobs: list[Blob] = []
                 if row is None:
-                    conn.execute(_INSERT_ROW, {**self._params(key, new), "version": 1})
+                    params = {**self._params(key, new, blobs), "version": 1}
+                    self._write_blobs(conn, blobs)
+                    conn.execute(_INSERT_ROW, params)
                     return 1
-                conn.execute(_UPDATE_ROW, {**base, **self._params(key, new, "new_")})
+                params = {**base, **self._params(key, new, blobs, "new_")}
+                self._write_blobs(conn, blobs)
+                conn.execute(_UPDATE_ROW, params)
                 return int(version) + 1
 
         return self._retry(action, attempt)
@@ -292,14 +433,14 @@ class SqlStore:
     def get(self, key: str) -> SessionEntry | None:
         validate_key(key)
         with self._errors("get"), self._engine.connect() as conn:
-            data = conn.execute(_GET, self._key(key)).scalar_one_or_none()
-        return None if data is None else SessionEntry._from_stored(data)
+            row = conn.execute(_GET, self._key(key)).first()
+            return None if row is None else self._entry(conn, row)
 
     def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
         validate_key(key)
         with self._errors("get"), self._engine.connect() as conn:
             row = conn.execute(_GET_WITH_VERSION, self._key(key)).first()
-        return (None, 0) if row is None else (SessionEntry._from_stored(row[1]), int(row[0]))
+            return (None, 0) if row is None else (self._entry(conn, row), int(row.version))
 
     def version(self, key: str) -> int:
         validate_key(key)
@@ -325,10 +466,12 @@ class SqlStore:
 
             return self._read_modify_write("put", key, compare)
 
-        params = {**self._params(key, new), "version": 1}
+        blobs: list[Blob] = []
+        params = {**self._params(key, new, blobs), "version": 1}
 
         def attempt() -> int:
             with self._write() as conn:
+                self._write_blobs(conn, blobs)
                 if self._returning:
                     return int(conn.execute(self._upsert_returning, params).scalar_one())
                 conn.execute(self._upsert, params)
@@ -459,7 +602,7 @@ class SqlStore:
     def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
         check_limit(batch_size, "batch_size")
         stmt = (
-            select(t.c.session_key, t.c.entry_json)
+            select(t.c.session_key, *_STORED)
             .where(t.c.agent_id == bindparam("agent_id"), t.c.session_key > bindparam("after"))
             .order_by(t.c.session_key)
             .limit(batch_size)
@@ -469,8 +612,8 @@ class SqlStore:
             # One short read per batch: no transaction stays open while the caller works.
             with self._errors("iter_entries"), self._engine.connect() as conn:
                 rows = conn.execute(stmt, {"agent_id": self._agent_id, "after": after}).all()
-            for row in rows:
-                yield row.session_key, SessionEntry._from_stored(row.entry_json)
+                entries = self._entries(conn, rows)
+            yield from zip((row.session_key for row in rows), entries, strict=True)
             if len(rows) < batch_size:
                 return
             after = rows[-1].session_key
@@ -494,13 +637,13 @@ class SqlStore:
             written = 0
             with self._write() as conn:
                 for chunk in _batches(items, batch_size):
-                    conn.execute(
-                        self._upsert,
-                        [
-                            {**self._params(validate_key(key), as_entry(entry)), "version": 1}
-                            for key, entry in chunk
-                        ],
-                    )
+                    blobs: list[Blob] = []
+                    rows = [
+                        {**self._params(validate_key(key), as_entry(entry), blobs), "version": 1}
+                        for key, entry in chunk
+                    ]
+                    self._write_blobs(conn, blobs)
+                    conn.execute(self._upsert, rows)
                     written += len(chunk)
             return written
 
@@ -516,6 +659,29 @@ class SqlStore:
         query = select(t.c.agent_id).distinct().order_by(t.c.agent_id)
         with self._errors("list agents"), self._engine.connect() as conn:
             return [str(agent) for agent in conn.scalars(query)]
+
+    def collect_blobs(self, *, grace_ms: int = BLOB_GRACE_MS) -> int:
+        """Delete stored blobs that no session of any agent references and that no
+        writer used within ``grace_ms``; returns how many went.
+
+        Safe while others write: a writer refreshes a blob it uses when the blob was
+        last used over :data:`BLOB_TOUCH_MS` ago, so a blob in use always looks recent.
+        """
+        if grace_ms <= BLOB_TOUCH_MS:
+            raise InvalidArgumentError(f"grace_ms must exceed {BLOB_TOUCH_MS} ms")
+        unused = and_(
+            blob_table.c.last_used_at < current_time_ms() - grace_ms,
+            *(
+                blob_table.c.digest.not_in(select(t.c[c]).where(t.c[c].is_not(None)))
+                for c in BLOB_COLUMNS
+            ),
+        )
+
+        def attempt() -> int:
+            with self._write() as conn:
+                return int(conn.execute(delete(blob_table).where(unused)).rowcount)
+
+        return self._retry("collect blobs", attempt)
 
     def last_import(self) -> ImportRecord | None:
         """This agent's last verified import from a ``sessions.json``, if any."""
@@ -536,7 +702,10 @@ class SqlStore:
         self._retry("record import", attempt)
 
     def cleanup(self, **options: Unpack[CleanupOptions]) -> CleanupReport:
-        return lifecycle.cleanup(self, **options)
+        report = lifecycle.cleanup(self, **options)
+        if report.applied:
+            self.collect_blobs()
+        return report
 
     def reset(
         self, key: str, *, transcripts: Transcripts | None = None, now_ms: int | None = None

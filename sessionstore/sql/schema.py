@@ -11,9 +11,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sessionstore.entry import MAX_KEY_BYTES
 from sessionstore.projection import SHORT_TEXT
-from sessionstore.sql.types import ExactText, JSONDocument
+from sessionstore.sql.types import ExactText, JSONDocument, LongText
 
-__all__ = ["VERSION_TABLE", "Base", "ImportRow", "SessionRow", "imports", "metadata", "sessions"]
+__all__ = [
+    "VERSION_TABLE",
+    "Base",
+    "BlobRow",
+    "ImportRow",
+    "SessionRow",
+    "blobs",
+    "imports",
+    "metadata",
+    "sessions",
+]
 
 #: Alembic's bookkeeping table; named for this library so it can share a database.
 VERSION_TABLE = "sessionstore_version"
@@ -66,6 +76,9 @@ class SessionRow(Base):
     spawned_by: Mapped[str | None] = mapped_column(ExactText(MAX_KEY_BYTES), nullable=True)
     version: Mapped[int] = mapped_column(BigInteger)
     entry_json: Mapped[dict[str, Any]] = mapped_column(JSONDocument())
+    # digests of the values kept in session_blobs (see sessionstore.sql.blobs)
+    prompt_blob: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    report_blob: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         # listing order and keyset cursor
@@ -102,3 +115,18 @@ class ImportRow(Base):
 
 
 imports = cast(Table, ImportRow.__table__)
+
+
+class BlobRow(Base):
+    """A large value stored once by content: its exact JSON text and sha256."""
+
+    __tablename__ = "session_blobs"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[str] = mapped_column(LongText())
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    #: refreshed at most hourly by writers; collection spares recently used blobs
+    last_used_at: Mapped[int] = mapped_column(BigInteger)
+
+
+blobs = cast(Table, BlobRow.__table__)

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["ExactText", "JSONDocument"]
+__all__ = ["ExactText", "JSONDocument", "LongText"]
 
 _MYSQL = ("mysql", "mariadb")
 
@@ -80,3 +80,16 @@ class JSONDocument(TypeDecorator[Any]):
         if isinstance(value, str | bytes):
             return orjson.loads(value)  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
+
+
+class LongText(TypeDecorator[str]):
+    """Text without a practical size limit: ``LONGTEXT`` on MySQL/MariaDB (whose
+    ``TEXT`` stops at 64 KB), ``TEXT`` elsewhere."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in _MYSQL:
+            return dialect.type_descriptor(mysql.LONGTEXT())
+        return dialect.type_descriptor(Text())
