@@ -95,11 +95,5 @@ def project(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def summary_from_columns(key: str, columns: Mapping[Any, Any]) -> SessionSummary:
-    """Build a listing row from index columns (a projection or a database row).
-
-    The columns were written by :func:`project`, so they are not validated again: a
-    page of a thousand rows would otherwise spend most of its time here.
-    """
-    return SessionSummary.model_construct(
-        key=key, **{name: columns[name] for name in INDEX_COLUMNS}
-    )
+    """Build a listing row from index columns (a projection or a database row)."""
+    return SessionSummary(key=key, **{name: columns[name] for name in INDEX_COLUMNS})

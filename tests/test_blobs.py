@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine, event, select, text, update
+from sqlalchemy import Engine, select, text, update
 
 from sessionstore import InvalidEntryError, SessionEntry, downgrade, open_store, upgrade
 from sessionstore.backends.sql import BLOB_GRACE_MS, SqlStore
@@ -112,18 +112,14 @@ def test_the_size_limit_counts_the_blobs(url: str) -> None:
 def test_listing_and_counting_never_touch_blobs(store: SqlStore) -> None:
     store.put_many((f"agent:main:direct:{n}", heavy(n)) for n in range(20))
     seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", record)
+    store.trace(lambda sql, _params: seen.append(sql))
     try:
         page = store.list(limit=10)
         store.list(limit=10, cursor=page.next_cursor, channel="telegram")
         store.count()
         store.count(archived=False)
     finally:
-        event.remove(store.engine, "before_cursor_execute", record)
+        store.trace(None)
     assert seen and not [s for s in seen if "session_blobs" in s or "entry_json" in s]
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from sessionstore import SessionEntry, open_store
 from sessionstore.backends.sql import SqlStore
@@ -52,9 +51,7 @@ def _fill(store: SqlStore) -> None:
 def _record(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
 
-    @event.listens_for(store.engine, "before_cursor_execute")
-    def _on_execute(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        recorder.statements.append((sql, params))
+    store.trace(lambda sql, params: recorder.statements.append((sql, params)))
 
     original = SessionEntry._from_stored.__func__  # type: ignore[attr-defined]
 

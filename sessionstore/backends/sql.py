@@ -12,16 +12,20 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import itertools
+import os
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Engine,
     Text,
@@ -29,6 +33,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    event,
     func,
     insert,
     literal_column,
@@ -60,12 +65,14 @@ from sessionstore.projection import INDEX_COLUMNS, project, summary_from_columns
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.blobs import BLOB_COLUMNS, Blob, join, split
 from sessionstore.sql.engine import (
+    BUSY_TIMEOUT_MS,
     WRITE,
     create_sql_engine,
     database_errors,
     ensure_sqlite_file,
     mask_url,
     sqlite_file,
+    sqlite_pragmas,
 )
 from sessionstore.sql.schema import blobs as blob_table
 from sessionstore.sql.schema import imports
@@ -186,6 +193,59 @@ class _BlobCache:
             self._ensured.update(dict.fromkeys(digests, now))
 
 
+class _SqliteReader:
+    """Reads on a SQLite file through the ``sqlite3`` driver itself, one connection per
+    thread, with the engine's settings.
+
+    A single ``SELECT`` in autocommit mode reads one consistent snapshot, so the hot
+    reads (get, list, count) need neither a transaction nor SQLAlchemy's per-call
+    machinery, which costs ten times the query. Writes stay on the engine.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._opened: builtins.list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._trace: Callable[[str], None] | None = None
+
+    def trace(self, callback: Callable[[str], None] | None) -> None:
+        """Report each statement's SQL (values inlined) to ``callback``."""
+        with self._lock:
+            self._trace = callback
+            for conn in self._opened:
+                conn.set_trace_callback(callback)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():  # not across a fork
+            conn = sqlite3.connect(
+                self._path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+            sqlite_pragmas(conn, wal=False)  # the engine set WAL on the file already
+            conn.row_factory = sqlite3.Row
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._lock:
+                conn.set_trace_callback(self._trace)
+                self._opened.append(conn)
+        return conn
+
+    def rows(self, sql: str, params: Sequence[Any]) -> builtins.list[Any]:
+        return self._connection().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+
+def archived_shape(filters: Mapping[str, Any]) -> object:
+    """The part of a listing's shape that is not a parameter: archived true/false/any."""
+    return filters.get("archived")
+
+
 def _upsert(dialect: str) -> Any:
     """``INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE`` that bumps the version."""
     if dialect in ("mysql", "mariadb"):
@@ -272,6 +332,11 @@ class SqlStore:
         self._upsert = _upsert(self._dialect)
         self._blob_upsert = _blob_upsert(self._dialect)
         self._blob_cache = _BlobCache()
+        path = sqlite_file(url)
+        self._reader = _SqliteReader(path) if path is not None else None
+        self._compiled: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+        self._statements: dict[tuple[Any, ...], Any] = {}
+        self._tracer: Callable[..., None] | None = None
         self._returning = self._dialect in ("sqlite", "postgresql")
         self._upsert_returning = (
             self._upsert.returning(t.c.version) if self._returning else self._upsert
@@ -353,27 +418,56 @@ class SqlStore:
         # remembered only once the transaction commits (see _write)
         conn.info.setdefault("ensured_blobs", []).extend(todo)
 
-    def _entry(self, conn: Connection, row: Any) -> SessionEntry:
-        """The entry of a row read with its blob digests (one more query on a miss)."""
-        return self._entries(conn, [row])[0]
+    def _query(self, action: str, stmt: Any, params: Mapping[str, Any]) -> builtins.list[Any]:
+        """Run a read; rows are mappings of column name to value."""
+        with self._errors(action):
+            if self._reader is not None:
+                sql, names, defaults = self._sqlite_sql(stmt)
+                values = {**defaults, **params}
+                return self._reader.rows(sql, [values[name] for name in names])
+            with self._engine.connect() as conn:
+                return [row._mapping for row in conn.execute(stmt, params)]
 
-    def _entries(self, conn: Connection, rows: Sequence[Any]) -> builtins.list[SessionEntry]:
-        refs = [{c: d for c in BLOB_COLUMNS if (d := getattr(row, c)) is not None} for row in rows]
-        wanted = {digest for found in refs for digest in found.values()}
-        bodies = self._blob_cache.bodies(wanted)
-        missing = wanted - bodies.keys()
+    def _sqlite_sql(self, stmt: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        """A statement's SQLite text, parameter order and parameters with a fixed value
+        (such as the ``OFFSET 0`` that goes with a bound ``LIMIT``), compiled once."""
+        found = self._compiled.get(stmt)
+        if found is None:
+            compiled = stmt.compile(dialect=self._engine.dialect)
+            found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+            self._compiled[stmt] = found
+        return found
+
+    def _blob_bodies(self, digests: set[str]) -> dict[str, bytes]:
+        bodies = self._blob_cache.bodies(digests)
+        missing = sorted(digests - bodies.keys())
         if missing:
-            for digest, body in conn.execute(_BLOB_BODIES, {"digests": sorted(missing)}):
-                bodies[digest] = body.encode()
-                self._blob_cache.add(digest, bodies[digest])
-        return [
-            SessionEntry._from_stored(
-                join(row.entry_json, {c: bodies[d] for c, d in found.items()})
-                if found
-                else row.entry_json
-            )
-            for row, found in zip(rows, refs, strict=True)
-        ]
+            if self._reader is not None:
+                marks = ", ".join("?" * len(missing))
+                sql = f"SELECT digest, body FROM session_blobs WHERE digest IN ({marks})"
+                with self._errors("read blobs"):
+                    found = self._reader.rows(sql, missing)
+            else:
+                found = self._query("read blobs", _BLOB_BODIES, {"digests": missing})
+            for row in found:
+                body = str(row["body"]).encode()
+                bodies[row["digest"]] = body
+                self._blob_cache.add(row["digest"], body)
+        return bodies
+
+    def _entries(self, rows: Sequence[Mapping[str, Any]]) -> builtins.list[SessionEntry]:
+        """The entries of rows read with their blob digests."""
+        refs = [{c: d for c in BLOB_COLUMNS if (d := row[c]) is not None} for row in rows]
+        bodies = self._blob_bodies({digest for found in refs for digest in found.values()})
+        entries = []
+        for row, found in zip(rows, refs, strict=True):
+            data = row["entry_json"]
+            if isinstance(data, str | bytes):  # read through the driver itself
+                data = orjson.loads(data)
+            if found:
+                data = join(data, {c: bodies[d] for c, d in found.items()})
+            entries.append(SessionEntry._from_stored(data))
+        return entries
 
     def _retry(self, action: str, attempt: Callable[[], T]) -> T:
         """Run one write transaction, retrying transient conflicts with backoff."""
@@ -410,7 +504,7 @@ class SqlStore:
         def attempt() -> int:
             with self._write() as conn:
                 row = conn.execute(_LOCK_ROW, base).first()
-                current = self._entry(conn, row).to_dict() if row else None
+                current = self._entries([dict(row._mapping)])[0].to_dict() if row else None
                 version = row.version if row else 0
                 new = change(current, version)
                 if new is None:
@@ -432,21 +526,18 @@ class SqlStore:
 
     def get(self, key: str) -> SessionEntry | None:
         validate_key(key)
-        with self._errors("get"), self._engine.connect() as conn:
-            row = conn.execute(_GET, self._key(key)).first()
-            return None if row is None else self._entry(conn, row)
+        rows = self._query("get", _GET, self._key(key))
+        return self._entries(rows)[0] if rows else None
 
     def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
         validate_key(key)
-        with self._errors("get"), self._engine.connect() as conn:
-            row = conn.execute(_GET_WITH_VERSION, self._key(key)).first()
-            return (None, 0) if row is None else (self._entry(conn, row), int(row.version))
+        rows = self._query("get", _GET_WITH_VERSION, self._key(key))
+        return (self._entries(rows)[0], int(rows[0]["version"])) if rows else (None, 0)
 
     def version(self, key: str) -> int:
         validate_key(key)
-        with self._errors("version"), self._engine.connect() as conn:
-            found = conn.execute(_GET_VERSION, self._key(key)).scalar_one_or_none()
-        return int(found or 0)
+        rows = self._query("version", _GET_VERSION, self._key(key))
+        return int(rows[0]["version"]) if rows else 0
 
     def put(
         self,
@@ -527,7 +618,7 @@ class SqlStore:
 
     def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
         wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
-        clauses = self._where(Filters(updated_before=updated_before))
+        clauses, params = self._where(Filters(updated_before=updated_before))
         if self._dialect == "postgresql":  # one array parameter instead of one per key
             chosen = t.c.session_key == any_(bindparam("keys", type_=postgresql.ARRAY(Text)))
         else:
@@ -538,29 +629,43 @@ class SqlStore:
             removed = 0
             with self._write() as conn:
                 for chunk in _batches(wanted, _DELETE_BATCH):
-                    removed += conn.execute(stmt, {"keys": chunk}).rowcount
+                    removed += conn.execute(stmt, {**params, "keys": chunk}).rowcount
             return removed
 
         return self._retry("delete_many", attempt)
 
-    def _where(self, filters: Filters) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = [t.c.agent_id == self._agent_id]
+    def _where(self, filters: Filters) -> tuple[builtins.list[ColumnElement[bool]], dict[str, Any]]:
+        """Clauses with named parameters, and their values. The clauses depend only on
+        which filters are set, so statements built from them are reused (see _shaped)."""
+        clauses: builtins.list[ColumnElement[bool]] = [t.c.agent_id == bindparam("f_agent")]
+        params: dict[str, Any] = {"f_agent": self._agent_id}
         for name in ("channel", "status", "chat_type", "spawned_by", "session_id"):
             value = getattr(filters, name)
             if value is not None:
-                clauses.append(t.c[name] == value)
+                clauses.append(t.c[name] == bindparam(f"f_{name}"))
+                params[f"f_{name}"] = value
         if filters.archived is not None:
             clauses.append(t.c.archived == true() if filters.archived else t.c.archived != true())
         if filters.label_prefix is not None:
             escaped = (
                 filters.label_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             )
-            clauses.append(t.c.label.like(escaped + "%", escape="\\"))
+            clauses.append(t.c.label.like(bindparam("f_label"), escape="\\"))
+            params["f_label"] = escaped + "%"
         if filters.updated_after is not None:
-            clauses.append(t.c.updated_at > filters.updated_after)
+            clauses.append(t.c.updated_at > bindparam("f_after"))
+            params["f_after"] = filters.updated_after
         if filters.updated_before is not None:
-            clauses.append(t.c.updated_at < filters.updated_before)
-        return clauses
+            clauses.append(t.c.updated_at < bindparam("f_before"))
+            params["f_before"] = filters.updated_before
+        return clauses, params
+
+    def _shaped(self, shape: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """The statement for ``shape``, built once: compiled SQL is then reused."""
+        stmt = self._statements.get(shape)
+        if stmt is None:
+            stmt = self._statements[shape] = build()
+        return stmt
 
     def list(
         self,
@@ -571,33 +676,50 @@ class SqlStore:
         **filters: Unpack[FilterArgs],
     ) -> SessionPage:
         check_limit(limit)
-        clauses = self._where(Filters(**filters))
         descending = check_order(order)
+        clauses, params = self._where(Filters(**filters))
         if cursor is not None:
-            at, key = decode_cursor(cursor)
-            if descending:
-                after = or_(t.c.updated_at < at, and_(t.c.updated_at == at, t.c.session_key < key))
-            else:
-                after = or_(t.c.updated_at > at, and_(t.c.updated_at == at, t.c.session_key > key))
-            clauses.append(after)
-        ordering = (
-            (t.c.updated_at.desc(), t.c.session_key.desc())
-            if descending
-            else (t.c.updated_at.asc(), t.c.session_key.asc())
-        )
-        stmt = select(*_SUMMARY_COLUMNS).where(*clauses).order_by(*ordering).limit(limit + 1)
-        with self._errors("list"), self._engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-        items = [summary_from_columns(row.session_key, row._mapping) for row in rows[:limit]]
+            params["c_at"], params["c_key"] = decode_cursor(cursor)
+        params["f_limit"] = limit + 1
+        shape = ("list", descending, cursor is not None, archived_shape(filters), *sorted(params))
+
+        def build() -> Any:
+            where = builtins.list(clauses)
+            if cursor is not None:
+                at: Any = bindparam("c_at")
+                key: Any = bindparam("c_key")
+                same = t.c.updated_at == at
+                if descending:
+                    after = or_(t.c.updated_at < at, and_(same, t.c.session_key < key))
+                else:
+                    after = or_(t.c.updated_at > at, and_(same, t.c.session_key > key))
+                where.append(after)
+            ordering = (
+                (t.c.updated_at.desc(), t.c.session_key.desc())
+                if descending
+                else (t.c.updated_at.asc(), t.c.session_key.asc())
+            )
+            return (
+                select(*_SUMMARY_COLUMNS)
+                .where(*where)
+                .order_by(*ordering)
+                .limit(bindparam("f_limit", type_=BigInteger))
+            )
+
+        rows = self._query("list", self._shaped(shape, build), params)
+        items = [summary_from_columns(row["session_key"], row) for row in rows[:limit]]
         next_cursor = (
             encode_cursor(items[-1].updated_at, items[-1].key) if len(rows) > limit else None
         )
         return SessionPage(items=items, next_cursor=next_cursor)
 
     def count(self, **filters: Unpack[FilterArgs]) -> int:
-        stmt = select(func.count()).select_from(t).where(*self._where(Filters(**filters)))
-        with self._errors("count"), self._engine.connect() as conn:
-            return int(conn.execute(stmt).scalar_one())
+        clauses, params = self._where(Filters(**filters))
+        shape = ("count", archived_shape(filters), *sorted(params))
+        stmt = self._shaped(
+            shape, lambda: select(func.count().label("n")).select_from(t).where(*clauses)
+        )
+        return int(self._query("count", stmt, params)[0]["n"])
 
     def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
         check_limit(batch_size, "batch_size")
@@ -610,13 +732,11 @@ class SqlStore:
         after = ""
         while True:
             # One short read per batch: no transaction stays open while the caller works.
-            with self._errors("iter_entries"), self._engine.connect() as conn:
-                rows = conn.execute(stmt, {"agent_id": self._agent_id, "after": after}).all()
-                entries = self._entries(conn, rows)
-            yield from zip((row.session_key for row in rows), entries, strict=True)
+            rows = self._query("iter_entries", stmt, {"agent_id": self._agent_id, "after": after})
+            yield from zip((row["session_key"] for row in rows), self._entries(rows), strict=True)
             if len(rows) < batch_size:
                 return
-            after = rows[-1].session_key
+            after = rows[-1]["session_key"]
 
     def put_many(
         self,
@@ -652,7 +772,24 @@ class SqlStore:
         with self._errors("put_many"):
             return attempt()
 
-    # -- SQL only: the database as a whole ----------------------------------------
+    # -- SQL only -------------------------------------------------------------------
+
+    def trace(self, callback: Callable[[str, Any], None] | None) -> None:
+        """Call ``callback(sql, parameters)`` for every statement this store sends, for
+        tests and debugging; ``None`` stops. Reads that SQLite serves through its
+        driver directly report their SQL with the values inlined and no parameters."""
+        if self._tracer is not None:
+            event.remove(self._engine, "before_cursor_execute", self._tracer)
+            self._tracer = None
+        if self._reader is not None:
+            self._reader.trace(None if callback is None else lambda sql: callback(sql, ()))
+        if callback is not None:
+
+            def tracer(_c: Any, _cur: Any, sql: str, params: Any, *_rest: Any) -> None:
+                callback(sql, params)
+
+            event.listen(self._engine, "before_cursor_execute", tracer)
+            self._tracer = tracer
 
     def agent_ids(self) -> builtins.list[str]:
         """Every agent with sessions in this database, sorted."""
@@ -713,6 +850,8 @@ class SqlStore:
         return lifecycle.reset(self, key, transcripts=transcripts, now_ms=now_ms)
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self._engine.dispose()
 
     def __enter__(self) -> Self:

@@ -9,6 +9,7 @@ read-modify-write never has to upgrade a read lock, which SQLite would refuse at
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "ensure_sqlite_file",
     "mask_url",
     "sqlite_file",
+    "sqlite_pragmas",
 ]
 
 #: How long SQLite waits for another writer before reporting "database is locked".
@@ -102,14 +104,16 @@ def database_errors(url: str | URL, action: str) -> Iterator[None]:
         yield
     except SessionStoreError:
         raise
-    except (SQLAlchemyError, CommandError, OSError) as exc:
+    except (SQLAlchemyError, CommandError, OSError, sqlite3.Error) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         parsed = _parse(url)
         password = parsed.password if parsed is not None else None
         if password:
             detail = detail.replace(str(password), "***")
         message = f"{action} failed on {mask_url(url)}: {detail}"
-        unreachable = isinstance(exc, OperationalError | InterfaceError | OSError)
+        unreachable = isinstance(
+            exc, OperationalError | InterfaceError | OSError | sqlite3.OperationalError
+        )
         raise (StoreUnavailableError if unreachable else SessionStoreError)(message) from exc
 
 
@@ -140,20 +144,26 @@ def create_sql_engine(url: str | URL, **options: Any) -> Engine:
     return create_engine(parsed, **options)
 
 
+def sqlite_pragmas(dbapi_connection: Any, *, wal: bool) -> None:
+    """This library's settings on a sqlite3 connection (shared with the read path that
+    uses the driver directly)."""
+    # Let the caller, not the driver, decide where transactions begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    if wal:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # LIKE compares case-sensitively on the other databases; make SQLite agree.
+    cursor.execute("PRAGMA case_sensitive_like=ON")
+    cursor.close()
+
+
 def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide where transactions begin.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if wal:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # LIKE compares case-sensitively on the other databases; make SQLite agree.
-        cursor.execute("PRAGMA case_sensitive_like=ON")
-        cursor.close()
+        sqlite_pragmas(dbapi_connection, wal=wal)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
