@@ -327,6 +327,13 @@ class SessionSummary(BaseModel):
 
     ``last_thread_id`` is the index's text form of the thread id; the entry itself
     keeps its JSON type.
+
+    >>> from sessionstore import open_store
+    >>> with open_store("sqlite://", auto_upgrade=True) as store:
+    ...     _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1, "lastThreadId": 42})
+    ...     summary = store.list().items[0]
+    >>> summary.key, summary.last_thread_id
+    ('agent:main:main', '42')
     """
 
     model_config = ConfigDict(frozen=True)
@@ -355,7 +362,19 @@ class SessionSummary(BaseModel):
 
 
 class SessionPage(BaseModel):
-    """One page of :meth:`SessionStore.list`; pass ``next_cursor`` back for the next."""
+    """One page of :meth:`SessionStore.list`; pass ``next_cursor`` back for the next.
+
+    ``next_cursor`` is ``None`` on the last page.
+
+    >>> from sessionstore import open_store
+    >>> with open_store("sqlite://", auto_upgrade=True) as store:
+    ...     for n in range(3):
+    ...         _ = store.put(f"agent:main:s{n}", {"sessionId": f"s{n}", "updatedAt": n})
+    ...     first = store.list(limit=2)
+    ...     rest = store.list(limit=2, cursor=first.next_cursor)
+    >>> [item.key for item in first.items + rest.items], rest.next_cursor
+    (['agent:main:s2', 'agent:main:s1', 'agent:main:s0'], None)
+    """
 
     model_config = ConfigDict(frozen=True)
 

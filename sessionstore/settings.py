@@ -39,7 +39,14 @@ log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
-    """Where a store lives and which agent it serves."""
+    """Where a store lives and which agent it serves.
+
+    Fields not given come from the ``SESSIONSTORE_*`` environment variables.
+
+    >>> settings = Settings(state_dir="/srv/openclaw", agent_id="work", store_type="json")
+    >>> settings.target()
+    '/srv/openclaw/agents/work/sessions/sessions.json'
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="SESSIONSTORE_", frozen=True, populate_by_name=True
@@ -103,6 +110,18 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
     ``sessions.json`` (the JSON twin) is opened instead, with a warning. A database
     that is corrupt or unreachable is an error, never a fallback: that would fork the
     data. ``options`` go to :func:`~sessionstore.store.open_store`.
+
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> state = Path(tempfile.mkdtemp())
+    >>> sessions = state / "agents" / "main" / "sessions"
+    >>> sessions.mkdir(parents=True)
+    >>> _ = (sessions / "sessions.json").write_text(
+    ...     json.dumps({"agent:main:main": {"sessionId": "s1", "updatedAt": 1}})
+    ... )
+    >>> with open_configured(Settings(state_dir=state)) as store:  # imports sessions.json once
+    ...     store.count(), (state / "sessionstore.db").exists()
+    (1, True)
     """
     settings = settings or Settings()
     target = settings.target()

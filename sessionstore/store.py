@@ -157,8 +157,16 @@ class SessionStore(Protocol):
     """One agent's sessions. Every backend passes the same contract test suite.
 
     Keys are OpenClaw session keys (``agent:main:main``); entries are
-    :class:`SessionEntry`. Versions count writes per key (``0`` = absent) and drive
-    compare-and-set.
+    :class:`SessionEntry`. Every key has a version, ``0`` when it is absent, that
+    changes when the key is written (the SQL backends count writes, the JSON twin
+    derives it from the entry) and drives compare-and-set.
+
+    >>> from sessionstore import SessionEntry, open_store
+    >>> with open_store("sqlite://", auto_upgrade=True) as store:  # in memory
+    ...     version = store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
+    ...     entry = store.patch("agent:main:main", {"label": "Inbox"}, now_ms=2)
+    ...     print(store.get("agent:main:main").label, store.count(), store.version("agent:main:main") > version)
+    Inbox 1 True
     """
 
     @property
@@ -310,6 +318,15 @@ def open_store(
     twin's wait for its lock file; ``engine_options`` go to SQLAlchemy's
     ``create_engine`` for the SQL backends. Entries larger than ``max_entry_bytes`` of
     JSON are refused by every backend.
+
+    >>> import os, tempfile
+    >>> directory = tempfile.mkdtemp()
+    >>> with open_store(os.path.join(directory, "sessions.json")) as twin:
+    ...     type(twin).__name__
+    'JsonFileStore'
+    >>> with open_store(os.path.join(directory, "sessions.db"), auto_upgrade=True) as db:
+    ...     type(db).__name__, db.url.startswith("sqlite:///")
+    ('SqlStore', True)
     """
     text = str(target)
     if _is_json_target(text):

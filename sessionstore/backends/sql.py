@@ -216,7 +216,7 @@ class _SqliteReader:
             for conn in self._opened:
                 conn.set_trace_callback(callback)
 
-    def _connection(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():  # not across a fork
             conn = sqlite3.connect(
@@ -231,7 +231,7 @@ class _SqliteReader:
         return conn
 
     def rows(self, sql: str, params: Sequence[Any]) -> builtins.list[Any]:
-        return self._connection().execute(sql, params).fetchall()
+        return self.connection().execute(sql, params).fetchall()
 
     def close(self) -> None:
         with self._lock:
@@ -239,6 +239,52 @@ class _SqliteReader:
         for conn in opened:
             conn.close()
         self._local = threading.local()
+
+
+class _DirectResult:
+    """The part of SQLAlchemy's result API the hot writes use, over sqlite3 rows."""
+
+    def __init__(self, rows: builtins.list[Any], rowcount: int) -> None:
+        self._rows, self.rowcount = rows, rowcount
+
+    def mappings(self) -> _DirectResult:
+        return self  # sqlite3.Row is a mapping already
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self._rows[0][0]
+
+
+class _DirectWrite:
+    """A write transaction on SQLite through the driver itself, for the hot writes
+    (put, patch, update): SQLAlchemy's per-statement work costs more than the write.
+    Statements are SQLAlchemy's, compiled once; errors are raised as SQLAlchemy's, so
+    retries and translation work as on the engine."""
+
+    def __init__(self, conn: sqlite3.Connection, store: SqlStore) -> None:
+        self._conn, self._store = conn, store
+        self.info: dict[str, Any] = {}
+
+    def execute(self, stmt: Any, params: Any) -> _DirectResult:
+        sql, names, defaults = self._store._sqlite_sql(stmt)
+        many = isinstance(params, builtins.list)
+        rows = [self._values(names, defaults, p) for p in (params if many else [params])]
+        try:
+            if many:
+                cursor = self._conn.executemany(sql, rows)
+                return _DirectResult([], cursor.rowcount)
+            cursor = self._conn.execute(sql, rows[0])
+            return _DirectResult(cursor.fetchall(), cursor.rowcount)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, rows, exc, sqlite3.Error) from exc
+
+    @staticmethod
+    def _values(names: Sequence[str], defaults: Mapping[str, Any], params: Any) -> Any:
+        values = {**defaults, **params}
+        # entry_json arrives encoded; SQLite keeps JSON as TEXT, not as a BLOB
+        return [v.decode() if isinstance(v := values[n], bytes) else v for n in names]
 
 
 def archived_shape(filters: Mapping[str, Any]) -> object:
@@ -490,6 +536,32 @@ class SqlStore:
                 yield conn
             self._blob_cache.written(conn.info.pop("ensured_blobs", ()), current_time_ms())
 
+    @contextmanager
+    def _hot_write(self) -> Iterator[Any]:
+        """The write transaction of put, patch and update: straight through the driver
+        on SQLite (see _DirectWrite), on the engine elsewhere."""
+        if self._reader is None:
+            with self._write() as conn:
+                yield conn
+            return
+        raw = self._reader.connection()
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
+        direct = _DirectWrite(raw, self)
+        try:
+            yield direct
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        try:
+            raw.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raw.execute("ROLLBACK")
+            raise DBAPIError.instance("COMMIT", (), exc, sqlite3.Error) from exc
+        self._blob_cache.written(direct.info.get("ensured_blobs", ()), current_time_ms())
+
     def _read_modify_write(
         self,
         action: str,
@@ -502,10 +574,10 @@ class SqlStore:
         base = self._key(key)
 
         def attempt() -> int:
-            with self._write() as conn:
-                row = conn.execute(_LOCK_ROW, base).first()
-                current = self._entries([dict(row._mapping)])[0].to_dict() if row else None
-                version = row.version if row else 0
+            with self._hot_write() as conn:
+                row = conn.execute(_LOCK_ROW, base).mappings().first()
+                current = self._entries([row])[0].to_dict() if row else None
+                version = row["version"] if row else 0
                 new = change(current, version)
                 if new is None:
                     return int(version)
@@ -561,7 +633,7 @@ class SqlStore:
         params = {**self._params(key, new, blobs), "version": 1}
 
         def attempt() -> int:
-            with self._write() as conn:
+            with self._hot_write() as conn:
                 self._write_blobs(conn, blobs)
                 if self._returning:
                     return int(conn.execute(self._upsert_returning, params).scalar_one())
