@@ -3,12 +3,41 @@
 A hot index of session metadata in SQL (SQLite, PostgreSQL, MySQL/MariaDB) or in
 OpenClaw's own ``sessions.json`` (the JSON twin), behind one contract.
 
+Every public name is listed in ``__all__``, and the package is typed (``py.typed``).
+
 >>> import sessionstore
 >>> sorted(sessionstore.__all__)[:3]
 ['CorruptStoreError', 'DEFAULT_PAGE_SIZE', 'Filters']
+>>> sessionstore.__version__.count(".") >= 2
+True
+
+The schema of a SQL database: :func:`upgrade`, :func:`downgrade`,
+:func:`current_revision` and :func:`head_revision`.
+
+>>> import os, tempfile
+>>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "sessions.db")
+>>> sessionstore.upgrade(url)
+>>> sessionstore.current_revision(url) == sessionstore.head_revision()
+True
+>>> sessionstore.downgrade(url, "base")
+>>> print(sessionstore.current_revision(url))
+None
+
+Transcripts, the cold storage, with their counters kept in the index:
+:class:`Transcripts` and :func:`append_to_session`.
+
+>>> directory = tempfile.mkdtemp()
+>>> transcripts = sessionstore.Transcripts(directory)
+>>> event = {"type": "message", "message": {"role": "user", "content": "hi"}}
+>>> with sessionstore.open_store(os.path.join(directory, "sessions.json")) as store:
+...     _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+...     _ = sessionstore.append_to_session(store, transcripts, "agent:main:main", [event])
+...     entry = store.get("agent:main:main")
+>>> entry.message_count, transcripts.path(entry).name, transcripts.count_messages(entry)
+(1, 's1.jsonl', 1)
 """
 
-from importlib.metadata import PackageNotFoundError
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from sessionstore.entry import SessionEntry, SessionPage, SessionSummary
@@ -29,7 +58,7 @@ from sessionstore.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Filters, Sessio
 
 try:
     __version__ = _version("sessionstore")
-except PackageNotFoundError:  # running from a checkout that is not installed
+except _PackageNotFoundError:  # running from a checkout that is not installed
     __version__ = "0.0.0"
 
 __all__ = [

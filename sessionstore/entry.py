@@ -330,7 +330,8 @@ class SessionSummary(BaseModel):
 
     >>> from sessionstore import open_store
     >>> with open_store("sqlite://", auto_upgrade=True) as store:
-    ...     _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1, "lastThreadId": 42})
+    ...     entry = {"sessionId": "s1", "updatedAt": 1, "lastThreadId": 42}
+    ...     _ = store.put("agent:main:main", entry)
     ...     summary = store.list().items[0]
     >>> summary.key, summary.last_thread_id
     ('agent:main:main', '42')

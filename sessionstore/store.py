@@ -162,10 +162,11 @@ class SessionStore(Protocol):
     derives it from the entry) and drives compare-and-set.
 
     >>> from sessionstore import SessionEntry, open_store
+    >>> key = "agent:main:main"
     >>> with open_store("sqlite://", auto_upgrade=True) as store:  # in memory
-    ...     version = store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
-    ...     entry = store.patch("agent:main:main", {"label": "Inbox"}, now_ms=2)
-    ...     print(store.get("agent:main:main").label, store.count(), store.version("agent:main:main") > version)
+    ...     version = store.put(key, SessionEntry(session_id="s1", updated_at=1))
+    ...     entry = store.patch(key, {"label": "Inbox"}, now_ms=2)
+    ...     print(store.get(key).label, store.count(), store.version(key) > version)
     Inbox 1 True
     """
 

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 
 import orjson
+from pydantic import TypeAdapter
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -51,6 +52,7 @@ from sessionstore.entry import (
     MAX_ENTRY_BYTES,
     SessionEntry,
     SessionPage,
+    SessionSummary,
     as_entry,
     check_size,
     validate_agent_id,
@@ -61,7 +63,7 @@ from sessionstore.lifecycle import CleanupOptions, CleanupReport
 from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.openclaw.transcripts import Transcripts
-from sessionstore.projection import INDEX_COLUMNS, project, summary_from_columns
+from sessionstore.projection import INDEX_COLUMNS, project
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.blobs import BLOB_COLUMNS, Blob, join, split
 from sessionstore.sql.engine import (
@@ -100,6 +102,13 @@ _DELETE_BATCH = 500
 
 # The columns that hold the entry itself (the rest are projections of it).
 _CONTENT = ("entry_json", *BLOB_COLUMNS)
+# Statements by shape (which filters are set, the order, a cursor) and their SQLite
+# text: both depend on no store, so every store of the process shares them.
+_SHAPED: dict[tuple[Any, ...], Any] = {}
+_SQLITE_SQL: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+_VERSION_QUERY = "SELECT version_num FROM sessionstore_version"
+# A page of summaries validated in one call rather than one model at a time.
+_SUMMARIES = TypeAdapter(builtins.list[SessionSummary])
 #: A writer refreshes a blob's last_used_at at most this often ...
 BLOB_TOUCH_MS = 3_600_000
 #: ... and collection spares blobs used within this grace: far longer, so a writer that
@@ -222,7 +231,7 @@ class _SqliteReader:
             conn = sqlite3.connect(
                 self._path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
-            sqlite_pragmas(conn, wal=False)  # the engine set WAL on the file already
+            sqlite_pragmas(conn, wal=True)
             conn.row_factory = sqlite3.Row
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._lock:
@@ -230,8 +239,13 @@ class _SqliteReader:
                 self._opened.append(conn)
         return conn
 
-    def rows(self, sql: str, params: Sequence[Any]) -> builtins.list[Any]:
-        return self.connection().execute(sql, params).fetchall()
+    def rows(self, sql: str, params: Sequence[Any], *, plain: bool = False) -> builtins.list[Any]:
+        """The result rows: mappings by column name, or with ``plain`` bare tuples
+        (much cheaper to read by position)."""
+        cursor = self.connection().cursor()
+        if plain:
+            cursor.row_factory = None
+        return cursor.execute(sql, params).fetchall()
 
     def close(self) -> None:
         with self._lock:
@@ -369,19 +383,16 @@ class SqlStore:
                     schema.require_head(None, url)  # refuse before creating anything
                 ensure_sqlite_file(url)
             self._engine: Engine = create_sql_engine(url, **dict(engine_options or {}))
+            self._reader = _SqliteReader(path) if path is not None else None
         try:
             self._check_schema(auto_upgrade)
         except BaseException:
-            self._engine.dispose()
+            self.close()
             raise
         self._dialect = self._engine.dialect.name
         self._upsert = _upsert(self._dialect)
         self._blob_upsert = _blob_upsert(self._dialect)
         self._blob_cache = _BlobCache()
-        path = sqlite_file(url)
-        self._reader = _SqliteReader(path) if path is not None else None
-        self._compiled: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
-        self._statements: dict[tuple[Any, ...], Any] = {}
         self._tracer: Callable[..., None] | None = None
         self._returning = self._dialect in ("sqlite", "postgresql")
         self._upsert_returning = (
@@ -405,6 +416,8 @@ class SqlStore:
         return self._engine
 
     def _check_schema(self, auto_upgrade: bool) -> None:
+        if self._reader is not None and self._at_head():
+            return  # the common case, without Alembic's set-up
         with self._errors("open"):
             current = schema.current_revision(self._engine)
             if (
@@ -415,6 +428,15 @@ class SqlStore:
                 schema.upgrade(self._engine)
                 current = schema.current_revision(self._engine)
         schema.require_head(current, self._url)
+
+    def _at_head(self) -> bool:
+        """Whether the SQLite file is at the head revision, read in one query."""
+        assert self._reader is not None
+        try:
+            rows = self._reader.rows(_VERSION_QUERY, ())
+        except sqlite3.Error:
+            return False  # no version table yet: the full check says what to do
+        return [row[0] for row in rows] == [schema.head_revision()]
 
     def _errors(self, action: str) -> AbstractContextManager[None]:
         return database_errors(self._url, action)
@@ -464,24 +486,28 @@ class SqlStore:
         # remembered only once the transaction commits (see _write)
         conn.info.setdefault("ensured_blobs", []).extend(todo)
 
-    def _query(self, action: str, stmt: Any, params: Mapping[str, Any]) -> builtins.list[Any]:
-        """Run a read; rows are mappings of column name to value."""
+    def _query(
+        self, action: str, stmt: Any, params: Mapping[str, Any], *, plain: bool = False
+    ) -> builtins.list[Any]:
+        """Run a read; rows are mappings of column name to value, or with ``plain``
+        sequences in the order of the statement's columns."""
         with self._errors(action):
             if self._reader is not None:
                 sql, names, defaults = self._sqlite_sql(stmt)
                 values = {**defaults, **params}
-                return self._reader.rows(sql, [values[name] for name in names])
+                return self._reader.rows(sql, [values[name] for name in names], plain=plain)
             with self._engine.connect() as conn:
-                return [row._mapping for row in conn.execute(stmt, params)]
+                result = conn.execute(stmt, params)
+                return builtins.list(result) if plain else [row._mapping for row in result]
 
     def _sqlite_sql(self, stmt: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
         """A statement's SQLite text, parameter order and parameters with a fixed value
         (such as the ``OFFSET 0`` that goes with a bound ``LIMIT``), compiled once."""
-        found = self._compiled.get(stmt)
+        found = _SQLITE_SQL.get(stmt)
         if found is None:
             compiled = stmt.compile(dialect=self._engine.dialect)
             found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-            self._compiled[stmt] = found
+            _SQLITE_SQL[stmt] = found
         return found
 
     def _blob_bodies(self, digests: set[str]) -> dict[str, bytes]:
@@ -734,9 +760,9 @@ class SqlStore:
 
     def _shaped(self, shape: tuple[Any, ...], build: Callable[[], Any]) -> Any:
         """The statement for ``shape``, built once: compiled SQL is then reused."""
-        stmt = self._statements.get(shape)
+        stmt = _SHAPED.get(shape)
         if stmt is None:
-            stmt = self._statements[shape] = build()
+            stmt = _SHAPED[shape] = build()
         return stmt
 
     def list(
@@ -778,8 +804,13 @@ class SqlStore:
                 .limit(bindparam("f_limit", type_=BigInteger))
             )
 
-        rows = self._query("list", self._shaped(shape, build), params)
-        items = [summary_from_columns(row["session_key"], row) for row in rows[:limit]]
+        rows = self._query("list", self._shaped(shape, build), params, plain=True)
+        items = _SUMMARIES.validate_python(
+            [
+                {"key": row[0], **dict(zip(INDEX_COLUMNS, row[1:], strict=True))}
+                for row in rows[:limit]
+            ]
+        )
         next_cursor = (
             encode_cursor(items[-1].updated_at, items[-1].key) if len(rows) > limit else None
         )
