@@ -846,7 +846,7 @@ def check_command(
 def main() -> None:
     """Entry point of the ``sessionstore`` script and ``python -m sessionstore``."""
     try:
-        app()
+        app(prog_name="sessionstore")  # the same help for `python -m sessionstore`
     except SessionStoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)

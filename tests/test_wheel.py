@@ -1,26 +1,55 @@
-"""A wheel built from this checkout works in a fresh virtual environment outside it:
-the command, the programmatic upgrade (migrations ship in the wheel) and the import."""
+"""The newcomer's path: a wheel built from this checkout, installed with its dependencies
+into a fresh virtual environment outside the checkout, does what the README says: the
+command (`--help`, `--version`, `python -m sessionstore`), `db upgrade` of a new SQLite
+file, `migrate` of a generated OpenClaw state directory, `list --json`, `export`, and
+the README's quickstart, with the revisions and the type marker inside the wheel."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
-from sessionstore import head_revision
+from sessionstore import __version__, head_revision
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str | Path, cwd: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SESSIONSTORE_URL")}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "PYTHONPATH" and not name.startswith(("SESSIONSTORE_", "OPENCLAW_"))
+    }
     done = subprocess.run(
-        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+        [str(a) for a in args],
+        cwd=cwd,
+        env={**env, "COLUMNS": "100"},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr, done.stderr
     return done.stdout
+
+
+def _json_of(command: Path, *args: str | Path, cwd: Path) -> Any:
+    """What ``command *args --json`` prints, parsed."""
+    return json.loads(_run(command, *args, "--json", cwd=cwd))
+
+
+def _readme_quickstart() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1]
+    match = re.search(r"^```python\n(.*?)^```", quickstart, re.DOTALL | re.MULTILINE)
+    assert match, "README.md has no Python block under Quickstart"
+    return match.group(1)
 
 
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
@@ -30,25 +59,67 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / "bin"
+    python, command = bin_dir / "python", bin_dir / "sessionstore"
     work = tmp_path / "elsewhere"
     work.mkdir()
-    _run(bin_dir / "python", "-m", "pip", "install", "--quiet", wheel, cwd=work)
+    # the dependencies come from the package index, as for a user
+    _run(python, "-m", "pip", "install", "--quiet", wheel, cwd=work)
 
-    database = tmp_path / "x.db"
-    out = _run(
-        bin_dir / "sessionstore", "db", "upgrade", "--url", f"sqlite:///{database}", cwd=work
-    )
+    # the command, and python -m sessionstore: the same command
+    usage = _run(command, "--help", cwd=work)
+    assert "Usage: sessionstore [OPTIONS] COMMAND [ARGS]..." in usage
+    for name in ("list", "show", "info", "migrate", "export", "copy", "cleanup", "check", "db"):
+        assert re.search(rf"│ {name} ", usage), f"--help does not list {name}"
+    module_usage = _run(python, "-m", "sessionstore", "--help", cwd=work)
+    assert _same_help(module_usage) == _same_help(usage)
+    assert _run(command, "--version", cwd=work).strip() == f"sessionstore {__version__}"
+
+    # a new SQLite file, its schema from the revisions inside the wheel
+    database = tmp_path / "new.db"
+    out = _run(command, "db", "upgrade", "--url", f"sqlite:///{database}", cwd=work)
     assert f"empty -> {head_revision()}" in out
-    code = (
-        "import sessionstore, pathlib\n"
-        "assert 'site-packages' in sessionstore.__file__\n"
-        f"s = sessionstore.open_store('sqlite:///{database}')\n"
-        "s.put('agent:main:main', sessionstore.SessionEntry(session_id='s1', updated_at=1))\n"
-        "print(s.count(), sessionstore.head_revision())\n"
-        "s.close()\n"
+
+    # a small migration of a generated state directory, listed, exported back
+    state = tmp_path / "state"
+    generate = (
+        "import sessionstore\n"
+        "from sessionstore.openclaw.synthetic import generate_state_dir\n"
+        f"state = generate_state_dir({str(state)!r}, agents=('main', 'work'), "
+        "sessions_per_agent=5, seed=7)\n"
+        "print(sessionstore.__file__, state.entries['main'], state.entries['work'])\n"
     )
-    assert _run(bin_dir / "python", "-c", code, cwd=work).split() == ["1", head_revision()]
+    where, *counted = _run(python, "-c", generate, cwd=work).split()
+    assert where.startswith(str(env_dir)), f"imported from {where}, not the new environment"
+    counts = [int(n) for n in counted]
+    report = _json_of(command, "migrate", "--state-dir", state, "--all-agents", cwd=work)
+    assert report["ok"] and [a["status"] for a in report["agents"]] == ["MIGRATED"] * 2
+    store = state / "sessionstore.db"
+    listing = _json_of(command, "list", "--url", store, "--all-agents", cwd=work)
+    assert listing["count"] == sum(counts) and not listing["hasMore"]
+    assert {item["agent"] for item in listing["sessions"]} == {"main", "work"}
+    back = tmp_path / "back"
+    report = _json_of(
+        command, "export", "--from", store, "--state-dir", back, "--all-agents", cwd=work
+    )
+    assert report["ok"] and [a["status"] for a in report["agents"]] == ["EXPORTED"] * 2
+    exported = back / "agents" / "work" / "sessions" / "sessions.json"
+    assert len(json.loads(exported.read_text(encoding="utf-8"))) == counts[1]
+
+    # the README's quickstart, verbatim
+    out = _run(python, "-c", _readme_quickstart(), cwd=work)
+    assert out.splitlines()[0] == "Inbox 1200"
+    assert (work / "sessions.db").exists()
+
     # the wheel carries the revisions and the type marker
-    listing = _run(bin_dir / "python", "-m", "zipfile", "-l", wheel, cwd=work)
-    assert "sessionstore/_alembic/versions/0001_create_sessions_table.py" in listing
-    assert "sessionstore/py.typed" in listing
+    listing_text = _run(python, "-m", "zipfile", "-l", wheel, cwd=work)
+    assert "sessionstore/_alembic/versions/0001_create_sessions_table.py" in listing_text
+    assert "sessionstore/py.typed" in listing_text
+
+
+def _same_help(text: str) -> list[str]:
+    """Help text, compared line by line: the usage line names the program as it was
+    started (``python -m sessionstore``, as ``python -m pip`` does)."""
+    return [
+        line.replace("python -m sessionstore", "sessionstore").rstrip()
+        for line in text.splitlines()
+    ]

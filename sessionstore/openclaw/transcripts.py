@@ -161,6 +161,11 @@ class Transcripts:
     Every method finds its file through :meth:`path`, so nothing is read or written
     outside ``directory``. Writers hold ``<file>.lock`` (an OS lock, released by the
     kernel if its holder dies); readers take no lock and skip a half-written last line.
+
+    >>> import tempfile
+    >>> transcripts = Transcripts(tempfile.mkdtemp())
+    >>> transcripts.path({"sessionId": "s1", "updatedAt": 1, "sessionFile": "/etc/x"}).name
+    's1.jsonl'
     """
 
     def __init__(self, directory: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> None:
@@ -534,6 +539,17 @@ def append_to_session(
     was deleted or reset to another ``sessionId`` meanwhile. Lock order: transcript,
     then store. Should the store update fail, the lines stay written and the counters
     lag behind until :meth:`Transcripts.stats` is used to repair them.
+
+    >>> import os, tempfile
+    >>> from sessionstore import open_store
+    >>> root = tempfile.mkdtemp()
+    >>> store = open_store(os.path.join(root, "sessions.json"))
+    >>> _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+    >>> hello = {"type": "message", "message": {"role": "user", "content": "hi"}}
+    >>> append_to_session(store, Transcripts(root), "agent:main:main", [hello]).written
+    1
+    >>> store.get("agent:main:main").message_count
+    1
     """
     entry = store.get(key)
     if entry is None:

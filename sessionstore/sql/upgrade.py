@@ -89,14 +89,21 @@ def _scripts() -> ScriptDirectory:
 
 
 def head_revision() -> str:
-    """The newest revision this library knows."""
+    """The newest revision this library knows.
+
+    >>> head_revision()
+    '0003'
+    """
     head = _scripts().get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(target: str | Engine) -> str | None:
-    """The revision a database is at (``None``: never upgraded)."""
+    """The revision a database is at (``None``: never upgraded).
+
+    >>> current_revision("sqlite://")  # a new in-memory database
+    """
     path = sqlite_file(target) if isinstance(target, str) else None
     if path is not None and not path.exists():
         return None  # do not create a file just to look at it
@@ -106,7 +113,13 @@ def current_revision(target: str | Engine) -> str | None:
 
 
 def upgrade(target: str | Engine, revision: str = "head") -> None:
-    """Bring a database (URL or engine) up to ``revision``; a no-op when it is there."""
+    """Bring a database (URL or engine) up to ``revision``; a no-op when it is there.
+
+    >>> import os, tempfile
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "sessions.db")
+    >>> upgrade(url); current_revision(url) == head_revision()
+    True
+    """
     if isinstance(target, str):
         ensure_sqlite_file(target)
     with _connected(target, "upgrade") as connection:
@@ -115,7 +128,13 @@ def upgrade(target: str | Engine, revision: str = "head") -> None:
 
 
 def downgrade(target: str | Engine, revision: str) -> None:
-    """Take a database down to ``revision`` (``"base"`` drops every table)."""
+    """Take a database down to ``revision`` (``"base"`` drops every table).
+
+    >>> import os, tempfile
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "sessions.db")
+    >>> upgrade(url); downgrade(url, "base"); print(current_revision(url))
+    None
+    """
     with _connected(target, "downgrade") as connection:
         command.downgrade(_config(connection), revision)
         connection.commit()
