@@ -564,7 +564,7 @@ class SqlStore:
 
     @contextmanager
     def _hot_write(self) -> Iterator[Any]:
-        """The write transaction of put, patch and update: straight through the driver
+        """The write transaction of put, put_many, patch and update: straight through the driver
         on SQLite (see _DirectWrite), on the engine elsewhere."""
         if self._reader is None:
             with self._write() as conn:
@@ -858,7 +858,7 @@ class SqlStore:
 
         def attempt() -> int:
             written = 0
-            with self._write() as conn:
+            with self._hot_write() as conn:
                 for chunk in _batches(items, batch_size):
                     blobs: list[Blob] = []
                     rows = [
