@@ -34,6 +34,7 @@ from sessionstore.entry import SessionEntry, SessionSummary
 from sessionstore.errors import InvalidArgumentError
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.openclaw.transcripts import Transcripts, TranscriptStats
+from sessionstore.projection import project, summary_from_columns
 from sessionstore.store import MAX_PAGE_SIZE, SessionStore
 
 __all__ = [
@@ -320,15 +321,8 @@ def cleanup(
 
 
 def _summary(key: str, entry: SessionEntry) -> SessionSummary:
-    archived = entry.archived_at is not None
-    return SessionSummary(
-        key=key,
-        session_id=entry.session_id,
-        updated_at=entry.updated_at,
-        chat_type=entry.chat_type,
-        model=entry.model,
-        archived=archived,
-    )
+    """The listing row of an entry, as the index would hold it."""
+    return summary_from_columns(key, project(entry.to_dict()))
 
 
 def _archives_to_make(
