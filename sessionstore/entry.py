@@ -60,6 +60,7 @@ _CHECKPOINT_SHAPE = re.compile(
 )
 
 _TRUSTED = "sessionstore.trusted"
+_CHECKED_EXTRAS = "sessionstore.checked_extras"
 # OpenClaw's normalised agent ids: lowercase [a-z0-9_-], at most 64 characters.
 _AGENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -200,8 +201,11 @@ class SessionEntry(BaseModel):
         # Values read back from our own store were checked when written.
         if info.context and info.context.get(_TRUSTED):
             return self
+        # Unknown fields copied from an entry validated before need no second walk.
+        checked = info.context.get(_CHECKED_EXTRAS, ()) if info.context else ()
         for name, value in (self.__pydantic_extra__ or {}).items():
-            _check_json_value(value, name)
+            if name not in checked:
+                _check_json_value(value, name)
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
             if isinstance(value, str) and "\x00" in value:
@@ -266,7 +270,14 @@ class SessionEntry(BaseModel):
         >>> SessionEntry(session_id="s1", updated_at=1).with_fields(label="Inbox").label
         'Inbox'
         """
-        return SessionEntry.from_dict({**self.to_dict(), **json_names(changes)})
+        changed = json_names(changes)
+        unchanged = {name for name in self.__pydantic_extra__ or {} if name not in changed}
+        try:
+            return SessionEntry.model_validate(
+                {**self.to_dict(), **changed}, context={_CHECKED_EXTRAS: unchanged}
+            )
+        except ValidationError as exc:
+            raise InvalidEntryError(_describe(exc)) from exc
 
 
 _JSON_NAMES = {name: f.alias for name, f in SessionEntry.model_fields.items() if f.alias}

@@ -139,3 +139,13 @@ def test_keys_and_agent_ids() -> None:
     for bad_agent in ("", "Main", "a/b", "x" * 65, "-a"):
         with pytest.raises(InvalidArgumentError, match="agent id"):
             validate_agent_id(bad_agent)
+
+
+def test_with_fields_checks_the_fields_it_changes() -> None:
+    entry = SessionEntry.from_dict({"sessionId": "s1", "updatedAt": 1, "blob": {"a": [1, 2.5]}})
+    with pytest.raises(InvalidEntryError, match="extra"):
+        entry.with_fields(extra=float("nan"))
+    with pytest.raises(InvalidEntryError, match="blob"):
+        entry.with_fields(blob={"b": "\x00"})
+    changed = entry.with_fields(label="Inbox")
+    assert changed.label == "Inbox" and changed.model_extra == {"blob": {"a": [1, 2.5]}}

@@ -496,7 +496,8 @@ class SqlStore:
                 sql, names, defaults = self._sqlite_sql(stmt)
                 values = {**defaults, **params}
                 return self._reader.rows(sql, [values[name] for name in names], plain=plain)
-            with self._engine.connect() as conn:
+            # One statement is one consistent read: no BEGIN and ROLLBACK round trips.
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 result = conn.execute(stmt, params)
                 return builtins.list(result) if plain else [row._mapping for row in result]
 
