@@ -26,20 +26,21 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url, text
 
-from sessionstore import SessionEntry, SessionStore, open_store
-from sessionstore.lifecycle import DAY_MS
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-POSTGRES_URL = os.environ.get(
-    "SESSIONSTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from benchmarks.suite import fresh_target  # noqa: E402
+from sessionstore import SessionEntry, SessionStore, open_store  # noqa: E402
+from sessionstore.lifecycle import DAY_MS  # noqa: E402
+
 NOW = 1_774_962_000_000
 PRUNE_AFTER_MS = 30 * DAY_MS
 CUTOFF = NOW - PRUNE_AFTER_MS
@@ -180,35 +181,12 @@ def main() -> int:
     table = Table("Backend", "Operation", "median ms", "p95 ms", "vs raw DELETE")
     failed = False
     for name in args.backends.split(","):
-        with _database(name) as url:
+        with tempfile.TemporaryDirectory() as scratch, fresh_target(name, Path(scratch)) as url:
             for row in bench(name, url, args, console):
                 failed |= row[-1] == "FAILED"
                 table.add_row(*row)
     console.print(table)
     return 1 if failed else 0
-
-
-@contextmanager
-def _database(name: str) -> Iterator[str]:
-    """A fresh SQLite file or PostgreSQL schema, removed afterwards."""
-    if name == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'cleanup.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield (
-            make_url(POSTGRES_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

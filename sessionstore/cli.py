@@ -40,6 +40,8 @@ from sessionstore.store import (
     MAX_PAGE_SIZE,
     FilterArgs,
     SessionStore,
+    describe_target,
+    is_json_target,
     open_store,
 )
 from sessionstore.transfer import TransferReport
@@ -181,7 +183,7 @@ def _settings(state_dir: Path | None, url: str | None = None) -> Settings:
 
 
 def _store_type(target: str) -> str:
-    if target.startswith("json://") or target.endswith(".json"):
+    if is_json_target(target):
         return "json"
     return make_url(database_url(target)).get_backend_name()
 
@@ -391,7 +393,7 @@ def list_sessions(
     if as_json:
         _print_json(
             {
-                "store": _describe_target(target),
+                "store": describe_target(target),
                 "count": len(rows),
                 "activeMinutes": active,
                 "nextCursor": next_cursor,
@@ -413,15 +415,11 @@ def list_sessions(
             escape(_flags(item)),
         )
     console = _console()
-    console.print(f"Session store: {escape(_describe_target(target))}")
+    console.print(f"Session store: {escape(describe_target(target))}")
     console.print(f"Sessions listed: {len(rows)}")
     console.print(table)
     if next_cursor:
         console.print(f"More: --cursor {next_cursor}")
-
-
-def _describe_target(target: str) -> str:
-    return target if _store_type(target) == "json" else mask_url(database_url(target))
 
 
 @app.command("show")
@@ -482,7 +480,7 @@ def info(
     settings = _settings(state_dir, url)
     target = settings.target()
     kind = _store_type(target)
-    data: dict[str, Any] = {"storeType": kind, "url": _describe_target(target)}
+    data: dict[str, Any] = {"storeType": kind, "url": describe_target(target)}
     files: dict[str, int] = {}
     if kind == "json":
         agents = _agents(target, settings, None, all_agents=True)
@@ -763,7 +761,7 @@ def cleanup_command(
                 )
             )
     if as_json:
-        _print_json({"store": _describe_target(target), "agents": [r.to_dict() for r in reports]})
+        _print_json({"store": describe_target(target), "agents": [r.to_dict() for r in reports]})
         return
     console = _console()
     for report in reports:
@@ -821,7 +819,7 @@ def check_command(
             transcripts = _transcripts(settings, agent_id, sessions)
             reports.append(lifecycle.check(store, transcripts, repair=repair))
     if as_json:
-        _print_json({"store": _describe_target(target), "agents": [r.to_dict() for r in reports]})
+        _print_json({"store": describe_target(target), "agents": [r.to_dict() for r in reports]})
     else:
         console = _console()
         for report in reports:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -294,9 +295,10 @@ def cleanup(
                 consider(summary, Action.CAP_OVERFLOW)
 
     report.after = report.before - len(removed)
-    doomed = {key: store.get(key) for key in removed} if transcripts is not None else {}
+    planned: list[tuple[str, SessionEntry]] = []
     if transcripts is not None:
-        report.archived = _archives_to_make(store, transcripts, doomed)
+        planned = _archives_to_make(store, transcripts, removed)
+        report.archived = sorted({transcripts.path(entry).name for _, entry in planned})
         report.expired = _expired_archives(
             transcripts, now, prune_after_ms, reset_archive_retention_ms
         )
@@ -308,13 +310,11 @@ def cleanup(
     report.after = report.before - report.applied_count
     report.applied = True
     if transcripts is not None:
-        for key, gone in doomed.items():
-            if (
-                gone is not None
-                and store.get(key) is None
-                and not store.count(session_id=gone.session_id)
-            ):
-                transcripts.archive(gone, "deleted", now_ms=now)
+        # Only when an entry was touched since the plan (and so spared) is a key looked up.
+        touched = report.applied_count < len(removed)
+        for key, entry in planned:
+            if not touched or store.get(key) is None:
+                transcripts.archive(entry, "deleted", now_ms=now)  # None if already moved
         for name in report.expired:
             (transcripts.directory / name).unlink(missing_ok=True)
     return report
@@ -326,21 +326,18 @@ def _summary(key: str, entry: SessionEntry) -> SessionSummary:
 
 
 def _archives_to_make(
-    store: SessionStore, transcripts: Transcripts, doomed: dict[str, SessionEntry | None]
-) -> list[str]:
-    """Transcripts the removals would archive: those of session ids no kept entry uses."""
-    by_session: dict[str, int] = {}
-    for entry in doomed.values():
-        if entry is not None:
-            by_session[entry.session_id] = by_session.get(entry.session_id, 0) + 1
-    names = []
-    for entry in doomed.values():
-        if entry is None or store.count(session_id=entry.session_id) > by_session[entry.session_id]:
-            continue
-        path = transcripts.path(entry)
-        if path.exists():
-            names.append(path.name)
-    return sorted(set(names))
+    store: SessionStore, transcripts: Transcripts, removed: Iterable[str]
+) -> list[tuple[str, SessionEntry]]:
+    """The removed entries whose transcript goes to ``.deleted``: those with a file, and
+    whose session id no kept entry uses (one count per session id)."""
+    doomed = [(key, entry) for key in removed if (entry := store.get(key)) is not None]
+    removing = Counter(entry.session_id for _, entry in doomed)
+    orphaned = {sid for sid, n in removing.items() if store.count(session_id=sid) == n}
+    return [
+        (key, entry)
+        for key, entry in doomed
+        if entry.session_id in orphaned and transcripts.path(entry).exists()
+    ]
 
 
 def _expired_archives(

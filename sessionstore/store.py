@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import (
     Protocol,
     Self,
     TypedDict,
+    TypeVar,
     Unpack,
     runtime_checkable,
 )
@@ -42,6 +44,9 @@ __all__ = [
     "Filters",
     "Order",
     "SessionStore",
+    "batched",
+    "describe_target",
+    "is_json_target",
     "open_store",
 ]
 
@@ -52,6 +57,7 @@ MAX_PAGE_SIZE = 1000
 
 Order = Literal["desc", "asc"]
 Updater = Callable[[SessionEntry | None], SessionEntry | None]
+T = TypeVar("T")
 
 
 class FilterArgs(TypedDict, total=False):
@@ -293,8 +299,37 @@ class SessionStore(Protocol):
     ) -> None: ...
 
 
-def _is_json_target(target: str) -> bool:
-    return target.startswith("json://") or target.endswith(".json")
+def is_json_target(target: str | Path) -> bool:
+    """Whether ``open_store`` opens ``target`` as the JSON twin.
+
+    >>> is_json_target("json:///srv/sessions.json"), is_json_target("sqlite:///s.db")
+    (True, False)
+    """
+    text = str(target)
+    return text.startswith("json://") or text.endswith(".json")
+
+
+def describe_target(target: str | Path) -> str:
+    """A target fit for messages: a file path as it is, a database URL password-masked.
+
+    >>> describe_target("postgresql+psycopg://bob:secret@db/app")
+    'postgresql+psycopg://bob:***@db/app'
+    """
+    from sessionstore.sql.engine import database_url, mask_url
+
+    text = str(target)
+    return text if is_json_target(text) else mask_url(database_url(text))
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``, read lazily (``itertools.batched``).
+
+    >>> list(batched(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def open_store(
@@ -330,7 +365,7 @@ def open_store(
     ('SqlStore', True)
     """
     text = str(target)
-    if _is_json_target(text):
+    if is_json_target(text):
         from sessionstore.backends.jsonfile import LOCK_TIMEOUT_S, JsonFileStore
 
         path = text.removeprefix("json://")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -33,7 +33,6 @@ import orjson
 
 from sessionstore.backends.jsonfile import JsonFileStore
 from sessionstore.backends.sql import ImportRecord, SqlStore
-from sessionstore.entry import SessionEntry
 from sessionstore.errors import InvalidArgumentError, SchemaOutdatedError, SessionStoreError
 from sessionstore.openclaw.merge import now_ms
 from sessionstore.openclaw.statedir import (
@@ -45,8 +44,14 @@ from sessionstore.openclaw.statedir import (
     store_path,
 )
 from sessionstore.openclaw.transcripts import Transcripts
-from sessionstore.sql.engine import database_url, mask_url, sqlite_file
-from sessionstore.store import SessionStore, open_store
+from sessionstore.sql.engine import database_url, sqlite_file
+from sessionstore.store import (
+    SessionStore,
+    batched,
+    describe_target,
+    is_json_target,
+    open_store,
+)
 
 __all__ = [
     "BATCH_SIZE",
@@ -225,13 +230,9 @@ def default_target(state_dir: str | os.PathLike[str]) -> str:
     return database_url(Path(state_dir).absolute() / "sessionstore.db")
 
 
-def _describe(target: str) -> str:
-    return mask_url(target) if "://" in target and not target.startswith("json://") else target
-
-
 def _open_existing(target: str, agent_id: str) -> SessionStore | None:
     """The target store if it already exists, without creating anything (dry runs)."""
-    if target.startswith("json://") or target.endswith(".json"):
+    if is_json_target(target):
         return open_store(target, agent_id=agent_id)
     url = database_url(target)
     path = sqlite_file(url)
@@ -314,7 +315,7 @@ def migrate(
     """
     progress = progress or NullProgress()
     target_text = default_target(state_dir) if target is None else str(target)
-    report = TransferReport("migrate", _describe(target_text), dry_run)
+    report = TransferReport("migrate", describe_target(target_text), dry_run)
     found = {source.agent_id: source for source in discover_agents(state_dir)}
     wanted = sorted(found) if agents is None else list(agents)
     for agent_id in wanted:
@@ -333,7 +334,7 @@ def _migrate_agent(
     verbatim: bool,
     progress: Progress,
 ) -> AgentReport:
-    report = AgentReport(source.agent_id, Status.FAILED, str(source.path), _describe(target))
+    report = AgentReport(source.agent_id, Status.FAILED, str(source.path), describe_target(target))
     try:
         report.transcripts, report.messages = _count_transcripts(source.sessions_dir, progress)
         if not source.exists():
@@ -413,21 +414,10 @@ def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> Non
 def _source_agents(source: str, agents: Sequence[str] | None) -> list[str]:
     if agents is not None:
         return list(agents)
-    if source.startswith("json://") or source.endswith(".json"):
+    if is_json_target(source):
         return [agent_of_store_path(source.removeprefix("json://")) or DEFAULT_AGENT_ID]
     with open_store(source) as store:
         return store.agent_ids() if isinstance(store, SqlStore) else [store.agent_id]
-
-
-def _batches(items: Iterable[tuple[str, SessionEntry]], size: int) -> Iterator[list[Any]]:
-    batch: list[tuple[str, SessionEntry]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def copy(
@@ -448,9 +438,9 @@ def copy(
     """
     progress = progress or NullProgress()
     source_text, target_text = str(source), str(target)
-    report = TransferReport("copy", _describe(target_text))
+    report = TransferReport("copy", describe_target(target_text))
     ids = _source_agents(source_text, agents)
-    if len(ids) > 1 and (target_text.startswith("json://") or target_text.endswith(".json")):
+    if len(ids) > 1 and is_json_target(target_text):
         raise InvalidArgumentError(
             f"the source holds {len(ids)} agents ({', '.join(ids)}) and a sessions.json "
             "holds one: choose it with --agent, or use export --state-dir"
@@ -463,7 +453,7 @@ def copy(
 def _copy_agent(
     source: str, target: str, agent_id: str, batch_size: int, progress: Progress
 ) -> AgentReport:
-    report = AgentReport(agent_id, Status.FAILED, _describe(source), _describe(target))
+    report = AgentReport(agent_id, Status.FAILED, describe_target(source), describe_target(target))
     try:
         with open_store(source, agent_id=agent_id) as src:
             total = src.count()
@@ -473,7 +463,7 @@ def _copy_agent(
             with open_store(target, agent_id=agent_id, auto_upgrade=True) as dst:
                 progress.start(f"{agent_id}: copying", total)
                 expected = Checksum()
-                for batch in _batches(src.iter_entries(batch_size=batch_size), batch_size):
+                for batch in batched(src.iter_entries(batch_size=batch_size), batch_size):
                     for key, entry in batch:
                         expected.add(key, entry.to_dict())
                     dst.put_many(batch, batch_size=batch_size)
@@ -524,7 +514,7 @@ def export(
 def _export_agent(
     source: str, path: Path, agent_id: str, force: bool, progress: Progress
 ) -> AgentReport:
-    report = AgentReport(agent_id, Status.FAILED, _describe(source), str(path))
+    report = AgentReport(agent_id, Status.FAILED, describe_target(source), str(path))
     try:
         with open_store(source, agent_id=agent_id) as src:
             entries = list(src.iter_entries())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import itertools
 import os
 import random
 import sqlite3
@@ -85,6 +84,7 @@ from sessionstore.store import (
     Filters,
     Order,
     Updater,
+    batched,
     check_limit,
     check_order,
     decode_cursor,
@@ -345,12 +345,6 @@ class ImportRecord:
     entries: int
     checksum: str
     imported_at: int
-
-
-def _batches(items: Iterable[T], size: int) -> Iterator[builtins.list[T]]:
-    iterator = iter(items)
-    while chunk := builtins.list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 class SqlStore:
@@ -727,7 +721,7 @@ class SqlStore:
         def attempt() -> int:
             removed = 0
             with self._write() as conn:
-                for chunk in _batches(wanted, _DELETE_BATCH):
+                for chunk in batched(wanted, _DELETE_BATCH):
                     removed += conn.execute(stmt, {**params, "keys": chunk}).rowcount
             return removed
 
@@ -860,7 +854,7 @@ class SqlStore:
         def attempt() -> int:
             written = 0
             with self._hot_write() as conn:
-                for chunk in _batches(items, batch_size):
+                for chunk in batched(items, batch_size):
                     blobs: list[Blob] = []
                     rows = [
                         {**self._params(validate_key(key), as_entry(entry), blobs), "version": 1}
