@@ -19,9 +19,13 @@ demo: $(STAMP)  ## the main job on SQLite, no server needed
 test: $(STAMP) lint typecheck  ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+check: $(STAMP) lint typecheck  ## lint, type-check and run the quick tests (not slow, no network)
+	$(BIN)/python -m pytest -m "not slow and not network"
+
+lint: $(STAMP)  ## ruff (lint and format) and the import contracts (layers, no cycles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -5,7 +5,7 @@ Builds a store of ``--entries`` sessions (default 100,000) of which ``--stale-sh
 
 - ``raw DELETE``: ``DELETE FROM sessions WHERE agent_id = ? AND updated_at < ?`` with the
   bare driver (``sqlite3`` or ``psycopg``), the floor for removing those rows;
-- ``cleanup``: ``store.cleanup(prune_after_ms=30 days, max_entries=None)``, which also
+- ``cleanup``: ``cleanup(store, prune_after_ms=30 days, max_entries=None)``, which also
   builds the per-key report and spares protected sessions (none are stale here).
 
 After each run the stale rows are put back, so every repetition removes the same rows.
@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.suite import fresh_target  # noqa: E402
 from sessionstore import SessionEntry, SessionStore, open_store  # noqa: E402
-from sessionstore.lifecycle import DAY_MS  # noqa: E402
+from sessionstore.lifecycle import DAY_MS, cleanup  # noqa: E402
 
 NOW = 1_774_962_000_000
 PRUNE_AFTER_MS = 30 * DAY_MS
@@ -133,10 +133,10 @@ def bench(name: str, url: str, args: argparse.Namespace, console: Console) -> li
             f"{name}: {args.entries:,} entries, {len(stale):,} stale, "
             f"built in {time.perf_counter() - started:.1f} s"
         )
-        dry = store.cleanup(
-            prune_after_ms=PRUNE_AFTER_MS, max_entries=None, dry_run=True, now_ms=NOW
+        dry = cleanup(
+            store, prune_after_ms=PRUNE_AFTER_MS, max_entries=None, dry_run=True, now_ms=NOW
         )
-        enforced = store.cleanup(prune_after_ms=PRUNE_AFTER_MS, max_entries=None, now_ms=NOW)
+        enforced = cleanup(store, prune_after_ms=PRUNE_AFTER_MS, max_entries=None, now_ms=NOW)
         same = dry.items == enforced.items and dry.after == enforced.after
         console.print(f"  dry-run report equals the enforced one: {same}")
         store.put_many(stale)
@@ -149,7 +149,7 @@ def bench(name: str, url: str, args: argparse.Namespace, console: Console) -> li
             store.put_many(stale)
 
             def ours() -> int:
-                report = store.cleanup(prune_after_ms=PRUNE_AFTER_MS, max_entries=None, now_ms=NOW)
+                report = cleanup(store, prune_after_ms=PRUNE_AFTER_MS, max_entries=None, now_ms=NOW)
                 return report.applied_count
 
             ms, removed = timed(ours)

@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.raw_baseline import RawStore, open_raw  # noqa: E402
 from sessionstore import SessionEntry, __version__, open_store, upgrade  # noqa: E402
-from sessionstore.openclaw.synthetic import generate_state_dir  # noqa: E402
+from sessionstore.testing import generate_state_dir  # noqa: E402
 from sessionstore.transfer import migrate  # noqa: E402
 
 POSTGRES_URL = os.environ.get(

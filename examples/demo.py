@@ -29,8 +29,8 @@ from rich.progress import Progress, TaskID
 from rich.table import Column, Table
 
 from sessionstore import SessionEntry, SessionStore, open_store
-from sessionstore.openclaw.synthetic import GeneratedStateDir, generate_state_dir
 from sessionstore.openclaw.transcripts import Transcripts, append_to_session
+from sessionstore.testing import GeneratedStateDir, generate_state_dir
 from sessionstore.transfer import TransferReport, migrate
 
 AGENTS = ("main", "work", "family")

@@ -37,24 +37,57 @@ Transcripts, the cold storage, with their counters kept in the index:
 (1, 's1.jsonl', 1)
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
+from typing import TYPE_CHECKING, Any
 
-from sessionstore.entry import SessionEntry, SessionPage, SessionSummary
-from sessionstore.errors import (
-    CorruptStoreError,
-    InvalidArgumentError,
-    InvalidEntryError,
-    SchemaOutdatedError,
-    SessionStoreError,
-    StaleEntryError,
-    StoreLockedError,
-    StoreUnavailableError,
-)
-from sessionstore.openclaw.transcripts import Transcripts, append_to_session
-from sessionstore.settings import Settings, open_configured
-from sessionstore.sql.upgrade import current_revision, downgrade, head_revision, upgrade
-from sessionstore.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Filters, SessionStore, open_store
+if TYPE_CHECKING:  # the names as the type checker sees them; at run time, lazily
+    from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Filters, SessionStore
+    from sessionstore.entry import SessionEntry, SessionPage, SessionSummary
+    from sessionstore.errors import (
+        CorruptStoreError,
+        InvalidArgumentError,
+        InvalidEntryError,
+        SchemaOutdatedError,
+        SessionStoreError,
+        StaleEntryError,
+        StoreLockedError,
+        StoreUnavailableError,
+    )
+    from sessionstore.open import open_store
+    from sessionstore.openclaw.transcripts import Transcripts, append_to_session
+    from sessionstore.settings import Settings, open_configured
+    from sessionstore.sql.upgrade import current_revision, downgrade, head_revision, upgrade
+
+# Public name -> the module that defines it. Importing the package loads none of them:
+# each is imported on first use (PEP 562), so a JSON-twin user never loads SQLAlchemy.
+_EXPORTS = {
+    "DEFAULT_PAGE_SIZE": "sessionstore.contract",
+    "MAX_PAGE_SIZE": "sessionstore.contract",
+    "Filters": "sessionstore.contract",
+    "SessionStore": "sessionstore.contract",
+    "SessionEntry": "sessionstore.entry",
+    "SessionPage": "sessionstore.entry",
+    "SessionSummary": "sessionstore.entry",
+    "CorruptStoreError": "sessionstore.errors",
+    "InvalidArgumentError": "sessionstore.errors",
+    "InvalidEntryError": "sessionstore.errors",
+    "SchemaOutdatedError": "sessionstore.errors",
+    "SessionStoreError": "sessionstore.errors",
+    "StaleEntryError": "sessionstore.errors",
+    "StoreLockedError": "sessionstore.errors",
+    "StoreUnavailableError": "sessionstore.errors",
+    "open_store": "sessionstore.open",
+    "Transcripts": "sessionstore.openclaw.transcripts",
+    "append_to_session": "sessionstore.openclaw.transcripts",
+    "Settings": "sessionstore.settings",
+    "open_configured": "sessionstore.settings",
+    "current_revision": "sessionstore.sql.upgrade",
+    "downgrade": "sessionstore.sql.upgrade",
+    "head_revision": "sessionstore.sql.upgrade",
+    "upgrade": "sessionstore.sql.upgrade",
+}
 
 try:
     __version__ = _version("sessionstore")
@@ -88,3 +121,16 @@ __all__ = [
     "open_store",
     "upgrade",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sessionstore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

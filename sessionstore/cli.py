@@ -6,10 +6,11 @@ database URLs are always shown with the password masked.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import orjson
 import typer
@@ -17,33 +18,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
-from sqlalchemy import make_url
 
 from sessionstore import __version__, lifecycle, transfer
-from sessionstore.backends.sql import SqlStore
+from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FilterArgs
 from sessionstore.entry import SessionSummary, validate_agent_id
-from sessionstore.errors import InvalidArgumentError, SessionStoreError, StoreUnavailableError
+from sessionstore.errors import InvalidArgumentError, SessionStoreError
+from sessionstore.locate import store_type_of
+from sessionstore.open import database_url
 from sessionstore.openclaw.merge import now_ms
-from sessionstore.openclaw.statedir import (
-    agent_of_key,
-    agent_of_store_path,
-    discover_agents,
-    sessions_dir,
-    store_path,
-)
+from sessionstore.openclaw.statedir import agent_of_key, sessions_dir
 from sessionstore.openclaw.transcripts import Transcripts
 from sessionstore.settings import Settings
 from sessionstore.sql import upgrade as schema
-from sessionstore.sql.engine import database_url, mask_url, sqlite_file
-from sessionstore.store import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    FilterArgs,
-    SessionStore,
-    describe_target,
-    is_json_target,
-    open_store,
-)
+from sessionstore.sql.engine import mask_url, sqlite_file
 from sessionstore.transfer import TransferReport
 
 __all__ = ["app", "main"]
@@ -59,6 +46,35 @@ db = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(db, name="db")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """A command's boundary: a library error is one line on stderr and exit status 1,
+    never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except SessionStoreError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+
+    return run
+
+
+def _command(group: typer.Typer, name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Register a command of ``group`` with the error boundary."""
+
+    def register(command: Callable[P, R]) -> Callable[P, R]:
+        group.command(name)(_one_line_errors(command))
+        return command
+
+    return register
+
 
 Url = Annotated[
     str,
@@ -95,7 +111,7 @@ def _move(url: str, step: Callable[[str, str], None], revision: str) -> None:
     typer.echo(f"{mask_url(url)}: {before or 'empty'} -> {after or 'empty'}")
 
 
-@db.command("upgrade")
+@_command(db, "upgrade")
 def db_upgrade(
     url: Url,
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
@@ -107,7 +123,7 @@ def db_upgrade(
     _move(database_url(url), schema.upgrade, revision)
 
 
-@db.command("downgrade")
+@_command(db, "downgrade")
 def db_downgrade(
     url: Url,
     revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes every table.")],
@@ -119,7 +135,7 @@ def db_downgrade(
     _move(database_url(url), schema.downgrade, revision)
 
 
-@db.command("current")
+@_command(db, "current")
 def db_current(url: Url) -> None:
     """Show the database's revision and the newest one this version knows.
 
@@ -132,7 +148,7 @@ def db_current(url: Url) -> None:
     typer.echo(f"current: {current or 'empty'}  head: {head}  ({state})")
 
 
-@db.command("check")
+@_command(db, "check")
 def db_check(url: Url) -> None:
     """Exit 0 if the database is at head and matches the models, 1 otherwise.
 
@@ -180,54 +196,6 @@ def _settings(state_dir: Path | None, url: str | None = None) -> Settings:
     if state_dir is not None:
         values["state_dir"] = state_dir
     return Settings(**values)
-
-
-def _store_type(target: str) -> str:
-    if is_json_target(target):
-        return "json"
-    return make_url(database_url(target)).get_backend_name()
-
-
-def _agents(
-    target: str, settings: Settings, agent: list[str] | None, all_agents: bool
-) -> list[str]:
-    """The agents a command works on."""
-    if agent and all_agents:
-        raise InvalidArgumentError("use --agent or --all-agents, not both")
-    if agent:
-        return [validate_agent_id(a) for a in agent]
-    json_file = _store_type(target) == "json" and not (
-        settings.url is None and settings.store_type == "json"
-    )
-    if json_file:  # one sessions.json: its place in a state directory names the agent
-        return [agent_of_store_path(target.removeprefix("json://")) or settings.agent_id]
-    if not all_agents:
-        return [settings.agent_id]
-    if _store_type(target) == "json":
-        return [source.agent_id for source in discover_agents(settings.state_dir)]
-    _require_database(target)
-    with open_store(target) as store:
-        return store.agent_ids() if isinstance(store, SqlStore) else [store.agent_id]
-
-
-def _require_database(target: str) -> None:
-    """A missing SQLite file is an error, with how to create it (reading creates nothing)."""
-    path = sqlite_file(database_url(target))
-    if path is not None and not path.exists():
-        raise StoreUnavailableError(
-            f"no database at {path}: create it from an OpenClaw state directory with "
-            "`sessionstore migrate --state-dir DIR`, or empty with `sessionstore db upgrade`"
-        )
-
-
-def _open(target: str, settings: Settings, agent_id: str) -> SessionStore:
-    """Open an existing store for reading; nothing is created."""
-    if _store_type(target) == "json":
-        if settings.url is None and settings.store_type == "json":
-            target = str(store_path(settings.state_dir, agent_id))
-    else:
-        _require_database(target)
-    return open_store(target, agent_id=agent_id)
 
 
 class _Bar:
@@ -336,7 +304,7 @@ def _summary_json(agent_id: str, summary: SessionSummary, now: int) -> dict[str,
     }
 
 
-@app.command("list")
+@_command(app, "list")
 def list_sessions(
     url: StoreUrl = None,
     state_dir: StateDir = None,
@@ -367,8 +335,8 @@ def list_sessions(
     Example: sessionstore list --active 60 --channel telegram --limit 20
     """
     settings = _settings(state_dir, url)
-    target = settings.target()
-    agents = _agents(target, settings, agent, all_agents)
+    where = settings.location()
+    agents = where.agents(agent, every=all_agents)
     if cursor is not None and len(agents) > 1:
         raise InvalidArgumentError("--cursor pages one agent; drop --all-agents or pick --agent")
     now = now_ms()
@@ -385,7 +353,7 @@ def list_sessions(
     next_cursor: str | None = None
     has_more = False
     for agent_id in agents:
-        with _open(target, settings, agent_id) as store:
+        with where.open(agent_id) as store:
             page = store.list(limit=limit, cursor=cursor, **filters)
         rows.extend((agent_id, item) for item in page.items)
         next_cursor = page.next_cursor if len(agents) == 1 else None
@@ -393,7 +361,7 @@ def list_sessions(
     if as_json:
         _print_json(
             {
-                "store": describe_target(target),
+                "store": where.describe(),
                 "count": len(rows),
                 "activeMinutes": active,
                 "nextCursor": next_cursor,
@@ -415,14 +383,14 @@ def list_sessions(
             escape(_flags(item)),
         )
     console = _console()
-    console.print(f"Session store: {escape(describe_target(target))}")
+    console.print(f"Session store: {escape(where.describe())}")
     console.print(f"Sessions listed: {len(rows)}")
     console.print(table)
     if next_cursor:
         console.print(f"More: --cursor {next_cursor}")
 
 
-@app.command("show")
+@_command(app, "show")
 def show(
     key: Annotated[str, typer.Argument(help="The session key.")],
     url: StoreUrl = None,
@@ -442,7 +410,7 @@ def show(
     agent_id = validate_agent_id(
         agent or (agent_of_key(key) if key.startswith("agent:") else settings.agent_id)
     )
-    with _open(settings.target(), settings, agent_id) as store:
+    with settings.location().open(agent_id) as store:
         entry = store.get(key)
     if entry is None:
         raise InvalidArgumentError(f"no session {key!r} for agent {agent_id!r}")
@@ -467,7 +435,7 @@ def _size(path: Path) -> int:
     )
 
 
-@app.command("info")
+@_command(app, "info")
 def info(
     url: StoreUrl = None,
     state_dir: StateDir = None,
@@ -478,29 +446,27 @@ def info(
     Example: sessionstore info --url sqlite:///state/sessionstore.db
     """
     settings = _settings(state_dir, url)
-    target = settings.target()
-    kind = _store_type(target)
-    data: dict[str, Any] = {"storeType": kind, "url": describe_target(target)}
+    where = settings.location()
+    kind = store_type_of(where.target)
+    data: dict[str, Any] = {"storeType": kind, "url": where.describe()}
     files: dict[str, int] = {}
     if kind == "json":
-        agents = _agents(target, settings, None, all_agents=True)
+        agents = where.agents(every=True)
         data["revision"] = data["head"] = None
         counts = {}
         for agent_id in agents:
-            with _open(target, settings, agent_id) as store:
+            with where.open(agent_id) as store:
                 counts[agent_id] = store.count()
-                path = Path(target.removeprefix("json://"))
-                if settings.url is None and settings.store_type == "json":
-                    path = store_path(settings.state_dir, agent_id)
-                files[str(path)] = _size(path)
+            path = Path(where.target_for(agent_id).removeprefix("json://"))
+            files[str(path)] = _size(path)
     else:
-        db_url = database_url(target)
+        db_url = database_url(where.target)
         data["revision"] = schema.current_revision(db_url)
         data["head"] = schema.head_revision()
         counts = {}
         if data["revision"] == data["head"]:
-            for agent_id in _agents(target, settings, None, all_agents=True):
-                with open_store(db_url, agent_id=agent_id) as store:
+            for agent_id in where.agents(every=True):
+                with where.open(agent_id) as store:
                     counts[agent_id] = store.count()
         db_file = sqlite_file(db_url)
         if db_file is not None and db_file.exists():
@@ -575,7 +541,7 @@ def _report(report: TransferReport, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-@app.command("migrate")
+@_command(app, "migrate")
 def migrate_command(
     state_dir: StateDir = None,
     agent: Agent = None,
@@ -623,7 +589,7 @@ def migrate_command(
     _report(report, as_json)
 
 
-@app.command("export")
+@_command(app, "export")
 def export_command(
     url: Annotated[
         str | None,
@@ -667,7 +633,7 @@ def export_command(
     _report(report, as_json)
 
 
-@app.command("copy")
+@_command(app, "copy")
 def copy_command(
     source: Annotated[str, typer.Option("--from", help="Source store URL or path.")],
     target: Annotated[str, typer.Option("--to", help="Target store URL or path.")],
@@ -708,7 +674,7 @@ SessionsDir = Annotated[
 ]
 
 
-@app.command("cleanup")
+@_command(app, "cleanup")
 def cleanup_command(
     url: StoreUrl = None,
     state_dir: StateDir = None,
@@ -741,16 +707,17 @@ def cleanup_command(
     Example: sessionstore cleanup --all-agents --prune-after 30d --max-entries 500 --dry-run
     """
     settings = _settings(state_dir, url)
-    target = settings.target()
+    where = settings.location()
     prune_ms = (
         None if prune_after.strip().lower() == "off" else lifecycle.parse_duration(prune_after)
     )
     reports = []
-    for agent_id in _agents(target, settings, agent, all_agents):
+    for agent_id in where.agents(agent, every=all_agents):
         transcripts = _transcripts(settings, agent_id, sessions)
-        with _open(target, settings, agent_id) as store:
+        with where.open(agent_id) as store:
             reports.append(
-                store.cleanup(
+                lifecycle.cleanup(
+                    store,
                     prune_after_ms=prune_ms,
                     max_entries=None if no_cap else max_entries,
                     mode="enforce" if enforce else "warn",
@@ -761,7 +728,7 @@ def cleanup_command(
                 )
             )
     if as_json:
-        _print_json({"store": describe_target(target), "agents": [r.to_dict() for r in reports]})
+        _print_json({"store": where.describe(), "agents": [r.to_dict() for r in reports]})
         return
     console = _console()
     for report in reports:
@@ -792,7 +759,7 @@ def cleanup_command(
             )
 
 
-@app.command("check")
+@_command(app, "check")
 def check_command(
     url: StoreUrl = None,
     state_dir: StateDir = None,
@@ -812,14 +779,14 @@ def check_command(
     Example: sessionstore check --all-agents --repair
     """
     settings = _settings(state_dir, url)
-    target = settings.target()
+    where = settings.location()
     reports = []
-    for agent_id in _agents(target, settings, agent, all_agents):
-        with _open(target, settings, agent_id) as store:
+    for agent_id in where.agents(agent, every=all_agents):
+        with where.open(agent_id) as store:
             transcripts = _transcripts(settings, agent_id, sessions)
             reports.append(lifecycle.check(store, transcripts, repair=repair))
     if as_json:
-        _print_json({"store": describe_target(target), "agents": [r.to_dict() for r in reports]})
+        _print_json({"store": where.describe(), "agents": [r.to_dict() for r in reports]})
     else:
         console = _console()
         for report in reports:
@@ -843,8 +810,4 @@ def check_command(
 
 def main() -> None:
     """Entry point of the ``sessionstore`` script and ``python -m sessionstore``."""
-    try:
-        app(prog_name="sessionstore")  # the same help for `python -m sessionstore`
-    except SessionStoreError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    app(prog_name="sessionstore")  # the same help for `python -m sessionstore`

@@ -31,12 +31,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+from sessionstore.contract import MAX_PAGE_SIZE, SessionStore, SupportsMaintenance
 from sessionstore.entry import SessionEntry, SessionSummary
 from sessionstore.errors import InvalidArgumentError
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.openclaw.transcripts import Transcripts, TranscriptStats
 from sessionstore.projection import project, summary_from_columns
-from sessionstore.store import MAX_PAGE_SIZE, SessionStore
 
 __all__ = [
     "DAY_MS",
@@ -309,6 +309,8 @@ def cleanup(
     report.applied_count = store.delete_many(removed, updated_before=newest + 1)
     report.after = report.before - report.applied_count
     report.applied = True
+    if isinstance(store, SupportsMaintenance):
+        store.collect_blobs()  # values only the removed entries used
     if transcripts is not None:
         # Only when an entry was touched since the plan (and so spared) is a key looked up.
         touched = report.applied_count < len(removed)

@@ -25,13 +25,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
-from sessionstore.backends.sql import ImportRecord, SqlStore
+from sessionstore.contract import ImportRecord, SessionStore, SupportsImportRecords
 from sessionstore.entry import validate_agent_id
 from sessionstore.errors import InvalidArgumentError, SessionStoreError
+from sessionstore.locate import Location, locate
+from sessionstore.open import open_store
 from sessionstore.openclaw.merge import now_ms
 from sessionstore.openclaw.statedir import legacy_store_path, store_path
-from sessionstore.store import SessionStore, open_store
-from sessionstore.transfer import Checksum, Status, default_target, migrate
+from sessionstore.transfer import Checksum, Status, migrate
 
 __all__ = ["Settings", "open_configured"]
 
@@ -74,20 +75,18 @@ class Settings(BaseSettings):
     def _agent(cls, value: str) -> str:
         return validate_agent_id(value)
 
-    def target(self) -> str:
-        """The URL or path of the store these settings name."""
-        if self.url:
-            return self.url
-        kind = self.store_type.strip()
-        if kind.lower() == "sqlite":
-            return default_target(self.state_dir)
-        if kind.lower() == "json":
-            return str(store_path(self.state_dir, self.agent_id))
-        if "://" in kind:
-            return kind
-        raise InvalidArgumentError(
-            f"store type must be 'sqlite', 'json' or a database URL, got {self.store_type!r}"
+    def location(self) -> Location:
+        """Where the store these settings name lives (see :mod:`sessionstore.locate`)."""
+        return locate(
+            state_dir=self.state_dir,
+            url=self.url,
+            store_type=self.store_type,
+            agent_id=self.agent_id,
         )
+
+    def target(self) -> str:
+        """The URL or path of the store these settings name, for their agent."""
+        return self.location().target
 
 
 def _driver_missing(url: str) -> ImportError | None:
@@ -109,7 +108,7 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
     left in place. If the database driver cannot be imported, the agent's
     ``sessions.json`` (the JSON twin) is opened instead, with a warning. A database
     that is corrupt or unreachable is an error, never a fallback: that would fork the
-    data. ``options`` go to :func:`~sessionstore.store.open_store`.
+    data. ``options`` go to :func:`~sessionstore.open.open_store`.
 
     >>> import json, tempfile
     >>> from pathlib import Path
@@ -124,10 +123,11 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
     (1, True)
     """
     settings = settings or Settings()
-    target = settings.target()
-    json_path = store_path(settings.state_dir, settings.agent_id)
-    if target == str(json_path):
+    location = settings.location()
+    target = location.target
+    if location.kind != "database":
         return open_store(target, agent_id=settings.agent_id, **options)
+    json_path = store_path(settings.state_dir, settings.agent_id)
     missing = _driver_missing(target)
     if missing is not None:
         log.warning(
@@ -140,7 +140,7 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
     embedded = settings.url is None and settings.store_type.strip().lower() == "sqlite"
     options.setdefault("auto_upgrade", embedded)
     store = open_store(target, agent_id=settings.agent_id, **options)
-    if embedded and isinstance(store, SqlStore):
+    if embedded and isinstance(store, SupportsImportRecords):
         try:
             _import_once(store, settings, target)
         except BaseException:
@@ -149,7 +149,7 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
     return store
 
 
-def _import_once(store: SqlStore, settings: Settings, target: str) -> None:
+def _import_once(store: SupportsImportRecords, settings: Settings, target: str) -> None:
     """Import the agent's ``sessions.json`` on the first open of the embedded store."""
     has_source = store_path(settings.state_dir, settings.agent_id).exists() or (
         legacy_store_path(settings.state_dir).exists()

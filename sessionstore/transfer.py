@@ -8,9 +8,9 @@ safe: entries already equal in the target are not written again, so a run that w
 killed resumes where it stopped, without duplicates.
 
 >>> import tempfile
->>> from sessionstore.backends.jsonfile import JsonFileStore
+>>> from sessionstore import open_store
 >>> state = Path(tempfile.mkdtemp())
->>> with JsonFileStore(state / "agents/main/sessions/sessions.json") as legacy:
+>>> with open_store(state / "agents/main/sessions/sessions.json") as legacy:
 ...     _ = legacy.put("Agent:Main:Main", {"sessionId": "s1", "updatedAt": 1})
 >>> report = migrate(state)
 >>> [(a.agent_id, a.status.value, a.imported) for a in report.agents]
@@ -23,35 +23,32 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, overload
 
 import orjson
 
-from sessionstore.backends.jsonfile import JsonFileStore
-from sessionstore.backends.sql import ImportRecord, SqlStore
-from sessionstore.errors import InvalidArgumentError, SchemaOutdatedError, SessionStoreError
+from sessionstore.contract import ImportRecord, SessionStore, SupportsImportRecords, batched
+from sessionstore.entry import SessionEntry
+from sessionstore.errors import InvalidArgumentError, SessionStoreError
+from sessionstore.locate import (
+    default_target,
+    describe_target,
+    open_existing,
+    source_agents,
+)
+from sessionstore.open import is_json_target, open_store
 from sessionstore.openclaw.merge import now_ms
 from sessionstore.openclaw.statedir import (
-    DEFAULT_AGENT_ID,
     AgentSource,
-    agent_of_store_path,
     discover_agents,
     load_agent,
     store_path,
 )
 from sessionstore.openclaw.transcripts import Transcripts
-from sessionstore.sql.engine import database_url, sqlite_file
-from sessionstore.store import (
-    SessionStore,
-    batched,
-    describe_target,
-    is_json_target,
-    open_store,
-)
 
 __all__ = [
     "BATCH_SIZE",
@@ -225,25 +222,6 @@ class TransferReport:
         }
 
 
-def default_target(state_dir: str | os.PathLike[str]) -> str:
-    """The embedded default: ``sessionstore.db`` (SQLite) in the state directory."""
-    return database_url(Path(state_dir).absolute() / "sessionstore.db")
-
-
-def _open_existing(target: str, agent_id: str) -> SessionStore | None:
-    """The target store if it already exists, without creating anything (dry runs)."""
-    if is_json_target(target):
-        return open_store(target, agent_id=agent_id)
-    url = database_url(target)
-    path = sqlite_file(url)
-    if path is not None and not path.exists():
-        return None
-    try:
-        return open_store(url, agent_id=agent_id)
-    except SchemaOutdatedError:
-        return None  # no schema yet: every entry would be new
-
-
 @dataclass
 class _Plan:
     """How the target must change to equal the source."""
@@ -277,6 +255,32 @@ def _plan(source: Mapping[str, dict[str, Any]], target: SessionStore | None) -> 
             plan.writes.append(key)
     plan.writes.extend(key for key in source if key not in seen)
     return plan
+
+
+class _Reported(Sequence[tuple[str, SessionEntry]]):
+    """Items that advance ``progress`` as the writer reads them, inside its transaction
+    (so a progress bar moves while one large agent is written). A sequence, so that
+    ``put_many`` may replay it after a transient conflict."""
+
+    def __init__(self, items: list[tuple[str, SessionEntry]], progress: Progress) -> None:
+        self._items, self._progress = items, progress
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, SessionEntry]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[str, SessionEntry]]: ...
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[str, SessionEntry] | Sequence[tuple[str, SessionEntry]]:
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[tuple[str, SessionEntry]]:
+        for item in self._items:
+            self._progress.advance()
+            yield item
 
 
 def _count_transcripts(directory: Path, progress: Progress) -> tuple[int, int]:
@@ -347,7 +351,7 @@ def _migrate_agent(
         if not loaded.entries:
             report.status = Status.NO_DATA
             return report
-        store = _open_existing(target, source.agent_id) if dry_run else None
+        store = open_existing(target, source.agent_id) if dry_run else None
         if not dry_run:
             store = open_store(target, agent_id=source.agent_id, auto_upgrade=True)
         try:
@@ -373,13 +377,13 @@ def _migrate_agent(
             else:
                 progress.start(f"{source.agent_id}: writing", report.imported)
                 keys = plan.writes + plan.newer
-                store.put_many([(k, loaded.validated[k]) for k in keys], batch_size=BATCH_SIZE)
+                items = [(k, loaded.validated[k]) for k in keys]
+                store.put_many(_Reported(items, progress), batch_size=BATCH_SIZE)
                 for key in plan.extra:
                     store.delete(key)
-                progress.advance(report.imported)
                 report.status = Status.MIGRATED
             _verify(store, expected, report)
-            if isinstance(store, SqlStore):
+            if isinstance(store, SupportsImportRecords):
                 store.record_import(
                     ImportRecord(
                         source.agent_id,
@@ -411,15 +415,6 @@ def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> Non
     report.checksum = expected.hexdigest()
 
 
-def _source_agents(source: str, agents: Sequence[str] | None) -> list[str]:
-    if agents is not None:
-        return list(agents)
-    if is_json_target(source):
-        return [agent_of_store_path(source.removeprefix("json://")) or DEFAULT_AGENT_ID]
-    with open_store(source) as store:
-        return store.agent_ids() if isinstance(store, SqlStore) else [store.agent_id]
-
-
 def copy(
     source: str | os.PathLike[str],
     target: str | os.PathLike[str],
@@ -439,7 +434,7 @@ def copy(
     progress = progress or NullProgress()
     source_text, target_text = str(source), str(target)
     report = TransferReport("copy", describe_target(target_text))
-    ids = _source_agents(source_text, agents)
+    ids = list(agents) if agents is not None else source_agents(source_text)
     if len(ids) > 1 and is_json_target(target_text):
         raise InvalidArgumentError(
             f"the source holds {len(ids)} agents ({', '.join(ids)}) and a sessions.json "
@@ -497,7 +492,7 @@ def export(
     if (state_dir is None) == (out is None):
         raise InvalidArgumentError("export needs exactly one of state_dir (--state-dir) or out")
     progress = progress or NullProgress()
-    ids = _source_agents(str(source), agents)
+    ids = list(agents) if agents is not None else source_agents(str(source))
     if out is not None and len(ids) != 1:
         raise InvalidArgumentError(
             f"the source holds {len(ids)} agents ({', '.join(ids)}): choose one with --agent, "
@@ -528,7 +523,7 @@ def _export_agent(
                 return report
             path.replace(path.with_name(f"{path.name}.bak.{now_ms()}"))
         progress.start(f"{agent_id}: exporting", len(entries))
-        with JsonFileStore(path, agent_id=agent_id) as dst:
+        with open_store(f"json://{path}", agent_id=agent_id) as dst:
             report.imported = dst.put_many(entries)
             progress.advance(len(entries))
             report.status = Status.EXPORTED

@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sessionstore import SessionStore, open_store, upgrade
+from sessionstore.backends.sql import SqlStore
+from sessionstore.backends.sqlite import SqliteStore
+from sessionstore.sql.engine import create_sql_engine
 
 POSTGRES_URL = os.environ.get(
     "SESSIONSTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -32,6 +36,29 @@ SQL_BACKENDS = ["sqlite", "postgresql", "mysql"]
 ALL_BACKENDS = ["json", *SQL_BACKENDS]
 
 _reachable: dict[str, str | None] = {}
+
+
+SqlBackedStore = SqliteStore | SqlStore
+
+
+def sql_store(store: object) -> SqlBackedStore:
+    """``store`` as one of the SQL backends (the test fails otherwise)."""
+    assert isinstance(store, SqliteStore | SqlStore), type(store)
+    return store
+
+
+@contextmanager
+def engine_of(store: object) -> Iterator[Engine]:
+    """A SQLAlchemy engine on the database of a SQL store, to look at its rows."""
+    opened = sql_store(store)
+    if isinstance(opened, SqlStore):
+        yield opened.engine
+        return
+    engine = create_sql_engine(opened.url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _server_problem(url: str) -> str | None:

@@ -8,13 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import select, text, update
 
 from sessionstore import InvalidEntryError, SessionEntry, downgrade, open_store, upgrade
-from sessionstore.backends.sql import SqlStore
 from sessionstore.projection import project
 from sessionstore.sql.engine import create_sql_engine
 from sessionstore.sql.schema import blobs, sessions
+from tests.conftest import SqlBackedStore, engine_of, sql_store
 
 PROMPT = "<available_skills>" + "weather: forecasts for a place and a day. " * 1000
 REPORT = {
@@ -42,18 +42,17 @@ def url(sql_backend: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store(url: str) -> Iterator[SqlStore]:
+def store(url: str) -> Iterator[SqlBackedStore]:
     with open_store(url, auto_upgrade=True) as opened:
-        assert isinstance(opened, SqlStore)
-        yield opened
+        yield sql_store(opened)
 
 
-def rows(engine: Engine, table: Any) -> list[Any]:
-    with engine.connect() as conn:
+def rows(store: SqlBackedStore, table: Any) -> list[Any]:
+    with engine_of(store) as engine, engine.connect() as conn:
         return list(conn.execute(select(table)).all())
 
 
-def test_identical_values_are_stored_once_and_read_back_exactly(store: SqlStore) -> None:
+def test_identical_values_are_stored_once_and_read_back_exactly(store: SqlBackedStore) -> None:
     entries = {f"agent:main:direct:{n}": heavy(n) for n in range(50)}
     store.put_many(entries.items())
     for key, data in entries.items():
@@ -61,15 +60,15 @@ def test_identical_values_are_stored_once_and_read_back_exactly(store: SqlStore)
         assert got is not None and orjson.dumps(got.to_dict(), option=orjson.OPT_SORT_KEYS) == (
             orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
         )
-    assert len(rows(store.engine, blobs)) == 2  # one prompt, one report, for 50 entries
-    row = rows(store.engine, sessions)[0]
+    assert len(rows(store, blobs)) == 2  # one prompt, one report, for 50 entries
+    row = rows(store, sessions)[0]
     stored = row.entry_json if isinstance(row.entry_json, dict) else orjson.loads(row.entry_json)
     assert stored["systemPromptReport"] is None and stored["skillsSnapshot"]["prompt"] is None
     assert row.prompt_blob and row.report_blob
     assert dict(store.iter_entries()) == {k: SessionEntry.from_dict(v) for k, v in entries.items()}
 
 
-def test_every_write_path_goes_through_the_blobs(store: SqlStore) -> None:
+def test_every_write_path_goes_through_the_blobs(store: SqlBackedStore) -> None:
     key = "agent:main:main"
     store.put(key, heavy(1), expected_version=0)
     store.patch(key, {"label": "Inbox"})
@@ -87,7 +86,7 @@ def test_every_write_path_goes_through_the_blobs(store: SqlStore) -> None:
     assert version == 3
 
 
-def test_small_and_odd_values_stay_inline(store: SqlStore) -> None:
+def test_small_and_odd_values_stay_inline(store: SqlBackedStore) -> None:
     odd = {
         "a": {"sessionId": "a", "updatedAt": 1, "skillsSnapshot": {"prompt": "short"}},
         "b": {"sessionId": "b", "updatedAt": 1, "skillsSnapshot": "not an object"},
@@ -98,7 +97,7 @@ def test_small_and_odd_values_stay_inline(store: SqlStore) -> None:
     for key, data in odd.items():
         got = store.get(key)
         assert got is not None and got.to_dict() == data
-    assert len(rows(store.engine, blobs)) == 1  # only d's list is large enough
+    assert len(rows(store, blobs)) == 1  # only d's list is large enough
 
 
 def test_the_size_limit_counts_the_blobs(url: str) -> None:
@@ -109,7 +108,7 @@ def test_the_size_limit_counts_the_blobs(url: str) -> None:
             store.put("agent:main:too-big", heavy(1, label="x"))
 
 
-def test_listing_and_counting_never_touch_blobs(store: SqlStore) -> None:
+def test_listing_and_counting_never_touch_blobs(store: SqlBackedStore) -> None:
     store.put_many((f"agent:main:direct:{n}", heavy(n)) for n in range(20))
     seen: list[str] = []
     store.trace(lambda sql, _params: seen.append(sql))
@@ -123,13 +122,13 @@ def test_listing_and_counting_never_touch_blobs(store: SqlStore) -> None:
     assert seen and not [s for s in seen if "session_blobs" in s or "entry_json" in s]
 
 
-def test_unreferenced_blobs_are_collected_after_the_grace(store: SqlStore, url: str) -> None:
+def test_unreferenced_blobs_are_collected_after_the_grace(store: SqlBackedStore, url: str) -> None:
     store.put("agent:main:a", heavy(1))
     store.put("agent:main:b", heavy(2, systemPromptReport={**REPORT, "source": "other"}))
-    assert len(rows(store.engine, blobs)) == 3
+    assert len(rows(store, blobs)) == 3
     store.delete("agent:main:b")
     assert store.collect_blobs() == 0  # used recently: kept for the grace period
-    with store.engine.begin() as conn:
+    with engine_of(store) as engine, engine.begin() as conn:
         conn.execute(update(blobs).values(last_used_at=0))
     assert store.collect_blobs() == 1  # b's report; a's prompt and report are referenced
     with open_store(url) as fresh:  # a new process: nothing cached
@@ -167,13 +166,13 @@ def test_revision_0003_moves_existing_rows_out_and_back(url: str, sql_backend: s
     upgrade(url, "0002")
     _insert_at_0002(url, sql_backend, entries)
     upgrade(url)
-    with open_store(url) as store:
-        assert isinstance(store, SqlStore)
+    with open_store(url) as opened:
+        store = sql_store(opened)
         assert dict(store.iter_entries()) == {
             k: SessionEntry.from_dict(v) for k, v in entries.items()
         }
-        assert len(rows(store.engine, blobs)) == 2
-        assert sum(1 for row in rows(store.engine, sessions) if row.prompt_blob) == 30
+        assert len(rows(store, blobs)) == 2
+        assert sum(1 for row in rows(store, sessions) if row.prompt_blob) == 30
     downgrade(url, "0002")
     engine = create_sql_engine(url)
     try:

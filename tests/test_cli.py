@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sessionstore import __version__, current_revision, head_revision, open_store
-from sessionstore.openclaw.synthetic import GeneratedStateDir, generate_state_dir
+from sessionstore.testing import GeneratedStateDir, generate_state_dir
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

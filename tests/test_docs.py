@@ -47,7 +47,8 @@ from pathlib import Path
 import pytest
 
 import sessionstore
-from sessionstore.openclaw.synthetic import generate_state_dir
+from sessionstore.cli import main
+from sessionstore.testing import generate_state_dir
 from sessionstore.transfer import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,8 +322,6 @@ with socket.socket(socket.AF_UNIX) as server:
 
 def serve(address: str) -> None:
     """Run the commands SHIM sends, each in a child forked from this process."""
-    from sessionstore.cli import main
-
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the children reap themselves
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(address)

@@ -88,6 +88,20 @@ def test_invalid_values_name_the_field(fields: dict[str, Any], named: str) -> No
         SessionEntry.from_dict({"sessionId": "s", "updatedAt": 1, **fields})
 
 
+def test_invalid_entries_are_refused_with_the_field_named() -> None:
+    for data, field in [
+        ({"sessionId": "../etc/passwd", "updatedAt": 1}, "sessionId"),
+        ({"sessionId": "a/b", "updatedAt": 1}, "sessionId"),
+        ({"sessionId": "ok", "updatedAt": -1}, "updatedAt"),
+        ({"sessionId": "ok", "updatedAt": "1"}, "updatedAt"),
+        ({"sessionId": "ok"}, "updatedAt"),
+        ({"sessionId": "ok", "updatedAt": 1, "extra": float("nan")}, "extra"),
+        ({"sessionId": "ok", "updatedAt": 1, "deep": {"x": [float("inf")]}}, "deep.x"),
+    ]:
+        with pytest.raises(InvalidEntryError, match=field.split(".")[0]):
+            SessionEntry.from_dict(data)
+
+
 def test_the_largest_timestamp_is_accepted() -> None:
     assert SessionEntry(session_id="s", updated_at=MAX_TIMESTAMP_MS).updated_at == MAX_TIMESTAMP_MS
 

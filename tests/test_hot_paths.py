@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sessionstore import SessionEntry, open_store
-from sessionstore.backends.sql import SqlStore
+from tests.conftest import SqlBackedStore, engine_of, sql_store
 
 N = 10_000
 T0 = 1_774_962_000_000
@@ -31,7 +31,7 @@ class Recorder:
         self.parsed = 0
 
 
-def _fill(store: SqlStore) -> None:
+def _fill(store: SqlBackedStore) -> None:
     store.put_many(
         (
             f"agent:main:{CHANNELS[n % 4]}:direct:{n:05}",
@@ -48,7 +48,7 @@ def _fill(store: SqlStore) -> None:
     )
 
 
-def _record(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+def _record(store: SqlBackedStore, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
 
     store.trace(lambda sql, params: recorder.statements.append((sql, params)))
@@ -63,10 +63,8 @@ def _record(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-def _open(target: str) -> SqlStore:
-    store = open_store(target, auto_upgrade=True)
-    assert isinstance(store, SqlStore)
-    return store
+def _open(target: str) -> SqlBackedStore:
+    return sql_store(open_store(target, auto_upgrade=True))
 
 
 def test_hot_paths_touch_only_their_rows(sql_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +79,7 @@ def test_hot_paths_touch_only_their_rows(sql_target: str, monkeypatch: pytest.Mo
         check_put(store, recorder)
 
 
-def check_get(store: SqlStore, recorder: Recorder) -> None:
+def check_get(store: SqlBackedStore, recorder: Recorder) -> None:
     """get reads one row and parses one entry."""
     entry = store.get("agent:main:slack:direct:00042")
     assert entry is not None and entry.session_id == "s42"
@@ -89,18 +87,18 @@ def check_get(store: SqlStore, recorder: Recorder) -> None:
     assert recorder.parsed == 1
 
 
-def check_put(store: SqlStore, recorder: Recorder) -> None:
+def check_put(store: SqlBackedStore, recorder: Recorder) -> None:
     """put is one statement (plus a version read on MySQL) and parses nothing."""
     store.put("agent:main:new", SessionEntry(session_id="new", updated_at=T0 + N))
     store.put("agent:main:telegram:direct:00000", SessionEntry(session_id="x", updated_at=T0))
     statements = recorder.on_table()
-    dialect = store.engine.dialect.name
+    dialect = store.dialect
     # SQLite and PostgreSQL return the new version from the upsert; MySQL reads it back.
     assert len(statements) == (2 if dialect in ("sqlite", "postgresql") else 4)
     assert recorder.parsed == 0
 
 
-def check_list(store: SqlStore, recorder: Recorder) -> None:
+def check_list(store: SqlBackedStore, recorder: Recorder) -> None:
     """One page is one statement that reads index columns only."""
     page = store.list(limit=50)
     assert [item.session_id for item in page.items] == [f"s{n}" for n in range(N - 1, N - 51, -1)]
@@ -119,14 +117,14 @@ def test_sqlite_plans_use_indexes(sqlite_url: str, monkeypatch: pytest.MonkeyPat
         check_plans(store, recorder)
 
 
-def check_plans(store: SqlStore, recorder: Recorder) -> None:
+def check_plans(store: SqlBackedStore, recorder: Recorder) -> None:
     first = store.list(limit=50)
     store.list(limit=50, cursor=first.next_cursor)
     store.list(channel="slack", limit=50)
     store.list(archived=False, limit=50)
     store.get("agent:main:slack:direct:00042")
     store.count(channel="slack")
-    with store.engine.connect() as conn:
+    with engine_of(store) as engine, engine.connect() as conn:
         for sql, params in recorder.on_table():
             plan = " | ".join(
                 row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)

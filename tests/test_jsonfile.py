@@ -8,6 +8,8 @@ import logging
 import stat
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -201,7 +203,10 @@ def test_an_unwritable_location_is_reported(tmp_path: Path) -> None:
 def test_a_dead_holders_lock_is_taken_over(path: Path) -> None:
     path.parent.mkdir(parents=True)
     with subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, f"{path}.lock"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK, f"{path}.lock"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     ) as holder:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         holder.kill()
@@ -211,33 +216,72 @@ def test_a_dead_holders_lock_is_taken_over(path: Path) -> None:
         assert store.get("k") is not None
 
 
-def test_a_live_holder_is_waited_for(path: Path) -> None:
-    """The holder writes the file just before it releases the lock: a writer that did
-    not wait (or did not re-read under the lock) would lose the holder's entry or its own."""
+class _WaitingForLock(logging.Handler):
+    """Set once filelock logs (at DEBUG, on each poll) that an attempt to take
+    ``lock_file`` found it held and the caller is waiting to try again."""
+
+    def __init__(self, lock_file: Path) -> None:
+        super().__init__(logging.DEBUG)
+        self.lock_file = lock_file
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if " not acquired on " in message and self.lock_file.name in message:
+            self.event.set()
+
+
+#: Bounds on waits for signals that come at once, so that a broken test fails instead
+#: of hanging; nothing is timed.
+SIGNAL_TIMEOUT_S = 60.0
+
+
+def test_a_live_holder_is_waited_for(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The holder writes the file just before it releases the lock, and releases it only
+    once the writer has found the lock held: a writer that did not wait (or did not
+    re-read under the lock) would lose the holder's entry or its own."""
     path.parent.mkdir(parents=True)
-    with subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, f"{path}.lock", "0.5", str(path)],
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as holder:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with _open(path, lock_timeout=10) as store:
-            store.put("k", SessionEntry(session_id="s", updated_at=T0))
-            assert sorted(item.key for item in store.list().items) == ["holder", "k"]
+    lock_file = Path(f"{path}.lock")
+    waiting = _WaitingForLock(lock_file)
+    filelock_log = logging.getLogger("filelock")
+    with (
+        subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(lock_file), str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as holder,
+        caplog.at_level(logging.DEBUG, logger="filelock"),
+        _open(path, lock_timeout=SIGNAL_TIMEOUT_S) as store,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        assert holder.stdin is not None and holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        filelock_log.addHandler(waiting)
+        try:
+            put = pool.submit(store.put, "k", SessionEntry(session_id="s", updated_at=T0))
+            assert waiting.event.wait(SIGNAL_TIMEOUT_S), "the writer never tried the lock"
+            assert not put.done() and not path.exists()  # nothing written without the lock
+        finally:
+            filelock_log.removeHandler(waiting)
+            holder.stdin.write("release\n")
+            holder.stdin.close()
+        put.result()
+        assert sorted(item.key for item in store.list().items) == ["holder", "k"]
     assert holder.returncode == 0
 
 
-# argv: lock file, seconds to hold it, and optionally a sessions.json to write before
-# releasing the lock (as another writer would).
+# argv: the lock file, and optionally a sessions.json to write before releasing the lock
+# (as another writer would). The lock is held until a line (or end of file) on stdin.
 HOLD_LOCK = """
-import sys, time
+import sys
 from filelock import FileLock
 lock = FileLock(sys.argv[1])
 lock.acquire()
 print("held", flush=True)
-time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 600)
-if len(sys.argv) > 3:
-    with open(sys.argv[3], "w") as fh:
+sys.stdin.readline()
+if len(sys.argv) > 2:
+    with open(sys.argv[2], "w") as fh:
         fh.write('{"holder": {"sessionId": "h", "updatedAt": 1}}')
 lock.release()
 """

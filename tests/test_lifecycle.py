@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sessionstore import InvalidArgumentError, SessionStore, Transcripts, open_store
-from sessionstore.lifecycle import DAY_MS, Action, check, parse_duration
+from sessionstore.lifecycle import DAY_MS, Action, check, cleanup, parse_duration, reset
 
 NOW = 1_774_962_000_000
 OLD = NOW - 40 * DAY_MS  # older than the 30-day default
@@ -42,7 +42,7 @@ def fill(store: SessionStore, updated_at: int = OLD) -> None:
 def test_stale_entries_go_and_protected_ones_stay(store: SessionStore) -> None:
     fill(store)
     store.put("agent:main:webchat:direct:fresh", {"sessionId": "f", "updatedAt": NOW - DAY_MS})
-    report = store.cleanup(now_ms=NOW, active_key="agent:main:telegram:direct:7")
+    report = cleanup(store, now_ms=NOW, active_key="agent:main:telegram:direct:7")
     removed = {item.key for item in report.removals}
     assert removed == {"agent:main:cron:nightly", "agent:main:subagent:s1"}
     kept = {item.key: item.reason for item in report.items if item.action is Action.KEEP}
@@ -55,12 +55,12 @@ def test_stale_entries_go_and_protected_ones_stay(store: SessionStore) -> None:
 
 def test_the_cap_keeps_the_newest_and_never_a_protected_one(store: SessionStore) -> None:
     fill(store, updated_at=NOW - DAY_MS)
-    report = store.cleanup(now_ms=NOW, max_entries=2)
+    report = cleanup(store, now_ms=NOW, max_entries=2)
     # newest first: the three disposable ones (+100..) are the newest two and one over
     assert [i.key for i in report.removals] == ["agent:main:cron:nightly"]
     assert report.count(Action.CAP_OVERFLOW) == 1
     assert store.count() == 9  # over the cap: the rest is protected
-    emptied = store.cleanup(now_ms=NOW, max_entries=0)
+    emptied = cleanup(store, now_ms=NOW, max_entries=0)
     assert {i.key for i in emptied.removals} == set(DISPOSABLE) - {"agent:main:cron:nightly"}
     assert {s.key for s in store.list(limit=100).items} == set(PROTECTED)
 
@@ -70,11 +70,11 @@ def test_warn_and_dry_run_remove_nothing_and_report_what_enforce_does(
 ) -> None:
     fill(store)
     options: dict[str, Any] = {"now_ms": NOW, "max_entries": 1}
-    warned = store.cleanup(mode="warn", **options)
-    dry = store.cleanup(dry_run=True, **options)
+    warned = cleanup(store, mode="warn", **options)
+    dry = cleanup(store, dry_run=True, **options)
     assert store.count() == 10 and not warned.applied and not dry.applied
     assert warned.items == dry.items and dry.would_mutate
-    enforced = store.cleanup(**options)
+    enforced = cleanup(store, **options)
     assert enforced.items == dry.items
     assert enforced.after == dry.after == store.count() == 7
 
@@ -94,7 +94,7 @@ def test_reports_are_identical_on_every_backend(
             fill(store)
             for n in range(30):
                 store.put(f"agent:main:cron:job-{n}", {"sessionId": f"c{n}", "updatedAt": NOW - n})
-            reports.append(store.cleanup(now_ms=NOW, max_entries=12).to_dict())
+            reports.append(cleanup(store, now_ms=NOW, max_entries=12).to_dict())
     assert all(report == reports[0] for report in reports[1:])
     assert reports[0]["pruned"] == 3 and reports[0]["capped"] == 18
 
@@ -117,7 +117,7 @@ def test_transcripts_of_removed_entries_are_archived_not_deleted(
         _transcript(transcripts.directory, name)
     old_archive = _transcript(transcripts.directory, "x.jsonl.deleted.2026-01-01T00-00-00.000Z")
     old_reset = _transcript(transcripts.directory, "y.jsonl.reset.2026-01-01T00-00-00.000Z")
-    report = store.cleanup(now_ms=NOW, transcripts=transcripts)
+    report = cleanup(store, now_ms=NOW, transcripts=transcripts)
     assert report.archived == ["gone.jsonl"]  # "shared" is still used by a kept entry
     assert report.expired == [old_archive.name]
     names = sorted(os.listdir(transcripts.directory))
@@ -135,12 +135,12 @@ def test_fix_missing_drops_entries_without_a_transcript(
     store.put("agent:main:webchat:direct:b", {"sessionId": "lost", "updatedAt": NOW})
     store.put("agent:main:main", {"sessionId": "lost-main", "updatedAt": NOW})
     _transcript(transcripts.directory, "has.jsonl")
-    report = store.cleanup(now_ms=NOW, fix_missing=True, transcripts=transcripts)
+    report = cleanup(store, now_ms=NOW, fix_missing=True, transcripts=transcripts)
     assert [(i.key, i.action) for i in report.removals] == [
         ("agent:main:webchat:direct:b", Action.PRUNE_MISSING)
     ]
     with pytest.raises(InvalidArgumentError, match="transcripts"):
-        store.cleanup(fix_missing=True)
+        cleanup(store, fix_missing=True)
 
 
 @settings(
@@ -161,7 +161,8 @@ def test_protected_keys_survive_every_combination(
             (key, {"sessionId": f"s{i}", "updatedAt": NOW - age * DAY_MS, **PROTECTED.get(key, {})})
             for i, (key, age) in enumerate(zip(keys, ages, strict=True))
         )
-        report = store.cleanup(
+        report = cleanup(
+            store,
             now_ms=NOW,
             prune_after_ms=None if prune_days is None else prune_days * DAY_MS,
             max_entries=cap,
@@ -195,7 +196,7 @@ def test_reset_starts_a_new_session_and_archives_the_old_transcript(
         },
     )
     _transcript(transcripts.directory, "old.jsonl")
-    entry = store.reset("agent:main:main", transcripts=transcripts, now_ms=NOW)
+    entry = reset(store, "agent:main:main", transcripts=transcripts, now_ms=NOW)
     assert entry.session_id != "old" and entry.label == "Inbox"
     assert entry.session_started_at == NOW and entry.updated_at == NOW
     assert entry.message_count is None and entry.total_tokens is None
@@ -204,7 +205,7 @@ def test_reset_starts_a_new_session_and_archives_the_old_transcript(
     archived = [n for n in os.listdir(transcripts.directory) if n.startswith("old.jsonl.reset.")]
     assert len(archived) == 1 and not (transcripts.directory / "old.jsonl").exists()
     with pytest.raises(InvalidArgumentError):
-        store.reset("agent:main:absent")
+        reset(store, "agent:main:absent")
 
 
 def _message(role: str, **extra: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from sessionstore import SessionStoreError, StoreUnavailableError
 from sessionstore.backends.jsonfile import JsonFileStore
-from sessionstore.backends.sql import SqlStore
+from sessionstore.backends.sqlite import SqliteStore
 from sessionstore.openclaw.statedir import store_path
 from sessionstore.settings import Settings, open_configured
 
@@ -64,7 +64,7 @@ def test_the_first_open_imports_sessions_json_once_and_keeps_it(tmp_path: Path) 
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     settings = Settings(state_dir=tmp_path)
     with open_configured(settings) as store:
-        assert isinstance(store, SqlStore)
+        assert isinstance(store, SqliteStore)
         assert store.count() == 2
         entry = store.get("agent:main:telegram:direct:7")  # normalised on import
         assert entry is not None and entry.channel == "telegram"

@@ -17,22 +17,19 @@ from sessionstore import (
     open_store,
 )
 from sessionstore.backends.sql import SqlStore
+from sessionstore.backends.sqlite import SqliteStore
 from sessionstore.projection import INDEX_COLUMNS, project
 from sessionstore.sql.schema import sessions
+from tests.conftest import SqlBackedStore, engine_of, sql_store
 
 T0 = 1_774_962_000_000
 
 
-def _sql(store: object) -> SqlStore:
-    assert isinstance(store, SqlStore)
-    return store
-
-
-def _columns(store: SqlStore, key: str) -> dict[str, object]:
+def _columns(store: SqlBackedStore, key: str) -> dict[str, object]:
     stmt = select(*(sessions.c[name] for name in INDEX_COLUMNS), sessions.c.version).where(
         sessions.c.agent_id == store.agent_id, sessions.c.session_key == key
     )
-    with store.engine.connect() as conn:
+    with engine_of(store) as engine, engine.connect() as conn:
         return dict(conn.execute(stmt).one()._mapping)
 
 
@@ -54,7 +51,7 @@ def test_agents_are_scoped_within_one_database(sql_target: str) -> None:
 
 def test_projected_columns_follow_every_write(sql_target: str) -> None:
     with open_store(sql_target) as opened:
-        store = _sql(opened)
+        store = sql_store(opened)
         entry = SessionEntry.from_dict(
             {
                 "sessionId": "s1",
@@ -93,9 +90,9 @@ def test_entries_of_several_megabytes_are_not_truncated(sql_target: str) -> None
 
 def test_entry_json_is_jsonb_on_postgresql(postgresql_url: str) -> None:
     with open_store(postgresql_url, auto_upgrade=True) as opened:
-        store = _sql(opened)
+        store = sql_store(opened)
         store.put("k", SessionEntry.from_dict({"sessionId": "s", "updatedAt": 1, "n": [1]}))
-        with store.engine.connect() as conn:
+        with engine_of(store) as engine, engine.connect() as conn:
             kind = conn.execute(text("SELECT jsonb_typeof(entry_json -> 'n') FROM sessions"))
             assert kind.scalar_one() == "array"
 
@@ -108,20 +105,27 @@ def test_key_comparison_is_exact_on_every_database(sql_target: str) -> None:
         assert [item.key for item in store.list(order="asc").items] == ["K", "k", "k ", "ǩ"]
 
 
+SQLITE_SETTINGS = {
+    "journal_mode": "wal",
+    "synchronous": 1,
+    "busy_timeout": 10_000,
+    "foreign_keys": 1,
+}
+
+
 def test_sqlite_connection_settings(sqlite_url: str) -> None:
-    with open_store(sqlite_url, auto_upgrade=True) as opened:
-        store = _sql(opened)
-        with store.engine.connect() as conn:
-            pragma = {
-                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
-            }
-    assert pragma == {
-        "journal_mode": "wal",
-        "synchronous": 1,
-        "busy_timeout": 10_000,
-        "foreign_keys": 1,
-    }
+    """The store's own connections, and those of its engine through SQLAlchemy."""
+    with open_store(sqlite_url, auto_upgrade=True) as store:
+        assert isinstance(store, SqliteStore)
+        conn = store.connection()
+        assert {n: conn.execute(f"PRAGMA {n}").fetchone()[0] for n in SQLITE_SETTINGS} == (
+            SQLITE_SETTINGS
+        )
+    explicit = sqlite_url.replace("sqlite:", "sqlite+pysqlite:", 1)
+    with open_store(explicit) as store, engine_of(store) as engine, engine.connect() as conn:
+        assert isinstance(store, SqlStore)
+        pragma = {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in SQLITE_SETTINGS}
+    assert pragma == SQLITE_SETTINGS
 
 
 def test_sqlite_file_is_private(tmp_path: Path) -> None:
@@ -134,7 +138,7 @@ def test_sqlite_file_is_private(tmp_path: Path) -> None:
 
 def test_a_plain_path_opens_sqlite(tmp_path: Path) -> None:
     with open_store(tmp_path / "plain.db", auto_upgrade=True) as store:
-        assert isinstance(store, SqlStore)
+        assert isinstance(store, SqliteStore)
         store.put("k", SessionEntry(session_id="s", updated_at=1))
     assert (tmp_path / "plain.db").exists()
 
@@ -151,8 +155,8 @@ def test_unreachable_server_error_hides_the_password() -> None:
 
 def test_missing_table_is_a_store_error_not_a_driver_error(sqlite_url: str) -> None:
     with open_store(sqlite_url, auto_upgrade=True) as opened:
-        store = _sql(opened)
-        with store.engine.begin() as conn:
+        store = sql_store(opened)
+        with engine_of(store) as engine, engine.begin() as conn:
             conn.execute(text("DROP TABLE sessions"))
         with pytest.raises(SessionStoreError, match="get failed on sqlite"):
             store.get("k")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sessionstore.openclaw.synthetic import (
+from sessionstore.testing import (
     DEFAULT_NOW_MS,
     GeneratedStateDir,
     generate_state_dir,

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +13,16 @@ import pytest
 
 from sessionstore import SessionEntry, open_store
 from sessionstore.openclaw.statedir import discover_agents, load_agent, store_path
-from sessionstore.openclaw.synthetic import GeneratedStateDir, generate_state_dir
-from sessionstore.transfer import Checksum, Status, copy, default_target, export, migrate
+from sessionstore.testing import GeneratedStateDir, generate_state_dir
+from sessionstore.transfer import (
+    BATCH_SIZE,
+    Checksum,
+    Status,
+    copy,
+    default_target,
+    export,
+    migrate,
+)
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -164,42 +169,91 @@ def test_an_agent_without_sessions_has_no_data(tmp_path: Path) -> None:
     assert report.ok
 
 
-_KILL_SCRIPT = """
+# A migration that stops at a named point: it says so on stdout and waits for stdin.
+# The points are named by the progress the migration reports (see transfer.Progress).
+_PAUSING_MIGRATION = """
 import sys
-from sessionstore.transfer import migrate
-migrate(sys.argv[1], sys.argv[2])
+from sessionstore.transfer import BATCH_SIZE, migrate
+
+state_dir, target, point = sys.argv[1:]
+
+
+class Pausing:
+    def __init__(self):
+        self.doing, self.done = "", 0
+
+    def start(self, description, total):
+        self.doing, self.done = description, 0
+        self.check()
+
+    def advance(self, amount=1):
+        self.done += amount
+        self.check()
+
+    def check(self):
+        here = {
+            "before the first agent": self.doing == "a1: counting messages",
+            # the first batch of a2 is sent, the transaction still open
+            "inside an agent's transaction": self.doing == "a2: writing"
+            and self.done == BATCH_SIZE + 1,
+            "between agents": self.doing == "a2: counting messages",
+        }
+        if here[point]:
+            print("paused", flush=True)
+            sys.stdin.readline()  # never answered: the parent kills us here
+
+
+migrate(state_dir, target, progress=Pausing())
+print("finished", flush=True)
 """
 
 
-def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        assert process.poll() is None, "the migration ended before it wrote anything"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+def _migrate_until_killed(state_dir: Path, target: str, point: str) -> None:
+    """Run a migration in a child process and SIGKILL it at ``point``."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _PAUSING_MIGRATION, str(state_dir), target, point],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        said = child.stdout.readline().strip()
+        assert said == "paused", f"the migration ended without reaching {point!r}: {said!r}"
+        child.kill()
 
 
-# Delays after the database file appears: before the first agent's transaction, inside
-# one, and between agents (4 agents of 300 large entries take a few seconds).
-@pytest.mark.parametrize("delay", [0.0, 0.4, 1.0, 2.0])
-def test_a_migration_killed_partway_completes_on_rerun(tmp_path: Path, delay: float) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("point", "committed"),
+    [
+        ("before the first agent", []),
+        ("inside an agent's transaction", ["a1"]),
+        ("between agents", ["a1"]),
+    ],
+)
+def test_a_migration_killed_partway_completes_on_rerun(
+    tmp_path: Path, point: str, committed: list[str]
+) -> None:
+    # a2 has more entries than one batch, so the kill inside its transaction comes
+    # after rows were sent
     state = generate_state_dir(
-        tmp_path / "state", agents=("a1", "a2", "a3", "a4"), sessions_per_agent=300
+        tmp_path / "state",
+        agents=("a1", "a2", "a3"),
+        sessions_per_agent=BATCH_SIZE + 20,
+        heavy_share=0.0,
+        transcripts=False,
     )
-    db = tmp_path / "db.sqlite"
-    process = subprocess.Popen(
-        [sys.executable, "-c", _KILL_SCRIPT, str(state.state_dir), f"sqlite:///{db}"]
-    )
-    _wait_for(db, process)
-    time.sleep(delay)
-    assert process.poll() is None, "the migration finished before it could be killed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    target = f"sqlite:///{db}"
+    target = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    _migrate_until_killed(state.state_dir, target, point)
+    if (tmp_path / "db.sqlite").exists():
+        for agent_id in state.agents:  # each agent is there whole or not at all
+            with open_store(target, agent_id=agent_id) as store:
+                expected = state.entries[agent_id] if agent_id in committed else 0
+                assert store.count() == expected, agent_id
     report = migrate(state.state_dir, target)
     assert report.ok, [a.error for a in report.agents]
-    assert {a.status for a in report.agents} <= {Status.MIGRATED, Status.SKIPPED}
-    assert any(a.status is Status.MIGRATED for a in report.agents)  # it was cut short
+    assert [a.agent_id for a in report.agents if a.status is Status.SKIPPED] == committed
+    assert all(a.status is Status.MIGRATED for a in report.agents if a.agent_id not in committed)
     for agent_id in state.agents:
         expected = normalised_source(state.state_dir, agent_id)
         with open_store(target, agent_id=agent_id) as store:

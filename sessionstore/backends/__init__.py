@@ -1,1 +1,1 @@
-"""One module per backend; each implements :class:`sessionstore.store.SessionStore`."""
+"""One module per backend; each implements :class:`sessionstore.contract.SessionStore`."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -35,7 +34,17 @@ from typing import Any, Self, Unpack
 import orjson
 from filelock import FileLock, Timeout
 
-from sessionstore import lifecycle
+from sessionstore.contract import (
+    DEFAULT_PAGE_SIZE,
+    FilterArgs,
+    Filters,
+    Order,
+    Updater,
+    check_limit,
+    check_order,
+    decode_cursor,
+    encode_cursor,
+)
 from sessionstore.entry import (
     MAX_ENTRY_BYTES,
     SessionEntry,
@@ -52,36 +61,17 @@ from sessionstore.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
-from sessionstore.lifecycle import CleanupOptions, CleanupReport
 from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
-from sessionstore.openclaw.transcripts import Transcripts
+from sessionstore.openclaw.storefile import parse_store_text, serialise_store
 from sessionstore.projection import project, summary_from_columns
-from sessionstore.store import (
-    DEFAULT_PAGE_SIZE,
-    FilterArgs,
-    Filters,
-    Order,
-    Updater,
-    check_limit,
-    check_order,
-    decode_cursor,
-    encode_cursor,
-)
 
-__all__ = [
-    "LOCK_TIMEOUT_S",
-    "DuplicateKeyError",
-    "JsonFileStore",
-    "content_version",
-    "parse_store_text",
-]
+__all__ = ["LOCK_TIMEOUT_S", "JsonFileStore", "content_version"]
 
 log = logging.getLogger(__name__)
 
 #: How long a writer waits for another process's lock, as OpenClaw does.
 LOCK_TIMEOUT_S = 10.0
-_BOM = b"\xef\xbb\xbf"
 
 
 def content_version(raw: Any) -> int:
@@ -93,56 +83,6 @@ def content_version(raw: Any) -> int:
     """
     digest = hashlib.blake2b(orjson.dumps(raw), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1 or 1
-
-
-class DuplicateKeyError(ValueError):
-    """A JSON object names the same key twice."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise DuplicateKeyError(f"duplicate key {duplicate!r}")
-    return obj
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def parse_store_text(text: bytes) -> Any:
-    """Parse a ``sessions.json``: strict JSON in UTF-8 (a leading BOM is allowed).
-
-    Duplicate keys are refused rather than silently dropped: whatever the next write
-    would keep, it would lose the other copy. Raises ``ValueError`` saying what is wrong.
-
-    >>> parse_store_text(b'{"a": 1, "a": 2}')
-    Traceback (most recent call last):
-    ...
-    sessionstore.backends.jsonfile.DuplicateKeyError: duplicate key 'a'
-    """
-    try:
-        body = text.removeprefix(_BOM).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8: {exc}") from exc
-    return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-
-
-def serialise_store(raw: Mapping[str, Any]) -> bytes:
-    r"""The store as ``JSON.stringify(store, null, 2)`` writes it: 2-space indent, UTF-8.
-
-    >>> serialise_store({"k": "\ud83d"})
-    b'{\n  "k": "\\ud83d"\n}'
-    """
-    try:
-        return orjson.dumps(raw, option=orjson.OPT_INDENT_2)
-    except orjson.JSONEncodeError:
-        # Lone UTF-16 surrogates (a JavaScript string cut inside an emoji) have no UTF-8
-        # form: write them as JSON escapes, as JSON.stringify does.
-        text = json.dumps(raw, indent=2, ensure_ascii=False)
-        return text.encode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -171,7 +111,7 @@ def _signature(st: os.stat_result) -> tuple[int, int, int]:
 
 
 class JsonFileStore:
-    """:class:`~sessionstore.store.SessionStore` on one agent's ``sessions.json``.
+    """:class:`~sessionstore.contract.SessionStore` on one agent's ``sessions.json``.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "sessions.json")
@@ -484,14 +424,6 @@ class JsonFileStore:
                 self._store(snapshot, key, entry, data)
             self._write(snapshot)
         return len(pending)
-
-    def cleanup(self, **options: Unpack[CleanupOptions]) -> CleanupReport:
-        return lifecycle.cleanup(self, **options)
-
-    def reset(
-        self, key: str, *, transcripts: Transcripts | None = None, now_ms: int | None = None
-    ) -> SessionEntry:
-        return lifecycle.reset(self, key, transcripts=transcripts, now_ms=now_ms)
 
     def close(self) -> None:
         with self._mutex:

@@ -28,9 +28,9 @@ from typing import Any
 
 import pyjson5
 
-from sessionstore.backends.jsonfile import DuplicateKeyError, parse_store_text
 from sessionstore.entry import SessionEntry, validate_agent_id, validate_key
 from sessionstore.errors import CorruptStoreError, InvalidEntryError, StoreUnavailableError
+from sessionstore.openclaw.storefile import BOM, DuplicateKeyError, parse_store_text
 
 __all__ = [
     "DEFAULT_AGENT_ID",
@@ -142,7 +142,7 @@ def read_store_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         raise _corrupt(path, exc) from exc
     except ValueError as strict_error:
         try:
-            raw = pyjson5.decode(text.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+            raw = pyjson5.decode(text.removeprefix(BOM).decode("utf-8"))
         except (ValueError, pyjson5.Json5Exception):
             raise _corrupt(path, strict_error) from strict_error
     if not isinstance(raw, dict):

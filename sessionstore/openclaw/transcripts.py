@@ -31,10 +31,10 @@ from urllib.parse import quote
 import orjson
 from filelock import FileLock, Timeout
 
+from sessionstore.contract import SessionStore, check_limit
 from sessionstore.entry import SessionEntry, as_entry
 from sessionstore.errors import InvalidArgumentError, StoreLockedError, StoreUnavailableError
 from sessionstore.openclaw.merge import now_ms as current_time_ms
-from sessionstore.store import SessionStore, check_limit
 
 __all__ = [
     "TRANSCRIPT_VERSION",

@@ -29,7 +29,6 @@ __all__ = [
     "WRITE",
     "create_sql_engine",
     "database_errors",
-    "database_url",
     "ensure_sqlite_file",
     "mask_url",
     "sqlite_file",
@@ -40,18 +39,6 @@ __all__ = [
 BUSY_TIMEOUT_MS = 10_000
 #: Execution options for a connection that will write: ``BEGIN IMMEDIATE`` on SQLite.
 WRITE = {"sqlite_begin": "BEGIN IMMEDIATE"}
-
-
-def database_url(target: str | Path) -> str:
-    """A database URL for a URL or a plain path (a SQLite file).
-
-    >>> database_url("postgresql+psycopg://db/app")
-    'postgresql+psycopg://db/app'
-    >>> database_url("/srv/state/sessions.db")
-    'sqlite:////srv/state/sessions.db'
-    """
-    text = str(target)
-    return text if "://" in text else f"sqlite:///{Path(text).absolute()}"
 
 
 def sqlite_file(url: str | URL) -> Path | None:

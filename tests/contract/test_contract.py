@@ -539,21 +539,6 @@ def test_longest_key_is_accepted(store: SessionStore) -> None:
     assert store.get(key) == entry()
 
 
-def test_invalid_entries_are_refused_with_the_field_named(store: SessionStore) -> None:
-    for data, field in [
-        ({"sessionId": "../etc/passwd", "updatedAt": 1}, "sessionId"),
-        ({"sessionId": "a/b", "updatedAt": 1}, "sessionId"),
-        ({"sessionId": "ok", "updatedAt": -1}, "updatedAt"),
-        ({"sessionId": "ok", "updatedAt": "1"}, "updatedAt"),
-        ({"sessionId": "ok"}, "updatedAt"),
-        ({"sessionId": "ok", "updatedAt": 1, "extra": float("nan")}, "extra"),
-        ({"sessionId": "ok", "updatedAt": 1, "deep": {"x": [float("inf")]}}, "deep.x"),
-    ]:
-        with pytest.raises(InvalidEntryError, match=field.split(".")[0]):
-            SessionEntry.from_dict(data)
-    assert store.count() == 0
-
-
 # -- concurrency (threads here; processes in the reliability suite) -------------------
 
 

@@ -14,13 +14,14 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from sessionstore import SessionEntry, open_store, upgrade
+from sessionstore import SessionEntry, StoreLockedError, open_store, upgrade
 from sessionstore.backends.jsonfile import LOCK_TIMEOUT_S
 from sessionstore.backends.sql import SqlStore
 from tests.reliability.workloads import (
@@ -34,10 +35,14 @@ from tests.reliability.workloads import (
 
 TRIALS = 50
 SEED = 20_260_331
-#: How long a freshly forked writer may take to acknowledge its first put. Longer than
-#: the JSON twin's lock timeout, so a lock that is never taken over shows up as the
-#: writer's StoreLockedError rather than as a timeout here.
+#: A bound on how long a freshly forked writer may take to acknowledge its first put or
+#: to reach its pause point, so that a broken test fails instead of hanging. The
+#: writers wait for no lock (their lock timeout is 0): a lock that is not taken over at
+#: once shows up as the writer's StoreLockedError, not as this timeout.
 FIRST_ACK_TIMEOUT_S = LOCK_TIMEOUT_S + 20
+#: The lock timeout of every writer after a kill: a single try at the lock, no waiting,
+#: so a write succeeds only if the lock the killed writer held is free at once.
+NO_WAIT = 0.0
 KEY_PREFIX = crash_key(0)[:-1]
 
 fork = multiprocessing.get_context("fork")
@@ -66,7 +71,7 @@ def _write_until_killed(target: str, delay_s: float) -> list[int]:
     and return every index it acknowledged."""
     reader, writer = fork.Pipe(duplex=False)
     with closing(reader):
-        proc = fork.Process(target=crash_writer, args=(target, writer), daemon=True)
+        proc = fork.Process(target=crash_writer, args=(target, writer, NO_WAIT), daemon=True)
         proc.start()
         writer.close()
         try:
@@ -144,8 +149,8 @@ def test_killed_writers_lose_no_acknowledged_write(crash_target: str) -> None:
     """50 writers in turn are SIGKILLed at random moments on one store: after each,
     the store opens, SQLite's integrity check says ok, the JSON file is a complete
     object, every acknowledged key is present with its exact content, and the next
-    writer is never held up by a lock the killed one held (it would fail with
-    StoreLockedError before its first acknowledgement)."""
+    writer is never held up by a lock the killed one held: its lock timeout is 0, so
+    it would fail with StoreLockedError before its first acknowledgement."""
     rng = random.Random(SEED)
     json_path = None if "://" in crash_target else Path(crash_target)
     progress = _Progress()
@@ -173,8 +178,11 @@ def json_path(tmp_path: Path) -> Path:
     return path
 
 
-def _kill_paused_writer(path: Path, key: str, at: str) -> None:
-    """Fork a :func:`paused_json_writer`, wait until it pauses at ``at``, SIGKILL it."""
+def _kill_paused_writer(
+    path: Path, key: str, at: str, while_paused: Callable[[], None] | None = None
+) -> None:
+    """Fork a :func:`paused_json_writer`, wait until it pauses at ``at``, call
+    ``while_paused`` (if given), then SIGKILL it."""
     reader, writer = fork.Pipe(duplex=False)
     with closing(reader):
         proc = fork.Process(
@@ -185,6 +193,8 @@ def _kill_paused_writer(path: Path, key: str, at: str) -> None:
         try:
             assert reader.poll(FIRST_ACK_TIMEOUT_S), f"the writer never reached {at!r}"
             assert reader.recv() == "paused"
+            if while_paused is not None:
+                while_paused()
             assert proc.pid is not None
             os.kill(proc.pid, signal.SIGKILL)
         finally:
@@ -195,30 +205,39 @@ def _kill_paused_writer(path: Path, key: str, at: str) -> None:
         proc.close()
 
 
-def _put_after_kill(path: Path, name: str, lock_timeout: float = LOCK_TIMEOUT_S) -> float:
-    """Put ``agent:main:<name>``; return the seconds it took."""
+def _put_without_waiting(path: Path, name: str) -> None:
+    """Put ``agent:main:<name>`` with a lock timeout of 0: one try at the lock and no
+    wait, so it raises StoreLockedError unless the lock is free at that moment."""
     entry = SessionEntry(session_id=name, updated_at=BASE_MS)
-    with open_store(path, lock_timeout=lock_timeout) as store:
-        began = time.monotonic()
+    with open_store(path, lock_timeout=NO_WAIT) as store:
         store.put(f"agent:main:{name}", entry)
-        waited = time.monotonic() - began
         assert store.get(f"agent:main:{name}") == entry
-    return waited
+
+
+def _assert_locked_out(path: Path) -> None:
+    """While the paused writer holds the lock, a put that does not wait is refused:
+    so :func:`_put_without_waiting` succeeds only on a lock that is free."""
+    before = path.read_bytes()
+    with pytest.raises(StoreLockedError):
+        _put_without_waiting(path, "refused")
+    assert path.read_bytes() == before
 
 
 def test_lock_of_a_killed_json_writer_is_taken_over_at_once(json_path: Path) -> None:
     """A JSON-twin writer killed while it holds the lock leaves the lock file behind;
     the next writer gets the lock at once (the kernel released the dead holder's
-    lock) instead of waiting the 10 s lock timeout, and the killed writer's
-    unfinished update is not in the file."""
+    lock) instead of waiting the 10 s lock timeout: with a lock timeout of 0 it takes
+    the lock on its first try, where it is refused while the writer is alive. The
+    killed writer's unfinished update is not in the file."""
     lock = Path(f"{json_path}.lock")
     for round_ in range(3):
-        _kill_paused_writer(json_path, f"agent:main:held{round_}", "locked")
+        _kill_paused_writer(
+            json_path, f"agent:main:held{round_}", "locked", lambda: _assert_locked_out(json_path)
+        )
         assert lock.exists()
 
-        waited = _put_after_kill(json_path, f"after{round_}")
+        _put_without_waiting(json_path, f"after{round_}")
 
-        assert waited < LOCK_TIMEOUT_S / 4, f"the next writer waited {waited:.2f}s"
         raw = json.loads(json_path.read_bytes())
         assert sorted(raw) == sorted(
             ["agent:main:main", *(f"agent:main:after{n}" for n in range(round_ + 1))]
@@ -229,13 +248,14 @@ def test_a_writer_killed_while_taking_the_lock_does_not_block_the_next(
     json_path: Path,
 ) -> None:
     """A writer killed right after opening the lock file, before locking it, leaves
-    the file behind; the next writer is not held up by it."""
+    the file behind; the next writer is not held up by it: it takes the lock on its
+    first try (a lock timeout of 0)."""
     _kill_paused_writer(json_path, "agent:main:held", "lock-created")
     assert Path(f"{json_path}.lock").exists()
 
-    waited = _put_after_kill(json_path, "after", lock_timeout=3.0)
+    _put_without_waiting(json_path, "after")
 
-    assert waited < LOCK_TIMEOUT_S / 4, f"the next writer waited {waited:.2f}s"
+    assert sorted(json.loads(json_path.read_bytes())) == ["agent:main:after", "agent:main:main"]
 
 
 def test_temp_file_of_a_killed_json_writer_is_cleaned_up(json_path: Path) -> None:
@@ -245,7 +265,7 @@ def test_temp_file_of_a_killed_json_writer_is_cleaned_up(json_path: Path) -> Non
     _kill_paused_writer(json_path, "agent:main:held", "temp-written")
     assert json_path.read_bytes() == before
 
-    _put_after_kill(json_path, "after")
+    _put_without_waiting(json_path, "after")
 
     assert sorted(json.loads(json_path.read_bytes())) == ["agent:main:after", "agent:main:main"]
     left = sorted(p.name for p in json_path.parent.iterdir() if p.name.endswith(".tmp"))

@@ -1,11 +1,13 @@
-"""The repository contract every backend implements, and :func:`open_store`.
+"""The contract every backend implements: :class:`SessionStore`, its filters, page
+limits and cursors, and the small optional capabilities some backends add
+(:class:`SupportsAgents`, :class:`SupportsMaintenance`, :class:`SupportsImportRecords`).
 
->>> import tempfile, os
->>> path = os.path.join(tempfile.mkdtemp(), "sessions.json")
->>> with open_store(path) as store:
-...     _ = store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
-...     store.count()
-1
+This module names no backend; :func:`sessionstore.open_store` chooses one.
+
+>>> Filters(archived=False).matches({"archived": True, "updated_at": 1})
+False
+>>> decode_cursor(encode_cursor(7, "agent:main:main"))
+(7, 'agent:main:main')
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ import base64
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import (
-    TYPE_CHECKING,
     Any,
     Literal,
     Protocol,
@@ -30,24 +30,26 @@ from typing import (
 
 import orjson
 
-from sessionstore.entry import MAX_ENTRY_BYTES, SessionEntry, SessionPage
+from sessionstore.entry import SessionEntry, SessionPage
 from sessionstore.errors import InvalidArgumentError
-
-if TYPE_CHECKING:
-    from sessionstore.lifecycle import CleanupOptions, CleanupReport
-    from sessionstore.openclaw.transcripts import Transcripts
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "FilterArgs",
     "Filters",
+    "ImportRecord",
     "Order",
     "SessionStore",
+    "SupportsAgents",
+    "SupportsImportRecords",
+    "SupportsMaintenance",
+    "Updater",
     "batched",
-    "describe_target",
-    "is_json_target",
-    "open_store",
+    "check_limit",
+    "check_order",
+    "decode_cursor",
+    "encode_cursor",
 ]
 
 #: Page size of :meth:`SessionStore.list` when no ``limit`` is given.
@@ -167,7 +169,7 @@ class SessionStore(Protocol):
     changes when the key is written (the SQL backends count writes, the JSON twin
     derives it from the entry) and drives compare-and-set.
 
-    >>> from sessionstore import SessionEntry, open_store
+    >>> from sessionstore import open_store
     >>> key = "agent:main:main"
     >>> with open_store("sqlite://", auto_upgrade=True) as store:  # in memory
     ...     version = store.put(key, SessionEntry(session_id="s1", updated_at=1))
@@ -273,18 +275,6 @@ class SessionStore(Protocol):
         how many were written."""
         ...
 
-    def cleanup(self, **options: Unpack[CleanupOptions]) -> CleanupReport:
-        """OpenClaw's maintenance on this store: prune stale entries, cap the store,
-        protect what must stay (see :func:`sessionstore.lifecycle.cleanup`)."""
-        ...
-
-    def reset(
-        self, key: str, *, transcripts: Transcripts | None = None, now_ms: int | None = None
-    ) -> SessionEntry:
-        """A new ``sessionId`` for ``key``, as OpenClaw's ``/new`` (see
-        :func:`sessionstore.lifecycle.reset`)."""
-        ...
-
     def close(self) -> None:
         """Release connections and file handles."""
         ...
@@ -299,28 +289,6 @@ class SessionStore(Protocol):
     ) -> None: ...
 
 
-def is_json_target(target: str | Path) -> bool:
-    """Whether ``open_store`` opens ``target`` as the JSON twin.
-
-    >>> is_json_target("json:///srv/sessions.json"), is_json_target("sqlite:///s.db")
-    (True, False)
-    """
-    text = str(target)
-    return text.startswith("json://") or text.endswith(".json")
-
-
-def describe_target(target: str | Path) -> str:
-    """A target fit for messages: a file path as it is, a database URL password-masked.
-
-    >>> describe_target("postgresql+psycopg://bob:secret@db/app")
-    'postgresql+psycopg://bob:***@db/app'
-    """
-    from sessionstore.sql.engine import database_url, mask_url
-
-    text = str(target)
-    return text if is_json_target(text) else mask_url(database_url(text))
-
-
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """``items`` in lists of at most ``size``, read lazily (``itertools.batched``).
 
@@ -332,55 +300,44 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def open_store(
-    target: str | Path,
-    *,
-    agent_id: str = "main",
-    auto_upgrade: bool = False,
-    lock_timeout: float | None = None,
-    engine_options: Mapping[str, Any] | None = None,
-    max_entry_bytes: int = MAX_ENTRY_BYTES,
-) -> SessionStore:
-    """Open a store by URL or path.
+@runtime_checkable
+class SupportsAgents(Protocol):
+    """A store whose database holds several agents (the SQL backends)."""
 
-    - ``sqlite:///path/sessions.db``, ``postgresql+psycopg://…``, ``mysql+pymysql://…``:
-      the SQL backend (any SQLAlchemy URL). A schema behind the newest revision is
-      refused with :class:`SchemaOutdatedError` unless ``auto_upgrade=True``.
-    - ``json:///abs/path/sessions.json`` or a path ending in ``.json``: the JSON twin.
-    - any other plain path: a SQLite database file.
+    def agent_ids(self) -> list[str]:
+        """Every agent with sessions in this database, sorted."""
+        ...
 
-    Options that do not apply to the chosen backend are ignored, so switching backends
-    is changing the URL alone: ``lock_timeout`` (seconds, default 10) is the JSON
-    twin's wait for its lock file; ``engine_options`` go to SQLAlchemy's
-    ``create_engine`` for the SQL backends. Entries larger than ``max_entry_bytes`` of
-    JSON are refused by every backend.
 
-    >>> import os, tempfile
-    >>> directory = tempfile.mkdtemp()
-    >>> with open_store(os.path.join(directory, "sessions.json")) as twin:
-    ...     type(twin).__name__
-    'JsonFileStore'
-    >>> with open_store(os.path.join(directory, "sessions.db"), auto_upgrade=True) as db:
-    ...     type(db).__name__, db.url.startswith("sqlite:///")
-    ('SqlStore', True)
-    """
-    text = str(target)
-    if is_json_target(text):
-        from sessionstore.backends.jsonfile import LOCK_TIMEOUT_S, JsonFileStore
+@runtime_checkable
+class SupportsMaintenance(Protocol):
+    """A store with storage of its own to collect (the SQL backends' shared blobs)."""
 
-        path = text.removeprefix("json://")
-        timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
-        return JsonFileStore(
-            path, agent_id=agent_id, lock_timeout=timeout, max_entry_bytes=max_entry_bytes
-        )
+    def collect_blobs(self) -> int:
+        """Delete stored values no entry references any more; returns how many went."""
+        ...
 
-    from sessionstore.backends.sql import SqlStore
-    from sessionstore.sql.engine import database_url
 
-    return SqlStore(
-        database_url(text),
-        agent_id=agent_id,
-        auto_upgrade=auto_upgrade,
-        engine_options=engine_options,
-        max_entry_bytes=max_entry_bytes,
-    )
+@dataclass(frozen=True)
+class ImportRecord:
+    """A verified import of one agent's ``sessions.json`` (``sessionstore_imports``)."""
+
+    agent_id: str
+    source: str
+    entries: int
+    checksum: str
+    imported_at: int
+
+
+@runtime_checkable
+class SupportsImportRecords(Protocol):
+    """A store that remembers verified imports (the SQL backends), so that the import
+    on first open happens once."""
+
+    def last_import(self) -> ImportRecord | None:
+        """This agent's last verified import, if any."""
+        ...
+
+    def record_import(self, record: ImportRecord) -> None:
+        """Remember a verified import of this agent (replacing the previous record)."""
+        ...

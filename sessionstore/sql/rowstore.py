@@ -1,0 +1,471 @@
+"""The contract on the ``sessions`` table, written once for every SQL backend.
+
+:class:`RowStore` implements :class:`~sessionstore.contract.SessionStore` with the
+statements of :mod:`sessionstore.sql.statements` and the row codec of
+:mod:`sessionstore.sql.rows`. A backend supplies only its I/O edge: a consistent read
+(:meth:`RowStore._read`), a write transaction (:meth:`RowStore._transaction`), its
+error translation and which of its errors are transient. So ``SqliteStore`` (the
+``sqlite3`` driver) and ``SqlStore`` (SQLAlchemy Core) share every rule: projection,
+blobs, merge, compare-and-set, retries and validation.
+
+Read-modify-write operations lock the row (``SELECT ... FOR UPDATE`` on the servers,
+``BEGIN IMMEDIATE`` on SQLite) and are retried with backoff on transient conflicts.
+"""
+
+from __future__ import annotations
+
+import builtins
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar, Unpack
+
+from sessionstore.contract import (
+    DEFAULT_PAGE_SIZE,
+    FilterArgs,
+    Filters,
+    ImportRecord,
+    Order,
+    Updater,
+    batched,
+    check_limit,
+    check_order,
+    decode_cursor,
+)
+from sessionstore.entry import (
+    SessionEntry,
+    SessionPage,
+    as_entry,
+    validate_agent_id,
+    validate_key,
+)
+from sessionstore.errors import InvalidArgumentError, StaleEntryError
+from sessionstore.openclaw.merge import merge_entry
+from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.sql import statements as q
+from sessionstore.sql.blobs import Blob
+from sessionstore.sql.rows import (
+    BLOB_GRACE_MS,
+    BLOB_TOUCH_MS,
+    BlobCache,
+    blob_rows,
+    decode_entry,
+    digests_of,
+    page_of,
+    row_params,
+)
+
+__all__ = ["MAX_ATTEMPTS", "RowStore", "Transaction"]
+
+T = TypeVar("T")
+#: Attempts for a write that meets a transient conflict (busy, deadlock, race).
+MAX_ATTEMPTS = 8
+# Keys per DELETE ... IN (...): well inside every database's limit on parameters.
+DELETE_BATCH = 500
+Row = Sequence[Any]
+Params = Mapping[str, Any]
+# Where each statement's content columns begin: GET (entry_json, *digests) ...
+_GET_CONTENT = 0
+# ... and GET_WITH_VERSION / LOCK_ROW / iter_batch (version or key, entry_json, *digests)
+_AFTER_FIRST = 1
+
+
+class Transaction(Protocol):
+    """One open write transaction of a backend."""
+
+    def rows(self, stmt: Any, params: Params) -> list[Row]:
+        """Run a statement that returns rows; rows are read by position."""
+        ...
+
+    def run(self, stmt: Any, params: Params | Sequence[Params]) -> int:
+        """Run a statement once, or once per parameter set; returns the rows affected."""
+        ...
+
+
+@dataclass
+class _Write:
+    """A transaction and the blob digests it stored (remembered once it commits)."""
+
+    tx: Transaction
+    stored_blobs: list[str] = field(default_factory=list)
+
+
+class RowStore(ABC):
+    """:class:`~sessionstore.contract.SessionStore` over a backend's I/O edge."""
+
+    def __init__(self, *, agent_id: str, max_entry_bytes: int, dialect: str) -> None:
+        self._agent_id = validate_agent_id(agent_id)
+        self._max_entry_bytes = max_entry_bytes
+        self._dialect = dialect
+        self._blob_cache = BlobCache()
+        # SQLite and PostgreSQL return the new version from the upsert; MySQL cannot.
+        self._returning = dialect in ("sqlite", "postgresql")
+        self._upsert = q.upsert(dialect, returning=False)
+        self._upsert_returning = q.upsert(dialect, returning=True) if self._returning else None
+        self._blob_upsert = q.blob_upsert(dialect, BLOB_TOUCH_MS)
+
+    # -- the I/O edge, one per backend -------------------------------------------------
+
+    @abstractmethod
+    def _read(self, stmt: Any, params: Params) -> list[Row]:
+        """Run one read statement as one consistent read, outside any transaction."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction that takes the write lock (SQLite) at its start."""
+
+    @abstractmethod
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        """Translate the backend's errors into this library's, naming ``action``."""
+
+    @abstractmethod
+    def _is_transient(self, exc: Exception) -> bool:
+        """Whether a retry of the whole transaction may resolve ``exc``."""
+
+    def _read_blob_bodies(self, digests: builtins.list[str]) -> builtins.list[Row]:
+        """``(digest, body)`` rows of the digests given."""
+        return self._read(q.BLOB_BODIES, {"digests": digests})
+
+    def _delete_keys(self, tx: Transaction, keys: builtins.list[str], before: int | None) -> int:
+        """Delete ``keys`` of this agent (with ``updatedAt < before`` if given)."""
+        stmt, params = q.delete_many(self._dialect, self._agent_id, before)
+        return sum(tx.run(stmt, {**params, "keys": chunk}) for chunk in batched(keys, DELETE_BATCH))
+
+    # -- plumbing ------------------------------------------------------------------
+
+    @property
+    def agent_id(self) -> str:
+        return self._agent_id
+
+    @property
+    def dialect(self) -> str:
+        """The database's SQLAlchemy dialect name: ``sqlite``, ``postgresql``, ``mysql``."""
+        return self._dialect
+
+    def _query(self, action: str, stmt: Any, params: Params) -> builtins.list[Row]:
+        with self._errors(action):
+            return self._read(stmt, params)
+
+    def _key(self, key: str) -> dict[str, str]:
+        return q.key_params(self._agent_id, key)
+
+    def _params(
+        self, key: str, entry: SessionEntry, blobs: builtins.list[Blob], prefix: str = ""
+    ) -> dict[str, Any]:
+        return row_params(self._agent_id, key, entry, self._max_entry_bytes, blobs, prefix)
+
+    def _retry(self, action: str, attempt: Callable[[], T]) -> T:
+        """Run one write transaction, retrying transient conflicts with backoff."""
+        with self._errors(action):
+            for n in range(1, MAX_ATTEMPTS + 1):
+                try:
+                    return attempt()
+                except Exception as exc:
+                    if n == MAX_ATTEMPTS or not self._is_transient(exc):
+                        raise
+                    time.sleep(random.uniform(0, 0.005 * 2**n))
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _write(self) -> Iterator[_Write]:
+        """A write transaction; the blobs it stored are remembered once it commits."""
+        with self._transaction() as tx:
+            write = _Write(tx)
+            yield write
+        self._blob_cache.written(write.stored_blobs, current_time_ms())
+
+    def _write_blobs(self, write: _Write, blobs: builtins.list[Blob]) -> None:
+        """Make sure the blobs are stored, in the caller's transaction."""
+        now = current_time_ms()
+        todo = self._blob_cache.to_write(blobs, now)
+        if todo:
+            write.tx.run(self._blob_upsert, blob_rows(todo, now))
+            write.stored_blobs.extend(b.digest for b in todo)
+
+    def _blob_bodies(self, digests: set[str]) -> dict[str, bytes]:
+        bodies = self._blob_cache.bodies(digests)
+        missing = sorted(digests - bodies.keys())
+        if missing:
+            for digest, body in self._read_blob_bodies(missing):
+                data = str(body).encode()
+                bodies[digest] = data
+                self._blob_cache.add(digest, data)
+        return bodies
+
+    def _entries(self, rows: Sequence[Row], start: int) -> builtins.list[SessionEntry]:
+        """The entries of rows whose ``entry_json`` is at position ``start``, followed
+        by the blob digests."""
+        refs = [digests_of(row, start + 1) for row in rows]
+        wanted = {digest for found in refs for digest in found.values()}
+        bodies = self._blob_bodies(wanted) if wanted else {}
+        return [
+            decode_entry(row[start], found, bodies) for row, found in zip(rows, refs, strict=True)
+        ]
+
+    def _read_modify_write(
+        self,
+        action: str,
+        key: str,
+        change: Callable[[dict[str, Any] | None, int], SessionEntry | None],
+    ) -> int:
+        """Lock ``key``, call ``change(current JSON, version)``, write the entry it
+        returns (``None``: write nothing); returns the version stored afterwards."""
+        validate_key(key)
+        base = self._key(key)
+
+        def attempt() -> int:
+            with self._write() as write:
+                found = write.tx.rows(q.LOCK_ROW, base)
+                row = found[0] if found else None
+                current = self._entries([row], _AFTER_FIRST)[0].to_dict() if row else None
+                version = int(row[0]) if row else 0
+                new = change(current, version)
+                if new is None:
+                    return version
+                blobs: builtins.list[Blob] = []
+                if row is None:
+                    params = {**self._params(key, new, blobs), "version": 1}
+                    self._write_blobs(write, blobs)
+                    write.tx.run(q.INSERT_ROW, params)
+                    return 1
+                params = {**base, **self._params(key, new, blobs, "new_")}
+                self._write_blobs(write, blobs)
+                write.tx.run(q.UPDATE_ROW, params)
+                return version + 1
+
+        return self._retry(action, attempt)
+
+    # -- the contract ----------------------------------------------------------------
+
+    def get(self, key: str) -> SessionEntry | None:
+        validate_key(key)
+        rows = self._query("get", q.GET, self._key(key))
+        return self._entries(rows, _GET_CONTENT)[0] if rows else None
+
+    def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
+        validate_key(key)
+        rows = self._query("get", q.GET_WITH_VERSION, self._key(key))
+        return (self._entries(rows, _AFTER_FIRST)[0], int(rows[0][0])) if rows else (None, 0)
+
+    def version(self, key: str) -> int:
+        validate_key(key)
+        rows = self._query("version", q.GET_VERSION, self._key(key))
+        return int(rows[0][0]) if rows else 0
+
+    def put(
+        self,
+        key: str,
+        entry: SessionEntry | Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        validate_key(key)
+        new = as_entry(entry)
+        if expected_version is not None:
+
+            def compare(current: Mapping[str, Any] | None, version: int) -> SessionEntry:
+                if version != expected_version:
+                    raise StaleEntryError(key, expected_version, version)
+                return new
+
+            return self._read_modify_write("put", key, compare)
+
+        blobs: builtins.list[Blob] = []
+        params = {**self._params(key, new, blobs), "version": 1}
+
+        def attempt() -> int:
+            with self._write() as write:
+                self._write_blobs(write, blobs)
+                if self._upsert_returning is not None:
+                    return int(write.tx.rows(self._upsert_returning, params)[0][0])
+                write.tx.run(self._upsert, params)
+                return int(write.tx.rows(q.GET_VERSION, self._key(key))[0][0])
+
+        return self._retry("put", attempt)
+
+    def patch(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        *,
+        preserve_activity: bool = False,
+        now_ms: int | None = None,
+    ) -> SessionEntry:
+        result: builtins.list[SessionEntry] = []
+
+        def merge(current: Mapping[str, Any] | None, _version: int) -> SessionEntry:
+            merged = merge_entry(
+                current,
+                changes,
+                preserve_activity=preserve_activity,
+                now_ms=current_time_ms() if now_ms is None else now_ms,
+            )
+            result[:] = [SessionEntry.from_dict(merged)]
+            return result[0]
+
+        self._read_modify_write("patch", key, merge)
+        return result[0]
+
+    def update(self, key: str, fn: Updater) -> SessionEntry | None:
+        result: builtins.list[SessionEntry | None] = [None]
+
+        def apply(current: Mapping[str, Any] | None, _version: int) -> SessionEntry | None:
+            before = None if current is None else SessionEntry._from_stored(current)
+            returned = fn(before)
+            after = None if returned is None else as_entry(returned)
+            result[0] = before if after is None else after
+            return after
+
+        self._read_modify_write("update", key, apply)
+        return result[0]
+
+    def delete(self, key: str) -> bool:
+        validate_key(key)
+        params = self._key(key)
+
+        def attempt() -> bool:
+            with self._write() as write:
+                return bool(write.tx.run(q.DELETE, params))
+
+        return self._retry("delete", attempt)
+
+    def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
+        wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
+        Filters(updated_before=updated_before)  # validates it
+
+        def attempt() -> int:
+            with self._write() as write:
+                return self._delete_keys(write.tx, wanted, updated_before)
+
+        return self._retry("delete_many", attempt) if wanted else 0
+
+    def list(
+        self,
+        *,
+        order: Order = "desc",
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        **filters: Unpack[FilterArgs],
+    ) -> SessionPage:
+        check_limit(limit)
+        descending = check_order(order)
+        after = decode_cursor(cursor) if cursor is not None else None
+        stmt, params = q.listing(
+            self._agent_id, Filters(**filters), descending=descending, after=after, limit=limit
+        )
+        return page_of(self._query("list", stmt, params), limit)
+
+    def count(self, **filters: Unpack[FilterArgs]) -> int:
+        stmt, params = q.count(self._agent_id, Filters(**filters))
+        return int(self._query("count", stmt, params)[0][0])
+
+    def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
+        check_limit(batch_size, "batch_size")
+        stmt = q.iter_batch(batch_size)
+        after = ""
+        while True:
+            # One short read per batch: no transaction stays open while the caller works.
+            rows = self._query("iter_entries", stmt, {"agent_id": self._agent_id, "after": after})
+            keys = [str(row[0]) for row in rows]
+            yield from zip(keys, self._entries(rows, _AFTER_FIRST), strict=True)
+            if len(rows) < batch_size:
+                return
+            after = keys[-1]
+
+    def put_many(
+        self,
+        items: Iterable[tuple[str, SessionEntry | Mapping[str, Any]]],
+        *,
+        batch_size: int = 500,
+    ) -> int:
+        """Upsert every item in one transaction: all are written or none.
+
+        Items are sent ``batch_size`` at a time, so an iterator is streamed. A transient
+        conflict is retried when ``items`` is a sequence; an iterator cannot be replayed,
+        so then the error is raised (and nothing was written).
+        """
+        check_limit(batch_size, "batch_size")
+
+        def attempt() -> int:
+            written = 0
+            with self._write() as write:
+                for chunk in batched(items, batch_size):
+                    blobs: builtins.list[Blob] = []
+                    rows = [
+                        {**self._params(validate_key(key), as_entry(entry), blobs), "version": 1}
+                        for key, entry in chunk
+                    ]
+                    self._write_blobs(write, blobs)
+                    write.tx.run(self._upsert, rows)
+                    written += len(chunk)
+            return written
+
+        if isinstance(items, Sequence):
+            return self._retry("put_many", attempt)
+        with self._errors("put_many"):
+            return attempt()
+
+    # -- beyond the contract: SupportsAgents, SupportsMaintenance, SupportsImportRecords
+
+    def agent_ids(self) -> builtins.list[str]:
+        """Every agent with sessions in this database, sorted."""
+        return [str(row[0]) for row in self._query("list agents", q.AGENT_IDS, {})]
+
+    def collect_blobs(self, *, grace_ms: int = BLOB_GRACE_MS) -> int:
+        """Delete stored blobs that no session of any agent references and that no
+        writer used within ``grace_ms``; returns how many went.
+
+        Safe while others write: a writer refreshes a blob it uses when the blob was
+        last used over :data:`~sessionstore.sql.rows.BLOB_TOUCH_MS` ago, so a blob in
+        use always looks recent.
+        """
+        if grace_ms <= BLOB_TOUCH_MS:
+            raise InvalidArgumentError(f"grace_ms must exceed {BLOB_TOUCH_MS} ms")
+        stmt = q.collect_blobs(current_time_ms() - grace_ms)
+
+        def attempt() -> int:
+            with self._write() as write:
+                return write.tx.run(stmt, {})
+
+        return self._retry("collect blobs", attempt)
+
+    def last_import(self) -> ImportRecord | None:
+        """This agent's last verified import from a ``sessions.json``, if any."""
+        rows = self._query("read import record", q.LAST_IMPORT, {"agent_id": self._agent_id})
+        return ImportRecord(*rows[0]) if rows else None
+
+    def record_import(self, record: ImportRecord) -> None:
+        """Remember a verified import of this agent (replacing the previous record)."""
+        values = {
+            "agent_id": self._agent_id,
+            "source": record.source,
+            "entries": record.entries,
+            "checksum": record.checksum,
+            "imported_at": record.imported_at,
+        }
+
+        def attempt() -> None:
+            with self._write() as write:
+                write.tx.run(q.DELETE_IMPORT, {"agent_id": self._agent_id})
+                write.tx.run(q.INSERT_IMPORT, values)
+
+        self._retry("record import", attempt)
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,294 @@
+"""Every statement the SQL backends send, built once from the SQLAlchemy tables.
+
+:class:`~sessionstore.backends.sql.SqlStore` executes them through SQLAlchemy Core;
+:class:`~sessionstore.backends.sqlite.SqliteStore` compiles them once to SQLite text
+and runs that through the ``sqlite3`` driver. Parameters are named, never the column
+names (INSERT and UPDATE reserve those), and each statement's result columns have a
+fixed order, so rows are read by position.
+
+Statements that depend on which listing filters are set are built per *shape* (the
+set filters, the order, a cursor) and cached: the same shape reuses the same object,
+so its compiled SQL is reused too.
+
+>>> clauses, params = where("main", Filters(channel="slack"))
+>>> sorted(params)
+['f_agent', 'f_channel']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Delete,
+    Select,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from sessionstore.contract import Filters
+from sessionstore.projection import INDEX_COLUMNS
+from sessionstore.sql.blobs import BLOB_COLUMNS
+from sessionstore.sql.schema import blobs as blob_table
+from sessionstore.sql.schema import imports
+from sessionstore.sql.schema import sessions as t
+
+__all__ = [
+    "BLOB_BODIES",
+    "BLOB_BODY",
+    "CONTENT",
+    "DELETE",
+    "DELETE_IF_OLDER",
+    "GET",
+    "GET_VERSION",
+    "GET_WITH_VERSION",
+    "INSERT_ROW",
+    "LOCK_ROW",
+    "UPDATE_ROW",
+    "blob_upsert",
+    "collect_blobs",
+    "count",
+    "delete_many",
+    "iter_batch",
+    "listing",
+    "upsert",
+    "where",
+]
+
+#: The columns that hold the entry itself (the rest are projections of it).
+CONTENT = ("entry_json", *BLOB_COLUMNS)
+# Written by an upsert that meets an existing row (the key columns stay).
+_WRITTEN = ("session_id", *INDEX_COLUMNS[1:], *CONTENT)
+# An inline literal: PyMySQL's executemany cannot bind parameters after VALUES (...).
+_BUMP = t.c.version + literal_column("1")
+_KEY = and_(t.c.agent_id == bindparam("k_agent"), t.c.session_key == bindparam("k_key"))
+# An entry is its row's entry_json plus the blobs its digests name.
+_STORED = (t.c.entry_json, *(t.c[column] for column in BLOB_COLUMNS))
+
+#: (entry_json, *blob digests)
+GET = select(*_STORED).where(_KEY)
+#: (version,)
+GET_VERSION = select(t.c.version).where(_KEY)
+#: (version, entry_json, *blob digests)
+GET_WITH_VERSION = select(t.c.version, *_STORED).where(_KEY)
+#: as GET_WITH_VERSION, locking the row (FOR UPDATE where the database has it)
+LOCK_ROW = GET_WITH_VERSION.with_for_update()
+#: (digest, body)
+BLOB_BODIES = select(blob_table.c.digest, blob_table.c.body).where(
+    blob_table.c.digest.in_(bindparam("digests", expanding=True))
+)
+DELETE = delete(t).where(_KEY)
+#: as DELETE, only while the entry's updatedAt is older than ``:before``
+DELETE_IF_OLDER = delete(t).where(_KEY, t.c.updated_at < bindparam("before"))
+#: (digest, body) of one blob
+BLOB_BODY = select(blob_table.c.digest, blob_table.c.body).where(
+    blob_table.c.digest == bindparam("digest")
+)
+UPDATE_ROW = (
+    update(t)
+    .where(_KEY)
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in (*INDEX_COLUMNS, *CONTENT)},
+            "version": _BUMP,
+        }
+    )
+)
+INSERT_ROW = insert(t)
+#: (agent_id, source, entries, checksum, imported_at)
+LAST_IMPORT = select(
+    imports.c.agent_id,
+    imports.c.source,
+    imports.c.entries,
+    imports.c.checksum,
+    imports.c.imported_at,
+).where(imports.c.agent_id == bindparam("agent_id"))
+DELETE_IMPORT = delete(imports).where(imports.c.agent_id == bindparam("agent_id"))
+INSERT_IMPORT = insert(imports)
+#: (agent_id,)
+AGENT_IDS = select(t.c.agent_id).distinct().order_by(t.c.agent_id)
+#: (session_key, *INDEX_COLUMNS)
+_SUMMARY_COLUMNS = (t.c.session_key, *(t.c[name] for name in INDEX_COLUMNS))
+
+_SHAPED: dict[tuple[Any, ...], Any] = {}
+S = TypeVar("S")
+
+
+def _shaped(shape: tuple[Any, ...], build: Callable[[], S]) -> S:
+    """The statement for ``shape``, built once: compiled SQL is then reused."""
+    stmt = _SHAPED.get(shape)
+    if stmt is None:
+        stmt = _SHAPED[shape] = build()
+    return cast(S, stmt)
+
+
+def upsert(dialect: str, *, returning: bool) -> Insert:
+    """``INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE`` that bumps the version, with
+    ``RETURNING version`` when asked (SQLite and PostgreSQL have it)."""
+    if dialect in ("mysql", "mariadb"):
+        my = mysql.insert(t)
+        return my.on_duplicate_key_update(
+            {**{name: my.inserted[name] for name in _WRITTEN}, "version": _BUMP}
+        )
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(t)
+    done = stmt.on_conflict_do_update(
+        index_elements=[t.c.agent_id, t.c.session_key],
+        set_={**{name: stmt.excluded[name] for name in _WRITTEN}, "version": _BUMP},
+    )
+    return cast(Insert, done.returning(t.c.version) if returning else done)
+
+
+def blob_upsert(dialect: str, touch_ms: int) -> Insert:
+    """Insert a blob, or refresh its ``last_used_at`` when that is older than
+    ``touch_ms``; the body of an existing digest never changes. (The interval is a
+    literal: PyMySQL's executemany cannot bind parameters after VALUES.)"""
+    touch: ColumnElement[int] = literal_column(str(touch_ms))
+    if dialect in ("mysql", "mariadb"):
+        my = mysql.insert(blob_table)
+        new = my.inserted.last_used_at
+        stale = blob_table.c.last_used_at < new - touch
+        return my.on_duplicate_key_update(
+            last_used_at=func.if_(stale, new, blob_table.c.last_used_at)
+        )
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(blob_table)
+    return cast(
+        Insert,
+        stmt.on_conflict_do_update(
+            index_elements=[blob_table.c.digest],
+            set_={"last_used_at": stmt.excluded.last_used_at},
+            where=blob_table.c.last_used_at < stmt.excluded.last_used_at - touch,
+        ),
+    )
+
+
+def where(agent_id: str, filters: Filters) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+    """Clauses with named parameters, and their values. The clauses depend only on which
+    filters are set (the shape), not on their values."""
+    clauses: list[ColumnElement[bool]] = [t.c.agent_id == bindparam("f_agent")]
+    params: dict[str, Any] = {"f_agent": agent_id}
+    for name in ("channel", "status", "chat_type", "spawned_by", "session_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            clauses.append(t.c[name] == bindparam(f"f_{name}"))
+            params[f"f_{name}"] = value
+    if filters.archived is not None:
+        clauses.append(t.c.archived == true() if filters.archived else t.c.archived != true())
+    if filters.label_prefix is not None:
+        escaped = filters.label_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(t.c.label.like(bindparam("f_label"), escape="\\"))
+        params["f_label"] = escaped + "%"
+    if filters.updated_after is not None:
+        clauses.append(t.c.updated_at > bindparam("f_after"))
+        params["f_after"] = filters.updated_after
+    if filters.updated_before is not None:
+        clauses.append(t.c.updated_at < bindparam("f_before"))
+        params["f_before"] = filters.updated_before
+    return clauses, params
+
+
+def listing(
+    agent_id: str, filters: Filters, *, descending: bool, after: tuple[int, str] | None, limit: int
+) -> tuple[Select[Any], dict[str, Any]]:
+    """One page of summaries, one row more than ``limit`` (it tells whether a page
+    follows): ``(session_key, *INDEX_COLUMNS)`` rows, and the parameters."""
+    clauses, params = where(agent_id, filters)
+    if after is not None:
+        params["c_at"], params["c_key"] = after
+    params["f_limit"] = limit + 1
+    shape = ("list", descending, after is not None, filters.archived, *sorted(params))
+
+    def build() -> Select[Any]:
+        conditions = list(clauses)
+        if after is not None:
+            at: Any = bindparam("c_at")
+            key: Any = bindparam("c_key")
+            same = t.c.updated_at == at
+            if descending:
+                conditions.append(or_(t.c.updated_at < at, and_(same, t.c.session_key < key)))
+            else:
+                conditions.append(or_(t.c.updated_at > at, and_(same, t.c.session_key > key)))
+        ordering = (
+            (t.c.updated_at.desc(), t.c.session_key.desc())
+            if descending
+            else (t.c.updated_at.asc(), t.c.session_key.asc())
+        )
+        return (
+            select(*_SUMMARY_COLUMNS)
+            .where(*conditions)
+            .order_by(*ordering)
+            .limit(bindparam("f_limit", type_=BigInteger))
+        )
+
+    return _shaped(shape, build), params
+
+
+def count(agent_id: str, filters: Filters) -> tuple[Select[Any], dict[str, Any]]:
+    """``(n,)``: how many rows pass the filters."""
+    clauses, params = where(agent_id, filters)
+    shape = ("count", filters.archived, *sorted(params))
+    stmt = _shaped(shape, lambda: select(func.count()).select_from(t).where(*clauses))
+    return stmt, params
+
+
+def iter_batch(batch_size: int) -> Select[Any]:
+    """``(session_key, entry_json, *blob digests)`` of the next ``batch_size`` keys
+    after ``:after`` of agent ``:agent_id``, in key order."""
+    return _shaped(
+        ("iter", batch_size),
+        lambda: (
+            select(t.c.session_key, *_STORED)
+            .where(t.c.agent_id == bindparam("agent_id"), t.c.session_key > bindparam("after"))
+            .order_by(t.c.session_key)
+            .limit(batch_size)
+        ),
+    )
+
+
+def delete_many(
+    dialect: str, agent_id: str, updated_before: int | None
+) -> tuple[Delete, dict[str, Any]]:
+    """Delete the keys of the ``keys`` parameter (a list) that pass ``updated_before``."""
+    clauses, params = where(agent_id, Filters(updated_before=updated_before))
+
+    def build() -> Delete:
+        if dialect == "postgresql":  # one array parameter instead of one per key
+            chosen = t.c.session_key == any_(bindparam("keys", type_=postgresql.ARRAY(Text)))
+        else:
+            chosen = t.c.session_key.in_(bindparam("keys", expanding=True))
+        return delete(t).where(*clauses, chosen)
+
+    return _shaped(("delete_many", dialect, *sorted(params)), build), params
+
+
+def collect_blobs(before_ms: int) -> Delete:
+    """Delete blobs last used before ``before_ms`` that no row of any agent names."""
+    unused = and_(
+        blob_table.c.last_used_at < before_ms,
+        *(
+            blob_table.c.digest.not_in(select(t.c[c]).where(t.c[c].is_not(None)))
+            for c in BLOB_COLUMNS
+        ),
+    )
+    return delete(blob_table).where(unused)
+
+
+def key_params(agent_id: str, key: str) -> dict[str, str]:
+    """The parameters of the statements that address one row."""
+    return {"k_agent": agent_id, "k_key": key}
