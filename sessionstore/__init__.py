@@ -38,11 +38,10 @@ Transcripts, the cold storage, with their counters kept in the index:
 """
 
 import importlib
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names as the type checker sees them; at run time, lazily
+    __version__: str
     from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Filters, SessionStore
     from sessionstore.entry import SessionEntry, SessionPage, SessionSummary
     from sessionstore.errors import (
@@ -89,11 +88,6 @@ _EXPORTS = {
     "upgrade": "sessionstore.sql.upgrade",
 }
 
-try:
-    __version__ = _version("sessionstore")
-except _PackageNotFoundError:  # running from a checkout that is not installed
-    __version__ = "0.0.0"
-
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
@@ -123,11 +117,22 @@ __all__ = [
 ]
 
 
+def _installed_version() -> str:
+    # importlib.metadata costs more than the rest of the package: read on first use
+    metadata = importlib.import_module("importlib.metadata")
+    try:
+        return str(metadata.version("sessionstore"))
+    except metadata.PackageNotFoundError:  # a checkout that is not installed
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name == "__version__":
+        value: Any = _installed_version()
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
         raise AttributeError(f"module 'sessionstore' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
