@@ -12,6 +12,7 @@ transaction, a listing one statement returning dicts: the practical limit.
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,18 +22,7 @@ import orjson
 from sqlalchemy import make_url
 
 from sessionstore.projection import INDEX_COLUMNS, project
-
-try:  # out-of-line storage of the large values, when this version of the library has it
-    from sessionstore.sql.blobs import BLOB_COLUMNS, join, split
-except ImportError:  # pragma: no cover - older layout: the whole entry in entry_json
-    BLOB_COLUMNS = {}
-
-    def split(entry: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        return dict(entry), {}
-
-    def join(stored: Mapping[str, Any], bodies: Mapping[str, bytes]) -> dict[str, Any]:
-        return dict(stored)
-
+from sessionstore.sql.blobs import BLOB_COLUMNS, join, split
 
 __all__ = ["PAGE_SIZE", "RawStore", "open_raw"]
 
@@ -129,7 +119,7 @@ class RawStore:
             raise
         self.conn.execute("COMMIT")
 
-    def _encode(self, entry: Mapping[str, Any]) -> list[Any]:
+    def _encode(self, entry: Mapping[str, Any]) -> builtins.list[Any]:
         """The written columns (as _WRITTEN); writes the blobs the entry needs."""
         stored, blobs = split(entry)
         if blobs:
@@ -180,10 +170,10 @@ def _connect(url: str) -> Any:
     """An autocommit connection with the library's settings (SQLite pragmas, orjson)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        conn = sqlite3.connect(str(parsed.database), isolation_level=None, timeout=10)
+        lite = sqlite3.connect(str(parsed.database), isolation_level=None, timeout=10)
         for pragma in SQLITE_PRAGMAS:
-            conn.execute(pragma)
-        return conn
+            lite.execute(pragma)
+        return lite
     import psycopg
     from psycopg.types.json import set_json_loads
 

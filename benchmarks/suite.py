@@ -354,7 +354,9 @@ def time_operations(
     originals = [w.entry(i) for i in indices]
 
     def add_token(entry: SessionEntry | None) -> SessionEntry | None:
-        return None if entry is None else entry.with_fields(total_tokens=entry.total_tokens + 1)
+        return (
+            None if entry is None else entry.with_fields(total_tokens=(entry.total_tokens or 0) + 1)
+        )
 
     ops = {
         "open": Op(lambda r: _open_first_page(target)),
@@ -472,7 +474,7 @@ def bench_proposal(w: Workload, args: argparse.Namespace, scratch: Path) -> Prop
 
             def add_token(entry: SessionEntry | None) -> SessionEntry | None:
                 assert entry is not None
-                return entry.with_fields(total_tokens=entry.total_tokens + 1)
+                return entry.with_fields(total_tokens=(entry.total_tokens or 0) + 1)
 
             def raw_add_token(entry: dict[str, Any]) -> dict[str, Any]:
                 return {**entry, "totalTokens": entry["totalTokens"] + 1}
@@ -692,7 +694,8 @@ def draw_plots(runs: dict[tuple[str, int], Run], directory: Path) -> list[tuple[
                 if points:
                     xs, ys = [n for n, _ in points], [s.median_ms for _, s in points]
                     above = [s.p95_ms - s.median_ms for _, s in points]
-                    ax.errorbar(xs, ys, yerr=[[0] * len(xs), above], fmt="o" + style,
+                    bars: list[list[float]] = [[0.0] * len(xs), above]
+                    ax.errorbar(xs, ys, yerr=bars, fmt="o" + style,
                                 color=f"C{color}", capsize=3, label=name)  # fmt: skip
         ax.set(xscale="log", yscale="log", xlabel="entries (N)", ylabel="ms: median, bar to p95")
         ax.set_title(label)

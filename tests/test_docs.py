@@ -213,7 +213,8 @@ def commands_of(block: Block) -> str:
 
 def console_commands(body: str) -> Iterator[tuple[str, list[str]]]:
     """Each ``$ command`` of a console block with the output lines shown after it."""
-    command, output = None, []
+    command: str | None = None
+    output: list[str] = []
     for line in body.splitlines():
         if line.startswith("$ "):
             if command is not None:
@@ -406,12 +407,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory, warm_sessionstore: Path) -> I
         }
 
 
+# Slow as a whole: `runs` starts every page's examples once any of these tests needs it.
+@pytest.mark.slow
 @pytest.mark.parametrize("doc", DOCS, ids=ids)
 def test_python_examples_run(doc: Path, runs: Runs) -> None:
     problems = runs["python", doc].result()
     assert not problems, "\n\n".join(problems)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("doc", DOCS, ids=ids)
 def test_shell_examples_run(doc: Path, runs: Runs) -> None:
     if ("shell", doc) in runs:

@@ -57,7 +57,7 @@ def _record(store: SqlBackedStore, monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
     def counting(cls: type[SessionEntry], data: Any) -> SessionEntry:
         recorder.parsed += 1
-        return original(cls, data)  # type: ignore[no-any-return]
+        return original(cls, data)
 
     monkeypatch.setattr(SessionEntry, "_from_stored", classmethod(counting))
     return recorder

@@ -73,7 +73,7 @@ def test_legacy_fields_are_renamed_as_openclaw_does() -> None:
 
 
 def test_resolved_skills_are_stripped_and_everything_else_is_kept() -> None:
-    unknown = {"nested": {"a": [1, 2.5, None, True]}, "big": 2**62, "neg": -1.5e-7}
+    unknown: dict[str, Any] = {"nested": {"a": [1, 2.5, None, True]}, "big": 2**62, "neg": -1.5e-7}
     raw = entry(
         lastThreadId=42,
         deliveryContext={"threadId": "42"},
