@@ -63,7 +63,7 @@ Mode = Literal["enforce", "warn"]
 
 
 class CleanupOptions(TypedDict, total=False):
-    """The options of :func:`cleanup` (and of ``store.cleanup``)."""
+    """The options of :func:`cleanup`."""
 
     prune_after_ms: int | None
     max_entries: int | None

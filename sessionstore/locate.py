@@ -34,6 +34,7 @@ from sessionstore.openclaw.statedir import (
     agent_of_store_path,
     discover_agents,
     store_path,
+    store_pattern,
 )
 from sessionstore.sql.engine import mask_url, sqlite_file
 
@@ -138,7 +139,7 @@ class Location:
     def describe(self) -> str:
         """The store for messages (a state directory's files by their pattern)."""
         if self.kind == "json-dir":
-            return str(store_path(self.state_dir, "<agent>"))
+            return str(store_pattern(self.state_dir))
         return describe_target(self.target)
 
     def agents(self, chosen: list[str] | None = None, *, every: bool = False) -> list[str]:

@@ -47,6 +47,7 @@ __all__ = [
     "read_store_file",
     "sessions_dir",
     "store_path",
+    "store_pattern",
 ]
 
 #: The agent of keys that name none (``global``, ``cron:<job>``) and of old installs.
@@ -68,6 +69,15 @@ def sessions_dir(state_dir: str | os.PathLike[str], agent_id: str) -> Path:
 def store_path(state_dir: str | os.PathLike[str], agent_id: str) -> Path:
     """The agent's ``sessions.json``."""
     return sessions_dir(state_dir, agent_id) / "sessions.json"
+
+
+def store_pattern(state_dir: str | os.PathLike[str]) -> Path:
+    """Every agent's ``sessions.json`` as one glob pattern (for messages).
+
+    >>> store_pattern("/srv/openclaw").as_posix()
+    '/srv/openclaw/agents/*/sessions/sessions.json'
+    """
+    return Path(state_dir).expanduser() / "agents" / "*" / "sessions" / "sessions.json"
 
 
 def legacy_store_path(state_dir: str | os.PathLike[str]) -> Path:
