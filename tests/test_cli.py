@@ -1,9 +1,17 @@
-"""The command line: real processes, real exit codes, one-line errors, no tracebacks."""
+"""The command line: real exit codes, stdout and stderr apart, one-line errors, no
+tracebacks.
+
+Commands run in process with typer's ``CliRunner`` (which keeps stdout and stderr
+apart), with ``catch_exceptions=False``: an exception that escapes a command's error
+boundary fails the test instead of passing as exit status 1. Two smoke tests at the end
+run the real entry points in a subprocess.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,47 +19,58 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from sessionstore import __version__, current_revision, head_revision, open_store
+from sessionstore.cli import app
 from sessionstore.testing import GeneratedStateDir, generate_state_dir
 
+RUNNER = CliRunner()
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sessionstore", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**{k: v for k, v in os.environ.items() if k != "SESSIONSTORE_URL"}, **(env or {})},
-    )
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Nothing of the real environment picks a store, an agent or a state directory:
+    every SESSIONSTORE_* variable (Settings reads them all, in any case) and
+    OPENCLAW_STATE_DIR are removed, and ~ is an empty directory, so ~/.openclaw is
+    never the real one. CliRunner's ``env=`` only adds or removes what it names."""
+    for name in list(os.environ):
+        if name.upper().startswith("SESSIONSTORE_") or name.upper() == "OPENCLAW_STATE_DIR":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    """``sessionstore ARGS`` in process; ``env`` is set for the call only."""
+    return RUNNER.invoke(app, list(args), env=env, prog_name="sessionstore", catch_exceptions=False)
 
 
 def test_version() -> None:
     done = run("--version")
-    assert done.returncode == 0
+    assert done.exit_code == 0
     assert done.stdout.strip() == f"sessionstore {__version__}"
 
 
 def test_db_upgrade_current_check_downgrade(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     done = run("db", "current", "--url", url)
-    assert done.returncode == 0 and "current: empty" in done.stdout
+    assert done.exit_code == 0 and "current: empty" in done.stdout
     done = run("db", "check", "--url", url)
-    assert done.returncode == 1
+    assert done.exit_code == 1
     assert "sessionstore db upgrade" in done.stderr and "Traceback" not in done.stderr
     done = run("db", "upgrade", "--url", url)
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert f"empty -> {head_revision()}" in done.stdout
     assert current_revision(url) == head_revision()
     done = run("db", "check", env={"SESSIONSTORE_URL": url})
-    assert done.returncode == 0 and "no drift" in done.stdout
+    assert done.exit_code == 0 and "no drift" in done.stdout
     done = run("db", "downgrade", "--url", url, "base")
-    assert done.returncode == 0 and current_revision(url) is None
+    assert done.exit_code == 0 and current_revision(url) is None
 
 
 def test_errors_are_one_line_without_the_password() -> None:
     done = run("db", "current", "--url", "postgresql+psycopg://u:hunter2@127.0.0.1:1/db")
-    assert done.returncode == 1
+    assert done.exit_code == 1
     assert done.stderr.startswith("error: ")
     assert len(done.stderr.strip().splitlines()) == 1
     assert "hunter2" not in done.stderr + done.stdout
@@ -60,26 +79,27 @@ def test_errors_are_one_line_without_the_password() -> None:
 
 def test_unknown_revision_is_an_error(tmp_path: Path) -> None:
     done = run("db", "downgrade", "--url", f"sqlite:///{tmp_path / 'x.db'}", "0042")
-    assert done.returncode == 1
+    assert done.exit_code == 1
     assert "0042" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_plain_path_is_a_sqlite_file_and_reading_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "state" / "sessions.db"
     done = run("db", "current", "--url", str(path))
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert "current: empty" in done.stdout
     assert not path.exists()
     done = run("db", "upgrade", "--url", str(path))
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert current_revision(f"sqlite:///{path}") == head_revision()
 
 
 # -- migrate, list, show, info, export, copy ----------------------------------------
 
 
-def _json(done: subprocess.CompletedProcess[str]) -> Any:
+def _json(done: Result) -> Any:
     assert done.stderr == "" or "Traceback" not in done.stderr
+    assert done.stdout, f"no output (exit status {done.exit_code}): {done.stderr}"
     return json.loads(done.stdout)
 
 
@@ -107,7 +127,7 @@ def test_migrate_reports_each_agent_and_exits_1_when_one_failed(
         "--dry-run",
         "--json",
     )
-    assert dry.returncode == 1 and not db.exists()
+    assert dry.exit_code == 1 and not db.exists()
     assert _json(dry)["dryRun"] is True
     done = run(
         "migrate",
@@ -118,7 +138,7 @@ def test_migrate_reports_each_agent_and_exits_1_when_one_failed(
         f"sqlite:///{db}",
         "--json",
     )
-    assert done.returncode == 1
+    assert done.exit_code == 1
     report = _json(done)
     statuses = {agent["agentId"]: agent["status"] for agent in report["agents"]}
     assert statuses == {"broken": "FAILED", **dict.fromkeys(state.agents, "MIGRATED")}
@@ -126,7 +146,7 @@ def test_migrate_reports_each_agent_and_exits_1_when_one_failed(
     good = run(
         "migrate", "--state-dir", str(state.state_dir), "--agent", "main", "--to", f"sqlite:///{db}"
     )
-    assert good.returncode == 0, good.stderr
+    assert good.exit_code == 0, good.stderr
     assert "SKIPPED" in good.stdout and "Traceback" not in good.stderr
 
 
@@ -146,12 +166,12 @@ def test_list_show_info_on_a_migrated_state_dir(state: GeneratedStateDir, tmp_pa
     assert {s["agent"] for s in everyone["sessions"]} == set(state.agents)
     assert {s["channel"] for s in everyone["sessions"]} == {"telegram"}
     table = run("list", "--url", url, "--limit", "3")
-    assert table.returncode == 0 and "Sessions listed: 3" in table.stdout
+    assert table.exit_code == 0 and "Sessions listed: 3" in table.stdout
     key = page["sessions"][0]["key"]
     shown = _json(run("show", key, "--url", url, "--json"))
     assert shown["sessionId"] == page["sessions"][0]["sessionId"]
     missing = run("show", "agent:main:nope", "--url", url)
-    assert missing.returncode == 1 and missing.stderr.startswith("error: ")
+    assert missing.exit_code == 1 and missing.stderr.startswith("error: ")
     info = _json(run("info", "--url", url, "--json"))
     assert info["storeType"] == "sqlite" and info["revision"] == head_revision()
     with open_store(url, agent_id="work") as store:
@@ -174,14 +194,14 @@ def test_export_and_copy_round_trip(state: GeneratedStateDir, tmp_path: Path) ->
     run("migrate", "--state-dir", str(state.state_dir), "--all-agents", "--to", url)
     out = tmp_path / "main.json"
     done = run("export", "--from", url, "--agent", "main", "--out", str(out), "--json")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert _json(done)["agents"][0]["status"] == "EXPORTED"
     again = run("export", "--from", url, "--agent", "main", "--out", str(out))
-    assert again.returncode == 1 and "--force" in again.stdout
+    assert again.exit_code == 1 and "--force" in again.stdout
     copied = run(
         "copy", "--from", str(out), "--to", f"sqlite:///{tmp_path / 'copy.sqlite'}", "--json"
     )
-    assert copied.returncode == 0, copied.stderr
+    assert copied.exit_code == 0, copied.stderr
     exported = _json(done)["agents"][0]
     assert _json(copied)["agents"][0]["checksum"] == exported["checksum"]
 
@@ -194,7 +214,7 @@ def test_a_password_never_shows_in_the_new_commands() -> None:
         ("copy", "--from", url, "--to", url),
     ):
         done = run(*args)
-        assert done.returncode == 1, args
+        assert done.exit_code == 1, args
         assert "hunter2" not in done.stdout + done.stderr
         assert "Traceback" not in done.stderr
 
@@ -221,7 +241,7 @@ def test_cleanup_dry_run_then_enforce(tmp_path: Path) -> None:
     assert report["capped"] == 3 and report["pruned"] == 0
     assert {a["key"]: a["action"] for a in report["actions"]}["agent:main:main"] == "keep"
     done = run("cleanup", "--url", url, "--max-entries", "2")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert "6 -> 3 entries" in done.stdout and "cap-overflow" in done.stdout
     with open_store(url) as store:
         assert store.count() == 3
@@ -239,8 +259,169 @@ def test_check_exits_1_until_the_counts_are_repaired(tmp_path: Path) -> None:
         store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1, "messageCount": 5})
     args = ("check", "--url", url, "--sessions-dir", str(sessions))
     found = run(*args, "--json")
-    assert found.returncode == 1
+    assert found.exit_code == 1
     wrong = _json(found)["agents"][0]["wrongCounts"]
     assert wrong == {"agent:main:main": {"messageCount": [5, 1]}}
-    assert run(*args, "--repair").returncode == 0
-    assert run(*args).returncode == 0
+    assert run(*args, "--repair").exit_code == 0
+    assert run(*args).exit_code == 0
+
+
+# -- the json store type: each agent's own sessions.json in the state directory ----
+
+#: two agents with different sessions, as each one's agents/<id>/sessions/sessions.json
+TWO_AGENTS = {
+    "main": {
+        "agent:main:main": {"sessionId": "m1", "updatedAt": 2_000},
+        "agent:main:cron:nightly": {"sessionId": "m2", "updatedAt": 1_000},
+    },
+    "work": {
+        "agent:work:main": {"sessionId": "w1", "updatedAt": 4_000},
+        "agent:work:telegram:direct:42": {"sessionId": "w2", "updatedAt": 3_000},
+        "agent:work:cron:report": {"sessionId": "w3", "updatedAt": 2_500},
+    },
+}
+
+
+def _sessions_json(state_dir: Path, agent_id: str) -> Path:
+    """An agent's sessions.json; for ``"*"``, the pattern the json store type shows."""
+    return state_dir / "agents" / agent_id / "sessions" / "sessions.json"
+
+
+@pytest.fixture(params=["JSON", "json"])
+def json_dir(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A state directory holding agents main and work, and the environment that makes
+    it the store (the type in upper case first: the bug was there)."""
+    state_dir = tmp_path / "state"
+    for agent_id, entries in TWO_AGENTS.items():
+        path = _sessions_json(state_dir, agent_id)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(entries), encoding="utf-8")
+    env = {"SESSIONSTORE_STORE_TYPE": request.param, "SESSIONSTORE_STATE_DIR": str(state_dir)}
+    return state_dir, env
+
+
+def test_json_dir_list_agent_reads_that_agents_own_file(
+    json_dir: tuple[Path, dict[str, str]],
+) -> None:
+    """Regression: with SESSIONSTORE_STORE_TYPE=JSON, `list --agent work` listed main's
+    sessions labelled "agent": "work"."""
+    state_dir, env = json_dir
+    listed = _json(run("list", "--agent", "work", "--json", env=env))
+    assert [(s["agent"], s["key"], s["sessionId"]) for s in listed["sessions"]] == [
+        ("work", "agent:work:main", "w1"),
+        ("work", "agent:work:telegram:direct:42", "w2"),
+        ("work", "agent:work:cron:report", "w3"),
+    ]
+    assert listed["store"] == str(_sessions_json(state_dir, "*"))
+    default = _json(run("list", "--json", env=env))
+    assert {(s["agent"], s["sessionId"]) for s in default["sessions"]} == {
+        ("main", "m1"),
+        ("main", "m2"),
+    }
+
+
+def test_json_dir_list_all_agents_reads_every_agents_file(
+    json_dir: tuple[Path, dict[str, str]],
+) -> None:
+    _, env = json_dir
+    everyone = _json(run("list", "--all-agents", "--json", env=env))
+    listed = {(s["agent"], s["key"], s["sessionId"]) for s in everyone["sessions"]}
+    assert listed == {
+        (agent_id, key, entry["sessionId"])
+        for agent_id, entries in TWO_AGENTS.items()
+        for key, entry in entries.items()
+    }
+    assert everyone["count"] == 5 and everyone["hasMore"] is False
+    table = run("list", "--all-agents", env=env)
+    assert table.exit_code == 0, table.stderr
+    assert "Sessions listed: 5" in table.stdout and "agent:work:cron:report" in table.stdout
+
+
+def test_a_sessions_json_of_agent_main_is_not_listed_as_agent_work(
+    json_dir: tuple[Path, dict[str, str]],
+) -> None:
+    state_dir, env = json_dir
+    main_file = _sessions_json(state_dir, "main")
+    done = run("list", "--url", str(main_file), "--agent", "work", env=env)
+    assert done.exit_code == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert str(main_file) in done.stderr
+    assert "'main'" in done.stderr and "'work'" in done.stderr
+    assert "Traceback" not in done.stderr
+    own = _json(run("list", "--url", str(main_file), "--json", env=env))  # the agent it names
+    assert {(s["agent"], s["sessionId"]) for s in own["sessions"]} == {
+        ("main", "m1"),
+        ("main", "m2"),
+    }
+
+
+def test_json_dir_info_counts_every_agents_file(json_dir: tuple[Path, dict[str, str]]) -> None:
+    state_dir, env = json_dir
+    info = _json(run("info", "--json", env=env))
+    assert info["storeType"] == "json"
+    assert info["url"] == str(_sessions_json(state_dir, "*"))
+    assert info["agents"] == {"main": 2, "work": 3} and info["total"] == 5
+    assert info["revision"] is None and info["head"] is None
+    assert set(info["files"]) == {str(_sessions_json(state_dir, a)) for a in TWO_AGENTS}
+    assert all(size > 0 for size in info["files"].values())
+
+
+def test_json_dir_show_reads_the_agent_of_the_key(json_dir: tuple[Path, dict[str, str]]) -> None:
+    _, env = json_dir
+    assert _json(run("show", "agent:work:main", "--json", env=env))["sessionId"] == "w1"
+    assert _json(run("show", "agent:main:main", "--json", env=env))["sessionId"] == "m1"
+    chosen = run("show", "agent:work:cron:report", "--agent", "work", "--json", env=env)
+    assert _json(chosen)["sessionId"] == "w3"
+    elsewhere = run("show", "agent:work:main", "--agent", "main", env=env)
+    assert elsewhere.exit_code == 1
+    assert elsewhere.stderr.strip() == "error: no session 'agent:work:main' for agent 'main'"
+
+
+def test_json_dir_cleanup_and_check_work_on_every_agents_file(
+    json_dir: tuple[Path, dict[str, str]],
+) -> None:
+    state_dir, env = json_dir
+    cleaned = _json(run("cleanup", "--all-agents", "--dry-run", "--json", env=env))
+    assert cleaned["store"] == str(_sessions_json(state_dir, "*"))
+    counts = {r["agentId"]: r["beforeCount"] for r in cleaned["agents"]}
+    assert counts == {"main": 2, "work": 3}
+    checked = run("check", "--all-agents", "--json", env=env)
+    assert checked.exit_code == 1  # no transcript files: every entry's is missing
+    report = _json(checked)
+    assert report["store"] == str(_sessions_json(state_dir, "*"))
+    assert {r["agentId"]: len(r["missing"]) for r in report["agents"]} == {"main": 2, "work": 3}
+
+
+# -- smoke tests: the real entry points, in a subprocess ----------------------------
+#
+# Exactly these two start a process: everything else above runs in process.
+
+
+def _smoke(*command: str) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in the environment ``isolated_env`` left (no SESSIONSTORE_*)."""
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def test_smoke_python_m_sessionstore(tmp_path: Path) -> None:
+    """`python -m sessionstore`: its help names the program `sessionstore` (not
+    __main__.py), and a failing command prints one `error:` line on stderr, no
+    traceback, exit status 1."""
+    helped = _smoke(sys.executable, "-m", "sessionstore", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "Usage: sessionstore " in helped.stdout and "migrate" in helped.stdout
+    missing = tmp_path / "missing.db"
+    failed = _smoke(sys.executable, "-m", "sessionstore", "list", "--url", str(missing))
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert failed.stderr.startswith(f"error: no database at {missing}")
+    assert len(failed.stderr.strip().splitlines()) == 1 and "Traceback" not in failed.stderr
+    assert not missing.exists()
+
+
+def test_smoke_console_script() -> None:
+    """The installed `sessionstore` script (the venv's, beside this Python)."""
+    script = shutil.which("sessionstore", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the sessionstore script is not installed beside this Python")
+    version = _smoke(script, "--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"sessionstore {__version__}"
