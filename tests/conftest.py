@@ -1,5 +1,11 @@
 """Fixtures that give every test a real, empty store on each backend.
 
+The backends and how a fresh target of each is made are declared once, in
+``tests/contract/backends.py`` (re-exported here for the tests that import them):
+``backend``/``target``/``store`` run a test on every backend (JSON twin, SQLite,
+SQLite through SQLAlchemy, PostgreSQL, MySQL/MariaDB), ``sql_backend``/``sql_target``
+on the SQL ones.
+
 PostgreSQL and MySQL/MariaDB tests use the servers named by
 ``SESSIONSTORE_TEST_POSTGRES_URL`` and ``SESSIONSTORE_TEST_MYSQL_URL`` (defaults: the
 local servers). Each test gets a fresh schema (PostgreSQL) or database (MySQL).
@@ -9,139 +15,79 @@ Without a server those tests skip with the reason, unless
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.exc import SQLAlchemyError
 
-from sessionstore import SessionStore, open_store, upgrade
-from sessionstore.backends.sql import SqlStore
-from sessionstore.backends.sqlite import SqliteStore
-from sessionstore.sql.engine import create_sql_engine
-
-POSTGRES_URL = os.environ.get(
-    "SESSIONSTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from sessionstore import SessionStore, open_store
+from tests.contract.backends import (
+    ALL_BACKENDS,
+    BACKENDS,
+    MYSQL_URL,
+    POSTGRES_URL,
+    REQUIRE_SERVERS,
+    SQL_BACKENDS,
+    SqlBackedStore,
+    backend_params,
+    engine_of,
+    mysql_database,
+    postgresql_schema,
+    sql_store,
+    sqlite_file_url,
+    sqlite_sqlalchemy_file_url,
 )
-MYSQL_URL = os.environ.get(
-    "SESSIONSTORE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
-)
-REQUIRE_SERVERS = os.environ.get("SESSIONSTORE_REQUIRE_SERVERS") == "1"
 
-SQL_BACKENDS = ["sqlite", "postgresql", "mysql"]
-ALL_BACKENDS = ["json", *SQL_BACKENDS]
-
-_reachable: dict[str, str | None] = {}
-
-
-SqlBackedStore = SqliteStore | SqlStore
-
-
-def sql_store(store: object) -> SqlBackedStore:
-    """``store`` as one of the SQL backends (the test fails otherwise)."""
-    assert isinstance(store, SqliteStore | SqlStore), type(store)
-    return store
-
-
-@contextmanager
-def engine_of(store: object) -> Iterator[Engine]:
-    """A SQLAlchemy engine on the database of a SQL store, to look at its rows."""
-    opened = sql_store(store)
-    if isinstance(opened, SqlStore):
-        yield opened.engine
-        return
-    engine = create_sql_engine(opened.url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def _server_problem(url: str) -> str | None:
-    """None if the server answers, else why not (checked once per session)."""
-    if url not in _reachable:
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            _reachable[url] = None
-        except (SQLAlchemyError, ImportError) as exc:
-            _reachable[url] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        finally:
-            engine.dispose()
-    return _reachable[url]
-
-
-def _require(url: str, name: str) -> None:
-    problem = _server_problem(url)
-    if problem is None:
-        return
-    message = f"{name} server not reachable at {make_url(url).render_as_string()}: {problem}"
-    if REQUIRE_SERVERS:
-        pytest.fail(message)
-    pytest.skip(message)
+__all__ = [
+    "ALL_BACKENDS",
+    "MYSQL_URL",
+    "POSTGRES_URL",
+    "REQUIRE_SERVERS",
+    "SQL_BACKENDS",
+    "SqlBackedStore",
+    "StoreFactory",
+    "backend_target",
+    "engine_of",
+    "sql_store",
+]
 
 
 @pytest.fixture
 def postgresql_url() -> Iterator[str]:
     """A URL whose search_path is a fresh, empty schema."""
-    _require(POSTGRES_URL, "PostgreSQL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield (
-            make_url(POSTGRES_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with postgresql_schema() as url:
+        yield url
 
 
 @pytest.fixture
 def mysql_url() -> Iterator[str]:
     """A URL of a fresh, empty database."""
-    _require(MYSQL_URL, "MySQL/MariaDB")
-    database = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(MYSQL_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4"))
-        yield make_url(MYSQL_URL).set(database=database).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE `{database}`"))
-    finally:
-        admin.dispose()
+    with mysql_database() as url:
+        yield url
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'sessions.db'}"
+    return sqlite_file_url(tmp_path)
+
+
+@pytest.fixture
+def sqlite_sqlalchemy_url(tmp_path: Path) -> str:
+    """A SQLite file opened through SQLAlchemy (``sqlite+pysqlite://``)."""
+    return sqlite_sqlalchemy_file_url(tmp_path)
 
 
 def backend_target(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, upgraded target (URL or path) for ``backend``."""
-    if backend == "json":
-        return str(tmp_path / "agents" / "main" / "sessions" / "sessions.json")
-    url: str = request.getfixturevalue(f"{backend}_url")
-    upgrade(url)
-    return url
+    return BACKENDS[backend].target(request, tmp_path)
 
 
-@pytest.fixture(params=ALL_BACKENDS)
+@pytest.fixture(params=backend_params(ALL_BACKENDS))
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=SQL_BACKENDS)
+@pytest.fixture(params=backend_params(SQL_BACKENDS))
 def sql_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -177,3 +123,13 @@ def make_store(target: str) -> Iterator[StoreFactory]:
 @pytest.fixture
 def store(make_store: StoreFactory) -> SessionStore:
     return make_store()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a server's fixture directly carries that backend's marks too
+    (parametrized tests get them from ``backend_params``)."""
+    for item in items:
+        for name in getattr(item, "fixturenames", ()):
+            if name in ("postgresql_url", "mysql_url"):
+                for mark in BACKENDS[name.removesuffix("_url")].marks:
+                    item.add_marker(mark)

@@ -23,6 +23,7 @@ from sessionstore import SessionEntry, open_store
 from sessionstore.projection import project
 from sessionstore.sql.engine import create_sql_engine
 from sessionstore.sql.upgrade import script_location
+from tests.contract.backends import BACKENDS
 
 __all__ = [
     "test_model_definitions_match_ddl",
@@ -53,7 +54,7 @@ def _row(backend: str, key: str, data: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def database_url(sql_backend: str, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{sql_backend}_url"))
+    return str(request.getfixturevalue(BACKENDS[sql_backend].url_fixture))
 
 
 @pytest.fixture

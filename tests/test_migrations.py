@@ -26,6 +26,7 @@ from sessionstore import (
 from sessionstore.sql.engine import create_sql_engine
 from sessionstore.sql.schema import VERSION_TABLE, metadata
 from sessionstore.sql.upgrade import check, script_location
+from tests.contract.backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def empty_url(sql_backend: str, request: pytest.FixtureRequest) -> str:
     """A database that has never been upgraded."""
-    return str(request.getfixturevalue(f"{sql_backend}_url"))
+    return str(request.getfixturevalue(BACKENDS[sql_backend].url_fixture))
 
 
 def _tables(url: str) -> set[str]:

@@ -145,6 +145,7 @@ def _check_json_file(path: Path) -> None:
         assert isinstance(value, dict), key
 
 
+@pytest.mark.slow
 def test_killed_writers_lose_no_acknowledged_write(crash_target: str) -> None:
     """50 writers in turn are SIGKILLed at random moments on one store: after each,
     the store opens, SQLite's integrity check says ok, the JSON file is a complete

@@ -29,6 +29,7 @@ def pool() -> Iterator[WorkerPool]:
         yield workers
 
 
+@pytest.mark.slow
 def test_shared_key_increments_are_never_lost(target: str, pool: WorkerPool) -> None:
     """8 processes x 500 ``update`` increments of one key end at exactly 4000."""
     key = "agent:main:shared"
@@ -43,6 +44,7 @@ def test_shared_key_increments_are_never_lost(target: str, pool: WorkerPool) -> 
         assert store.count() == 1
 
 
+@pytest.mark.slow
 def test_random_key_increments_are_never_lost(target: str, pool: WorkerPool) -> None:
     """8 processes x 500 increments spread over 20 keys: every key holds exactly the
     number of increments the workers made on it, and the sum is 4000."""

@@ -1,5 +1,5 @@
-"""Property tests on every backend: arbitrary JSON in unknown fields and arbitrary
-valid keys round-trip, keeping each value's JSON type."""
+"""The contract, property tests on every backend: arbitrary JSON in unknown fields
+and arbitrary valid keys round-trip, keeping each value's JSON type."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Large values out of line (revision 0003): stored once by sha256, returned exactly,
-never read by listings, collected when unused, migrated both ways with data."""
+"""Large values out of line (revision 0003), on every SQL backend: stored once by
+sha256, returned exactly, never read by listings, collected when unused, migrated both
+ways with data."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sessionstore import InvalidEntryError, SessionEntry, downgrade, open_store,
 from sessionstore.projection import project
 from sessionstore.sql.engine import create_sql_engine
 from sessionstore.sql.schema import blobs, sessions
-from tests.conftest import SqlBackedStore, engine_of, sql_store
+from tests.contract.backends import BACKENDS, SqlBackedStore, engine_of, sql_store
 
 PROMPT = "<available_skills>" + "weather: forecasts for a place and a day. " * 1000
 REPORT = {
@@ -38,7 +39,8 @@ def heavy(n: int, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def url(sql_backend: str, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{sql_backend}_url"))
+    """A fresh, empty database (not upgraded) of this SQL backend."""
+    return str(request.getfixturevalue(BACKENDS[sql_backend].url_fixture))
 
 
 @pytest.fixture

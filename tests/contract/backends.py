@@ -1,0 +1,259 @@
+"""The backends the contract suite runs on, each declared once.
+
+A :class:`Backend` says how to make a fresh, upgraded target for it (a path or URL;
+PostgreSQL gets a new schema and MySQL/MariaDB a new database per test), which pytest
+marks its tests carry, and its KNOWN DIVERGENCES: contract tests it is known to fail,
+each with the reason. ``tests/contract/conftest.py`` marks exactly those (test,
+backend) pairs ``xfail(strict=True)``, so a divergence that gets fixed fails the suite
+until it is removed here; nothing is skipped silently.
+
+PostgreSQL and MySQL/MariaDB tests use the servers named by
+``SESSIONSTORE_TEST_POSTGRES_URL`` and ``SESSIONSTORE_TEST_MYSQL_URL`` (defaults: the
+local servers). Without a server those tests skip with the reason, unless
+``SESSIONSTORE_REQUIRE_SERVERS=1`` (set by CI), where they fail instead.
+
+The fixtures themselves (``backend``, ``target``, ``store``, ``postgresql_url`` ...)
+are in ``tests/conftest.py``, so every test file can use them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from sessionstore import SessionStore, upgrade
+from sessionstore.backends.jsonfile import JsonFileStore
+from sessionstore.backends.sql import SqlStore
+from sessionstore.backends.sqlite import SqliteStore
+from sessionstore.sql.engine import create_sql_engine
+
+__all__ = [
+    "ALL_BACKENDS",
+    "BACKENDS",
+    "MYSQL_URL",
+    "POSTGRES_URL",
+    "REQUIRE_SERVERS",
+    "SQL_BACKENDS",
+    "Backend",
+    "SqlBackedStore",
+    "backend_params",
+    "engine_of",
+    "mysql_database",
+    "postgresql_schema",
+    "sql_store",
+    "sqlite_file_url",
+    "sqlite_sqlalchemy_file_url",
+    "with_marks_of",
+]
+
+POSTGRES_URL = os.environ.get(
+    "SESSIONSTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+MYSQL_URL = os.environ.get(
+    "SESSIONSTORE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+)
+REQUIRE_SERVERS = os.environ.get("SESSIONSTORE_REQUIRE_SERVERS") == "1"
+
+SqlBackedStore = SqliteStore | SqlStore
+
+
+def sql_store(store: object) -> SqlBackedStore:
+    """``store`` as one of the SQL backends (the test fails otherwise)."""
+    assert isinstance(store, SqliteStore | SqlStore), type(store)
+    return store
+
+
+@contextmanager
+def engine_of(store: object) -> Iterator[Engine]:
+    """A SQLAlchemy engine on the database of a SQL store, to look at its rows."""
+    opened = sql_store(store)
+    if isinstance(opened, SqlStore):
+        yield opened.engine
+        return
+    engine = create_sql_engine(opened.url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+# -- where a fresh database comes from -------------------------------------------------
+
+_reachable: dict[str, str | None] = {}
+
+
+def _server_problem(url: str) -> str | None:
+    """None if the server answers, else why not (checked once per session)."""
+    if url not in _reachable:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            _reachable[url] = None
+        except (SQLAlchemyError, ImportError) as exc:
+            _reachable[url] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        finally:
+            engine.dispose()
+    return _reachable[url]
+
+
+def _require(url: str, name: str) -> None:
+    """Skip the test (fail it under ``SESSIONSTORE_REQUIRE_SERVERS=1``) without a server."""
+    problem = _server_problem(url)
+    if problem is None:
+        return
+    message = f"{name} server not reachable at {make_url(url).render_as_string()}: {problem}"
+    if REQUIRE_SERVERS:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def postgresql_schema() -> Iterator[str]:
+    """A URL whose search_path is a fresh, empty schema, dropped afterwards."""
+    _require(POSTGRES_URL, "PostgreSQL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield (
+            make_url(POSTGRES_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def mysql_database() -> Iterator[str]:
+    """A URL of a fresh, empty database, dropped afterwards."""
+    _require(MYSQL_URL, "MySQL/MariaDB")
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(MYSQL_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4"))
+        yield make_url(MYSQL_URL).set(database=database).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE `{database}`"))
+    finally:
+        admin.dispose()
+
+
+def sqlite_file_url(directory: Path) -> str:
+    """A SQLite file that ``open_store`` opens with :class:`SqliteStore`."""
+    return f"sqlite:///{directory / 'sessions.db'}"
+
+
+def sqlite_sqlalchemy_file_url(directory: Path) -> str:
+    """A SQLite file that ``open_store`` opens with :class:`SqlStore` (SQLAlchemy);
+    another file than :func:`sqlite_file_url`, so both fit in one directory."""
+    return f"sqlite+pysqlite:///{directory / 'sessions-sqlalchemy.db'}"
+
+
+# -- the registry ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend of the contract suite."""
+
+    name: str
+    #: The class ``open_store`` opens for this backend's targets.
+    store_class: type[SessionStore]
+    #: Marks every test of this backend carries (``-m "not postgres"`` ...).
+    marks: tuple[pytest.MarkDecorator, ...] = ()
+    #: Contract test name -> why this backend fails it (applied as strict xfail).
+    divergences: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sql(self) -> bool:
+        return self.store_class is not JsonFileStore
+
+    @property
+    def url_fixture(self) -> str:
+        """The fixture giving a fresh, empty database of a SQL backend (not upgraded)."""
+        return f"{self.name.replace('-', '_')}_url"
+
+    def target(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+        """A fresh, upgraded target (URL or path) for this backend."""
+        if not self.is_sql:
+            return str(tmp_path / "agents" / "main" / "sessions" / "sessions.json")
+        url = str(request.getfixturevalue(self.url_fixture))
+        upgrade(url)
+        return url
+
+    def param(self) -> Any:
+        """This backend as a ``pytest.param`` carrying its marks."""
+        return pytest.param(self.name, marks=self.marks, id=self.name)
+
+
+#: The JSON twin's versions are digests of the entry (``content_version``).
+JSON_REPEATS_VERSIONS = (
+    "the JSON twin derives versions from content: rewriting an earlier entry repeats its "
+    "version (ABA); fixed by the robustness issue"
+)
+#: The SQL backends keep the write counter in the row itself.
+SQL_DELETE_RESETS_VERSION = (
+    "the SQL backends count writes in the entry's row: delete removes the row with its "
+    "counter, so the next put of that key starts again at version 1, a version seen "
+    "before for that key (ABA across delete)"
+)
+
+_JSON_DIVERGENCES = {
+    "test_rewriting_an_earlier_entry_yields_a_new_version": JSON_REPEATS_VERSIONS,
+    "test_put_after_delete_yields_a_new_version": JSON_REPEATS_VERSIONS,
+    "test_patch_yields_a_new_version_on_every_write": JSON_REPEATS_VERSIONS,
+    "test_update_yields_a_new_version_on_every_write": JSON_REPEATS_VERSIONS,
+}
+_SQL_DIVERGENCES = {
+    "test_put_after_delete_yields_a_new_version": SQL_DELETE_RESETS_VERSION,
+}
+
+BACKENDS: dict[str, Backend] = {
+    backend.name: backend
+    for backend in (
+        Backend("json", JsonFileStore, divergences=_JSON_DIVERGENCES),
+        Backend("sqlite", SqliteStore, divergences=_SQL_DIVERGENCES),
+        Backend("sqlite-sqlalchemy", SqlStore, divergences=_SQL_DIVERGENCES),
+        Backend(
+            "postgresql", SqlStore, marks=(pytest.mark.postgres,), divergences=_SQL_DIVERGENCES
+        ),
+        Backend("mysql", SqlStore, marks=(pytest.mark.mysql,), divergences=_SQL_DIVERGENCES),
+    )
+}
+ALL_BACKENDS = list(BACKENDS)
+SQL_BACKENDS = [name for name, backend in BACKENDS.items() if backend.is_sql]
+
+
+def backend_params(names: Iterable[str]) -> list[Any]:
+    """``pytest.param`` of each backend named, with its marks (for ``params=``)."""
+    return [BACKENDS[name].param() for name in names]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_marks_of(names: Iterable[str]) -> Callable[[F], F]:
+    """Gives a test that opens each backend named itself the marks of those backends."""
+
+    def decorate(test: F) -> F:
+        for name in names:
+            for mark in BACKENDS[name].marks:
+                test = mark(test)
+        return test
+
+    return decorate

@@ -1,0 +1,47 @@
+"""The contract, concurrency: threads here; processes in the reliability suite."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sessionstore import SessionStore, StaleEntryError
+from tests.conftest import StoreFactory
+from tests.contract.helpers import KEY, entry, increment
+
+
+def test_concurrent_updates_lose_nothing(make_store: StoreFactory) -> None:
+    stores = [make_store() for _ in range(4)]
+    rounds = 25
+
+    def work(store: SessionStore) -> None:
+        for _ in range(rounds):
+            store.update(KEY, increment)
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        list(pool.map(work, stores))
+    final = stores[0].get(KEY)
+    assert final is not None
+    assert final.total_tokens == len(stores) * rounds
+
+
+def test_concurrent_compare_and_set_has_one_winner(make_store: StoreFactory) -> None:
+    stores = [make_store() for _ in range(4)]
+    version = stores[0].put(KEY, entry(label="start"))
+    barrier = threading.Barrier(len(stores))
+
+    def attempt(n: int) -> int | None:
+        """None if this writer won, else the current version it was told about."""
+        barrier.wait()
+        try:
+            stores[n].put(KEY, entry(label=f"writer {n}"), expected_version=version)
+        except StaleEntryError as exc:
+            return exc.current_version
+        return None
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        results = list(pool.map(attempt, range(len(stores))))
+    assert results.count(None) == 1
+    winner = results.index(None)
+    assert all(current not in (None, version) for n, current in enumerate(results) if n != winner)
+    assert stores[0].get(KEY) == entry(label=f"writer {winner}")
