@@ -89,7 +89,7 @@ def test_invalid_values_name_the_field(fields: dict[str, Any], named: str) -> No
 
 
 def test_invalid_entries_are_refused_with_the_field_named() -> None:
-    for data, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"sessionId": "../etc/passwd", "updatedAt": 1}, "sessionId"),
         ({"sessionId": "a/b", "updatedAt": 1}, "sessionId"),
         ({"sessionId": "ok", "updatedAt": -1}, "updatedAt"),
@@ -97,7 +97,8 @@ def test_invalid_entries_are_refused_with_the_field_named() -> None:
         ({"sessionId": "ok"}, "updatedAt"),
         ({"sessionId": "ok", "updatedAt": 1, "extra": float("nan")}, "extra"),
         ({"sessionId": "ok", "updatedAt": 1, "deep": {"x": [float("inf")]}}, "deep.x"),
-    ]:
+    ]
+    for data, field in cases:
         with pytest.raises(InvalidEntryError, match=field.split(".")[0]):
             SessionEntry.from_dict(data)
 

@@ -54,8 +54,8 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "agents" / "main" / "sessions" / "sessions.json"
 
 
-def _open(path: Path, **options: float) -> JsonFileStore:
-    store = open_store(path, **options)
+def _open(path: Path, lock_timeout: float | None = None) -> JsonFileStore:
+    store = open_store(path, lock_timeout=lock_timeout)
     assert isinstance(store, JsonFileStore)
     return store
 

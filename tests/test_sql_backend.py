@@ -117,8 +117,8 @@ def test_sqlite_connection_settings(sqlite_url: str) -> None:
     """The store's own connections, and those of its engine through SQLAlchemy."""
     with open_store(sqlite_url, auto_upgrade=True) as store:
         assert isinstance(store, SqliteStore)
-        conn = store.connection()
-        assert {n: conn.execute(f"PRAGMA {n}").fetchone()[0] for n in SQLITE_SETTINGS} == (
+        own = store.connection()
+        assert {n: own.execute(f"PRAGMA {n}").fetchone()[0] for n in SQLITE_SETTINGS} == (
             SQLITE_SETTINGS
         )
     explicit = sqlite_url.replace("sqlite:", "sqlite+pysqlite:", 1)

@@ -248,8 +248,8 @@ def test_a_migration_killed_partway_completes_on_rerun(
     if (tmp_path / "db.sqlite").exists():
         for agent_id in state.agents:  # each agent is there whole or not at all
             with open_store(target, agent_id=agent_id) as store:
-                expected = state.entries[agent_id] if agent_id in committed else 0
-                assert store.count() == expected, agent_id
+                count = state.entries[agent_id] if agent_id in committed else 0
+                assert store.count() == count, agent_id
     report = migrate(state.state_dir, target)
     assert report.ok, [a.error for a in report.agents]
     assert [a.agent_id for a in report.agents if a.status is Status.SKIPPED] == committed

@@ -84,7 +84,8 @@ def test_every_write_path_goes_through_the_blobs(store: SqlBackedStore) -> None:
         "updatedAt": entry.updated_at,
     }
     entry, version = store.get_with_version(key)
-    assert entry is not None and entry.model_extra["systemPromptReport"]["source"] == "run"
+    assert entry is not None and entry.model_extra is not None
+    assert entry.model_extra["systemPromptReport"]["source"] == "run"
     assert version == 3
 
 
@@ -179,7 +180,8 @@ def test_revision_0003_moves_existing_rows_out_and_back(url: str, sql_backend: s
     engine = create_sql_engine(url)
     try:
         with engine.connect() as conn:
-            stored = dict(conn.execute(text("SELECT session_key, entry_json FROM sessions")).all())
+            found = conn.execute(text("SELECT session_key, entry_json FROM sessions")).all()
+            stored: dict[Any, Any] = dict(found)
     finally:
         engine.dispose()
     for key, value in stored.items():
@@ -187,7 +189,8 @@ def test_revision_0003_moves_existing_rows_out_and_back(url: str, sql_backend: s
         data = value if isinstance(value, dict) else orjson.loads(value)
         assert data == entries[key]
     upgrade(url)
-    with open_store(url) as store:
-        assert store.count() == 31 and store.get("agent:main:direct:7") == SessionEntry.from_dict(
+    with open_store(url) as reopened:
+        assert reopened.count() == 31
+        assert reopened.get("agent:main:direct:7") == SessionEntry.from_dict(
             entries["agent:main:direct:7"]
         )

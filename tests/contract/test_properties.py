@@ -52,7 +52,8 @@ def json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}[type(value)]
+    kinds: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return kinds[type(value)]
 
 
 def assert_same_json(got: Any, want: Any, path: str = "$") -> None:
