@@ -131,3 +131,33 @@ def check_plans(store: SqlBackedStore, recorder: Recorder) -> None:
             )
             assert "USING" in plan and "INDEX" in plan, (sql, plan)
             assert "USE TEMP B-TREE" not in plan, (sql, plan)
+
+
+@pytest.mark.parametrize(
+    ("filters", "column"),
+    [
+        ({"channel": "slack"}, "channel"),
+        ({"status": "done"}, "status"),
+        ({"chat_type": "direct"}, "chat_type"),
+        ({"archived": True}, "archived"),
+        ({"archived": False}, "archived"),
+        ({"spawned_by": "agent:main:main"}, "spawned_by"),
+        ({"session_id": "s42"}, "session_id"),
+    ],
+)
+def test_sqlite_listing_filters_search_their_own_index(
+    sqlite_url: str, filters: dict[str, Any], column: str
+) -> None:
+    """A filtered page is found through the filter's index, in listing order: not by
+    walking the agent's rows in the listing-order index and testing each."""
+    with _open(sqlite_url) as store:
+        _fill(store)
+        seen: list[str] = []
+        store.trace(lambda sql, _params: seen.append(sql))
+        store.list(limit=50, **filters)
+        store.trace(None)
+        with engine_of(store) as engine, engine.connect() as conn:
+            (sql,) = [s for s in seen if "FROM sessions" in s]
+            plan = " | ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    assert f"{column}=?" in plan, plan
+    assert "USE TEMP B-TREE" not in plan, plan

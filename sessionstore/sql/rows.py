@@ -43,6 +43,7 @@ _ENSURED_MAX = 65_536
 # A page of summaries is validated in one call rather than one model at a time.
 _SUMMARIES = TypeAdapter(list[SessionSummary])
 _BLOB_NAMES = tuple(BLOB_COLUMNS)
+_SUMMARY_FIELDS = ("key", *INDEX_COLUMNS)
 
 
 def row_params(
@@ -106,7 +107,7 @@ def page_of(rows: Sequence[Sequence[Any]], limit: int) -> SessionPage:
     """A page from ``(session_key, *INDEX_COLUMNS)`` rows, read ``limit + 1`` at most:
     an extra row means another page follows."""
     items = _SUMMARIES.validate_python(
-        [{"key": row[0], **dict(zip(INDEX_COLUMNS, row[1:], strict=True))} for row in rows[:limit]]
+        [dict(zip(_SUMMARY_FIELDS, row, strict=True)) for row in rows[:limit]]
     )
     more = len(rows) > limit
     next_cursor = encode_cursor(items[-1].updated_at, items[-1].key) if more else None

@@ -210,9 +210,9 @@ class RowStore(ABC):
         self,
         action: str,
         key: str,
-        change: Callable[[dict[str, Any] | None, int], SessionEntry | None],
+        change: Callable[[SessionEntry | None, int], SessionEntry | None],
     ) -> int:
-        """Lock ``key``, call ``change(current JSON, version)``, write the entry it
+        """Lock ``key``, call ``change(current entry, version)``, write the entry it
         returns (``None``: write nothing); returns the version stored afterwards."""
         validate_key(key)
         base = self._key(key)
@@ -221,7 +221,7 @@ class RowStore(ABC):
             with self._write() as write:
                 found = write.tx.rows(q.LOCK_ROW, base)
                 row = found[0] if found else None
-                current = self._entries([row], _AFTER_FIRST)[0].to_dict() if row else None
+                current = self._entries([row], _AFTER_FIRST)[0] if row else None
                 version = int(row[0]) if row else 0
                 new = change(current, version)
                 if new is None:
@@ -267,7 +267,7 @@ class RowStore(ABC):
         new = as_entry(entry)
         if expected_version is not None:
 
-            def compare(current: Mapping[str, Any] | None, version: int) -> SessionEntry:
+            def compare(current: SessionEntry | None, version: int) -> SessionEntry:
                 if version != expected_version:
                     raise StaleEntryError(key, expected_version, version)
                 return new
@@ -297,9 +297,9 @@ class RowStore(ABC):
     ) -> SessionEntry:
         result: builtins.list[SessionEntry] = []
 
-        def merge(current: Mapping[str, Any] | None, _version: int) -> SessionEntry:
+        def merge(current: SessionEntry | None, _version: int) -> SessionEntry:
             merged = merge_entry(
-                current,
+                None if current is None else current.to_dict(),
                 changes,
                 preserve_activity=preserve_activity,
                 now_ms=current_time_ms() if now_ms is None else now_ms,
@@ -313,11 +313,10 @@ class RowStore(ABC):
     def update(self, key: str, fn: Updater) -> SessionEntry | None:
         result: builtins.list[SessionEntry | None] = [None]
 
-        def apply(current: Mapping[str, Any] | None, _version: int) -> SessionEntry | None:
-            before = None if current is None else SessionEntry._from_stored(current)
-            returned = fn(before)
+        def apply(current: SessionEntry | None, _version: int) -> SessionEntry | None:
+            returned = fn(current)
             after = None if returned is None else as_entry(returned)
-            result[0] = before if after is None else after
+            result[0] = current if after is None else after
             return after
 
         self._read_modify_write("update", key, apply)

@@ -90,8 +90,8 @@ class SessionRow(Base):
         Index(None, "agent_id", "archived", "updated_at", "session_key"),
         Index(None, "agent_id", "spawned_by", "updated_at", "session_key"),
         Index(None, "agent_id", "label"),
-        # transcript and reset look-ups by session id
-        Index(None, "agent_id", "session_id"),
+        # look-ups and listings by session id (transcripts, reset, cleanup)
+        Index(None, "agent_id", "session_id", "updated_at", "session_key"),
     )
 
 

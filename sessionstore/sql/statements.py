@@ -30,6 +30,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    false,
     func,
     insert,
     literal_column,
@@ -189,7 +190,8 @@ def where(agent_id: str, filters: Filters) -> tuple[list[ColumnElement[bool]], d
             clauses.append(t.c[name] == bindparam(f"f_{name}"))
             params[f"f_{name}"] = value
     if filters.archived is not None:
-        clauses.append(t.c.archived == true() if filters.archived else t.c.archived != true())
+        # an equality either way, so the (agent_id, archived, updated_at) index serves both
+        clauses.append(t.c.archived == (true() if filters.archived else false()))
     if filters.label_prefix is not None:
         escaped = filters.label_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append(t.c.label.like(bindparam("f_label"), escape="\\"))

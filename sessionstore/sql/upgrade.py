@@ -92,7 +92,7 @@ def head_revision() -> str:
     """The newest revision this library knows.
 
     >>> head_revision()
-    '0003'
+    '0004'
     """
     head = _scripts().get_current_head()
     assert head is not None
