@@ -65,6 +65,11 @@ def _bound(compiled: _Compiled, params: Params) -> list[Any]:
     return [v.decode() if isinstance(v := values[name], bytes) else v for name in names]
 
 
+def _rows(conn: sqlite3.Connection, stmt: Any, params: Params) -> list[Row]:
+    compiled = _compiled(stmt)
+    return conn.execute(compiled[0], _bound(compiled, params)).fetchall()
+
+
 class _DriverTransaction:
     """A :class:`~sessionstore.sql.rowstore.Transaction` on one sqlite3 connection."""
 
@@ -72,8 +77,7 @@ class _DriverTransaction:
         self._conn = conn
 
     def rows(self, stmt: Any, params: Params) -> list[Row]:
-        compiled = _compiled(stmt)
-        return self._conn.execute(compiled[0], _bound(compiled, params)).fetchall()
+        return _rows(self._conn, stmt, params)
 
     def run(self, stmt: Any, params: Params | Sequence[Params]) -> int:
         compiled = _compiled(stmt)
@@ -181,8 +185,7 @@ class SqliteStore(RowStore):
     # -- the I/O edge ------------------------------------------------------------------
 
     def _read(self, stmt: Any, params: Params) -> list[Row]:
-        compiled = _compiled(stmt)
-        return self._connection().execute(compiled[0], _bound(compiled, params)).fetchall()
+        return _rows(self._connection(), stmt, params)
 
     def _read_blob_bodies(self, digests: list[str]) -> list[Row]:
         # A handful of digests per read, most of them cached: point look-ups by key.

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["BLOB_COLUMNS", "MIN_BLOB_BYTES", "Blob", "join", "split"]
+__all__ = ["BLOB_COLUMNS", "MIN_BLOB_BYTES", "Blob", "join", "put_back", "split"]
 
 #: Values smaller than this stay inline: a separate row would cost more than it saves.
 MIN_BLOB_BYTES = 1024
@@ -46,8 +46,22 @@ class Blob:
 
     @classmethod
     def of(cls, value: Any) -> Blob:
+        if isinstance(value, str):  # the shared prompt: encoded and hashed once
+            known = _STRING_BLOBS.get(value)
+            if known is not None:
+                return known
         body = orjson.dumps(value)
-        return cls(hashlib.sha256(body).hexdigest(), body)
+        blob = cls(hashlib.sha256(body).hexdigest(), body)
+        if isinstance(value, str):
+            if len(_STRING_BLOBS) >= _STRING_BLOBS_MAX:
+                _STRING_BLOBS.clear()
+            _STRING_BLOBS[value] = blob
+        return blob
+
+
+# Blobs of recent string values (the skills prompt most entries share), by value.
+_STRING_BLOBS: dict[str, Blob] = {}
+_STRING_BLOBS_MAX = 256
 
 
 def _parent(entry: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -82,10 +96,14 @@ def split(entry: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Blob]]:
 
 def join(stored: Mapping[str, Any], bodies: Mapping[str, bytes]) -> dict[str, Any]:
     """The entry back from its row and the JSON text of its blobs (by column name)."""
+    return put_back(stored, {column: orjson.loads(body) for column, body in bodies.items()})
+
+
+def put_back(stored: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry back from its row and its blobs' values (by column name)."""
     entry = dict(stored)
-    for column, body in bodies.items():
+    for column, value in values.items():
         path = BLOB_COLUMNS[column]
-        value = orjson.loads(body)
         if len(path) == 1:
             entry[path[0]] = value
         else:

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 from sessionstore.contract import encode_cursor
 from sessionstore.entry import SessionEntry, SessionPage, SessionSummary, check_size
 from sessionstore.projection import INDEX_COLUMNS, project
-from sessionstore.sql.blobs import BLOB_COLUMNS, Blob, join, split
+from sessionstore.sql.blobs import BLOB_COLUMNS, Blob, put_back, split
 
 __all__ = [
     "BLOB_GRACE_MS",
@@ -93,13 +93,13 @@ def digests_of(row: Sequence[Any], start: int) -> dict[str, str]:
 
 
 def decode_entry(
-    entry_json: Any, digests: Mapping[str, str], bodies: Mapping[str, bytes]
+    entry_json: Any, digests: Mapping[str, str], values: Mapping[str, Any]
 ) -> SessionEntry:
     """The entry of a row: ``entry_json`` (text, bytes or already a dict) with the blob
-    bodies its digests name put back."""
+    values its digests name put back."""
     data = orjson.loads(entry_json) if isinstance(entry_json, str | bytes) else entry_json
     if digests:
-        data = join(data, {column: bodies[digest] for column, digest in digests.items()})
+        data = put_back(data, {column: values[digest] for column, digest in digests.items()})
     return SessionEntry._from_stored(data)
 
 
@@ -116,30 +116,42 @@ def page_of(rows: Sequence[Sequence[Any]], limit: int) -> SessionPage:
 
 class BlobCache:
     """Blob bodies by digest, and when this process last made sure each digest is
-    stored; bounded by bytes, safe across threads."""
+    stored; bounded by bytes, safe across threads.
+
+    A body that is a JSON string (the skills prompt) is also kept decoded: strings are
+    immutable, so every entry read shares one object, and a write of it finds its
+    digest without encoding and hashing it again (see :meth:`Blob.of`). Other values
+    are decoded afresh for each read, so no two entries share a mutable object.
+    """
 
     def __init__(self, limit: int = _BLOB_CACHE_BYTES) -> None:
-        self._bodies: dict[str, bytes] = {}
+        # digest -> (body, the decoded string or None, bytes it costs)
+        self._cached: dict[str, tuple[bytes, str | None, int]] = {}
         self._ensured: dict[str, int] = {}
         self._size = 0
         self._limit = limit
         self._lock = threading.Lock()
 
-    def bodies(self, digests: Iterable[str]) -> dict[str, bytes]:
-        """The cached bodies among ``digests``."""
+    def values(self, digests: Iterable[str]) -> dict[str, Any]:
+        """The decoded values of the cached bodies among ``digests``."""
         with self._lock:
-            return {d: self._bodies[d] for d in digests if d in self._bodies}
+            found = {d: self._cached[d] for d in digests if d in self._cached}
+        return {
+            d: orjson.loads(body) if text is None else text for d, (body, text, _) in found.items()
+        }
 
     def add(self, digest: str, body: bytes) -> None:
         """Cache a body, evicting the oldest ones beyond the byte limit."""
+        text = orjson.loads(body) if body.startswith(b'"') else None
+        cost = len(body) if text is None else 2 * len(body)
         with self._lock:
-            if digest in self._bodies or len(body) > self._limit:
+            if digest in self._cached or cost > self._limit:
                 return
-            while self._size + len(body) > self._limit:
-                oldest = next(iter(self._bodies))
-                self._size -= len(self._bodies.pop(oldest))
-            self._bodies[digest] = body
-            self._size += len(body)
+            while self._size + cost > self._limit:
+                oldest = next(iter(self._cached))
+                self._size -= self._cached.pop(oldest)[2]
+            self._cached[digest] = (body, text, cost)
+            self._size += cost
 
     def to_write(self, blobs: Iterable[Blob], now_ms: int) -> list[Blob]:
         """The blobs this process has not stored (or refreshed) within BLOB_TOUCH_MS."""

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, Unpack
 
+import orjson
+
 from sessionstore.contract import (
     DEFAULT_PAGE_SIZE,
     FilterArgs,
@@ -186,24 +188,29 @@ class RowStore(ABC):
             write.tx.run(self._blob_upsert, blob_rows(todo, now))
             write.stored_blobs.extend(b.digest for b in todo)
 
-    def _blob_bodies(self, digests: set[str]) -> dict[str, bytes]:
-        bodies = self._blob_cache.bodies(digests)
-        missing = sorted(digests - bodies.keys())
+    def _blob_values(self, digests: set[str]) -> dict[str, Any]:
+        """The values of the blobs named, from the cache or else the database."""
+        values = self._blob_cache.values(digests)
+        missing = sorted(digests - values.keys())
         if missing:
-            for digest, body in self._read_blob_bodies(missing):
-                data = str(body).encode()
-                bodies[digest] = data
-                self._blob_cache.add(digest, data)
-        return bodies
+            with self._errors("read blobs"):
+                found = self._read_blob_bodies(missing)
+            bodies = {digest: str(body).encode() for digest, body in found}
+            for digest, body in bodies.items():
+                self._blob_cache.add(digest, body)
+            cached = self._blob_cache.values(bodies)  # strings shared with the cache
+            for digest, body in bodies.items():
+                values[digest] = cached[digest] if digest in cached else orjson.loads(body)
+        return values
 
     def _entries(self, rows: Sequence[Row], start: int) -> builtins.list[SessionEntry]:
         """The entries of rows whose ``entry_json`` is at position ``start``, followed
         by the blob digests."""
         refs = [digests_of(row, start + 1) for row in rows]
         wanted = {digest for found in refs for digest in found.values()}
-        bodies = self._blob_bodies(wanted) if wanted else {}
+        values = self._blob_values(wanted) if wanted else {}
         return [
-            decode_entry(row[start], found, bodies) for row, found in zip(rows, refs, strict=True)
+            decode_entry(row[start], found, values) for row, found in zip(rows, refs, strict=True)
         ]
 
     def _read_modify_write(

@@ -89,6 +89,22 @@ def test_every_write_path_goes_through_the_blobs(store: SqlBackedStore) -> None:
     assert version == 3
 
 
+def test_readers_share_no_mutable_value(store: SqlBackedStore) -> None:
+    """Blobs are cached per process: a string (immutable) may be shared by the entries
+    read, an object never is, so changing one entry's copy changes no other entry."""
+    store.put("agent:main:a", heavy(1))
+    store.put("agent:main:b", heavy(1))
+    first, second = store.get("agent:main:a"), store.get("agent:main:b")
+    assert first is not None and second is not None
+    assert first.model_extra is not None and second.model_extra is not None
+    first.model_extra["systemPromptReport"]["source"] = "changed in memory"
+    assert second.model_extra["systemPromptReport"]["source"] == "run"
+    again = store.get("agent:main:a")
+    assert again is not None and again.model_extra is not None
+    assert again.model_extra["systemPromptReport"]["source"] == "run"
+    assert again.to_dict()["skillsSnapshot"]["prompt"] == PROMPT
+
+
 def test_small_and_odd_values_stay_inline(store: SqlBackedStore) -> None:
     odd = {
         "a": {"sessionId": "a", "updatedAt": 1, "skillsSnapshot": {"prompt": "short"}},
