@@ -261,11 +261,15 @@ def disk_bytes(backend: str, target: str) -> int:
 PROBE = """
 import json, sys, time
 from pathlib import Path
+import importlib
 import psutil
 from sessionstore import open_store
-for driver in ("sqlite3", "psycopg"):  # imported beforehand: opening a store is measured
+from sessionstore.open import BACKENDS, backend_of
+# The drivers and the backend's modules are imported beforehand (`import sessionstore`
+# loads neither): what opening a store itself adds is measured.
+for module in ("sqlite3", "psycopg", BACKENDS[backend_of(sys.argv[1])][0]):
     try:
-        __import__(driver)
+        importlib.import_module(module)
     except ImportError:
         pass
 rss = lambda: psutil.Process().memory_info().rss / 1e6
@@ -795,9 +799,9 @@ whether the targets are met or not: it is a measurement.
 - **On disk**: SQLite's file and WAL after `PRAGMA wal_checkpoint(TRUNCATE)`;
   PostgreSQL's `pg_total_relation_size` of every table of the schema after `VACUUM
   ANALYZE`; the JSON twin's `sessions.json`.
-- **Memory**, in a new process per store (drivers imported first): the RSS that opening
-  the store and listing the first page adds, and the peak RSS (`VmHWM`) after 20 gets
-  and a put. *Cold open + first page* is that first open, timed.
+- **Memory**, in a new process per store (drivers and the backend's modules imported
+  first): the RSS that opening the store and listing the first page adds, and the peak
+  RSS (`VmHWM`) after 20 gets and a put. *Cold open + first page* is that first open, timed.
 - **Bulk import**: `sessionstore.transfer.migrate` of a generated `sessions.json`, and
   `put_many`, of 2 KB entries without the large fields; the raw driver writes the same
   rows in one transaction with one `executemany`.
