@@ -115,24 +115,15 @@ def open_store(
     ('SqliteStore', True)
     """
     name = backend_of(target)
-    store: SessionStore
+    options: dict[str, Any] = {"agent_id": agent_id, "max_entry_bytes": max_entry_bytes}
     if name == "json":
-        path = str(target).removeprefix("json://")
-        waiting = {} if lock_timeout is None else {"lock_timeout": lock_timeout}
-        store = _backend(name)(path, agent_id=agent_id, max_entry_bytes=max_entry_bytes, **waiting)
-    elif name == "sqlite":
-        store = _backend(name)(
-            database_url(target),
-            agent_id=agent_id,
-            auto_upgrade=auto_upgrade,
-            max_entry_bytes=max_entry_bytes,
-        )
+        location = str(target).removeprefix("json://")
+        if lock_timeout is not None:
+            options["lock_timeout"] = lock_timeout
     else:
-        store = _backend(name)(
-            database_url(target),
-            agent_id=agent_id,
-            auto_upgrade=auto_upgrade,
-            engine_options=engine_options,
-            max_entry_bytes=max_entry_bytes,
-        )
+        location = database_url(target)
+        options["auto_upgrade"] = auto_upgrade
+        if name == "sql":
+            options["engine_options"] = engine_options
+    store: SessionStore = _backend(name)(location, **options)
     return store

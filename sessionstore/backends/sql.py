@@ -33,23 +33,6 @@ from sessionstore.sql.rowstore import Params, Row, RowStore, Transaction
 __all__ = ["SqlStore"]
 
 
-def _is_transient(exc: Exception) -> bool:
-    """Conflicts that a retry of the whole transaction resolves."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    if isinstance(exc, IntegrityError):
-        return True  # two writers inserted the same new key; the loser retries as an update
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if code in ("40001", "40P01"):  # serialization failure, deadlock (PostgreSQL)
-        return True
-    args = getattr(orig, "args", ())
-    if args and args[0] in (1205, 1213):  # lock wait timeout, deadlock (MySQL)
-        return True
-    text = str(orig).lower()
-    return "database is locked" in text or "database is busy" in text
-
-
 class _CoreTransaction:
     """A :class:`~sessionstore.sql.rowstore.Transaction` on a SQLAlchemy connection."""
 
@@ -141,7 +124,20 @@ class SqlStore(RowStore):
         return database_errors(self._url, action)
 
     def _is_transient(self, exc: Exception) -> bool:
-        return _is_transient(exc)
+        """Conflicts that a retry of the whole transaction resolves."""
+        if not isinstance(exc, DBAPIError):
+            return False
+        if isinstance(exc, IntegrityError):
+            return True  # two writers inserted the same new key; the loser retries as an update
+        orig = exc.orig
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if code in ("40001", "40P01"):  # serialization failure, deadlock (PostgreSQL)
+            return True
+        args = getattr(orig, "args", ())
+        if args and args[0] in (1205, 1213):  # lock wait timeout, deadlock (MySQL)
+            return True
+        text = str(orig).lower()
+        return "database is locked" in text or "database is busy" in text
 
     # -- SQL only ----------------------------------------------------------------------
 

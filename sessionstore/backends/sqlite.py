@@ -18,10 +18,11 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from sessionstore.entry import MAX_ENTRY_BYTES
 from sessionstore.errors import SessionStoreError, StoreUnavailableError
@@ -35,39 +36,83 @@ from sessionstore.sql.engine import (
 )
 from sessionstore.sql.rowstore import Params, Row, RowStore, Transaction
 from sessionstore.sql.schema import VERSION_TABLE
-from sessionstore.sql.statements import BLOB_BODY, DELETE, DELETE_IF_OLDER, key_params
 
 __all__ = ["SqliteStore"]
 
-# Compiled SQL per statement object, shared by every store of the process:
-# (text, parameter names in order, parameters with a fixed value such as OFFSET 0).
-_Compiled = tuple[str, tuple[str, ...], dict[str, Any]]
-_COMPILED: dict[Any, _Compiled] = {}
 _DIALECT = SQLiteDialect_pysqlite()
 _VERSION_QUERY = f"SELECT version_num FROM {VERSION_TABLE}"
 # "database is locked" after the busy timeout, or SQLITE_BUSY_SNAPSHOT: a retry helps.
 _TRANSIENT = ("database is locked", "database is busy")
 
 
-def _compiled(stmt: Any) -> _Compiled:
-    found = _COMPILED.get(stmt)
-    if found is None:
+@dataclass(frozen=True, slots=True)
+class _Sql:
+    """A statement's SQLite text and where the value of each placeholder comes from."""
+
+    text: str
+    #: the parameter of each placeholder, in order
+    names: tuple[str, ...]
+    #: parameters with a value of their own, such as the OFFSET 0 of a bound LIMIT
+    fixed: dict[str, Any]
+    #: for a list parameter (``IN (...)``), which element each placeholder takes
+    elements: tuple[int | None, ...] | None = None
+
+    def values(self, params: Params) -> list[Any]:
+        """Positional values. Encoded JSON (bytes) goes in as TEXT, as SQLAlchemy
+        stores it."""
+        given = {**self.fixed, **params} if self.fixed else params
+        if self.elements is None:
+            chosen = [given[name] for name in self.names]
+        else:
+            chosen = [
+                given[name] if i is None else given[name][i]
+                for name, i in zip(self.names, self.elements, strict=True)
+            ]
+        return [v.decode() if isinstance(v, bytes) else v for v in chosen]
+
+
+# Every store of the process shares the compiled statements: by statement, and for a
+# statement with list parameters, by statement and the lengths of its lists.
+_PLAIN: dict[Any, _Sql] = {}
+_WITH_LISTS: dict[Any, tuple[SQLCompiler, tuple[str, ...]]] = {}
+_EXPANDED: dict[tuple[Any, tuple[int, ...]], _Sql] = {}
+
+
+def _sql(stmt: Any, params: Params) -> _Sql:
+    """``stmt`` compiled for SQLite once (once per list length for ``IN`` lists)."""
+    found = _PLAIN.get(stmt)
+    if found is not None:
+        return found
+    if stmt not in _WITH_LISTS:
         compiled = stmt.compile(dialect=_DIALECT)
-        found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-        _COMPILED[stmt] = found
+        lists = tuple(sorted(b.key for b in compiled.post_compile_params))
+        if not lists:
+            plain = _Sql(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+            _PLAIN[stmt] = plain
+            return plain
+        _WITH_LISTS[stmt] = (compiled, lists)
+    compiled, lists = _WITH_LISTS[stmt]
+    lengths = tuple(len(params[name]) for name in lists)
+    found = _EXPANDED.get((stmt, lengths))
+    if found is None:
+        placeholders = dict(zip(lists, ([None] * n for n in lengths), strict=True))
+        state = compiled.construct_expanded_state({**compiled.params, **placeholders})
+        names, elements = [], []
+        for name in state.positiontup or ():  # a list's placeholders are <list>_1, <list>_2 ...
+            base, _, number = name.rpartition("_")
+            listed = base in lists and number.isdigit()
+            names.append(base if listed else name)
+            elements.append(int(number) - 1 if listed else None)
+        fixed = {k: v for k, v in compiled.params.items() if k not in lists}
+        found = _EXPANDED[stmt, lengths] = _Sql(
+            state.statement, tuple(names), fixed, tuple(elements)
+        )
     return found
 
 
-def _bound(compiled: _Compiled, params: Params) -> list[Any]:
-    """Positional values; encoded JSON (bytes) goes in as TEXT, as SQLAlchemy stores it."""
-    _sql, names, fixed = compiled
-    values = {**fixed, **params} if fixed else params
-    return [v.decode() if isinstance(v := values[name], bytes) else v for name in names]
-
-
 def _rows(conn: sqlite3.Connection, stmt: Any, params: Params) -> list[Row]:
-    compiled = _compiled(stmt)
-    return conn.execute(compiled[0], _bound(compiled, params)).fetchall()
+    sql = _sql(stmt, params)
+    return conn.execute(sql.text, sql.values(params)).fetchall()
 
 
 class _DriverTransaction:
@@ -80,11 +125,13 @@ class _DriverTransaction:
         return _rows(self._conn, stmt, params)
 
     def run(self, stmt: Any, params: Params | Sequence[Params]) -> int:
-        compiled = _compiled(stmt)
         if isinstance(params, Mapping):
-            return self._conn.execute(compiled[0], _bound(compiled, params)).rowcount
-        rows = [_bound(compiled, p) for p in params]
-        return self._conn.executemany(compiled[0], rows).rowcount
+            sql = _sql(stmt, params)
+            return self._conn.execute(sql.text, sql.values(params)).rowcount
+        if not params:
+            return 0
+        sql = _sql(stmt, params[0])  # an executemany has no list parameters
+        return self._conn.executemany(sql.text, [sql.values(p) for p in params]).rowcount
 
 
 class SqliteStore(RowStore):
@@ -128,18 +175,10 @@ class SqliteStore(RowStore):
         """The database URL."""
         return self._url
 
-    @property
-    def path(self) -> Path:
-        """The database file."""
-        return self._path
-
     # -- connections -------------------------------------------------------------------
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (for tools and tests; the store owns it)."""
-        return self._connection()
-
-    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (the store owns it)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():  # not across a fork
             conn = sqlite3.connect(
@@ -177,7 +216,7 @@ class SqliteStore(RowStore):
 
     def _at_head(self) -> bool:
         try:
-            rows = self._connection().execute(_VERSION_QUERY).fetchall()
+            rows = self.connection().execute(_VERSION_QUERY).fetchall()
         except sqlite3.OperationalError:
             return False  # no version table yet: the full check says what to do
         return [row[0] for row in rows] == [schema.head_revision()]
@@ -185,21 +224,11 @@ class SqliteStore(RowStore):
     # -- the I/O edge ------------------------------------------------------------------
 
     def _read(self, stmt: Any, params: Params) -> list[Row]:
-        return _rows(self._connection(), stmt, params)
-
-    def _read_blob_bodies(self, digests: list[str]) -> list[Row]:
-        # A handful of digests per read, most of them cached: point look-ups by key.
-        return [row for digest in digests for row in self._read(BLOB_BODY, {"digest": digest})]
-
-    def _delete_keys(self, tx: Transaction, keys: list[str], before: int | None) -> int:
-        # One executemany of the one-row DELETE: no IN list to compile per length.
-        stmt = DELETE if before is None else DELETE_IF_OLDER
-        rows = [{**key_params(self._agent_id, key), "before": before} for key in keys]
-        return tx.run(stmt, rows)
+        return _rows(self.connection(), stmt, params)
 
     @contextmanager
     def _transaction(self) -> Iterator[Transaction]:
-        conn = self._connection()
+        conn = self.connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield _DriverTransaction(conn)

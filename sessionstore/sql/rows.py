@@ -140,18 +140,23 @@ class BlobCache:
             d: orjson.loads(body) if text is None else text for d, (body, text, _) in found.items()
         }
 
-    def add(self, digest: str, body: bytes) -> None:
-        """Cache a body, evicting the oldest ones beyond the byte limit."""
-        text = orjson.loads(body) if body.startswith(b'"') else None
+    def add(self, digest: str, body: bytes) -> Any:
+        """Cache a body, evicting the oldest ones beyond the byte limit; returns its
+        value (the cached object for a string)."""
+        value = orjson.loads(body)
+        text = value if isinstance(value, str) else None
         cost = len(body) if text is None else 2 * len(body)
         with self._lock:
-            if digest in self._cached or cost > self._limit:
-                return
-            while self._size + cost > self._limit:
-                oldest = next(iter(self._cached))
-                self._size -= self._cached.pop(oldest)[2]
-            self._cached[digest] = (body, text, cost)
-            self._size += cost
+            known = self._cached.get(digest)
+            if known is not None:
+                return value if known[1] is None else known[1]
+            if cost <= self._limit:
+                while self._size + cost > self._limit:
+                    oldest = next(iter(self._cached))
+                    self._size -= self._cached.pop(oldest)[2]
+                self._cached[digest] = (body, text, cost)
+                self._size += cost
+        return value
 
     def to_write(self, blobs: Iterable[Blob], now_ms: int) -> list[Blob]:
         """The blobs this process has not stored (or refreshed) within BLOB_TOUCH_MS."""

@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, Unpack
 
-import orjson
-
 from sessionstore.contract import (
     DEFAULT_PAGE_SIZE,
     FilterArgs,
@@ -104,10 +102,10 @@ class RowStore(ABC):
         self._max_entry_bytes = max_entry_bytes
         self._dialect = dialect
         self._blob_cache = BlobCache()
-        # SQLite and PostgreSQL return the new version from the upsert; MySQL cannot.
-        self._returning = dialect in ("sqlite", "postgresql")
         self._upsert = q.upsert(dialect, returning=False)
-        self._upsert_returning = q.upsert(dialect, returning=True) if self._returning else None
+        # SQLite and PostgreSQL return the new version from the upsert; MySQL cannot.
+        returning = dialect in ("sqlite", "postgresql")
+        self._upsert_returning = q.upsert(dialect, returning=True) if returning else None
         self._blob_upsert = q.blob_upsert(dialect, BLOB_TOUCH_MS)
 
     # -- the I/O edge, one per backend -------------------------------------------------
@@ -127,15 +125,6 @@ class RowStore(ABC):
     @abstractmethod
     def _is_transient(self, exc: Exception) -> bool:
         """Whether a retry of the whole transaction may resolve ``exc``."""
-
-    def _read_blob_bodies(self, digests: builtins.list[str]) -> builtins.list[Row]:
-        """``(digest, body)`` rows of the digests given."""
-        return self._read(q.BLOB_BODIES, {"digests": digests})
-
-    def _delete_keys(self, tx: Transaction, keys: builtins.list[str], before: int | None) -> int:
-        """Delete ``keys`` of this agent (with ``updatedAt < before`` if given)."""
-        stmt, params = q.delete_many(self._dialect, self._agent_id, before)
-        return sum(tx.run(stmt, {**params, "keys": chunk}) for chunk in batched(keys, DELETE_BATCH))
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -194,13 +183,9 @@ class RowStore(ABC):
         missing = sorted(digests - values.keys())
         if missing:
             with self._errors("read blobs"):
-                found = self._read_blob_bodies(missing)
-            bodies = {digest: str(body).encode() for digest, body in found}
-            for digest, body in bodies.items():
-                self._blob_cache.add(digest, body)
-            cached = self._blob_cache.values(bodies)  # strings shared with the cache
-            for digest, body in bodies.items():
-                values[digest] = cached[digest] if digest in cached else orjson.loads(body)
+                found = self._read(q.BLOB_BODIES, {"digests": missing})
+            for digest, body in found:
+                values[digest] = self._blob_cache.add(digest, str(body).encode())
         return values
 
     def _entries(self, rows: Sequence[Row], start: int) -> builtins.list[SessionEntry]:
@@ -341,11 +326,12 @@ class RowStore(ABC):
 
     def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
         wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
-        Filters(updated_before=updated_before)  # validates it
+        stmt, params = q.delete_many(self._dialect, self._agent_id, updated_before)
 
         def attempt() -> int:
             with self._write() as write:
-                return self._delete_keys(write.tx, wanted, updated_before)
+                chunks = batched(wanted, DELETE_BATCH)
+                return sum(write.tx.run(stmt, {**params, "keys": chunk}) for chunk in chunks)
 
         return self._retry("delete_many", attempt) if wanted else 0
 

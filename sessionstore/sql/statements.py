@@ -51,10 +51,8 @@ from sessionstore.sql.schema import sessions as t
 
 __all__ = [
     "BLOB_BODIES",
-    "BLOB_BODY",
     "CONTENT",
     "DELETE",
-    "DELETE_IF_OLDER",
     "GET",
     "GET_VERSION",
     "GET_WITH_VERSION",
@@ -94,12 +92,6 @@ BLOB_BODIES = select(blob_table.c.digest, blob_table.c.body).where(
     blob_table.c.digest.in_(bindparam("digests", expanding=True))
 )
 DELETE = delete(t).where(_KEY)
-#: as DELETE, only while the entry's updatedAt is older than ``:before``
-DELETE_IF_OLDER = delete(t).where(_KEY, t.c.updated_at < bindparam("before"))
-#: (digest, body) of one blob
-BLOB_BODY = select(blob_table.c.digest, blob_table.c.body).where(
-    blob_table.c.digest == bindparam("digest")
-)
 UPDATE_ROW = (
     update(t)
     .where(_KEY)

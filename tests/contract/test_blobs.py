@@ -141,6 +141,28 @@ def test_listing_and_counting_never_touch_blobs(store: SqlBackedStore) -> None:
     assert seen and not [s for s in seen if "session_blobs" in s or "entry_json" in s]
 
 
+def test_a_batch_reads_its_blobs_in_one_statement(url: str) -> None:
+    """A process with nothing cached reads the blobs of a batch of entries with one
+    statement, not one per entry or per blob."""
+    with open_store(url, auto_upgrade=True) as writer:
+        writer.put_many(
+            (f"agent:main:direct:{n}", heavy(n, systemPromptReport={**REPORT, "n": n}))
+            for n in range(30)
+        )
+    with open_store(url) as opened:
+        reader = sql_store(opened)
+        seen: list[str] = []
+        reader.trace(lambda sql, _params: seen.append(sql))
+        try:
+            entries = dict(reader.iter_entries(batch_size=100))
+        finally:
+            reader.trace(None)
+    assert len(entries) == 30 and entries["agent:main:direct:7"].to_dict() == heavy(
+        7, systemPromptReport={**REPORT, "n": 7}
+    )
+    assert len([s for s in seen if "session_blobs" in s]) == 1, seen
+
+
 def test_unreferenced_blobs_are_collected_after_the_grace(store: SqlBackedStore, url: str) -> None:
     store.put("agent:main:a", heavy(1))
     store.put("agent:main:b", heavy(2, systemPromptReport={**REPORT, "source": "other"}))
