@@ -79,13 +79,19 @@ def store_type_of(target: str | Path) -> str:
     return make_url(database_url(target)).get_backend_name()
 
 
+def _missing_sqlite_file(target: str | Path) -> Path | None:
+    """The SQLite file ``target`` names, if it does not exist."""
+    if is_json_target(target):
+        return None
+    path = sqlite_file(database_url(target))
+    return path if path is not None and not path.exists() else None
+
+
 def require_database(target: str | Path) -> None:
     """A missing SQLite file is an error, with how to create it (reading creates
     nothing)."""
-    if is_json_target(target):
-        return
-    path = sqlite_file(database_url(target))
-    if path is not None and not path.exists():
+    path = _missing_sqlite_file(target)
+    if path is not None:
         raise StoreUnavailableError(
             f"no database at {path}: create it from an OpenClaw state directory with "
             "`sessionstore migrate --state-dir DIR`, or empty with `sessionstore db upgrade`"
@@ -95,14 +101,10 @@ def require_database(target: str | Path) -> None:
 def open_existing(target: str, agent_id: str) -> SessionStore | None:
     """The store at ``target`` if it already exists, creating nothing (dry runs);
     ``None`` when there is no database or no schema yet."""
-    if is_json_target(target):
-        return open_store(target, agent_id=agent_id)
-    url = database_url(target)
-    path = sqlite_file(url)
-    if path is not None and not path.exists():
+    if _missing_sqlite_file(target) is not None:
         return None
     try:
-        return open_store(url, agent_id=agent_id)
+        return open_store(target, agent_id=agent_id)
     except SchemaOutdatedError:
         return None  # no schema yet: every entry would be new
 
@@ -129,6 +131,8 @@ class Location:
     target: str
     state_dir: Path
     default_agent: str = DEFAULT_AGENT_ID
+    #: the embedded default (store type ``sqlite``): created on first use
+    embedded: bool = False
 
     def target_for(self, agent_id: str) -> str:
         """The URL or path of ``agent_id``'s store."""
@@ -186,7 +190,7 @@ def locate(
         return Location(kind, url, state_dir, agent_id)
     chosen = store_type.strip()
     if chosen.lower() == "sqlite":
-        return Location("database", default_target(state_dir), state_dir, agent_id)
+        return Location("database", default_target(state_dir), state_dir, agent_id, embedded=True)
     if chosen.lower() == "json":
         return Location("json-dir", str(store_path(state_dir, agent_id)), state_dir, agent_id)
     if "://" in chosen:

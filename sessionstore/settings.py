@@ -137,10 +137,9 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
             json_path,
         )
         return open_store(json_path, agent_id=settings.agent_id, **options)
-    embedded = settings.url is None and settings.store_type.strip().lower() == "sqlite"
-    options.setdefault("auto_upgrade", embedded)
+    options.setdefault("auto_upgrade", location.embedded)
     store = open_store(target, agent_id=settings.agent_id, **options)
-    if embedded and isinstance(store, SupportsImportRecords):
+    if location.embedded and isinstance(store, SupportsImportRecords):
         try:
             _import_once(store, settings, target)
         except BaseException:

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import UserList
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, Protocol
 
 import orjson
 
@@ -257,28 +258,17 @@ def _plan(source: Mapping[str, dict[str, Any]], target: SessionStore | None) -> 
     return plan
 
 
-class _Reported(Sequence[tuple[str, SessionEntry]]):
+class _Reported(UserList[tuple[str, SessionEntry]]):
     """Items that advance ``progress`` as the writer reads them, inside its transaction
     (so a progress bar moves while one large agent is written). A sequence, so that
     ``put_many`` may replay it after a transient conflict."""
 
     def __init__(self, items: list[tuple[str, SessionEntry]], progress: Progress) -> None:
-        self._items, self._progress = items, progress
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @overload
-    def __getitem__(self, index: int) -> tuple[str, SessionEntry]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[tuple[str, SessionEntry]]: ...
-    def __getitem__(
-        self, index: int | slice
-    ) -> tuple[str, SessionEntry] | Sequence[tuple[str, SessionEntry]]:
-        return self._items[index]
+        super().__init__(items)
+        self._progress = progress
 
     def __iter__(self) -> Iterator[tuple[str, SessionEntry]]:
-        for item in self._items:
+        for item in self.data:
             self._progress.advance()
             yield item
 

@@ -46,22 +46,22 @@ class Blob:
 
     @classmethod
     def of(cls, value: Any) -> Blob:
-        if isinstance(value, str):  # the shared prompt: encoded and hashed once
-            known = _STRING_BLOBS.get(value)
-            if known is not None:
-                return known
+        memo = isinstance(value, str)  # the skills prompt most entries share
+        if memo and (known := _STRING_BLOBS.get(value)) is not None:
+            return known
         body = orjson.dumps(value)
         blob = cls(hashlib.sha256(body).hexdigest(), body)
-        if isinstance(value, str):
+        if memo and len(body) >= MIN_BLOB_BYTES:
             if len(_STRING_BLOBS) >= _STRING_BLOBS_MAX:
                 _STRING_BLOBS.clear()
             _STRING_BLOBS[value] = blob
         return blob
 
 
-# Blobs of recent string values (the skills prompt most entries share), by value.
+# The blobs of recent large strings, by value, so that writing the same prompt again
+# neither encodes nor hashes it. A few distinct prompts per process are usual.
 _STRING_BLOBS: dict[str, Blob] = {}
-_STRING_BLOBS_MAX = 256
+_STRING_BLOBS_MAX = 32
 
 
 def _parent(entry: Mapping[str, Any], path: tuple[str, ...]) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -118,39 +118,50 @@ def _require(url: str, name: str) -> None:
 
 
 @contextmanager
-def postgresql_schema() -> Iterator[str]:
-    """A URL whose search_path is a fresh, empty schema, dropped afterwards."""
-    _require(POSTGRES_URL, "PostgreSQL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+def _scratch(
+    server: str, label: str, create: str, drop: str, url_of: Callable[[str], str]
+) -> Iterator[str]:
+    """A fresh, empty namespace on a test server (``create`` and ``drop`` name it ``{}``),
+    dropped afterwards."""
+    _require(server, label)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield (
+            conn.execute(text(create.format(name)))
+        yield url_of(name)
+        with admin.connect() as conn:
+            conn.execute(text(drop.format(name)))
+    finally:
+        admin.dispose()
+
+
+def postgresql_schema() -> AbstractContextManager[str]:
+    """A URL whose search_path is a fresh, empty schema, dropped afterwards."""
+    return _scratch(
+        POSTGRES_URL,
+        "PostgreSQL",
+        'CREATE SCHEMA "{}"',
+        'DROP SCHEMA "{}" CASCADE',
+        lambda schema: (
             make_url(POSTGRES_URL)
             .update_query_dict({"options": f"-csearch_path={schema}"})
             .render_as_string(hide_password=False)
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+        ),
+    )
 
 
-@contextmanager
-def mysql_database() -> Iterator[str]:
+def mysql_database() -> AbstractContextManager[str]:
     """A URL of a fresh, empty database, dropped afterwards."""
-    _require(MYSQL_URL, "MySQL/MariaDB")
-    database = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(MYSQL_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4"))
-        yield make_url(MYSQL_URL).set(database=database).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE `{database}`"))
-    finally:
-        admin.dispose()
+    return _scratch(
+        MYSQL_URL,
+        "MySQL/MariaDB",
+        "CREATE DATABASE `{}` CHARACTER SET utf8mb4",
+        "DROP DATABASE `{}`",
+        lambda database: (
+            make_url(MYSQL_URL).set(database=database).render_as_string(hide_password=False)
+        ),
+    )
 
 
 def sqlite_file_url(directory: Path) -> str:
