@@ -155,9 +155,17 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         updated_at, key = orjson.loads(raw)
     except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
         raise InvalidArgumentError(f"invalid cursor {cursor!r}") from exc
-    if not isinstance(updated_at, int) or not isinstance(key, str):
+    # Checked here so that no database sees a value its column cannot hold.
+    valid = (
+        type(updated_at) is int  # not bool, which is an int to Python
+        and -(2**63) <= updated_at < 2**63
+        and isinstance(key, str)
+        and "\x00" not in key
+    )
+    if not valid:
         raise InvalidArgumentError(f"invalid cursor {cursor!r}")
     return updated_at, key
+
 
 
 @runtime_checkable

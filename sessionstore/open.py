@@ -45,11 +45,17 @@ BACKENDS = {
 def is_json_target(target: str | Path) -> bool:
     """Whether ``open_store`` opens ``target`` as the JSON twin.
 
+    The scheme decides first: a URL is never taken for a path, whatever it ends in.
+
     >>> is_json_target("json:///srv/sessions.json"), is_json_target("sqlite:///s.db")
     (True, False)
+    >>> is_json_target("sqlite:///srv/a.json"), is_json_target("/srv/a.json")
+    (False, True)
     """
     text = str(target)
-    return text.startswith("json://") or text.endswith(".json")
+    if "://" in text:
+        return text.startswith("json://")
+    return text.endswith(".json")
 
 
 def database_url(target: str | Path) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -179,6 +181,21 @@ def test_invalid_cursor_is_refused(store: SessionStore) -> None:
     for bad in ("not-a-cursor", "W10", "WyJ4IiwgMV0"):
         with pytest.raises(InvalidArgumentError, match="cursor"):
             store.list(cursor=bad)
+
+
+@pytest.mark.parametrize(
+    "position",
+    [[True, "k"], [1, "a\u0000b"], [2**64, "k"], [1.5, "k"], [1, 2]],
+    ids=["bool", "nul-in-key", "over-64-bits", "float", "key-not-text"],
+)
+def test_a_well_formed_cursor_with_values_no_column_holds_is_refused(
+    store: SessionStore, position: list[object]
+) -> None:
+    # Such values used to reach PostgreSQL and come back as database errors.
+    store.put("k", entry())
+    forged = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    with pytest.raises(InvalidArgumentError, match="invalid cursor"):
+        store.list(cursor=forged)
 
 
 def test_pagination_is_stable_while_rows_are_inserted(store: SessionStore) -> None:
