@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sessionstore.sql.engine import WRITE, create_sql_engine
 from sessionstore.sql.schema import VERSION_TABLE, metadata
+from sessionstore.sql.upgrade import schema_lock
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("connection") is None:
@@ -56,12 +57,15 @@ if context.is_offline_mode():
 else:
     given = config.attributes.get("connection")
     if isinstance(given, Connection):
-        _run(given)  # the caller owns the connection and its transaction
+        _run(given)  # the caller owns the connection, its transaction and the schema lock
     else:
         # An engine given by a test harness (pytest-alembic), or our own from the URL.
         engine = given if isinstance(given, Engine) else create_sql_engine(_url())
         try:
-            with engine.connect().execution_options(**WRITE) as connection:
+            with (
+                engine.connect().execution_options(**WRITE) as connection,
+                schema_lock(connection, engine.url),  # one schema change at a time
+            ):
                 _run(connection)
                 connection.commit()
         finally:

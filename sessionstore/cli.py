@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -20,18 +19,18 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from sessionstore import __version__, lifecycle, transfer
-from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FilterArgs
-from sessionstore.entry import SessionSummary, validate_agent_id
+from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FilterArgs, SessionStore
+from sessionstore.entry import SessionSummary, dumps_json, validate_agent_id
 from sessionstore.errors import InvalidArgumentError, SessionStoreError
-from sessionstore.locate import store_type_of
-from sessionstore.open import database_url
+from sessionstore.locate import Location, require_database, require_persistent, store_type_of
+from sessionstore.open import database_url, open_store
 from sessionstore.openclaw.merge import now_ms
 from sessionstore.openclaw.statedir import agent_of_key, sessions_dir
 from sessionstore.openclaw.transcripts import Transcripts
 from sessionstore.settings import Settings
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.engine import mask_url, sqlite_file
-from sessionstore.transfer import TransferReport
+from sessionstore.transfer import Status, TransferReport
 
 __all__ = ["app", "main"]
 
@@ -120,6 +119,7 @@ def db_upgrade(
 
     Example: sessionstore db upgrade --url sqlite:///state/sessions.db
     """
+    require_persistent(url)
     _move(database_url(url), schema.upgrade, revision)
 
 
@@ -141,11 +141,8 @@ def db_current(url: Url) -> None:
 
     Example: sessionstore db current --url sqlite:///state/sessions.db
     """
-    url = database_url(url)
-    current = schema.current_revision(url)
-    head = schema.head_revision()
-    state = "up to date" if current == head else "behind: run `sessionstore db upgrade`"
-    typer.echo(f"current: {current or 'empty'}  head: {head}  ({state})")
+    current, state = schema.schema_state(database_url(url))
+    typer.echo(f"current: {current or 'empty'}  head: {schema.head_revision()}  ({state})")
 
 
 @_command(db, "check")
@@ -157,6 +154,32 @@ def db_check(url: Url) -> None:
     url = database_url(url)
     schema.check(url)
     typer.echo(f"{mask_url(url)}: schema at {schema.head_revision()}, no drift")
+
+
+@_command(db, "stamp")
+def db_stamp(
+    url: Url,
+    revision: Annotated[
+        str, typer.Argument(help="The revision the tables are at; 'base' clears it.")
+    ],
+) -> None:
+    """Record REVISION as the database's revision, without changing any table.
+
+    Example: sessionstore db stamp --url sqlite:///state/sessions.db 0004
+    """
+    _move(database_url(url), schema.stamp, revision)
+
+
+@_command(db, "repair")
+def db_repair(url: Url) -> None:
+    """Finish an upgrade that was stopped halfway: drop the empty tables it left, upgrade.
+
+    Example: sessionstore db repair --url sqlite:///state/sessions.db
+    """
+    url = database_url(url)
+    dropped = schema.repair(url)
+    done = f"dropped the empty {', '.join(dropped)}, " if dropped else ""
+    typer.echo(f"{mask_url(url)}: {done}schema at {schema.current_revision(url)}")
 
 
 # -- opening stores ---------------------------------------------------------------
@@ -231,10 +254,20 @@ def _console() -> Console:
 
 
 def _print_json(data: Any) -> None:
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    typer.echo(dumps_json(data, indent=True).decode())
 
 
 # -- list, show, info -------------------------------------------------------------
+
+
+def _open_to_read(where: Location, agent_id: str, *, read_only: bool = True) -> SessionStore:
+    """``agent_id``'s store for a command that only reads: a SQLite file opens
+    read-only, so reading another application's file changes nothing in it."""
+    if not read_only:
+        return where.open(agent_id)
+    target = where.target_for(agent_id)
+    require_database(target)
+    return open_store(target, agent_id=agent_id, read_only=True)
 
 
 def _kind(summary: SessionSummary) -> str:
@@ -353,7 +386,7 @@ def list_sessions(
     next_cursor: str | None = None
     has_more = False
     for agent_id in agents:
-        with where.open(agent_id) as store:
+        with _open_to_read(where, agent_id) as store:
             page = store.list(limit=limit, cursor=cursor, **filters)
         rows.extend((agent_id, item) for item in page.items)
         next_cursor = page.next_cursor if len(agents) == 1 else None
@@ -410,7 +443,7 @@ def show(
     agent_id = validate_agent_id(
         agent or (agent_of_key(key) if key.startswith("agent:") else settings.agent_id)
     )
-    with settings.location().open(agent_id) as store:
+    with _open_to_read(settings.location(), agent_id) as store:
         entry = store.get(key)
     if entry is None:
         raise InvalidArgumentError(f"no session {key!r} for agent {agent_id!r}")
@@ -420,7 +453,7 @@ def show(
         return
     table = Table("Field", "Value", box=None, title=escape(key), title_justify="left")
     for name, value in data.items():
-        text = orjson.dumps(value).decode()
+        text = dumps_json(value).decode()
         if len(text) > 120:
             kind = type(value).__name__
             text = f"<{kind}, {len(text):,} bytes of JSON>"
@@ -449,44 +482,46 @@ def info(
     where = settings.location()
     kind = store_type_of(where.target)
     data: dict[str, Any] = {"storeType": kind, "url": where.describe()}
+    countable = True
     files: dict[str, int] = {}
     if kind == "json":
         agents = where.agents(every=True)
         data["revision"] = data["head"] = None
         counts = {}
         for agent_id in agents:
-            with where.open(agent_id) as store:
+            with _open_to_read(where, agent_id) as store:
                 counts[agent_id] = store.count()
             path = Path(where.target_for(agent_id).removeprefix("json://"))
             files[str(path)] = _size(path)
     else:
         db_url = database_url(where.target)
-        data["revision"] = schema.current_revision(db_url)
+        data["revision"], state = schema.schema_state(db_url)
         data["head"] = schema.head_revision()
         counts = {}
         if data["revision"] == data["head"]:
             for agent_id in where.agents(every=True):
-                with where.open(agent_id) as store:
+                with _open_to_read(where, agent_id) as store:
                     counts[agent_id] = store.count()
+        else:  # count what the table holds, if its schema allows
+            counted = schema.count_sessions(db_url)
+            countable = counted is not None
+            counts = counted or {}
         db_file = sqlite_file(db_url)
         if db_file is not None and db_file.exists():
             files[str(db_file)] = _size(db_file)
     data["agents"] = counts
-    data["total"] = sum(counts.values())
+    data["total"] = sum(counts.values()) if countable else None
     data["files"] = files
     if as_json:
         _print_json(data)
         return
-    state = (
-        "up to date" if data["revision"] == data["head"] else "behind: run sessionstore db upgrade"
-    )
     lines = [
         f"store type: {kind}",
         f"url:        {data['url']}",
     ]
     if kind != "json":
         lines.append(f"schema:     {data['revision'] or 'empty'} (head {data['head']}, {state})")
-    lines.append(f"sessions:   {data['total']:,}")
+    lines.append(f"sessions:   {data['total']:,}" if countable else "sessions:   not countable")
     lines += [f"  {agent_id}: {n:,}" for agent_id, n in counts.items()]
     lines += [f"file:       {p} ({n / 1e6:.1f} MB)" for p, n in files.items()]
     typer.echo("\n".join(lines))
@@ -496,7 +531,7 @@ def info(
 
 
 def _report(report: TransferReport, as_json: bool) -> None:
-    """Print a transfer report; exit 1 if an agent failed."""
+    """Print a transfer report; exit 1 unless it is ok."""
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -524,7 +559,7 @@ def _report(report: TransferReport, as_json: bool) -> None:
                 f"{agent.unchanged:,}",
                 f"{len(agent.rejected):,}",
                 f"{agent.transcripts:,}",
-                f"{agent.messages:,}",
+                "-" if agent.messages is None else f"{agent.messages:,}",
             )
         console.print(table)
         for agent in report.agents:
@@ -537,6 +572,11 @@ def _report(report: TransferReport, as_json: bool) -> None:
                 )
             if agent.error:
                 console.print(f"{agent.agent_id}: FAILED: {escape(agent.error)}")
+            if agent.status is Status.PARTIAL and not report.accept_rejected:
+                console.print(
+                    f"{agent.agent_id}: PARTIAL: {len(agent.rejected)} entries left behind; "
+                    "fix them in the source, or pass --accept-rejected to accept the loss"
+                )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -563,12 +603,23 @@ def migrate_command(
     verbatim: Annotated[
         bool, typer.Option("--verbatim", help="Keep keys and fields as written (no normalisation).")
     ] = False,
+    accept_rejected: Annotated[
+        bool,
+        typer.Option(
+            "--accept-rejected", help="Exit 0 even if invalid entries are left behind (PARTIAL)."
+        ),
+    ] = False,
+    count_messages: Annotated[
+        bool,
+        typer.Option("--count-messages", help="Also count transcript messages (reads every file)."),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Import an OpenClaw state directory into a database; the source is never changed.
 
-    Per agent: MIGRATED, SKIPPED (already there, unchanged), FAILED or NO_DATA; exits 1
-    if any agent failed. Safe to rerun: it resumes and never duplicates.
+    Per agent: MIGRATED, SKIPPED (already there, unchanged), PARTIAL (migrated, but
+    invalid entries left behind), FAILED or NO_DATA; exits 1 if any agent failed or is
+    PARTIAL (unless --accept-rejected). Safe to rerun: it resumes and never duplicates.
 
     Example: sessionstore migrate --state-dir ~/.openclaw --all-agents --dry-run
     """
@@ -584,6 +635,8 @@ def migrate_command(
             dry_run=dry_run,
             replace=replace,
             verbatim=verbatim,
+            accept_rejected=accept_rejected,
+            count_messages=count_messages,
             progress=bar,
         )
     _report(report, as_json)
@@ -703,6 +756,7 @@ def cleanup_command(
     """Prune stale sessions and cap the store, with OpenClaw's rules and protected keys.
 
     Removed entries' transcripts are archived as <file>.deleted.<ts>, never deleted.
+    Exits 1 if a transcript or an old archive could not be handled (each one is listed).
 
     Example: sessionstore cleanup --all-agents --prune-after 30d --max-entries 500 --dry-run
     """
@@ -729,7 +783,14 @@ def cleanup_command(
             )
     if as_json:
         _print_json({"store": where.describe(), "agents": [r.to_dict() for r in reports]})
-        return
+    else:
+        _print_cleanup(reports)
+    if any(report.has_errors for report in reports):
+        raise typer.Exit(1)
+
+
+def _print_cleanup(reports: list[lifecycle.CleanupReport]) -> None:
+    """The text form of cleanup's reports."""
     console = _console()
     for report in reports:
         state = "applied" if report.applied else "not applied (dry run or warn mode)"
@@ -757,6 +818,10 @@ def cleanup_command(
                 f"transcripts archived: {len(report.archived)}, old archives removed: "
                 f"{len(report.expired)}"
             )
+        for key, why in report.transcript_errors.items():
+            console.print(f"  transcript error: {escape(key)}: {escape(why)}")
+        for name, why in report.archive_errors.items():
+            console.print(f"  archive error: {escape(name)}: {escape(why)}")
 
 
 @_command(app, "check")
@@ -773,8 +838,9 @@ def check_command(
 ) -> None:
     """Compare the index with the transcript files; exit 1 if they disagree.
 
-    Finds entries whose transcript is missing, transcripts no entry refers to, and
-    message or token counters that differ from the files.
+    Finds entries whose transcript is missing or cannot be read (not a regular file, or
+    outside the directory), transcripts no entry refers to, and message or token
+    counters that differ from the files.
 
     Example: sessionstore check --all-agents --repair
     """
@@ -782,7 +848,7 @@ def check_command(
     where = settings.location()
     reports = []
     for agent_id in where.agents(agent, every=all_agents):
-        with where.open(agent_id) as store:
+        with _open_to_read(where, agent_id, read_only=not repair) as store:
             transcripts = _transcripts(settings, agent_id, sessions)
             reports.append(lifecycle.check(store, transcripts, repair=repair))
     if as_json:
@@ -793,12 +859,15 @@ def check_command(
             verdict = "consistent" if report.consistent else "INCONSISTENT"
             console.print(
                 f"{report.agent_id}: {verdict}: {report.entries:,} entries, "
-                f"{len(report.missing)} missing transcripts, {len(report.orphans)} orphan "
+                f"{len(report.missing)} missing transcripts, "
+                f"{len(report.transcript_errors)} transcript errors, {len(report.orphans)} orphan "
                 f"files, {len(report.wrong_counts)} wrong counters, "
                 f"{len(report.uncounted)} not counted yet, {report.repaired} repaired"
             )
             for key in report.missing:
                 console.print(f"  missing transcript: {escape(key)}")
+            for key, why in report.transcript_errors.items():
+                console.print(f"  transcript error: {escape(key)}: {escape(why)}")
             for name in report.orphans:
                 console.print(f"  orphan file: {escape(name)}")
             for key, fields in report.wrong_counts.items():

@@ -30,7 +30,7 @@ from typing import (
 
 import orjson
 
-from sessionstore.entry import SessionEntry, SessionPage
+from sessionstore.entry import SessionEntry, SessionPage, validate_key
 from sessionstore.errors import InvalidArgumentError
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "SupportsMaintenance",
     "Updater",
     "batched",
+    "check_expected_versions",
     "check_limit",
     "check_order",
     "decode_cursor",
@@ -136,6 +137,19 @@ def check_limit(limit: int, name: str = "limit") -> int:
     return limit
 
 
+def check_expected_versions(versions: Mapping[str, int]) -> dict[str, int]:
+    """``expected_versions`` of :meth:`SessionStore.put_many`, checked: valid keys and
+    versions that are integers >= 0 (``0``: absent)."""
+    checked = {}
+    for key, version in versions.items():
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise InvalidArgumentError(
+                f"expected version of {key!r} must be an integer >= 0, got {version!r}"
+            )
+        checked[validate_key(key)] = version
+    return checked
+
+
 def check_order(order: str) -> bool:
     """``True`` for newest first (``"desc"``), ``False`` for ``"asc"``."""
     if order not in ("desc", "asc"):
@@ -167,15 +181,17 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     return updated_at, key
 
 
-
 @runtime_checkable
 class SessionStore(Protocol):
     """One agent's sessions. Every backend passes the same contract test suite.
 
     Keys are OpenClaw session keys (``agent:main:main``); entries are
     :class:`SessionEntry`. Every key has a version, ``0`` when it is absent, that
-    changes when the key is written (the SQL backends count writes, the JSON twin
-    derives it from the entry) and drives compare-and-set.
+    drives compare-and-set. **Every write of a key gives it a version that key never had
+    before**: rewriting an earlier entry, or deleting the key and writing it again,
+    yields a new version, so a compare-and-set with a version read before any later
+    write fails. Versions are positive integers, not necessarily consecutive; compare
+    them for equality only.
 
     >>> from sessionstore import open_store
     >>> key = "agent:main:main"
@@ -273,14 +289,31 @@ class SessionStore(Protocol):
         """Every ``(key, entry)`` in key order, read in batches (for export and copy)."""
         ...
 
+    def iter_entries_with_versions(
+        self, *, batch_size: int = 500
+    ) -> Iterator[tuple[str, SessionEntry, int]]:
+        """As :meth:`iter_entries`, each entry with its version as
+        :meth:`get_with_version` reports it (read with the entry)."""
+        ...
+
     def put_many(
         self,
         items: Iterable[tuple[str, SessionEntry | Mapping[str, Any]]],
         *,
         batch_size: int = 500,
+        delete: Iterable[str] = (),
+        expected_versions: Mapping[str, int] | None = None,
     ) -> int:
-        """Upsert many entries, all or nothing, sent ``batch_size`` at a time; returns
-        how many were written."""
+        """Upsert ``items`` and remove the keys of ``delete`` as one unit (one
+        transaction, or one atomic file write): all or nothing. Items are sent
+        ``batch_size`` at a time; returns how many were written. A key may not be both
+        written and deleted (:class:`InvalidArgumentError`).
+
+        With ``expected_versions`` every key it names must be at exactly that version
+        (``0``: absent) when the unit commits; otherwise :class:`StaleEntryError` is
+        raised for the first key that is not, and nothing is written. Another writer
+        that creates a key expected absent meanwhile is a conflict, not an overwrite.
+        """
         ...
 
     def close(self) -> None:

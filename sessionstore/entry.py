@@ -11,16 +11,18 @@ untouched in ``model_extra``, so data written by newer OpenClaw versions round-t
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -31,16 +33,22 @@ from pydantic.alias_generators import to_camel
 from sessionstore.errors import InvalidArgumentError, InvalidEntryError
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_ENTRY_BYTES",
     "MAX_KEY_BYTES",
     "MAX_TIMESTAMP_MS",
+    "EntryValidationError",
     "SessionEntry",
     "SessionPage",
     "SessionSummary",
     "as_entry",
     "check_size",
+    "count_of",
+    "dumps_json",
     "encode_entry",
     "json_names",
+    "loads_json",
+    "timestamp_of",
     "validate_agent_id",
     "validate_key",
 ]
@@ -49,8 +57,12 @@ __all__ = [
 MAX_KEY_BYTES = 1024
 #: Default largest entry a store accepts, in bytes of compact JSON (``max_entry_bytes``).
 MAX_ENTRY_BYTES = 8 * 1024 * 1024
-#: Latest timestamp accepted: 9999-12-31T23:59:59.999Z in epoch milliseconds.
+#: Latest timestamp indexed: 9999-12-31T23:59:59.999Z in epoch milliseconds.
 MAX_TIMESTAMP_MS = 253_402_300_799_999
+#: Deepest nesting of arrays and objects accepted in an entry (the entry itself is
+#: level 1); deeper values are refused, as orjson cannot write them.
+MAX_DEPTH = 128
+_INT64 = (-(2**63), 2**63 - 1)
 
 # OpenClaw's SAFE_SESSION_ID_RE: 1-128 chars, first alphanumeric, rest [A-Za-z0-9._-].
 _SAFE_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -64,8 +76,93 @@ _CHECKED_EXTRAS = "sessionstore.checked_extras"
 # OpenClaw's normalised agent ids: lowercase [a-z0-9_-], at most 64 characters.
 _AGENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
-OptionalTimestamp = Annotated[int | None, Field(ge=0, le=MAX_TIMESTAMP_MS)]
-OptionalCount = Annotated[int | None, Field(ge=0)]
+
+def dumps_json(value: Any, *, sort_keys: bool = False, indent: bool = False) -> bytes:
+    r"""JSON in UTF-8, compact or with a 2-space ``indent``, with lone UTF-16 surrogates
+    written as JSON escapes.
+
+    JavaScript strings cut inside an emoji hold such surrogates; they have no UTF-8
+    form, so orjson refuses them, and ``JSON.stringify`` writes them as ``\udXXX``.
+
+    >>> dumps_json({"label": "cut \ud83d"})
+    b'{"label":"cut \\ud83d"}'
+    """
+    option = (orjson.OPT_SORT_KEYS if sort_keys else 0) | (orjson.OPT_INDENT_2 if indent else 0)
+    try:
+        return orjson.dumps(value, option=option or None)
+    except orjson.JSONEncodeError:
+        text = json.dumps(
+            value,
+            ensure_ascii=False,
+            indent=2 if indent else None,
+            separators=(",", ": ") if indent else (",", ":"),
+            sort_keys=sort_keys,
+        )
+        return text.encode("utf-8", "backslashreplace")
+
+
+def loads_json(data: bytes | str) -> Any:
+    r"""Parse JSON, also with escapes of lone UTF-16 surrogates (which orjson refuses).
+
+    >>> loads_json(b'"cut \\ud83d"') == "cut \ud83d"
+    True
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form (no lone UTF-16 surrogate)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _number(value: Any) -> float | int | None:
+    """A finite JSON number, or ``None`` (booleans are not numbers in JSON)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if isinstance(value, int) or math.isfinite(value) else None
+
+
+def timestamp_of(value: Any) -> int | None:
+    """The index form of a timestamp field: a number floored and clamped into
+    0..MAX_TIMESTAMP_MS, ``None`` for anything else.
+
+    >>> timestamp_of(1796126700520.5), timestamp_of(-5), timestamp_of("soon")
+    (1796126700520, 0, None)
+    """
+    number = _number(value)
+    return None if number is None else min(max(math.floor(number), 0), MAX_TIMESTAMP_MS)
+
+
+def count_of(value: Any) -> int | None:
+    """The index form of a counter field: a number floored (negative values stay
+    negative) and clamped into 64 bits, ``None`` for anything else.
+
+    >>> count_of(-5), count_of(2.7), count_of(None)
+    (-5, 2, None)
+    """
+    number = _number(value)
+    return None if number is None else min(max(math.floor(number), _INT64[0]), _INT64[1])
+
+
+# Numeric fields whose JSON value may be any number: JSON name -> its index form.
+# (updatedAt is missing -> 0, see SessionEntry.)
+_NUMERIC_FIELDS = {
+    "updatedAt": timestamp_of,
+    "sessionStartedAt": timestamp_of,
+    "archivedAt": timestamp_of,
+    "inputTokens": count_of,
+    "outputTokens": count_of,
+    "totalTokens": count_of,
+    "contextTokens": count_of,
+    "messageCount": count_of,
+}
 
 
 def validate_key(key: object) -> str:
@@ -104,8 +201,11 @@ def validate_agent_id(agent_id: object) -> str:
     return agent_id
 
 
-def _check_json_value(value: Any, path: str) -> None:
-    """Reject what JSON (or one of the databases) cannot hold, naming where it is."""
+def _check_json_value(value: Any, path: str, depth: int = 2) -> None:
+    """Reject what JSON (or one of the databases) cannot hold, naming where it is.
+
+    ``depth`` is the nesting level of ``value`` (a field of the entry is at level 2).
+    """
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{path}: strings must not contain NUL characters")
@@ -117,32 +217,66 @@ def _check_json_value(value: Any, path: str) -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{path}: {value} is not a JSON number (NaN and Infinity are not)")
+    elif isinstance(value, dict | list) and depth > MAX_DEPTH:
+        field = path.partition("[")[0].partition(".")[0]  # the path itself is that deep
+        raise ValueError(f"{field}: nested deeper than {MAX_DEPTH} levels")
     elif isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ValueError(f"{path}: object keys must be strings, got {k!r}")
             if "\x00" in k:
                 raise ValueError(f"{path}: object keys must not contain NUL characters")
-            _check_json_value(v, f"{path}.{k}")
+            _check_json_value(v, f"{path}.{k}", depth + 1)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            _check_json_value(v, f"{path}[{i}]")
+            _check_json_value(v, f"{path}[{i}]", depth + 1)
     else:
         raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+class EntryValidationError(InvalidEntryError, ValidationError):
+    """An entry failed validation: both an :class:`InvalidEntryError` and pydantic's
+    ``ValidationError`` (so also a ``ValueError``), with one line naming each field.
+
+    >>> try:
+    ...     SessionEntry(session_id="a/b")
+    ... except InvalidEntryError as exc:
+    ...     print(isinstance(exc, ValidationError), exc)
+    True session_id: Value error, 'a/b' is not a safe session id: ...
+    """
+
+    def __str__(self) -> str:
+        return _describe(self)
+
+    @classmethod
+    def of(cls, exc: ValidationError) -> EntryValidationError:
+        """The same errors, raised as this class."""
+        return cls.from_exception_data(exc.title, exc.errors())  # type: ignore[arg-type]
 
 
 class SessionEntry(BaseModel):
     """One session's metadata, as OpenClaw stores it in ``sessions.json``.
 
-    Required: ``session_id`` (``sessionId``) and ``updated_at`` (``updatedAt``, epoch
-    milliseconds). The constructor raises pydantic's ``ValidationError`` (a
-    ``ValueError``); :meth:`from_dict` raises :class:`InvalidEntryError`.
-    Unknown fields are kept as given; values keep their JSON types
-    (``lastThreadId`` 42 stays a number, ``"42"`` a string).
+    Required: ``session_id`` (``sessionId``), a safe file name. Every other field is
+    optional. Invalid input raises :class:`EntryValidationError`, from the constructor
+    and from :meth:`from_dict` alike: catch it as :class:`InvalidEntryError`, pydantic's
+    ``ValidationError`` or ``ValueError``.
+
+    Unknown fields are kept as given; values keep their JSON types (``lastThreadId``
+    42 stays a number, ``"42"`` a string). The numeric fields accept any JSON number,
+    as OpenClaw does: :meth:`to_dict` returns it as written, and the typed attribute
+    holds its index form (:func:`timestamp_of`, :func:`count_of`): ``updated_at`` is
+    an ``int``, floored and clamped into 0..MAX_TIMESTAMP_MS, and 0 when the entry has
+    no ``updatedAt``; a counter is floored, a negative one stays negative.
 
     >>> e = SessionEntry.from_dict({"sessionId": "s1", "updatedAt": 5, "lastThreadId": 42})
     >>> e.last_thread_id, e.to_dict()["lastThreadId"]
     (42, 42)
+    >>> e = SessionEntry.from_dict({"sessionId": "s2", "updatedAt": 7.5, "inputTokens": -5})
+    >>> e.updated_at, e.input_tokens, e.to_dict()
+    (7, -5, {'sessionId': 's2', 'updatedAt': 7.5, 'inputTokens': -5})
+    >>> SessionEntry.from_dict({"sessionId": "s3"}).updated_at
+    0
     """
 
     model_config = ConfigDict(
@@ -156,8 +290,8 @@ class SessionEntry(BaseModel):
     )
 
     session_id: str
-    updated_at: int = Field(ge=0, le=MAX_TIMESTAMP_MS)
-    session_started_at: OptionalTimestamp = None
+    updated_at: int = 0
+    session_started_at: int | None = None
     session_file: str | None = None
     chat_type: str | None = None
     channel: str | None = None
@@ -170,13 +304,26 @@ class SessionEntry(BaseModel):
     status: str | None = None
     model: str | None = None
     model_provider: str | None = None
-    input_tokens: OptionalCount = None
-    output_tokens: OptionalCount = None
-    total_tokens: OptionalCount = None
-    context_tokens: OptionalCount = None
-    message_count: OptionalCount = None
-    archived_at: OptionalTimestamp = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    context_tokens: int | None = None
+    message_count: int | None = None
+    archived_at: int | None = None
     spawned_by: str | None = None
+
+    # JSON name -> the number as written, for numeric fields whose typed value differs
+    _as_written: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    if not TYPE_CHECKING:  # the pydantic plugin keeps the typed signature for mypy
+
+        def __init__(self, /, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except EntryValidationError:
+                raise
+            except ValidationError as exc:
+                raise EntryValidationError.of(exc) from None
 
     def __eq__(self, other: object) -> bool:
         # Equal when the JSON is: an explicit null differs from an absent field.
@@ -185,6 +332,32 @@ class SessionEntry(BaseModel):
         return self.to_dict() == other.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _index_numbers(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        # Any JSON number is accepted in a numeric field: the typed field gets its index
+        # form, and the number as written is kept for to_dict().
+        as_written: dict[str, Any] = {}
+        if isinstance(data, Mapping):
+            for name in data:
+                if isinstance(name, str) and not name.isascii() and not _is_unicode(name):
+                    raise ValueError(f"field name {name!r} holds a lone UTF-16 surrogate")
+            for name, (alias, index_form) in _NUMERIC_NAMES.items():
+                for given in (alias, name):
+                    value = data.get(given)
+                    if value is None:
+                        continue
+                    typed = index_form(value)
+                    if typed is not None and (typed != value or type(value) is not int):
+                        if not as_written:
+                            data = dict(data)
+                        data[given] = typed
+                        as_written[alias] = value
+        entry = handler(data)
+        if as_written:
+            entry._as_written = as_written
+        return entry
 
     @field_validator("session_id")
     @classmethod
@@ -216,19 +389,20 @@ class SessionEntry(BaseModel):
     def from_dict(cls, data: Mapping[str, Any]) -> SessionEntry:
         """Validate a JSON object (camelCase keys) into an entry.
 
-        Raises :class:`~sessionstore.errors.InvalidEntryError` naming the bad field.
+        Raises :class:`EntryValidationError` (an
+        :class:`~sessionstore.errors.InvalidEntryError`) naming the bad field.
 
         >>> SessionEntry.from_dict({"sessionId": "../etc/passwd", "updatedAt": 1})
         Traceback (most recent call last):
         ...
-        sessionstore.errors.InvalidEntryError: sessionId: ...is not a safe session id...
+        sessionstore.entry.EntryValidationError: sessionId: ...is not a safe session id...
         """
         if not isinstance(data, Mapping):
             raise InvalidEntryError(f"an entry must be a JSON object, got {type(data).__name__}")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise InvalidEntryError(_describe(exc)) from exc
+            raise EntryValidationError.of(exc) from None
 
     @classmethod
     def from_json(cls, data: bytes | str) -> SessionEntry:
@@ -238,8 +412,8 @@ class SessionEntry(BaseModel):
         's1'
         """
         try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
+            parsed = loads_json(data)
+        except (ValueError, RecursionError) as exc:
             raise InvalidEntryError(f"entry is not valid JSON: {exc}") from exc
         return cls.from_dict(parsed)
 
@@ -254,7 +428,10 @@ class SessionEntry(BaseModel):
         >>> SessionEntry(session_id="s1", updated_at=1, label=None).to_dict()
         {'sessionId': 's1', 'updatedAt': 1, 'label': None}
         """
-        return self.model_dump(exclude_unset=True)
+        data = self.model_dump(exclude_unset=True)
+        if self._as_written:
+            data.update(self._as_written)
+        return data
 
     def to_json(self) -> bytes:
         """The entry as compact JSON bytes (UTF-8).
@@ -262,7 +439,7 @@ class SessionEntry(BaseModel):
         >>> SessionEntry(session_id="s1", updated_at=1).to_json()
         b'{"sessionId":"s1","updatedAt":1}'
         """
-        return orjson.dumps(self.to_dict())
+        return dumps_json(self.to_dict())
 
     def with_fields(self, **changes: Any) -> SessionEntry:
         """A validated copy with some fields replaced (snake_case or camelCase names).
@@ -277,10 +454,16 @@ class SessionEntry(BaseModel):
                 {**self.to_dict(), **changed}, context={_CHECKED_EXTRAS: unchanged}
             )
         except ValidationError as exc:
-            raise InvalidEntryError(_describe(exc)) from exc
+            raise EntryValidationError.of(exc) from None
 
 
 _JSON_NAMES = {name: f.alias for name, f in SessionEntry.model_fields.items() if f.alias}
+# Python name -> (JSON name, index form) of the numeric fields
+_NUMERIC_NAMES = {
+    name: (alias, _NUMERIC_FIELDS[alias])
+    for name, alias in _JSON_NAMES.items()
+    if alias in _NUMERIC_FIELDS
+}
 
 
 def json_names(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -309,8 +492,8 @@ def encode_entry(entry: SessionEntry, max_bytes: int) -> tuple[dict[str, Any], b
     """
     data = entry.to_dict()
     try:
-        encoded = orjson.dumps(data)
-    except orjson.JSONEncodeError as exc:  # only reachable by bypassing validation
+        encoded = dumps_json(data)
+    except (TypeError, ValueError, RecursionError) as exc:  # only by bypassing validation
         raise InvalidEntryError(f"entry is not JSON-serialisable: {exc}") from exc
     check_size(len(encoded), max_bytes)
     return data, encoded

@@ -5,7 +5,10 @@ transcripts), :func:`reset` (``/new``) and :func:`check` (the index against the 
 The rules live here once, on top of the store contract, so every backend reports and
 acts alike. Each step reads only what it may remove: stale entries through the index
 on ``updatedAt``, cap overflow past the newest ``max_entries``; the only exception is
-``fix_missing``, which must look at every transcript.
+``fix_missing``, which must look at every transcript. A transcript or archive that
+cannot be used (a FIFO or a symlink out of the directory in its place, a file that
+cannot be removed) is reported with its reason and left alone; the other entries are
+still checked or cleaned.
 
 >>> import tempfile, os
 >>> from sessionstore import open_store
@@ -26,14 +29,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from sessionstore.contract import MAX_PAGE_SIZE, SessionStore, SupportsMaintenance
 from sessionstore.entry import SessionEntry, SessionSummary
-from sessionstore.errors import InvalidArgumentError
+from sessionstore.errors import InvalidArgumentError, StoreUnavailableError
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.openclaw.transcripts import Transcripts, TranscriptStats
 from sessionstore.projection import project, summary_from_columns
@@ -78,8 +80,6 @@ class CleanupOptions(TypedDict, total=False):
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*", re.I)
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": DAY_MS, "w": 7 * DAY_MS}
-# <file>.deleted.<ts> / <file>.reset.<ts>, ts = 2026-03-31T08-00-00.000Z
-_ARCHIVE = re.compile(r".+\.(deleted|reset)\.(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d{3})?Z)")
 
 
 def parse_duration(text: str | int) -> int:
@@ -139,6 +139,11 @@ class CleanupReport:
     applied: bool = False
     #: entries actually removed (a session touched meanwhile is spared)
     applied_count: int = 0
+    #: key -> why its transcript was left alone (not looked at, archived or judged
+    #: missing): not a regular file, out of the directory, unreadable, not renamed
+    transcript_errors: dict[str, str] = field(default_factory=dict)
+    #: expired archive -> why it was not removed
+    archive_errors: dict[str, str] = field(default_factory=dict)
 
     def count(self, action: Action) -> int:
         """How many items have ``action``."""
@@ -153,6 +158,11 @@ class CleanupReport:
     def would_mutate(self) -> bool:
         """Whether enforcing this report changes anything."""
         return bool(self.removals or self.expired)
+
+    @property
+    def has_errors(self) -> bool:
+        """Whether a transcript or an archive could not be handled."""
+        return bool(self.transcript_errors or self.archive_errors)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with OpenClaw's field names where it has them."""
@@ -170,6 +180,8 @@ class CleanupReport:
             "appliedCount": self.applied_count,
             "archived": self.archived,
             "expired": self.expired,
+            "transcriptErrors": self.transcript_errors,
+            "archiveErrors": self.archive_errors,
             "actions": [
                 {
                     "key": item.key,
@@ -247,6 +259,10 @@ def cleanup(
     ``prune_after_ms``, ``.reset`` ones after ``reset_archive_retention_ms`` (default:
     kept). ``mode="warn"`` and ``dry_run`` only report; the report of a dry run is
     what an enforced run then does.
+
+    A transcript that cannot be used is left alone and listed in ``transcript_errors``
+    (its entry is never judged missing for it), an archive that cannot be removed in
+    ``archive_errors``; the rest of the run goes on.
     """
     if mode not in ("enforce", "warn"):
         raise InvalidArgumentError(f"mode must be 'enforce' or 'warn', got {mode!r}")
@@ -283,7 +299,14 @@ def cleanup(
     if fix_missing:
         assert transcripts is not None
         for key, entry in store.iter_entries():
-            if key not in removed and not transcripts.path(entry).exists():
+            if key in removed:
+                continue
+            try:
+                missing = transcripts.find(entry) is None
+            except StoreUnavailableError as exc:  # there, but unusable: not missing
+                report.transcript_errors[key] = str(exc)
+                continue
+            if missing:
                 consider(_summary(key, entry), Action.PRUNE_MISSING)
     if max_entries is not None and report.before - len(removed) > max_entries:
         position = 0
@@ -295,10 +318,10 @@ def cleanup(
                 consider(summary, Action.CAP_OVERFLOW)
 
     report.after = report.before - len(removed)
-    planned: list[tuple[str, SessionEntry]] = []
+    planned: list[tuple[str, SessionEntry, Path]] = []
     if transcripts is not None:
-        planned = _archives_to_make(store, transcripts, removed)
-        report.archived = sorted({transcripts.path(entry).name for _, entry in planned})
+        planned = _archives_to_make(store, transcripts, removed, report.transcript_errors)
+        report.archived = sorted({path.name for _, _, path in planned})
         report.expired = _expired_archives(
             transcripts, now, prune_after_ms, reset_archive_retention_ms
         )
@@ -314,11 +337,21 @@ def cleanup(
     if transcripts is not None:
         # Only when an entry was touched since the plan (and so spared) is a key looked up.
         touched = report.applied_count < len(removed)
-        for key, entry in planned:
+        not_archived: set[str] = set()
+        for key, entry, path in planned:
             if not touched or store.get(key) is None:
-                transcripts.archive(entry, "deleted", now_ms=now)  # None if already moved
+                try:
+                    transcripts.archive(entry, "deleted", now_ms=now)  # None if already moved
+                except StoreUnavailableError as exc:  # the file stays, as an orphan
+                    report.transcript_errors[key] = str(exc)
+                    not_archived.add(path.name)
+        report.archived = [name for name in report.archived if name not in not_archived]
         for name in report.expired:
-            (transcripts.directory / name).unlink(missing_ok=True)
+            try:
+                transcripts.remove_archive(name)
+            except StoreUnavailableError as exc:
+                report.archive_errors[name] = str(exc)
+        report.expired = [name for name in report.expired if name not in report.archive_errors]
     return report
 
 
@@ -328,44 +361,38 @@ def _summary(key: str, entry: SessionEntry) -> SessionSummary:
 
 
 def _archives_to_make(
-    store: SessionStore, transcripts: Transcripts, removed: Iterable[str]
-) -> list[tuple[str, SessionEntry]]:
-    """The removed entries whose transcript goes to ``.deleted``: those with a file, and
-    whose session id no kept entry uses (one count per session id)."""
+    store: SessionStore, transcripts: Transcripts, removed: Iterable[str], errors: dict[str, str]
+) -> list[tuple[str, SessionEntry, Path]]:
+    """The removed entries whose transcript goes to ``.deleted``, with its path: those
+    with a file, and whose session id no kept entry uses (one count per session id). A
+    transcript that cannot be used goes into ``errors`` instead."""
     doomed = [(key, entry) for key in removed if (entry := store.get(key)) is not None]
     removing = Counter(entry.session_id for _, entry in doomed)
     orphaned = {sid for sid, n in removing.items() if store.count(session_id=sid) == n}
-    return [
-        (key, entry)
-        for key, entry in doomed
-        if entry.session_id in orphaned and transcripts.path(entry).exists()
-    ]
+    planned = []
+    for key, entry in doomed:
+        if entry.session_id not in orphaned:
+            continue
+        try:
+            path = transcripts.find(entry)
+        except StoreUnavailableError as exc:
+            errors[key] = str(exc)
+            continue
+        if path is not None:
+            planned.append((key, entry, path))
+    return planned
 
 
 def _expired_archives(
     transcripts: Transcripts, now: int, deleted_ms: int | None, reset_ms: int | None
 ) -> list[str]:
     retention = {"deleted": deleted_ms, "reset": reset_ms}
-    expired = []
-    for path in _archive_files(transcripts.directory):
-        match = _ARCHIVE.fullmatch(path.name)
-        assert match is not None
-        keep_for = retention[match[1]]
-        if keep_for is not None and _stamp_ms(match[2]) < now - keep_for:
-            expired.append(path.name)
-    return expired
-
-
-def _archive_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
-    return sorted(p for p in directory.iterdir() if _ARCHIVE.fullmatch(p.name) and p.is_file())
-
-
-def _stamp_ms(stamp: str) -> int:
-    """``2026-03-31T08-00-00.000Z`` (milliseconds optional) in epoch ms."""
-    iso = stamp[:10] + "T" + stamp[11:19].replace("-", ":") + stamp[19:].replace("Z", "+00:00")
-    return int(datetime.fromisoformat(iso).timestamp() * 1000)
+    return [
+        archive.name
+        for archive in transcripts.archives()
+        if (keep_for := retention[archive.reason]) is not None
+        and archive.archived_at < now - keep_for
+    ]
 
 
 def reset(
@@ -425,11 +452,16 @@ class CheckReport:
     #: keys without ``messageCount`` yet (imported, never counted)
     uncounted: list[str] = field(default_factory=list)
     repaired: int = 0
+    #: key -> why its transcript was not read: not a regular file (a FIFO, a
+    #: directory), a symlink out of the directory, or unreadable
+    transcript_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def consistent(self) -> bool:
-        """No missing transcript, no orphan, and no wrong counter left unrepaired."""
-        return not (self.missing or self.orphans or (self.wrong_counts and not self.repair))
+        """No missing or unusable transcript, no orphan, and no wrong counter left
+        unrepaired."""
+        unrepaired = self.wrong_counts and not self.repair
+        return not (self.missing or self.transcript_errors or self.orphans or unrepaired)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -439,6 +471,7 @@ class CheckReport:
             "consistent": self.consistent,
             "repair": self.repair,
             "missing": self.missing,
+            "transcriptErrors": self.transcript_errors,
             "orphans": self.orphans,
             "wrongCounts": self.wrong_counts,
             "uncounted": self.uncounted,
@@ -464,20 +497,28 @@ def check(store: SessionStore, transcripts: Transcripts, *, repair: bool = False
     and, when the file holds assistant ``usage``, ``inputTokens``/``outputTokens`` (its
     sums) and ``totalTokens`` (the last one). Entries without ``messageCount`` were
     never counted (imported ones) and are listed as ``uncounted``, not as wrong. With
-    ``repair`` the counters of every entry with a transcript are rebuilt from it. Reads every entry
-    and every transcript: this is a maintenance task, not a hot path.
+    ``repair`` the counters of every entry with a transcript are rebuilt from it. A
+    transcript that must not or cannot be read (a FIFO or a symlink out of the
+    directory in its place) is listed in ``transcript_errors`` and the other entries
+    are checked and repaired all the same. Reads every entry and every transcript: this
+    is a maintenance task, not a hot path.
     """
     report = CheckReport(store.agent_id, repair=repair)
     referenced: set[str] = set()
     fixes: dict[str, dict[str, int]] = {}
     for key, entry in store.iter_entries():
         report.entries += 1
-        path = transcripts.path(entry)
-        referenced.add(path.name)
-        if not path.exists():
-            report.missing.append(key)
+        try:
+            path = transcripts.find(entry)
+            if path is None:
+                report.missing.append(key)
+                continue
+            referenced.add(path.name)
+            stats = transcripts.stats(entry)
+        except StoreUnavailableError as exc:
+            report.transcript_errors[key] = str(exc)
             continue
-        truth = _counters(transcripts.stats(entry))
+        truth = _counters(stats)
         data = entry.to_dict()
         wrong = {
             name: [data.get(name), value]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from sessionstore.contract import SessionStore, SupportsAgents
 from sessionstore.entry import validate_agent_id
@@ -45,6 +46,7 @@ __all__ = [
     "locate",
     "open_existing",
     "require_database",
+    "require_persistent",
     "source_agents",
     "store_type_of",
 ]
@@ -95,6 +97,37 @@ def require_database(target: str | Path) -> None:
         raise StoreUnavailableError(
             f"no database at {path}: create it from an OpenClaw state directory with "
             "`sessionstore migrate --state-dir DIR`, or empty with `sessionstore db upgrade`"
+        )
+
+
+def require_persistent(target: str | Path) -> None:
+    """Refuse a SQLite database in memory as the place to keep sessions: everything
+    written to it vanishes when the process ends.
+
+    >>> try:
+    ...     require_persistent("sqlite://")
+    ... except InvalidArgumentError as exc:
+    ...     print(str(exc)[:32])
+    sqlite:// names no database path
+    >>> require_persistent("sqlite:///srv/sessionstore.db")  # a file: fine
+    """
+    if is_json_target(target):
+        return
+    try:
+        url = make_url(database_url(target))
+    except ArgumentError:
+        return  # not a URL of any database: opening it says so
+    database = url.database or ""
+    in_memory = (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or url.query.get("mode") == "memory"
+    )
+    if url.get_backend_name() == "sqlite" and in_memory:
+        raise InvalidArgumentError(
+            f"{target} names no database path: a SQLite database in "
+            "memory vanishes when the command ends; name a file, e.g. "
+            "sqlite:///path/to/sessionstore.db"
         )
 
 

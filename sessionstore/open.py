@@ -100,6 +100,7 @@ def open_store(
     lock_timeout: float | None = None,
     engine_options: Mapping[str, Any] | None = None,
     max_entry_bytes: int = MAX_ENTRY_BYTES,
+    read_only: bool = False,
 ) -> SessionStore:
     """Open a store by URL or path (see the module docstring for the forms).
 
@@ -108,8 +109,10 @@ def open_store(
     Options that do not apply to the chosen backend are ignored, so switching backends
     is changing the URL alone: ``lock_timeout`` (seconds, default 10) is the JSON
     twin's wait for its lock file; ``engine_options`` go to SQLAlchemy's
-    ``create_engine`` for the SQL backend. Entries larger than ``max_entry_bytes`` of
-    JSON are refused by every backend.
+    ``create_engine`` for the SQL backend; ``read_only=True`` opens a SQLite file
+    read-only (``SqliteStore``: writes are refused, the file is left as it was found,
+    nothing is created). Entries larger than ``max_entry_bytes`` of JSON are refused by
+    every backend.
 
     >>> import os, tempfile
     >>> directory = tempfile.mkdtemp()
@@ -131,5 +134,7 @@ def open_store(
         options["auto_upgrade"] = auto_upgrade
         if name == "sql":
             options["engine_options"] = engine_options
+        elif read_only:
+            options["read_only"] = True
     store: SessionStore = _backend(name)(location, **options)
     return store

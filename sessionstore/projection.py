@@ -3,6 +3,18 @@
 Both backends use it: the SQL backend writes its result in the same statement as
 ``entry_json``; the JSON twin uses it to filter and summarise, so both answer alike.
 
+The entry keeps every value as written; a column holds its index form:
+
+- ``updated_at``: the number floored and clamped into 0..MAX_TIMESTAMP_MS; 0 when the
+  entry has no ``updatedAt`` (:func:`~sessionstore.entry.timestamp_of`);
+- ``created_at`` (``sessionStartedAt``): the same, NULL when absent;
+- the counters: the number floored, a negative one kept as it is
+  (:func:`~sessionstore.entry.count_of`); NULL when absent or not a number;
+- the text columns: the string cut to :data:`SHORT_TEXT` bytes of UTF-8, a lone
+  UTF-16 surrogate (which no database's text holds) replaced by U+FFFD; NULL when not
+  a string;
+- ``archived``: whether ``archivedAt`` is a number.
+
 >>> columns = project({"sessionId": "s1", "updatedAt": 7, "lastThreadId": 42, "archivedAt": 9})
 >>> columns["last_thread_id"], columns["archived"]
 ('42', True)
@@ -10,16 +22,18 @@ Both backends use it: the SQL backend writes its result in the same statement as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from sessionstore.entry import MAX_KEY_BYTES, SessionSummary
+from sessionstore.entry import MAX_KEY_BYTES, SessionSummary, count_of, timestamp_of
 
 __all__ = ["INDEX_COLUMNS", "SHORT_TEXT", "project", "summary_from_columns", "truncate_utf8"]
 
 #: Size of the short text columns in bytes of UTF-8; longer values are indexed by
 #: their beginning (a bound in bytes keeps every index within MySQL's 3072 bytes).
 SHORT_TEXT = 255
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # column -> entry field, for the plain text columns
 _TEXT_FIELDS = {
@@ -34,8 +48,7 @@ _TEXT_FIELDS = {
     "model": "model",
     "model_provider": "modelProvider",
 }
-_INT_FIELDS = {
-    "created_at": "sessionStartedAt",
+_COUNT_FIELDS = {
     "total_tokens": "totalTokens",
     "input_tokens": "inputTokens",
     "output_tokens": "outputTokens",
@@ -46,7 +59,8 @@ _INT_FIELDS = {
 INDEX_COLUMNS: tuple[str, ...] = (
     "session_id",
     "updated_at",
-    *_INT_FIELDS,
+    "created_at",
+    *_COUNT_FIELDS,
     *_TEXT_FIELDS,
     "spawned_by",
     "last_thread_id",
@@ -66,7 +80,11 @@ def truncate_utf8(value: str, limit: int) -> str:
 
 
 def _text(value: Any, limit: int = SHORT_TEXT) -> str | None:
-    return truncate_utf8(value, limit) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    if not value.isascii():
+        value = _SURROGATE.sub("\ufffd", value)
+    return truncate_utf8(value, limit)
 
 
 def _int(value: Any) -> int | None:
@@ -77,11 +95,12 @@ def project(entry: Mapping[str, Any]) -> dict[str, Any]:
     """Index column values for one entry given as its JSON object (camelCase keys)."""
     columns: dict[str, Any] = {
         "session_id": entry["sessionId"],
-        "updated_at": entry["updatedAt"],
-        "archived": _int(entry.get("archivedAt")) is not None,
+        "updated_at": timestamp_of(entry.get("updatedAt")) or 0,
+        "created_at": timestamp_of(entry.get("sessionStartedAt")),
+        "archived": timestamp_of(entry.get("archivedAt")) is not None,
     }
-    for column, field in _INT_FIELDS.items():
-        columns[column] = _int(entry.get(field))
+    for column, field in _COUNT_FIELDS.items():
+        columns[column] = count_of(entry.get(field))
     for column, field in _TEXT_FIELDS.items():
         columns[column] = _text(entry.get(field))
     columns["spawned_by"] = _text(entry.get("spawnedBy"), MAX_KEY_BYTES)

@@ -21,8 +21,11 @@ killed resumes where it stopped, without duplicates.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import shutil
+import uuid
 from collections import UserList
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,19 +33,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import orjson
-
 from sessionstore.contract import ImportRecord, SessionStore, SupportsImportRecords, batched
-from sessionstore.entry import SessionEntry
-from sessionstore.errors import InvalidArgumentError, SessionStoreError
+from sessionstore.entry import SessionEntry, dumps_json
+from sessionstore.errors import InvalidArgumentError, SessionStoreError, StaleEntryError
+from sessionstore.files import fsync_directory
 from sessionstore.locate import (
     default_target,
     describe_target,
     open_existing,
+    require_persistent,
     source_agents,
 )
 from sessionstore.open import is_json_target, open_store
 from sessionstore.openclaw.merge import now_ms
+from sessionstore.openclaw.skillprompts import PromptBlobs
 from sessionstore.openclaw.statedir import (
     AgentSource,
     discover_agents,
@@ -73,6 +77,8 @@ class Status(StrEnum):
     """What a transfer did with one agent."""
 
     MIGRATED = "MIGRATED"
+    #: migrated, but source entries that failed validation were left behind
+    PARTIAL = "PARTIAL"
     COPIED = "COPIED"
     EXPORTED = "EXPORTED"
     #: the target already held exactly the source's entries: nothing was written
@@ -123,7 +129,7 @@ class Checksum:
     @staticmethod
     def digest(key: str, data: Mapping[str, Any]) -> int:
         """The hash of one pair."""
-        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        canonical = dumps_json(data, sort_keys=True)  # lone surrogates as JSON escapes
         return int.from_bytes(hashlib.sha256(key.encode() + b"\0" + canonical).digest(), "big")
 
     def add(self, key: str, data: Mapping[str, Any]) -> None:
@@ -171,9 +177,10 @@ class AgentReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     #: what normalisation changed (renamed or collapsed keys, legacy fields)
     changes: list[str] = field(default_factory=list)
-    #: transcript files found beside the source store, and the messages in them
+    #: transcript files found beside the source store
     transcripts: int = 0
-    messages: int = 0
+    #: the messages in them, when counted (``migrate(count_messages=True)``)
+    messages: int | None = None
     #: the checksum both sides agreed on (``None`` when not verified)
     checksum: str | None = None
     error: str | None = None
@@ -206,11 +213,15 @@ class TransferReport:
     target: str
     dry_run: bool = False
     agents: list[AgentReport] = field(default_factory=list)
+    #: the caller accepted that rejected entries stay behind (``PARTIAL`` is then ok)
+    accept_rejected: bool = False
 
     @property
     def ok(self) -> bool:
-        """``True`` unless an agent failed."""
-        return all(agent.status is not Status.FAILED for agent in self.agents)
+        """``True`` unless an agent failed, or left entries behind without
+        ``accept_rejected``."""
+        failed = {Status.FAILED} if self.accept_rejected else {Status.FAILED, Status.PARTIAL}
+        return all(agent.status not in failed for agent in self.agents)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (the CLI's ``--json`` output)."""
@@ -231,18 +242,20 @@ class _Plan:
     unchanged: int = 0
     extra: list[str] = field(default_factory=list)  # in the target only
     newer: list[str] = field(default_factory=list)  # changed in the target since the source
+    #: the version of each target entry when planned (absent: 0)
+    versions: dict[str, int] = field(default_factory=dict)
 
 
-def _updated(data: Mapping[str, Any]) -> int:
+def _updated(data: Mapping[str, Any]) -> float:
     value = data.get("updatedAt")
-    return value if isinstance(value, int) else -1
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else -1
 
 
 def _plan(source: Mapping[str, dict[str, Any]], target: SessionStore | None) -> _Plan:
     plan = _Plan()
-    seen: set[str] = set()
-    for key, entry in target.iter_entries() if target is not None else ():
-        seen.add(key)
+    rows = target.iter_entries_with_versions() if target is not None else ()
+    for key, entry, version in rows:
+        plan.versions[key] = version
         wanted = source.get(key)
         if wanted is None:
             plan.extra.append(key)
@@ -254,7 +267,7 @@ def _plan(source: Mapping[str, dict[str, Any]], target: SessionStore | None) -> 
             plan.newer.append(key)
         else:
             plan.writes.append(key)
-    plan.writes.extend(key for key in source if key not in seen)
+    plan.writes.extend(key for key in source if key not in plan.versions)
     return plan
 
 
@@ -273,15 +286,29 @@ class _Reported(UserList[tuple[str, SessionEntry]]):
             yield item
 
 
-def _count_transcripts(directory: Path, progress: Progress) -> tuple[int, int]:
+def _count_transcripts(
+    directory: Path, progress: Progress, count_messages: bool
+) -> tuple[int, int | None]:
+    """The transcript files beside a store, and (only when asked: it reads every file)
+    the messages in them."""
     transcripts = Transcripts(directory)
     files = transcripts.files() if directory.is_dir() else []
+    if not count_messages:
+        return len(files), None
     progress.start(f"{directory.parent.name}: counting messages", len(files))
     messages = 0
     for path in files:
         messages += transcripts.file_stats(path).messages
         progress.advance()
     return len(files), messages
+
+
+@dataclass(frozen=True)
+class _MigrateOptions:
+    dry_run: bool
+    replace: bool
+    verbatim: bool
+    count_messages: bool
 
 
 def migrate(
@@ -292,6 +319,8 @@ def migrate(
     dry_run: bool = False,
     replace: bool = False,
     verbatim: bool = False,
+    accept_rejected: bool = False,
+    count_messages: bool = False,
     progress: Progress | None = None,
 ) -> TransferReport:
     """Import an OpenClaw state directory's sessions into ``target`` (default: SQLite
@@ -299,46 +328,54 @@ def migrate(
 
     ``agents`` limits the run to those ids (default: every agent found). Each agent is
     read and normalised (see :func:`~sessionstore.openclaw.statedir.normalise_entries`;
-    ``verbatim=True`` keeps keys and fields as written), written in one transaction
-    and verified. An agent whose target entries are all equal to the source is
-    SKIPPED. If the target holds entries of that agent that the source lacks, or that
-    are newer than the source's, it was written to since an earlier migration: the
-    agent FAILS, nothing is written, unless ``replace=True`` makes the target equal
-    to the source. ``dry_run`` reads and plans only; the target is not even created.
-    The source files are never modified.
+    ``verbatim=True`` keeps keys and fields as written), planned against the target
+    and written in one unit (one transaction, or one atomic file write) that commits
+    only if no entry it touches changed since the plan; then it is verified. An agent
+    whose target entries are all equal to the source is SKIPPED. If the target holds
+    entries of that agent that the source lacks, or that are newer than the source's,
+    it was written to since an earlier migration: the agent FAILS, nothing is
+    written, unless ``replace=True`` makes the target equal to the source. An agent
+    with entries that failed validation is PARTIAL (its valid entries are migrated),
+    and the report is not ``ok`` unless ``accept_rejected=True``. ``dry_run`` reads
+    and plans only; the target is not even created. The source files are never
+    modified. ``count_messages=True`` also counts the messages of every transcript
+    (it reads each file in full); by default only the files are counted.
+
+    A SQLite database in memory is refused (:class:`InvalidArgumentError`): it would
+    vanish with the process.
     """
     progress = progress or NullProgress()
     target_text = default_target(state_dir) if target is None else str(target)
-    report = TransferReport("migrate", describe_target(target_text), dry_run)
+    require_persistent(target_text)
+    report = TransferReport(
+        "migrate", describe_target(target_text), dry_run, accept_rejected=accept_rejected
+    )
     found = {source.agent_id: source for source in discover_agents(state_dir)}
     wanted = sorted(found) if agents is None else list(agents)
+    options = _MigrateOptions(dry_run, replace, verbatim, count_messages)
     for agent_id in wanted:
         source = found.get(agent_id) or AgentSource(agent_id, store_path(state_dir, agent_id))
-        report.agents.append(
-            _migrate_agent(source, target_text, dry_run, replace, verbatim, progress)
-        )
+        report.agents.append(_migrate_agent(source, target_text, options, progress))
     return report
 
 
 def _migrate_agent(
-    source: AgentSource,
-    target: str,
-    dry_run: bool,
-    replace: bool,
-    verbatim: bool,
-    progress: Progress,
+    source: AgentSource, target: str, options: _MigrateOptions, progress: Progress
 ) -> AgentReport:
     report = AgentReport(source.agent_id, Status.FAILED, str(source.path), describe_target(target))
+    dry_run, replace = options.dry_run, options.replace
     try:
-        report.transcripts, report.messages = _count_transcripts(source.sessions_dir, progress)
+        report.transcripts, report.messages = _count_transcripts(
+            source.sessions_dir, progress, options.count_messages
+        )
         if not source.exists():
             report.status = Status.NO_DATA
             return report
-        loaded = load_agent(source, verbatim=verbatim)
+        loaded = load_agent(source, verbatim=options.verbatim)
         report.entries_read = loaded.read
         report.rejected, report.changes = loaded.rejected, loaded.changes
         expected = Checksum.of(loaded.entries.items())
-        if not loaded.entries:
+        if not loaded.entries and not loaded.rejected:
             report.status = Status.NO_DATA
             return report
         store = open_existing(target, source.agent_id) if dry_run else None
@@ -360,19 +397,19 @@ def _migrate_agent(
             report.removed = len(plan.extra)
             if dry_run:
                 report.status = Status.SKIPPED if not report.imported else Status.MIGRATED
+                _mark_partial(report)
                 return report
             assert store is not None
             if not report.imported and not plan.extra:
                 report.status = Status.SKIPPED
             else:
                 progress.start(f"{source.agent_id}: writing", report.imported)
-                keys = plan.writes + plan.newer
-                items = [(k, loaded.validated[k]) for k in keys]
-                store.put_many(_Reported(items, progress), batch_size=BATCH_SIZE)
-                for key in plan.extra:
-                    store.delete(key)
+                if not _write_plan(store, plan, loaded.validated, progress, report):
+                    return report
                 report.status = Status.MIGRATED
-            _verify(store, expected, report)
+            if not _verify(store, expected, report):
+                return report
+            _mark_partial(report)
             if isinstance(store, SupportsImportRecords):
                 store.record_import(
                     ImportRecord(
@@ -391,8 +428,45 @@ def _migrate_agent(
     return report
 
 
-def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> None:
-    """Read the agent back from the target and compare it with the source."""
+def _write_plan(
+    store: SessionStore,
+    plan: _Plan,
+    validated: Mapping[str, SessionEntry],
+    progress: Progress,
+    report: AgentReport,
+) -> bool:
+    """Write the plan's entries and remove its extra keys in one unit that commits
+    only if every key touched is still at its planned version. A key written by
+    someone else since the plan fails the agent (and keeps that write)."""
+    keys = plan.writes + plan.newer
+    items = [(key, validated[key]) for key in keys]
+    try:
+        store.put_many(
+            _Reported(items, progress),
+            batch_size=BATCH_SIZE,
+            delete=plan.extra,
+            expected_versions={key: plan.versions.get(key, 0) for key in keys + plan.extra},
+        )
+    except StaleEntryError as exc:
+        report.imported = report.removed = 0
+        report.error = (
+            f"{exc.key!r} was written by someone else during the migration (version "
+            f"{exc.expected_version} when planned, {exc.current_version} now); nothing was "
+            f"written for agent {report.agent_id!r}. Stop other writers and run it again"
+        )
+        return False
+    return True
+
+
+def _mark_partial(report: AgentReport) -> None:
+    """An agent with entries left behind is not MIGRATED (nor SKIPPED)."""
+    if report.rejected:
+        report.status = Status.PARTIAL
+
+
+def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> bool:
+    """Read the agent back from the target and compare it with the source; on a
+    difference the agent FAILS."""
     actual = Checksum.of((key, entry.to_dict()) for key, entry in store.iter_entries())
     if actual != expected:
         report.status = Status.FAILED
@@ -401,8 +475,9 @@ def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> Non
             f"(checksum {actual.hexdigest()[:12]}), the source {expected.count} "
             f"(checksum {expected.hexdigest()[:12]})"
         )
-        return
+        return False
     report.checksum = expected.hexdigest()
+    return True
 
 
 def copy(
@@ -423,6 +498,8 @@ def copy(
     """
     progress = progress or NullProgress()
     source_text, target_text = str(source), str(target)
+    require_persistent(source_text)
+    require_persistent(target_text)
     report = TransferReport("copy", describe_target(target_text))
     ids = list(agents) if agents is not None else source_agents(source_text)
     if len(ids) > 1 and is_json_target(target_text):
@@ -474,13 +551,15 @@ def export(
     """Write a store's sessions back as OpenClaw ``sessions.json`` files: the rollback.
 
     With ``state_dir`` each agent goes to ``<state>/agents/<id>/sessions/sessions.json``;
-    with ``out`` the one agent chosen goes to that file. An existing file is refused
-    unless ``force``; then it is first renamed to ``sessions.json.bak.<epoch ms>``
-    (OpenClaw's backup name), never overwritten in place. Each file is written
-    atomically and verified against the source.
+    with ``out`` the one agent chosen goes to that file. Each file is first written
+    beside its destination and verified against the source, then moved into place
+    atomically. An existing file is refused unless ``force``; then it is kept as
+    ``sessions.json.bak.<epoch ms>`` (OpenClaw's backup name) just before it is
+    replaced. A failure leaves the destination as it was.
     """
     if (state_dir is None) == (out is None):
         raise InvalidArgumentError("export needs exactly one of state_dir (--state-dir) or out")
+    require_persistent(str(source))
     progress = progress or NullProgress()
     ids = list(agents) if agents is not None else source_agents(str(source))
     if out is not None and len(ids) != 1:
@@ -500,6 +579,10 @@ def _export_agent(
     source: str, path: Path, agent_id: str, force: bool, progress: Progress
 ) -> AgentReport:
     report = AgentReport(agent_id, Status.FAILED, describe_target(source), str(path))
+    existed = False
+    # Written and verified under a temporary name beside the destination, so that
+    # the destination changes only by one os.replace of a verified file.
+    staging = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.export.tmp")
     try:
         with open_store(source, agent_id=agent_id) as src:
             entries = list(src.iter_entries())
@@ -507,19 +590,49 @@ def _export_agent(
         if not entries:
             report.status = Status.NO_DATA
             return report
-        if path.exists():
-            if not force:
-                report.error = f"{path} exists; pass force (--force) to replace it"
-                return report
-            path.replace(path.with_name(f"{path.name}.bak.{now_ms()}"))
+        existed = path.exists()
+        if existed and not force:
+            report.error = f"{path} exists; pass force (--force) to replace it"
+            return report
         progress.start(f"{agent_id}: exporting", len(entries))
-        with open_store(f"json://{path}", agent_id=agent_id) as dst:
+        with open_store(f"json://{staging}", agent_id=agent_id) as dst:
             report.imported = dst.put_many(entries)
             progress.advance(len(entries))
-            report.status = Status.EXPORTED
-            _verify(dst, Checksum.of((k, e.to_dict()) for k, e in entries), report)
+            if not _verify(dst, Checksum.of((k, e.to_dict()) for k, e in entries), report):
+                report.imported = 0
+                return report
+        # An entry holding only a promptRef (no prompt) is written as it is: say where
+        # OpenClaw would find no file for it, and drop its skillsSnapshot.
+        unresolved = PromptBlobs(path.parent).check({k: e.to_dict() for k, e in entries})
+        report.changes.extend(str(problem) for problem in unresolved)
+        if existed:
+            _keep_backup(path)
+        os.replace(staging, path)
+        fsync_directory(path.parent)
+        report.status = Status.EXPORTED
     except OSError as exc:
-        report.error = f"cannot write {path}: {exc.strerror}"
+        report.status, report.error = Status.FAILED, f"cannot write {path}: {exc.strerror}"
     except SessionStoreError as exc:
         report.status, report.error = Status.FAILED, str(exc)
+    finally:
+        # the staging file, if it is still there, and the twin's files beside it
+        for leftover in path.parent.glob(f"{glob.escape(staging.name)}*"):
+            leftover.unlink(missing_ok=True)
+        if report.status is Status.FAILED and existed:
+            report.error = f"{report.error}; {path} was left as it was"
     return report
+
+
+def _keep_backup(path: Path) -> Path:
+    """Keep the file about to be replaced as ``<name>.bak.<epoch ms>``: a second name
+    for it (a hard link), or a copy where links are not supported; durable before
+    the caller replaces ``path``."""
+    backup = path.with_name(f"{path.name}.bak.{now_ms()}")
+    try:
+        os.link(path, backup)
+    except OSError:
+        shutil.copy2(path, backup)
+        with open(backup, "rb") as fh:
+            os.fsync(fh.fileno())
+    fsync_directory(path.parent)
+    return backup

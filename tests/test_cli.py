@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -83,6 +84,62 @@ def test_unknown_revision_is_an_error(tmp_path: Path) -> None:
     assert "0042" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "command", [["info"], ["list"], ["db", "current"], ["db", "upgrade"], ["db", "stamp", "head"]]
+)
+def test_a_driver_that_is_not_installed_is_one_line_naming_the_extra(command: list[str]) -> None:
+    done = run(*command, "--url", "mysql+mysqldb://u:pw@127.0.0.1/db")
+    assert done.exit_code == 1
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert "pip install 'sessionstore[mysql]'" in done.stderr and "pw@" not in done.stderr
+
+
+def _newer_database(tmp_path: Path, sessions: int) -> str:
+    """A SQLite store holding ``sessions`` sessions, stamped by a newer sessionstore."""
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    with open_store(url, auto_upgrade=True) as store:
+        store.put_many(
+            (f"agent:main:k{i}", {"sessionId": f"s{i}", "updatedAt": 1}) for i in range(sessions)
+        )
+    with sqlite3.connect(tmp_path / "newer.db") as conn:
+        conn.execute("UPDATE sessionstore_version SET version_num = '9999'")
+    conn.close()
+    return url
+
+
+def test_a_database_of_a_newer_sessionstore_is_described_and_counted(tmp_path: Path) -> None:
+    url = _newer_database(tmp_path, 100)
+    newer = "newer than this sessionstore; upgrade sessionstore"
+    done = run("db", "current", "--url", url)
+    assert done.exit_code == 0
+    assert done.stdout.strip() == f"current: 9999  head: {head_revision()}  ({newer})"
+    done = run("info", "--url", url)
+    assert done.exit_code == 0, done.stderr
+    assert f"schema:     9999 (head {head_revision()}, {newer})" in done.stdout
+    assert "sessions:   100" in done.stdout and "  main: 100" in done.stdout
+    assert _json(run("info", "--url", url, "--json"))["total"] == 100
+    done = run("db", "upgrade", "--url", url)
+    assert done.exit_code == 1 and len(done.stderr.strip().splitlines()) == 1
+    assert "upgrade sessionstore" in done.stderr and "Traceback" not in done.stderr
+    assert current_revision(url) == "9999"
+
+
+def test_db_stamp_and_repair(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    run("db", "upgrade", "--url", url)
+    done = run("db", "stamp", "--url", url, "base")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.strip() == f"{url}: {head_revision()} -> empty"
+    done = run("db", "current", "--url", url)
+    assert "(an upgrade was stopped halfway: run `sessionstore db repair`)" in done.stdout
+    done = run("db", "repair", "--url", url)  # the tables are empty: dropped, made again
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.startswith(f"{url}: dropped the empty ")
+    assert done.stdout.strip().endswith(f"schema at {head_revision()}")
+    done = run("db", "stamp", "--url", url, "0999")
+    assert done.exit_code == 1 and "unknown revision '0999'" in done.stderr
+
+
 def test_a_plain_path_is_a_sqlite_file_and_reading_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "state" / "sessions.db"
     done = run("db", "current", "--url", str(path))
@@ -141,13 +198,47 @@ def test_migrate_reports_each_agent_and_exits_1_when_one_failed(
     assert done.exit_code == 1
     report = _json(done)
     statuses = {agent["agentId"]: agent["status"] for agent in report["agents"]}
-    assert statuses == {"broken": "FAILED", **dict.fromkeys(state.agents, "MIGRATED")}
+    # every messy agent has an invalid entry, left behind
+    assert statuses == {"broken": "FAILED", **dict.fromkeys(state.agents, "PARTIAL")}
     assert report["ok"] is False
-    good = run(
-        "migrate", "--state-dir", str(state.state_dir), "--agent", "main", "--to", f"sqlite:///{db}"
-    )
-    assert good.exit_code == 0, good.stderr
-    assert "SKIPPED" in good.stdout and "Traceback" not in good.stderr
+    main_only = ("migrate", "--state-dir", str(state.state_dir), "--agent", "main")
+    partial = run(*main_only, "--to", f"sqlite:///{db}")
+    assert partial.exit_code == 1
+    assert "main: PARTIAL: 1 entries left behind" in partial.stdout
+    assert "--accept-rejected" in partial.stdout
+    accepted = run(*main_only, "--to", f"sqlite:///{db}", "--accept-rejected")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "PARTIAL" in accepted.stdout and "Traceback" not in accepted.stderr
+    assert "left behind" not in accepted.stdout
+
+
+def test_migrate_counts_messages_only_when_asked(state: GeneratedStateDir, tmp_path: Path) -> None:
+    migrate = ("migrate", "--state-dir", str(state.state_dir), "--agent", "main", "--json")
+    plain = _json(run(*migrate, "--to", f"sqlite:///{tmp_path / 'a.db'}"))["agents"][0]
+    assert plain["transcripts"] >= state.transcripts["main"] and plain["messages"] is None
+    counted = _json(run(*migrate, "--count-messages", "--to", f"sqlite:///{tmp_path / 'b.db'}"))
+    assert counted["agents"][0]["messages"] >= plain["transcripts"]
+    table = run(*migrate[:-1], "--to", f"sqlite:///{tmp_path / 'a.db'}")
+    row = next(line for line in table.stdout.splitlines() if line.split()[:1] == ["main"])
+    assert row.split()[-1] == "-"  # no message count
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_a_database_in_memory_is_refused_with_one_line(tmp_path: Path, url: str) -> None:
+    state = generate_state_dir(tmp_path / "state", agents=("main",), sessions_per_agent=2)
+    source = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert run("migrate", "--state-dir", str(state.state_dir), "--to", source).exit_code == 0
+    for command in (
+        ("migrate", "--state-dir", str(state.state_dir), "--to", url),
+        ("copy", "--from", source, "--to", url),
+        ("export", "--from", url, "--out", str(tmp_path / "out.json")),
+        ("db", "upgrade", "--url", url),
+    ):
+        done = run(*command)
+        assert done.exit_code == 1, command
+        assert done.stderr.startswith("error: ") and "no database path" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "MIGRATED" not in done.stdout
 
 
 def test_list_show_info_on_a_migrated_state_dir(state: GeneratedStateDir, tmp_path: Path) -> None:

@@ -9,7 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from sessionstore import InvalidArgumentError, InvalidEntryError, SessionEntry
-from sessionstore.entry import MAX_TIMESTAMP_MS, validate_agent_id, validate_key
+from sessionstore.entry import (
+    MAX_DEPTH,
+    MAX_TIMESTAMP_MS,
+    EntryValidationError,
+    validate_agent_id,
+    validate_key,
+)
 
 
 def test_python_names_and_json_names() -> None:
@@ -66,14 +72,11 @@ def test_session_id_follows_openclaws_safe_id_rule(session_id: str, ok: bool) ->
 @pytest.mark.parametrize(
     ("fields", "named"),
     [
-        ({"updatedAt": -1}, "updatedAt"),
-        ({"updatedAt": MAX_TIMESTAMP_MS + 1}, "updatedAt"),
-        ({"updatedAt": 1.5}, "updatedAt"),
         ({"updatedAt": True}, "updatedAt"),
         ({"updatedAt": "1774962000000"}, "updatedAt"),
-        ({"totalTokens": -3}, "totalTokens"),
+        ({"updatedAt": None}, "updatedAt"),
         ({"totalTokens": "3"}, "totalTokens"),
-        ({"archivedAt": -1}, "archivedAt"),
+        ({"archivedAt": False}, "archivedAt"),
         ({"label": 7}, "label"),
         ({"lastThreadId": 4.2}, "lastThreadId"),
         ({"label": "a\x00b"}, "label"),
@@ -92,9 +95,8 @@ def test_invalid_entries_are_refused_with_the_field_named() -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"sessionId": "../etc/passwd", "updatedAt": 1}, "sessionId"),
         ({"sessionId": "a/b", "updatedAt": 1}, "sessionId"),
-        ({"sessionId": "ok", "updatedAt": -1}, "updatedAt"),
         ({"sessionId": "ok", "updatedAt": "1"}, "updatedAt"),
-        ({"sessionId": "ok"}, "updatedAt"),
+        ({"updatedAt": 1}, "sessionId"),
         ({"sessionId": "ok", "updatedAt": 1, "extra": float("nan")}, "extra"),
         ({"sessionId": "ok", "updatedAt": 1, "deep": {"x": [float("inf")]}}, "deep.x"),
     ]
@@ -112,6 +114,73 @@ def test_constructing_directly_validates_too() -> None:
         SessionEntry(session_id="a/b", updated_at=1)
     with pytest.raises(ValidationError, match="extra"):
         SessionEntry(session_id="s", updated_at=1, extra=float("nan"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SessionEntry(session_id="a/b", updated_at=1),
+        lambda: SessionEntry(session_id="s", label=7),  # type: ignore[arg-type]
+        lambda: SessionEntry.from_dict({"sessionId": "a/b", "updatedAt": 1}),
+        lambda: SessionEntry.from_json('{"sessionId": "s", "label": 7}'),
+        lambda: SessionEntry(session_id="s").with_fields(label=7),
+    ],
+)
+def test_both_construction_paths_raise_invalid_entry_error(make: Any) -> None:
+    with pytest.raises(InvalidEntryError) as caught:
+        make()
+    # one class for every path: a SessionStoreError that is still pydantic's error
+    assert type(caught.value) is EntryValidationError
+    assert isinstance(caught.value, ValidationError) and isinstance(caught.value, ValueError)
+    assert "\n" not in str(caught.value)
+    assert caught.value.errors()[0]["loc"] in (("session_id",), ("sessionId",), ("label",))
+
+
+@pytest.mark.parametrize(
+    ("data", "typed"),
+    [
+        ({"sessionId": "a", "updatedAt": 1796126700520.5}, {"updated_at": 1796126700520}),
+        ({"sessionId": "b"}, {"updated_at": 0}),
+        ({"sessionId": "c", "updatedAt": 5, "inputTokens": -5}, {"input_tokens": -5}),
+        (
+            {"sessionId": "d", "updatedAt": -7, "totalTokens": 2.9},
+            {"updated_at": 0, "total_tokens": 2},
+        ),
+        (
+            {"sessionId": "e", "updatedAt": MAX_TIMESTAMP_MS + 1.5, "archivedAt": 0.5},
+            {"updated_at": MAX_TIMESTAMP_MS, "archived_at": 0},
+        ),
+        ({"sessionId": "f", "messageCount": 2**64 - 1}, {"message_count": 2**63 - 1}),
+        ({"sessionId": "g", "updatedAt": 1.0}, {"updated_at": 1}),
+    ],
+)
+def test_numbers_openclaw_keeps_are_kept_as_written(
+    data: dict[str, Any], typed: dict[str, int]
+) -> None:
+    entry = SessionEntry.from_dict(data)
+    assert entry.to_dict() == data
+    assert [type(v) for v in entry.to_dict().values()] == [type(v) for v in data.values()]
+    assert {name: getattr(entry, name) for name in typed} == typed
+    assert SessionEntry.from_json(entry.to_json()) == entry
+    assert entry.with_fields(label="x").to_dict() == {**data, "label": "x"}
+    assert entry.with_fields(updated_at=3).updated_at == 3
+
+
+def test_lone_surrogates_round_trip_through_json() -> None:
+    entry = SessionEntry.from_json(r'{"sessionId":"s","label":"cut \ud83d","x":{"\udc00":1}}')
+    assert entry.label == "cut \ud83d"
+    assert entry.to_json() == rb'{"sessionId":"s","label":"cut \ud83d","x":{"\udc00":1}}'
+    with pytest.raises(InvalidEntryError, match="field name '\\\\ud800' holds a lone"):
+        SessionEntry.from_dict({"sessionId": "s", "\ud800": 1})
+
+
+def test_nesting_is_limited_per_entry() -> None:
+    value: Any = 1
+    for _ in range(MAX_DEPTH - 1):  # the entry is level 1
+        value = {"k": value}
+    SessionEntry.from_dict({"sessionId": "s", "x": value}).to_json()
+    with pytest.raises(InvalidEntryError, match=r"^entry: Value error, x: nested deeper than 128"):
+        SessionEntry.from_dict({"sessionId": "s", "x": [value]})
 
 
 def test_equality_follows_the_json_form() -> None:
@@ -142,7 +211,7 @@ def test_entries_are_immutable_and_with_fields_validates() -> None:
         "thinkingLevel": "low",
     }
     with pytest.raises(InvalidEntryError, match="updatedAt"):
-        entry.with_fields(updated_at=-5)
+        entry.with_fields(updated_at="soon")
 
 
 def test_keys_and_agent_ids() -> None:

@@ -95,7 +95,12 @@ def test_files_and_directories_are_private(path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     # no temp file left; the lock file stays (an OS lock is taken on it), private too
-    assert sorted(p.name for p in path.parent.iterdir()) == ["sessions.json", "sessions.json.lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "sessions.json",
+        "sessions.json.lock",
+        "sessions.json.versions",
+    ]
+    assert stat.S_IMODE(path.with_name("sessions.json.versions").stat().st_mode) == 0o600
     assert stat.S_IMODE(Path(f"{path}.lock").stat().st_mode) == 0o600
 
 

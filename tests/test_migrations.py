@@ -25,7 +25,14 @@ from sessionstore import (
 )
 from sessionstore.sql.engine import create_sql_engine
 from sessionstore.sql.schema import VERSION_TABLE, metadata
-from sessionstore.sql.upgrade import check, script_location
+from sessionstore.sql.upgrade import (
+    check,
+    count_sessions,
+    repair,
+    schema_state,
+    script_location,
+    stamp,
+)
 from tests.contract.backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +147,49 @@ def test_open_store_refuses_an_unknown_newer_revision(empty_url: str) -> None:
         open_store(empty_url, auto_upgrade=True)
 
 
+def _execute(url: str, statement: str) -> None:
+    engine = create_sql_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_a_newer_revision_is_named_counted_and_never_upgraded(empty_url: str) -> None:
+    upgrade(empty_url)
+    with open_store(empty_url) as store:
+        store.put_many(
+            (f"agent:main:k{i}", SessionEntry(session_id=f"s{i}", updated_at=1)) for i in range(100)
+        )
+    _execute(empty_url, f"UPDATE {VERSION_TABLE} SET version_num = '9999'")  # a newer release
+    newer = "newer than this sessionstore; upgrade sessionstore"
+    assert schema_state(empty_url) == ("9999", newer)
+    assert count_sessions(empty_url) == {"main": 100}
+    for step in (upgrade, repair):
+        with pytest.raises(SchemaOutdatedError, match="upgrade sessionstore"):
+            step(empty_url)
+    assert current_revision(empty_url) == "9999"
+
+
+def test_tables_that_lost_their_revision_are_stamped(empty_url: str) -> None:
+    upgrade(empty_url)
+    with open_store(empty_url) as store:
+        store.put("agent:main:main", SessionEntry(session_id="s", updated_at=1))
+    _execute(empty_url, f"DELETE FROM {VERSION_TABLE}")
+    stopped = "an upgrade was stopped halfway: run `sessionstore db repair`"
+    assert schema_state(empty_url) == (None, stopped)
+    with pytest.raises(SchemaOutdatedError, match="sessionstore db stamp REVISION --url"):
+        upgrade(empty_url)
+    with pytest.raises(SchemaOutdatedError, match="sessions holds 1 rows, so nothing is dropped"):
+        repair(empty_url)
+    stamp(empty_url, head_revision())
+    assert current_revision(empty_url) == head_revision()
+    check(empty_url)
+    with open_store(empty_url) as store:
+        assert store.count() == 1
+
+
 def _alembic(*args: str, url: str | None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "SESSIONSTORE_URL"}
     if url is not None:
@@ -180,3 +230,30 @@ def test_alembic_without_a_url_says_how_to_give_one() -> None:
     done = _alembic("upgrade", "head", url=None)
     assert done.returncode != 0
     assert "SESSIONSTORE_URL" in done.stderr
+
+
+def test_revision_0005_keeps_the_rows_and_starts_the_floor_above_them(empty_url: str) -> None:
+    """Down to 0004 and up again with data: rows and their versions stay; the floor
+    starts at the highest version, so new rows and re-created keys start above it."""
+    upgrade(empty_url)
+    with open_store(empty_url) as store:
+        store.put_many(
+            [(f"agent:main:k{n}", SessionEntry(session_id=f"s{n}", updated_at=n)) for n in range(5)]
+        )
+    downgrade(empty_url, "0004")
+    assert "session_version_floor" not in _tables(empty_url)
+    engine = create_sql_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE sessions SET version = 41 WHERE session_id = 's3'"))
+            assert conn.execute(text("SELECT COUNT(*) FROM sessions")).scalar() == 5
+    finally:
+        engine.dispose()
+    upgrade(empty_url)
+    with open_store(empty_url) as store:
+        assert store.count() == 5
+        assert store.version("agent:main:k3") == 41
+        assert store.put("agent:main:new", SessionEntry(session_id="n", updated_at=9)) == 42
+        assert store.delete("agent:main:k3")
+        # k3 had versions up to 41: written again, it starts above them
+        assert store.put("agent:main:k3", SessionEntry(session_id="s3", updated_at=3)) == 42

@@ -3,11 +3,13 @@ written with the entry, connection settings, error translation and file modes.""
 
 from __future__ import annotations
 
+import importlib.util
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import make_url, select, text
 
 from sessionstore import (
     SchemaOutdatedError,
@@ -19,6 +21,7 @@ from sessionstore import (
 from sessionstore.backends.sql import SqlStore
 from sessionstore.backends.sqlite import SqliteStore
 from sessionstore.projection import INDEX_COLUMNS, project
+from sessionstore.sql.engine import CONNECT_TIMEOUT_S, KEEPALIVES, READ_TIMEOUT_S, mask_secrets
 from sessionstore.sql.schema import sessions
 from tests.conftest import SqlBackedStore, engine_of, sql_store
 
@@ -172,3 +175,86 @@ def test_a_missing_sqlite_file_is_refused_without_creating_it(tmp_path: Path) ->
     with pytest.raises(SchemaOutdatedError, match="sessionstore db upgrade"):
         open_store(f"sqlite:///{path}")
     assert not path.parent.exists()
+
+
+def _settings(store: SqlBackedStore, *names: str) -> list[object]:
+    with engine_of(store) as engine, engine.connect() as conn:
+        return [conn.exec_driver_sql(f"SHOW {name}").scalar() for name in names]
+
+
+def test_postgresql_connections_have_timeouts_that_the_url_overrides(postgresql_url: str) -> None:
+    with open_store(postgresql_url, auto_upgrade=True) as opened:
+        store = sql_store(opened)
+        assert _settings(store, "statement_timeout", "lock_timeout") == ["1min", "10s"]
+        assert isinstance(store, SqlStore)
+        with store.engine.connect() as conn:
+            dbapi: Any = conn.connection.dbapi_connection
+            assert dbapi.read_timeout == READ_TIMEOUT_S
+            params = dbapi.info.get_parameters()
+            assert params["connect_timeout"] == str(CONNECT_TIMEOUT_S)
+            assert {key: params[key] for key in KEEPALIVES} == {
+                key: str(value) for key, value in KEEPALIVES.items()
+            }
+    url = make_url(postgresql_url)
+    mine = url.update_query_dict(
+        {"options": f"{url.query['options']} -c lock_timeout=1234", "connect_timeout": "3"}
+    )
+    with open_store(mine.render_as_string(hide_password=False)) as opened:
+        store = sql_store(opened)
+        assert _settings(store, "statement_timeout", "lock_timeout") == ["1min", "1234ms"]
+        with engine_of(store) as engine, engine.connect() as conn:
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi.info.get_parameters()["connect_timeout"] == "3"
+
+
+def test_mysql_connections_have_timeouts_that_the_options_override(mysql_url: str) -> None:
+    with open_store(mysql_url, auto_upgrade=True) as opened:
+        store = sql_store(opened)
+        with engine_of(store) as engine, engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT @@innodb_lock_wait_timeout").scalar() == 10
+            dbapi: Any = conn.connection.dbapi_connection
+            assert (dbapi._read_timeout, dbapi._write_timeout) == (READ_TIMEOUT_S,) * 2
+            assert dbapi.connect_timeout == CONNECT_TIMEOUT_S
+    options = {"connect_args": {"init_command": "SET SESSION innodb_lock_wait_timeout = 2"}}
+    with open_store(f"{mysql_url}?read_timeout=7", engine_options=options) as opened:
+        store = sql_store(opened)
+        with engine_of(store) as engine, engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT @@innodb_lock_wait_timeout").scalar() == 2
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi._read_timeout == 7
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "extra"),
+    [
+        ("mysql+mysqldb://u:pw@127.0.0.1/db", "MySQLdb", "mysql"),
+        ("postgresql+asyncpg://u:pw@127.0.0.1/db", "asyncpg", "postgres"),
+    ],
+)
+def test_a_driver_that_is_not_installed_names_the_extra(url: str, module: str, extra: str) -> None:
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here")
+    with pytest.raises(StoreUnavailableError) as info:
+        open_store(url)
+    message = str(info.value)
+    assert f"pip install 'sessionstore[{extra}]'" in message
+    assert "\n" not in message and "pw" not in message
+
+
+def test_a_short_password_is_masked_without_mangling_the_message() -> None:
+    url = "postgresql+psycopg://alice:a@127.0.0.1:1/nowhere"
+    with pytest.raises(StoreUnavailableError) as info:
+        open_store(url)
+    message = str(info.value)
+    assert " failed on postgresql+psycopg://alice:***@127.0.0.1:1/nowhere: " in message
+    assert message.count("***") == 1  # every other "a" of the message is left as it was
+    assert "Connection refused" in message
+
+
+def test_a_password_the_driver_echoes_is_masked() -> None:
+    assert mask_secrets("bad dsn: host=db password='it''s' user=a") == (
+        "bad dsn: host=db password=*** user=a"
+    )
+    assert mask_secrets("at mysql://a:b@c/d and sqlite:///x.db") == (
+        "at mysql://a:***@c/d and sqlite:///x.db"
+    )

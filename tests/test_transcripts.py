@@ -28,7 +28,9 @@ from sessionstore import (
 )
 from sessionstore.openclaw.statedir import sessions_dir
 from sessionstore.openclaw.transcripts import (
+    MAX_LINE_BYTES,
     TRANSCRIPT_VERSION,
+    Archive,
     Transcripts,
     append_to_session,
 )
@@ -151,6 +153,21 @@ def test_a_planted_default_file_is_refused(
     with pytest.raises(StoreUnavailableError, match="refusing"):
         transcripts.tail(entry())
     assert not (tmp_path / "outside.jsonl").exists()
+
+
+def test_find_tells_a_missing_transcript_from_one_that_must_not_be_read(
+    transcripts: Transcripts, directory: Path, tmp_path: Path
+) -> None:
+    assert transcripts.find(entry("none")) is None
+    assert transcripts.find(entry()) is None
+    path = transcripts.append(entry(), [user("hi")]).path
+    assert transcripts.find(entry()) == path
+    os.mkfifo(directory / "fifo.jsonl")
+    (directory / "dir.jsonl").mkdir()
+    (directory / "out.jsonl").symlink_to(tmp_path / "outside.jsonl")
+    for session_id in ("fifo", "dir", "out"):  # never opened: nothing to wait on
+        with pytest.raises(StoreUnavailableError, match="refusing to use it"):
+            transcripts.find(entry(session_id))
 
 
 def test_usable_session_file_is_accepted(
@@ -434,7 +451,56 @@ def test_count_and_stats_match_what_was_appended(transcripts: Transcripts) -> No
     assert stats.malformed_lines == 0
 
 
+def _message_line(size: int) -> bytes:
+    """A ``message`` event of exactly ``size`` bytes, newline excluded."""
+    head, tail = b'{"type":"message","message":{"role":"user","content":"', b'"}}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def test_a_line_over_the_limit_is_skipped_and_one_at_the_limit_is_read(
+    transcripts: Transcripts,
+) -> None:
+    path = transcripts.append(entry(), [user("first", "k1")]).path
+    with open(path, "ab") as fh:
+        fh.write(_message_line(MAX_LINE_BYTES) + b"\n")
+        fh.write(_message_line(MAX_LINE_BYTES + 1) + b"\n")
+        fh.write(orjson.dumps(user("last", "k2")) + b"\n")
+    stats = transcripts.stats(entry())
+    assert (stats.messages, stats.malformed_lines, stats.oversized_lines) == (3, 0, 1)
+    tail = transcripts.tail(entry(), max_bytes=3 * MAX_LINE_BYTES)
+    assert [e["message"]["content"][:5] for e in tail] == ["first", "xxxxx", "last"]
+    assert transcripts.append(entry(), [user("again", "k1"), user("again", "k2")]).skipped == 2
+    with open(path, "ab") as fh:  # an oversized last line, without a newline
+        fh.write(_message_line(MAX_LINE_BYTES + 1))
+    assert transcripts.stats(entry()).oversized_lines == 2
+    tail = transcripts.tail(entry(), limit=1, max_bytes=2 * MAX_LINE_BYTES)
+    assert [e["message"]["content"] for e in tail] == ["last"]
+
+
 # -- archives and listing -----------------------------------------------------------
+
+
+def test_archives_are_found_by_name_and_removed_only_if_they_are_files(
+    transcripts: Transcripts, directory: Path
+) -> None:
+    assert transcripts.archives() == []
+    transcripts.append(entry(), [user("x")])
+    archived = transcripts.archive(entry(), "reset", now_ms=1774944000000)
+    assert archived is not None
+    (directory / "x.jsonl.deleted.2026-13-01T00-00-00Z").write_text("not a time\n")
+    (directory / "y.jsonl.deleted.2026-01-01T00-00-00Z").mkdir()
+    assert transcripts.archives() == [
+        Archive(archived.name, "reset", 1774944000000),
+        Archive("y.jsonl.deleted.2026-01-01T00-00-00Z", "deleted", 1767225600000),
+    ]
+    with pytest.raises(StoreUnavailableError, match="not a regular file"):
+        transcripts.remove_archive("y.jsonl.deleted.2026-01-01T00-00-00Z")
+    for bad in ("sess-1.jsonl", "../" + archived.name):
+        with pytest.raises(InvalidArgumentError):
+            transcripts.remove_archive(bad)
+    transcripts.remove_archive(archived.name)
+    transcripts.remove_archive(archived.name)  # gone already: nothing to do
+    assert not archived.exists()
 
 
 def test_archive_renames_and_never_deletes(transcripts: Transcripts, directory: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sessionstore import SessionEntry, open_store
+from sessionstore.openclaw.skillprompts import PromptBlobs
 from sessionstore.openclaw.statedir import discover_agents, load_agent, store_path
 from sessionstore.testing import GeneratedStateDir, generate_state_dir
 from sessionstore.transfer import (
@@ -40,7 +41,9 @@ def normalised_source(state: Path, agent_id: str) -> dict[str, dict[str, Any]]:
 
 
 def read_json(path: Path) -> dict[str, Any]:
+    """A ``sessions.json`` as OpenClaw loads it: skills prompts read back from their files."""
     data: dict[str, Any] = json.loads(path.read_text())
+    assert not PromptBlobs(path.parent).hydrate(data)
     return data
 
 
@@ -54,6 +57,11 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> GeneratedStateDir:
     )
 
 
+def migrated(messy: GeneratedStateDir, agent_id: str) -> Status:
+    """The status of a messy agent after a migration: its invalid entries stay behind."""
+    return Status.PARTIAL if messy.invalid_keys.get(agent_id) else Status.MIGRATED
+
+
 def test_migrate_imports_every_valid_agent_and_fails_the_corrupt_one(
     messy: GeneratedStateDir, tmp_path: Path
 ) -> None:
@@ -62,9 +70,10 @@ def test_migrate_imports_every_valid_agent_and_fails_the_corrupt_one(
     report = migrate(messy.state_dir, target)
     statuses = {agent.agent_id: agent.status for agent in report.agents}
     assert statuses == {
-        **dict.fromkeys(messy.agents, Status.MIGRATED),
+        **{agent_id: migrated(messy, agent_id) for agent_id in messy.agents},
         **dict.fromkeys(messy.corrupt_agents, Status.FAILED),
     }
+    assert Status.PARTIAL in statuses.values()
     assert not report.ok
     assert snapshot(messy.state_dir) == before  # the source is never touched
     for agent in report.agents:
@@ -114,7 +123,10 @@ def test_a_second_run_imports_nothing(messy: GeneratedStateDir, tmp_path: Path) 
     target = f"sqlite:///{tmp_path / 'db.sqlite'}"
     migrate(messy.state_dir, target, agents=list(messy.agents))
     again = migrate(messy.state_dir, target, agents=list(messy.agents))
-    assert {a.status for a in again.agents} == {Status.SKIPPED}
+    skipped = {
+        a: Status.PARTIAL if messy.invalid_keys.get(a) else Status.SKIPPED for a in messy.agents
+    }
+    assert {a.agent_id: a.status for a in again.agents} == skipped
     assert sum(a.imported for a in again.agents) == 0
     assert all(a.unchanged == a.imported + a.unchanged > 0 for a in again.agents)
 
@@ -123,8 +135,8 @@ def test_a_dry_run_writes_nothing_not_even_the_target(messy: GeneratedStateDir) 
     before = snapshot(messy.state_dir)
     report = migrate(messy.state_dir, dry_run=True)
     assert report.dry_run
-    assert {a.agent_id: a.status for a in report.agents if a.status is Status.MIGRATED}
-    assert all(a.imported for a in report.agents if a.status is Status.MIGRATED)
+    planned = [a for a in report.agents if a.status in (Status.MIGRATED, Status.PARTIAL)]
+    assert planned and all(a.imported for a in planned)
     assert snapshot(messy.state_dir) == before
     assert not Path(default_target(messy.state_dir).removeprefix("sqlite:///")).exists()
 
@@ -170,7 +182,8 @@ def test_an_agent_without_sessions_has_no_data(tmp_path: Path) -> None:
 
 
 # A migration that stops at a named point: it says so on stdout and waits for stdin.
-# The points are named by the progress the migration reports (see transfer.Progress).
+# The points are named by the progress the migration reports (see transfer.Progress):
+# each agent starts its "writing" phase once planned, before its transaction begins.
 _PAUSING_MIGRATION = """
 import sys
 from sessionstore.transfer import BATCH_SIZE, migrate
@@ -192,11 +205,11 @@ class Pausing:
 
     def check(self):
         here = {
-            "before the first agent": self.doing == "a1: counting messages",
+            "before the first agent": self.doing == "a1: writing" and self.done == 0,
             # the first batch of a2 is sent, the transaction still open
             "inside an agent's transaction": self.doing == "a2: writing"
             and self.done == BATCH_SIZE + 1,
-            "between agents": self.doing == "a2: counting messages",
+            "between agents": self.doing == "a2: writing" and self.done == 0,
         }
         if here[point]:
             print("paused", flush=True)

@@ -5,7 +5,9 @@ indent, mode 0600. Every mutation takes a cross-process OS lock on
 ``sessions.json.lock``, re-reads the file, changes the map and writes it back
 atomically (temp file, fsync, ``os.replace``, fsync of the directory); a write that
 would not change a byte is skipped. Reads reuse the parsed file while its inode,
-size and mtime are unchanged.
+size and mtime are unchanged. Skills prompts that OpenClaw keeps in files beside it
+(``skills-prompts/``) are read back into their entries and written out the same way
+(:mod:`sessionstore.openclaw.skillprompts`).
 
 This is the legacy design: every write costs O(size of the store). It exists so that
 a user can switch to and from a database by changing a URL, and as the baseline the
@@ -14,24 +16,36 @@ benchmarks compare with.
 A file that cannot be parsed is reported with :class:`CorruptStoreError` and never
 written to. Entries inside a readable file that fail validation are left in the file
 untouched but are not returned (OpenClaw drops them on load); a warning names them.
+
+Versions live beside the file, in ``sessions.json.versions`` (mode 0600, written
+atomically under the same lock, before ``sessions.json``): OpenClaw would take any
+extra key inside ``sessions.json`` for a session. It records, for each entry, the
+version the twin gave it and a digest of its JSON, a digest of the whole file as the
+twin wrote it, and the next counter value. Each key written takes the counter (never
+below the clock in nanoseconds, so a lost sidecar cannot hand a number out again). An
+entry whose JSON matches its record keeps that version; any other entry (changed by
+OpenClaw since, or by a write whose ``sessions.json`` never landed) gets a version
+derived from the file's identity (inode, size, mtime) and the entry, at or above 2**62
+and so apart from counted ones, that the next write records. A missing or unreadable
+sidecar only makes every entry "other": it is rebuilt on the next write.
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import logging
 import os
 import threading
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, Unpack
 
-import orjson
 from filelock import FileLock, Timeout
 
 from sessionstore.contract import (
@@ -40,6 +54,7 @@ from sessionstore.contract import (
     Filters,
     Order,
     Updater,
+    check_expected_versions,
     check_limit,
     check_order,
     decode_cursor,
@@ -50,23 +65,34 @@ from sessionstore.entry import (
     SessionEntry,
     SessionPage,
     as_entry,
+    dumps_json,
     encode_entry,
     validate_agent_id,
     validate_key,
 )
 from sessionstore.errors import (
     CorruptStoreError,
+    InvalidArgumentError,
     InvalidEntryError,
+    SessionStoreError,
     StaleEntryError,
     StoreLockedError,
     StoreUnavailableError,
 )
+from sessionstore.files import make_private_dirs, write_atomically
 from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
-from sessionstore.openclaw.storefile import parse_store_text, serialise_store
+from sessionstore.openclaw.skillprompts import PromptBlobs
+from sessionstore.openclaw.storefile import (
+    MAX_STORE_BYTES,
+    open_store_file,
+    parse_store_text,
+    read_bounded,
+    serialise_store,
+)
 from sessionstore.projection import project, summary_from_columns
 
-__all__ = ["LOCK_TIMEOUT_S", "JsonFileStore", "content_version"]
+__all__ = ["LOCK_TIMEOUT_S", "JsonFileStore"]
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +100,10 @@ log = logging.getLogger(__name__)
 LOCK_TIMEOUT_S = 10.0
 
 
-def content_version(raw: Any) -> int:
-    """The JSON twin's version of an entry: a 63-bit digest of its JSON.
-
-    A file has nowhere to keep counters without leaving OpenClaw's format, so the
-    version is derived from the content: it changes whenever the entry does, also
-    when another program edits the file.
-    """
-    digest = hashlib.blake2b(orjson.dumps(raw), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1 or 1
+#: Versions from here up are derived for entries the twin did not write (see above).
+DERIVED_VERSIONS = 1 << 62
+#: The sidecar's size limit: far above a record per entry of the largest store.
+_MAX_SIDECAR_BYTES = 256 * 1024**2
 
 
 @dataclass
@@ -91,9 +112,43 @@ class _Snapshot:
 
     signature: tuple[int, int, int] | None  # (inode, size, mtime_ns); None: no file
     text: bytes
-    raw: dict[str, Any]
+    raw: dict[str, Any]  # the file's map, skills prompts inline
     entries: dict[str, SessionEntry] = field(default_factory=dict)
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: versions worked out so far, and the (sidecar, file) signatures they hold for
+    versions: dict[str, int] = field(default_factory=dict)
+    versions_for: tuple[Any, ...] | None = None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """The sidecar's content: what the twin last wrote."""
+
+    signature: tuple[int, int, int] | None  # the sidecar's own; None: none or unreadable
+    next: int = 0
+    text: str = ""  # digest of sessions.json as written then
+    entries: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # version, digest
+
+    @classmethod
+    def parse(cls, text: bytes, signature: tuple[int, int, int]) -> _Recorded:
+        """The sidecar's content; ``ValueError`` when it is not one."""
+        try:
+            data = json.loads(text)
+            entries = {
+                str(key): (int(version), str(digest))
+                for key, (version, digest) in data["entries"].items()
+            }
+            return cls(signature, int(data["next"]), str(data["text"]), entries)
+        except (TypeError, KeyError, AttributeError, RecursionError) as exc:
+            raise ValueError(f"not a versions file: {exc!r}") from exc
+
+    def dump(self) -> bytes:
+        entries = {key: list(record) for key, record in self.entries.items()}
+        return dumps_json({"next": self.next, "text": self.text, "entries": entries})
 
 
 def _process_alive(pid: int) -> bool:
@@ -133,9 +188,11 @@ class JsonFileStore:
         agent_id: str = "main",
         lock_timeout: float = LOCK_TIMEOUT_S,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
+        max_store_bytes: int = MAX_STORE_BYTES,
     ) -> None:
         self._agent_id = validate_agent_id(agent_id)
         self._max_entry_bytes = max_entry_bytes
+        self._max_store_bytes = max_store_bytes
         self._path = Path(path).absolute()
         # An OS lock (flock) on sessions.json.lock: the kernel releases it when its holder
         # dies, however it dies, so a crash can never leave the store locked. Polled
@@ -146,6 +203,9 @@ class JsonFileStore:
         self._mutex = threading.RLock()
         self._snapshot: _Snapshot | None = None
         self._swept = False
+        self._versions_path = Path(f"{self._path}.versions")
+        self._recorded = _Recorded(None)
+        self._prompts = PromptBlobs(self._path.parent)
 
     @property
     def agent_id(self) -> str:
@@ -171,6 +231,9 @@ class JsonFileStore:
                 f"{self._path} holds a JSON {type(raw).__name__}, not an object of sessions; "
                 "it was left untouched"
             )
+        # Skill prompts kept in files beside the store come back inline, as OpenClaw
+        # reads them; _write moves them out again.
+        unresolved = self._prompts.hydrate(raw)
         snapshot = _Snapshot(signature, text, raw)
         rejected = []
         for key, value in raw.items():
@@ -184,22 +247,25 @@ class JsonFileStore:
             snapshot.columns[key] = project(value)
         if rejected:
             log.warning("%s: skipping invalid entries: %s", self._path, "; ".join(rejected))
+        if unresolved:
+            log.warning("%s: %s", self._path, "; ".join(map(str, unresolved)))
         return snapshot
 
     def _read(self, *, fresh: bool) -> _Snapshot:
         """The file's current state; ``fresh`` compares bytes, otherwise the stat."""
-        try:
-            with open(self._path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                cached = self._snapshot
-                if not fresh and cached is not None and cached.signature == _signature(st):
-                    return cached
-                text = fh.read()
-        except FileNotFoundError:
+        opened = open_store_file(self._path)
+        if opened is None:
             self._snapshot = _Snapshot(None, b"", {})
             return self._snapshot
-        except OSError as exc:
-            raise StoreUnavailableError(f"cannot read {self._path}: {exc.strerror}") from exc
+        with opened as fh:
+            try:
+                st = os.fstat(fh.fileno())
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot read {self._path}: {exc.strerror}") from exc
+            cached = self._snapshot
+            if not fresh and cached is not None and cached.signature == _signature(st):
+                return cached
+            text = read_bounded(fh, self._path, self._max_store_bytes)
         cached = self._snapshot
         if cached is not None and cached.text == text:
             cached.signature = _signature(st)
@@ -210,42 +276,125 @@ class JsonFileStore:
     def _sweep_dead_writers_temp_files(self) -> None:
         """Remove temp files left by writers killed before their rename (once per store).
 
-        Named ``sessions.json.<pid>.<hex>.tmp``, as OpenClaw's; only files whose writer
-        process is gone are removed, so a live writer's file is never touched.
+        Named ``sessions.json.<pid>.<hex>.tmp``, as OpenClaw's, and
+        ``sessions.json.versions.<pid>.<hex>.tmp``; only files whose writer process is
+        gone are removed, so a live writer's file is never touched.
         """
         self._swept = True
-        for tmp in self._path.parent.glob(f"{glob.escape(self._path.name)}.*.tmp"):
-            pid = tmp.name.removeprefix(f"{self._path.name}.").split(".")[0]
-            if pid.isdigit() and not _process_alive(int(pid)):
-                tmp.unlink(missing_ok=True)
+        for target in (self._path, self._versions_path):
+            for tmp in target.parent.glob(f"{glob.escape(target.name)}.*.tmp"):
+                pid = tmp.name.removeprefix(f"{target.name}.").split(".")[0]
+                if pid.isdigit() and not _process_alive(int(pid)):
+                    tmp.unlink(missing_ok=True)
 
-    def _write(self, snapshot: _Snapshot) -> None:
-        """Write the map atomically, unless it serialises to the bytes already there."""
-        text = serialise_store(snapshot.raw)
+    # -- versions (see the module's docstring) ---------------------------------------
+
+    def _read_versions(self) -> _Recorded:
+        """The sidecar, re-read when it changed; unreadable or corrupt reads as empty."""
+        try:
+            opened = open_store_file(self._versions_path)
+            if opened is None:
+                self._recorded = _Recorded(None)
+                return self._recorded
+            with opened as fh:
+                signature = _signature(os.fstat(fh.fileno()))
+                if signature == self._recorded.signature:
+                    return self._recorded
+                text = read_bounded(fh, self._versions_path, _MAX_SIDECAR_BYTES)
+            self._recorded = _Recorded.parse(text, signature)
+        except (SessionStoreError, OSError, ValueError) as exc:
+            log.warning("%s: ignored, rebuilt on the next write (%s)", self._versions_path, exc)
+            self._recorded = _Recorded(None)
+        return self._recorded
+
+    def _version_in(self, snapshot: _Snapshot, key: str) -> int:
+        """The version of ``key`` in ``snapshot`` (``0``: absent), with the sidecar."""
+        if key not in snapshot.entries:
+            return 0
+        recorded = self._read_versions()
+        holds_for = (recorded.signature, snapshot.signature)
+        if snapshot.versions_for != holds_for:
+            snapshot.versions, snapshot.versions_for = {}, holds_for
+        version = snapshot.versions.get(key)
+        if version is None:
+            version = snapshot.versions[key] = self._work_out(snapshot, recorded, key)
+        return version
+
+    @staticmethod
+    def _work_out(snapshot: _Snapshot, recorded: _Recorded, key: str) -> int:
+        record = recorded.entries.get(key)
+        if record is not None and recorded.text == _digest(snapshot.text):
+            return record[0]  # the file is as the twin wrote it
+        digest = _digest(dumps_json(snapshot.raw[key]))
+        if record is not None and record[1] == digest:
+            return record[0]
+        derived = _digest(dumps_json([key, digest, snapshot.signature]))
+        return DERIVED_VERSIONS | int(derived[:16], 16) >> 2
+
+    def _versions_after(self, snapshot: _Snapshot, written: Collection[str]) -> _Recorded:
+        """The sidecar for ``snapshot`` once the keys ``written`` are (it already holds
+        them; its signature is still the file's before the write)."""
+        recorded = self._read_versions()
+        fresh = max(recorded.next, time.time_ns())
+        counted = {key: fresh + n for n, key in enumerate(sorted(set(written)))}
+        entries = {}
+        for key in snapshot.entries:
+            if key in counted:
+                entries[key] = (counted[key], _digest(dumps_json(snapshot.raw[key])))
+                continue
+            version = self._version_in(snapshot, key)
+            record = recorded.entries.get(key)
+            if record is None or record[0] != version:
+                record = (version, _digest(dumps_json(snapshot.raw[key])))
+            entries[key] = record
+        return _Recorded(None, fresh + len(counted), "", entries)
+
+    def _save_versions(
+        self, versions: _Recorded, text: bytes, *, sync_directory: bool = True
+    ) -> tuple[Any, ...]:
+        """Write the sidecar for the file ``text`` atomically; returns its signature.
+        ``sync_directory=False`` when the write of ``sessions.json`` follows: its sync
+        of the directory makes this rename durable too."""
+        done = _Recorded(None, versions.next, _digest(text), versions.entries)
+        try:
+            written = write_atomically(
+                self._versions_path, done.dump(), sync_directory=sync_directory
+            )
+            signature = _signature(written)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"cannot write {self._versions_path}: {exc.strerror}"
+            ) from exc
+        self._recorded = _Recorded(signature, done.next, done.text, done.entries)
+        return signature
+
+    def _write(self, snapshot: _Snapshot, written: Collection[str] = ()) -> None:
+        """Write the map atomically, unless it serialises to the bytes already there;
+        the keys ``written`` get new versions (in the sidecar, written first)."""
+        versions = self._versions_after(snapshot, written)
+        stored, prompts = self._prompts.externalise(snapshot.raw)
+        text = serialise_store(stored)
         if text == snapshot.text and snapshot.signature is not None:
+            if written:  # the same bytes, but each write is a new version
+                sidecar = self._save_versions(versions, text)
+                snapshot.versions = {k: v for k, (v, _) in versions.entries.items()}
+                snapshot.versions_for = (sidecar, snapshot.signature)
             return
         if not self._swept:
             self._sweep_dead_writers_temp_files()
-        directory = self._path.parent
-        tmp = directory / f"{self._path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(text)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self._path)
-            finally:
-                tmp.unlink(missing_ok=True)
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            make_private_dirs(self._path.parent)
+            if failed := self._prompts.write(prompts):  # before the file that names them
+                why = "; ".join(failed.values())
+                log.warning("%s: skills prompts kept inline: %s", self._path, why)
+                text = serialise_store(self._prompts.externalise(snapshot.raw, inline=failed)[0])
+            # before the file: a crash in between leaves versions never handed out
+            sidecar = self._save_versions(versions, text, sync_directory=False)
+            st = write_atomically(self._path, text)
             snapshot.text = text
-            snapshot.signature = _signature(os.stat(self._path))
+            snapshot.signature = _signature(st)
+            snapshot.versions = {k: v for k, (v, _) in versions.entries.items()}
+            snapshot.versions_for = (sidecar, snapshot.signature)
         except OSError as exc:
             self._snapshot = None  # the map in memory may be ahead of the file
             raise StoreUnavailableError(f"cannot write {self._path}: {exc.strerror}") from exc
@@ -255,7 +404,7 @@ class JsonFileStore:
         """Hold the lock file with a freshly read file; the caller mutates and writes."""
         with self._mutex:
             try:
-                self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                make_private_dirs(self._path.parent)
                 with self._lock:
                     yield self._read(fresh=True)
             except Timeout as exc:
@@ -282,9 +431,6 @@ class JsonFileStore:
         snapshot.raw[key] = data
         snapshot.entries[key] = entry
         snapshot.columns[key] = project(data)
-
-    def _version_in(self, snapshot: _Snapshot, key: str) -> int:
-        return content_version(snapshot.raw[key]) if key in snapshot.entries else 0
 
     # -- the contract ---------------------------------------------------------------
 
@@ -315,7 +461,7 @@ class JsonFileStore:
             if expected_version is not None and expected_version != current:
                 raise StaleEntryError(key, expected_version, current)
             self._store(snapshot, key, new, data)
-            self._write(snapshot)
+            self._write(snapshot, {key})
             return self._version_in(snapshot, key)
 
     def patch(
@@ -337,7 +483,7 @@ class JsonFileStore:
             )
             entry, data = self._prepare(merged)
             self._store(snapshot, key, entry, data)
-            self._write(snapshot)
+            self._write(snapshot, {key})
             return entry
 
     def update(self, key: str, fn: Updater) -> SessionEntry | None:
@@ -349,7 +495,7 @@ class JsonFileStore:
                 return before
             after, data = self._prepare(returned)
             self._store(snapshot, key, after, data)
-            self._write(snapshot)
+            self._write(snapshot, {key})
             return after
 
     def delete(self, key: str) -> bool:
@@ -410,19 +556,43 @@ class JsonFileStore:
         for key in sorted(entries):
             yield key, entries[key]
 
+    def iter_entries_with_versions(
+        self, *, batch_size: int = 500
+    ) -> Iterator[tuple[str, SessionEntry, int]]:
+        check_limit(batch_size, "batch_size")
+        with self._mutex:  # one state of the file: its entries and their versions
+            snapshot = self._read(fresh=False)
+            found = [(key, snapshot.entries[key]) for key in sorted(snapshot.entries)]
+            versions = [self._version_in(snapshot, key) for key, _ in found]
+        for (key, entry), version in zip(found, versions, strict=True):
+            yield key, entry, version
+
     def put_many(
         self,
         items: Iterable[tuple[str, SessionEntry | Mapping[str, Any]]],
         *,
         batch_size: int = 500,
+        delete: Iterable[str] = (),
+        expected_versions: Mapping[str, int] | None = None,
     ) -> int:
         check_limit(batch_size, "batch_size")
+        doomed = {validate_key(key) for key in delete}
+        expected = {} if expected_versions is None else check_expected_versions(expected_versions)
         pending = [(validate_key(key), *self._prepare(entry)) for key, entry in items]
+        for key, _, _ in pending:
+            if key in doomed:
+                raise InvalidArgumentError(f"{key!r} is both written and deleted")
         # One rewrite of the file for the whole lot: batching buys nothing here.
         with self._locked() as snapshot:
+            for key, version in expected.items():
+                current = self._version_in(snapshot, key)
+                if current != version:
+                    raise StaleEntryError(key, version, current)
+            for key in doomed & snapshot.entries.keys():
+                del snapshot.raw[key], snapshot.entries[key], snapshot.columns[key]
             for key, entry, data in pending:
                 self._store(snapshot, key, entry, data)
-            self._write(snapshot)
+            self._write(snapshot, {key for key, _, _ in pending})
         return len(pending)
 
     def close(self) -> None:

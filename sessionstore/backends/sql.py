@@ -134,8 +134,10 @@ class SqlStore(RowStore):
         if code in ("40001", "40P01"):  # serialization failure, deadlock (PostgreSQL)
             return True
         args = getattr(orig, "args", ())
-        if args and args[0] in (1205, 1213):  # lock wait timeout, deadlock (MySQL)
+        if args and args[0] == 1213:  # deadlock (MySQL)
             return True
+        # Not a lock wait timeout (MySQL 1205, PostgreSQL 55P03): the lock is held for
+        # longer than the timeout, and another try would wait as long again.
         text = str(orig).lower()
         return "database is locked" in text or "database is busy" in text
 

@@ -17,22 +17,25 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from sessionstore.entry import MAX_ENTRY_BYTES
-from sessionstore.errors import SessionStoreError, StoreUnavailableError
+from sessionstore.errors import InvalidArgumentError, SessionStoreError, StoreUnavailableError
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.engine import (
     BUSY_TIMEOUT_MS,
     create_sql_engine,
     ensure_sqlite_file,
+    read_only_storage,
     sqlite_file,
     sqlite_pragmas,
+    sqlite_read_only,
 )
 from sessionstore.sql.rowstore import Params, Row, RowStore, Transaction
 from sessionstore.sql.schema import VERSION_TABLE
@@ -71,43 +74,54 @@ class _Sql:
         return [v.decode() if isinstance(v, bytes) else v for v in chosen]
 
 
-# Every store of the process shares the compiled statements: by statement, and for a
-# statement with list parameters, by statement and the lengths of its lists.
-_PLAIN: dict[Any, _Sql] = {}
-_WITH_LISTS: dict[Any, tuple[SQLCompiler, tuple[str, ...]]] = {}
-_EXPANDED: dict[tuple[Any, tuple[int, ...]], _Sql] = {}
+# Every store of the process shares the compiled statements, by statement (statements
+# are built once per shape, see statements.py), and for a statement with list
+# parameters by statement and the lengths of its lists. Both caches drop the least
+# recently used beyond their size, so a long-running process never grows them.
+_COMPILED_MAX = 512
+
+
+@dataclass(frozen=True, slots=True)
+class _WithLists:
+    """A statement with list parameters, compiled once; expanded per list lengths."""
+
+    compiled: SQLCompiler
+    #: the names of its list parameters, sorted
+    lists: tuple[str, ...]
+
+
+@lru_cache(maxsize=_COMPILED_MAX)
+def _compiled(stmt: Any) -> _Sql | _WithLists:
+    compiled = stmt.compile(dialect=_DIALECT)
+    lists = tuple(sorted(b.key for b in compiled.post_compile_params))
+    if lists:
+        return _WithLists(compiled, lists)
+    return _Sql(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+
+
+@lru_cache(maxsize=_COMPILED_MAX)
+def _expanded(stmt: Any, lengths: tuple[int, ...]) -> _Sql:
+    found = _compiled(stmt)
+    assert isinstance(found, _WithLists)
+    compiled, lists = found.compiled, found.lists
+    placeholders = dict(zip(lists, ([None] * n for n in lengths), strict=True))
+    state = compiled.construct_expanded_state({**compiled.params, **placeholders})
+    names, elements = [], []
+    for name in state.positiontup or ():  # a list's placeholders are <list>_1, <list>_2 ...
+        base, _, number = name.rpartition("_")
+        listed = base in lists and number.isdigit()
+        names.append(base if listed else name)
+        elements.append(int(number) - 1 if listed else None)
+    fixed = {k: v for k, v in compiled.params.items() if k not in lists}
+    return _Sql(state.statement, tuple(names), fixed, tuple(elements))
 
 
 def _sql(stmt: Any, params: Params) -> _Sql:
     """``stmt`` compiled for SQLite once (once per list length for ``IN`` lists)."""
-    found = _PLAIN.get(stmt)
-    if found is not None:
+    found = _compiled(stmt)
+    if isinstance(found, _Sql):
         return found
-    if stmt not in _WITH_LISTS:
-        compiled = stmt.compile(dialect=_DIALECT)
-        lists = tuple(sorted(b.key for b in compiled.post_compile_params))
-        if not lists:
-            plain = _Sql(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-            _PLAIN[stmt] = plain
-            return plain
-        _WITH_LISTS[stmt] = (compiled, lists)
-    compiled, lists = _WITH_LISTS[stmt]
-    lengths = tuple(len(params[name]) for name in lists)
-    found = _EXPANDED.get((stmt, lengths))
-    if found is None:
-        placeholders = dict(zip(lists, ([None] * n for n in lengths), strict=True))
-        state = compiled.construct_expanded_state({**compiled.params, **placeholders})
-        names, elements = [], []
-        for name in state.positiontup or ():  # a list's placeholders are <list>_1, <list>_2 ...
-            base, _, number = name.rpartition("_")
-            listed = base in lists and number.isdigit()
-            names.append(base if listed else name)
-            elements.append(int(number) - 1 if listed else None)
-        fixed = {k: v for k, v in compiled.params.items() if k not in lists}
-        found = _EXPANDED[stmt, lengths] = _Sql(
-            state.statement, tuple(names), fixed, tuple(elements)
-        )
-    return found
+    return _expanded(stmt, tuple(len(params[name]) for name in found.lists))
 
 
 def _rows(conn: sqlite3.Connection, stmt: Any, params: Params) -> list[Row]:
@@ -150,6 +164,7 @@ class SqliteStore(RowStore):
         *,
         agent_id: str = "main",
         auto_upgrade: bool = False,
+        read_only: bool = False,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         super().__init__(agent_id=agent_id, max_entry_bytes=max_entry_bytes, dialect="sqlite")
@@ -158,8 +173,11 @@ class SqliteStore(RowStore):
             raise SessionStoreError(
                 f"{url} is not a SQLite file: open it through SQLAlchemy (sqlite+pysqlite://)"
             )
+        if read_only and auto_upgrade:
+            raise InvalidArgumentError("a store opened read_only cannot auto_upgrade")
         self._path = path
         self._url = url
+        self._read_only = read_only
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -175,31 +193,52 @@ class SqliteStore(RowStore):
         """The database URL."""
         return self._url
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened ``read_only``: it reads, writes nothing, and
+        leaves the file as it found it."""
+        return self._read_only
+
     # -- connections -------------------------------------------------------------------
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use (the store owns it)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():  # not across a fork
-            conn = sqlite3.connect(
-                self._path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-            )
-            sqlite_pragmas(conn, wal=True)
+            conn = self._connect()
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._lock:
                 conn.set_trace_callback(self._trace)
                 self._opened.append(conn)
         return conn
 
+    def _connect(self) -> sqlite3.Connection:
+        """A connection with this library's settings: read-only when the store is, or
+        when nothing can be written where the file is."""
+        if self._read_only or read_only_storage(self._path):
+            return sqlite_read_only(self._path)
+        conn = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        sqlite_pragmas(conn, wal=True)
+        return conn
+
     def _open_schema(self, auto_upgrade: bool) -> None:
         """Refuse or upgrade a schema behind the head revision (Alembic only then)."""
         with self._errors("open"):
             if not self._path.exists():
+                if self._read_only:
+                    raise StoreUnavailableError(
+                        f"open failed on {self._url}: no database file (opened read-only)"
+                    )
                 if not auto_upgrade:
                     schema.require_head(None, self._url)  # refuse before creating anything
                 ensure_sqlite_file(self._url)
-            elif self._at_head():
-                return  # the common case: one query
+            else:
+                stored = self._revisions()
+                if stored == [schema.head_revision()]:
+                    return  # the common case: one query
+                if self._read_only:
+                    schema.require_head(stored[0] if stored else None, self._url)
+                    return
             engine = create_sql_engine(self._url)
             try:
                 current = schema.current_revision(engine)
@@ -214,12 +253,15 @@ class SqliteStore(RowStore):
                 engine.dispose()
         schema.require_head(current, self._url)
 
-    def _at_head(self) -> bool:
+    def _revisions(self) -> list[str]:
+        """The revisions the version table holds (none: no table yet)."""
         try:
             rows = self.connection().execute(_VERSION_QUERY).fetchall()
-        except sqlite3.OperationalError:
-            return False  # no version table yet: the full check says what to do
-        return [row[0] for row in rows] == [schema.head_revision()]
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        return [str(row[0]) for row in rows]
 
     # -- the I/O edge ------------------------------------------------------------------
 
@@ -228,19 +270,32 @@ class SqliteStore(RowStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[Transaction]:
+        if self._read_only:
+            raise StoreUnavailableError(f"{self._url} is open read-only: it takes no writes")
         conn = self.connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield _DriverTransaction(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
             conn.execute("COMMIT")
-        except sqlite3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+        except BaseException:
+            self._roll_back(conn)
             raise
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """Undo the open transaction, never hiding the error that got here. After some
+        errors (a full disk, an I/O error) SQLite has rolled back already; a connection
+        whose ROLLBACK fails is not used again."""
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            with self._lock:
+                if conn in self._opened:
+                    self._opened.remove(conn)
+            self._local.conn = None
+            with suppress(sqlite3.Error):
+                conn.close()
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:

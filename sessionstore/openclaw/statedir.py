@@ -19,6 +19,7 @@ Nothing here writes to the state directory.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -28,9 +29,16 @@ from typing import Any
 
 import pyjson5
 
-from sessionstore.entry import SessionEntry, validate_agent_id, validate_key
+from sessionstore.entry import SessionEntry, timestamp_of, validate_agent_id, validate_key
 from sessionstore.errors import CorruptStoreError, InvalidEntryError, StoreUnavailableError
-from sessionstore.openclaw.storefile import BOM, DuplicateKeyError, parse_store_text
+from sessionstore.openclaw.skillprompts import PromptBlobs
+from sessionstore.openclaw.storefile import (
+    BOM,
+    MAX_STORE_BYTES,
+    DuplicateKeyError,
+    parse_store_text,
+    read_store_bytes,
+)
 
 __all__ = [
     "DEFAULT_AGENT_ID",
@@ -131,8 +139,13 @@ def _corrupt(path: str | os.PathLike[str], error: ValueError) -> CorruptStoreErr
     return CorruptStoreError(f"{path} is not valid JSON ({error}); it was left untouched")
 
 
-def read_store_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def read_store_file(
+    path: str | os.PathLike[str], max_bytes: int = MAX_STORE_BYTES
+) -> dict[str, Any] | None:
     """Parse a ``sessions.json`` without changing it; ``None`` when it does not exist.
+
+    Only a regular file of at most ``max_bytes`` is read (see
+    :func:`~sessionstore.openclaw.storefile.open_store_file`).
 
     Strict JSON first; hand-edited files with comments or trailing commas (JSON5, which
     early OpenClaw versions read) second, where a repeated key keeps its last value as
@@ -140,12 +153,9 @@ def read_store_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     file neither can parse, or whose root is not an object, raises
     :class:`CorruptStoreError`.
     """
-    try:
-        text = Path(path).read_bytes()
-    except FileNotFoundError:
+    text = read_store_bytes(path, max_bytes)
+    if text is None:
         return None
-    except OSError as exc:
-        raise StoreUnavailableError(f"cannot read {path}: {exc.strerror}") from exc
     try:
         raw = parse_store_text(text)
     except DuplicateKeyError as exc:
@@ -153,7 +163,7 @@ def read_store_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except ValueError as strict_error:
         try:
             raw = pyjson5.decode(text.removeprefix(BOM).decode("utf-8"))
-        except (ValueError, pyjson5.Json5Exception):
+        except (ValueError, RecursionError, pyjson5.Json5Exception):
             raise _corrupt(path, strict_error) from strict_error
     if not isinstance(raw, dict):
         raise CorruptStoreError(
@@ -179,9 +189,25 @@ class NormalisedStore:
     changes: list[str] = field(default_factory=list)
 
 
+def _is_time(value: Any) -> bool:
+    """OpenClaw's valid ``updatedAt``: a finite number of 0 or more (fractions too)."""
+    number = not isinstance(value, bool) and isinstance(value, int | float)
+    return number and math.isfinite(value) and value >= 0
+
+
 def _normalise_fields(key: str, value: dict[str, Any], changes: list[str]) -> dict[str, Any]:
     """OpenClaw's load-time field migrations, on a copy."""
     entry = dict(value)
+    session_id = entry.get("sessionId")
+    if isinstance(session_id, str) and session_id != session_id.strip():
+        entry["sessionId"] = session_id.strip()
+        changes.append(f"{key!r}: sessionId trimmed")
+    if "sessionFile" in entry and not isinstance(entry["sessionFile"], str):
+        del entry["sessionFile"]
+        changes.append(f"{key!r}: dropped a sessionFile that is not a string")
+    if "updatedAt" in entry and not _is_time(entry["updatedAt"]):
+        entry["updatedAt"] = 0
+        changes.append(f"{key!r}: updatedAt that is not a number of 0 or more -> 0")
     for old, new in _LEGACY_RENAMES:
         if not isinstance(entry.get(new), str) and isinstance(entry.get(old), str):
             entry[new] = entry.pop(old)
@@ -201,8 +227,8 @@ def _normalise_fields(key: str, value: dict[str, Any], changes: list[str]) -> di
 
 
 def _freshness(entry: Mapping[str, Any]) -> int:
-    updated = entry.get("updatedAt")
-    return updated if isinstance(updated, int) and not isinstance(updated, bool) else -1
+    updated = timestamp_of(entry.get("updatedAt"))
+    return -1 if updated is None else updated
 
 
 def normalise_entries(
@@ -303,10 +329,19 @@ def load_agent(source: AgentSource, *, verbatim: bool = False) -> NormalisedStor
     """Read and normalise one agent's entries: its own store, then its keys in the
     legacy store (so that on a tie the agent's own copy wins).
 
-    A corrupt file raises :class:`CorruptStoreError`; nothing is ever written.
+    Skill prompts kept in files beside a store are read back into their entries; an
+    entry whose prompt file is missing or wrong keeps its ``promptRef`` and is named in
+    ``changes``. A corrupt store file raises :class:`CorruptStoreError`; nothing is ever
+    written.
     """
-    items = list((read_store_file(source.path) or {}).items())
+    own = read_store_file(source.path) or {}
+    problems = PromptBlobs(source.sessions_dir).hydrate(own)
+    items = list(own.items())
     if source.legacy_path is not None:
         legacy = read_store_file(source.legacy_path) or {}
-        items.extend((k, v) for k, v in legacy.items() if agent_of_key(k) == source.agent_id)
-    return normalise_entries(items, verbatim=verbatim)
+        mine = {k: v for k, v in legacy.items() if agent_of_key(k) == source.agent_id}
+        problems += PromptBlobs(source.legacy_path.parent).hydrate(mine)
+        items.extend(mine.items())
+    loaded = normalise_entries(items, verbatim=verbatim)
+    loaded.changes.extend(str(problem) for problem in problems)
+    return loaded

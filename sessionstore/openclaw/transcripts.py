@@ -3,7 +3,11 @@
 The format is OpenClaw's (pi's ``SessionManager``, version 3): a ``session`` header
 line, then one JSON object per line, appended under ``<file>.lock``. Lines already in
 a file are never rewritten, malformed ones included. Every path is resolved inside
-the agent's sessions directory; ``sessionFile`` values pointing elsewhere are ignored.
+the agent's sessions directory; ``sessionFile`` values pointing elsewhere are ignored,
+and only regular files are opened (a FIFO or a device in a transcript's place is
+refused, never waited on). Files are read in blocks: a line longer than
+:data:`MAX_LINE_BYTES` is skipped (counted in :attr:`TranscriptStats.oversized_lines`)
+without ever being held in memory whole.
 
 >>> import tempfile
 >>> t = Transcripts(tempfile.mkdtemp())
@@ -17,9 +21,11 @@ the agent's sessions directory; ``sessionFile`` values pointing elsewhere are ig
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,11 +40,19 @@ from filelock import FileLock, Timeout
 from sessionstore.contract import SessionStore, check_limit
 from sessionstore.entry import SessionEntry, as_entry
 from sessionstore.errors import InvalidArgumentError, StoreLockedError, StoreUnavailableError
+from sessionstore.files import (
+    NotRegularFileError,
+    fsync_directory,
+    make_private_dirs,
+    open_regular,
+)
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "TRANSCRIPT_VERSION",
     "AppendResult",
+    "Archive",
     "TranscriptStats",
     "Transcripts",
     "append_to_session",
@@ -46,7 +60,12 @@ __all__ = [
 
 #: The transcript format version written in new headers (pi's CURRENT_SESSION_VERSION).
 TRANSCRIPT_VERSION = 3
+#: The longest transcript line read, in bytes (newline excluded): far above a real
+#: message, and what bounds the memory of every read. A longer line is skipped.
+MAX_LINE_BYTES = 64 * 1024 * 1024
 _BLOCK = 64 * 1024
+# <file>.deleted.<ts> / <file>.reset.<ts>, ts = 2026-03-31T08-00-00.000Z
+_ARCHIVE = re.compile(r".+\.(deleted|reset)\.(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d{3})?Z)")
 # Pre-compaction copies, <parentId>.checkpoint.<uuid>.jsonl: not live transcripts.
 _CHECKPOINT = re.compile(r".+\.checkpoint\.[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.jsonl", re.I)
 # Events are JSON objects: refuse Python values orjson would quietly turn into strings.
@@ -81,6 +100,18 @@ class TranscriptStats:
     output_tokens: int
     total_tokens: int | None
     malformed_lines: int
+    #: lines longer than :data:`MAX_LINE_BYTES`, skipped unread
+    oversized_lines: int = 0
+
+
+@dataclass(frozen=True)
+class Archive:
+    """An archived transcript, ``<file>.<reason>.<ts>``, as :meth:`Transcripts.archive`
+    names it; ``archived_at`` is the time in its name (epoch ms)."""
+
+    name: str
+    reason: Literal["deleted", "reset"]
+    archived_at: int
 
 
 def _iso(ms: int) -> str:
@@ -133,26 +164,43 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _lines_backwards(fh: IO[bytes], max_bytes: int) -> Iterator[bytes]:
+def _lines_forward(fh: IO[bytes]) -> Iterator[bytes | None]:
+    """The file's lines in order, read in blocks; ``None`` for a line longer than
+    :data:`MAX_LINE_BYTES`, which is read past, never held whole."""
+    while line := fh.readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := fh.readline(_BLOCK)) and not rest.endswith(b"\n"):
+            pass
+        yield None
+
+
+def _lines_backwards(fh: IO[bytes], max_bytes: int) -> Iterator[bytes | None]:
     """Complete lines from the end of the file, newest first, reading at most
-    ``max_bytes`` in blocks; a line cut by the byte cap is not returned."""
+    ``max_bytes`` in blocks; a line cut by the byte cap is not returned, and one
+    longer than :data:`MAX_LINE_BYTES` comes as ``None``."""
     pos = fh.seek(0, os.SEEK_END)
     budget = max_bytes
     pending: list[bytes] = []  # the end of the line being assembled, newest piece first
+    held = 0  # bytes in pending; -1 once the line is known to be too long
     while pos > 0 and budget > 0:
         size = min(_BLOCK, pos, budget)
         pos, budget = pos - size, budget - size
         fh.seek(pos)
         parts = fh.read(size).split(b"\n")
         if len(parts) > 1:
-            pending.append(parts[-1])
-            yield b"".join(reversed(pending))
+            too_long = held < 0 or held + len(parts[-1]) > MAX_LINE_BYTES
+            yield None if too_long else b"".join([parts[-1], *reversed(pending)])
             yield from reversed(parts[1:-1])
-            pending = [parts[0]]
-        else:
+            pending, held = [parts[0]], len(parts[0])
+        elif held >= 0 and held + size <= MAX_LINE_BYTES:
             pending.append(parts[0])
+            held += size
+        else:
+            pending, held = [], -1
     if pos == 0:
-        yield b"".join(reversed(pending))
+        yield None if held < 0 else b"".join(reversed(pending))
 
 
 class Transcripts:
@@ -221,17 +269,38 @@ class Transcripts:
             )
         return found
 
-    def files(self) -> list[Path]:
-        """Live transcripts in the directory, sorted: no archives (``.deleted.*``,
-        ``.reset.*``, ``.bak.*``), locks, trajectories or checkpoint copies."""
+    def find(self, entry: EntryLike, *, topic_id: TopicId = None) -> Path | None:
+        """The transcript of ``entry`` (see :meth:`path`) if it exists, else ``None``.
+
+        Raises :class:`StoreUnavailableError` when something is there that must not be
+        used (a symlink out of the directory, a FIFO, a directory) or that cannot be
+        looked at: such a transcript is neither missing nor readable.
+        """
+        path = self.path(entry, topic_id=topic_id)
         try:
-            names = sorted(os.listdir(self._dir))
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot look at {path}: {exc.strerror}") from exc
+        if not stat.S_ISREG(mode):
+            raise StoreUnavailableError(f"{path} is not a regular file; refusing to use it")
+        return path
+
+    def _names(self) -> list[str]:
+        """The names in the directory, sorted; none if it does not exist."""
+        try:
+            return sorted(os.listdir(self._dir))
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise StoreUnavailableError(f"cannot list {self._dir}: {exc.strerror}") from exc
+
+    def files(self) -> list[Path]:
+        """Live transcripts in the directory, sorted: no archives (``.deleted.*``,
+        ``.reset.*``, ``.bak.*``), locks, trajectories or checkpoint copies."""
         found = []
-        for name in names:
+        for name in self._names():
             if name.endswith(".trajectory.jsonl") or _CHECKPOINT.fullmatch(name):
                 continue
             path = self._inside(name)
@@ -245,7 +314,7 @@ class Transcripts:
     def _locked(self, path: Path) -> Iterator[None]:
         lock = FileLock(f"{path}.lock", timeout=self._lock_timeout, mode=0o600)
         try:
-            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_dirs(self._dir)
             lock.acquire()
         except Timeout as exc:
             raise StoreLockedError(
@@ -291,8 +360,8 @@ class Transcripts:
         empty = True
         for line in self._lines(path):
             empty = False
-            if (event := _parse(line)) is None:
-                continue  # malformed lines stay in the file, ignored
+            if line is None or (event := _parse(line)) is None:
+                continue  # malformed and oversized lines stay in the file, ignored
             if (key := _idempotency_key(event)) is not None:
                 keys.add(key)
             if isinstance(event.get("id"), str) and event.get("type") != "session":
@@ -361,16 +430,49 @@ class Transcripts:
                 raise StoreUnavailableError(f"cannot archive {path}: {exc.strerror}") from exc
             return target
 
+    def archives(self) -> list[Archive]:
+        """The archives in the directory, ``<file>.deleted.<ts>`` and ``<file>.reset.<ts>``,
+        sorted by name; a name whose time stamp is not a real time is not one."""
+        found = []
+        for name in self._names():
+            match = _ARCHIVE.fullmatch(name)
+            archived_at = None if match is None else _stamp_ms(match[2])
+            if match is not None and archived_at is not None:
+                reason: Literal["deleted", "reset"] = (
+                    "deleted" if match[1] == "deleted" else "reset"
+                )
+                found.append(Archive(name, reason, archived_at))
+        return found
+
+    def remove_archive(self, name: str) -> None:
+        """Delete the archive ``name`` (of :meth:`archives`); nothing if it is gone.
+
+        Raises :class:`StoreUnavailableError`, having removed nothing, when it is not a
+        regular file (a directory or a symlink in its place) or cannot be removed.
+        """
+        if os.path.basename(name) != name or _ARCHIVE.fullmatch(name) is None:
+            raise InvalidArgumentError(f"{name!r} is not an archive in {self._dir}")
+        path = self._dir / name
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise StoreUnavailableError(f"cannot remove {path}: not a regular file")
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot remove {path}: {exc.strerror}") from exc
+
     # -- reading ----------------------------------------------------------------------
 
     @staticmethod
     @contextmanager
     def _reading(path: Path) -> Iterator[IO[bytes] | None]:
         """The file open for reading, or ``None`` if it does not exist."""
+        fh: IO[bytes] | None = None
         try:
-            fh: IO[bytes] | None = open(path, "rb")  # noqa: SIM115 (closed below)
+            fh = os.fdopen(_open_regular(path, os.O_RDONLY), "rb")
         except FileNotFoundError:
-            fh = None
+            pass
         except OSError as exc:
             raise StoreUnavailableError(f"cannot read {path}: {exc.strerror}") from exc
         try:
@@ -381,10 +483,11 @@ class Transcripts:
             if fh is not None:
                 fh.close()
 
-    def _lines(self, path: Path) -> Iterator[bytes]:
-        """The file's lines, streamed; none if it does not exist."""
+    def _lines(self, path: Path) -> Iterator[bytes | None]:
+        """The file's lines, streamed (``None`` for an oversized one); none if it does
+        not exist."""
         with self._reading(path) as fh:
-            yield from fh or ()
+            yield from _lines_forward(fh) if fh else ()
 
     def tail(
         self,
@@ -403,7 +506,7 @@ class Transcripts:
         found: list[dict[str, Any]] = []
         with self._reading(path) as fh:
             for line in _lines_backwards(fh, max_bytes) if fh else ():
-                event = _parse(line)
+                event = None if line is None else _parse(line)
                 if event is not None and event.get("type") == "message":
                     found.append(event)
                     if len(found) == limit:
@@ -424,8 +527,11 @@ class Transcripts:
         return self._stats(found)
 
     def _stats(self, path: Path) -> TranscriptStats:
-        tally, malformed = _Tally(), 0
+        tally, malformed, oversized = _Tally(), 0, 0
         for line in self._lines(path):
+            if line is None:
+                oversized += 1
+                continue
             if not line.strip():
                 continue
             if (event := _parse(line)) is None:
@@ -433,7 +539,12 @@ class Transcripts:
                 continue
             tally.add(event)
         return TranscriptStats(
-            tally.messages, tally.input_tokens, tally.output_tokens, tally.total_tokens, malformed
+            tally.messages,
+            tally.input_tokens,
+            tally.output_tokens,
+            tally.total_tokens,
+            malformed,
+            oversized,
         )
 
     def count_messages(self, entry: EntryLike, *, topic_id: TopicId = None) -> int:
@@ -454,10 +565,23 @@ def _file_name(session_id: str, topic_id: TopicId) -> str:
     return f"{session_id}-topic-{topic}.jsonl"
 
 
+def _open_regular(path: Path, flags: int) -> int:
+    """A descriptor on the transcript ``path`` (:func:`~sessionstore.files.open_regular`,
+    symbolic links not followed), or why it is refused."""
+    try:
+        return open_regular(path, flags, follow_symlinks=False)
+    except NotRegularFileError as exc:
+        raise StoreUnavailableError(f"{path} is not a regular file; refusing to use it") from exc
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise StoreUnavailableError(f"{path} is a symbolic link; refusing to use it") from exc
+
+
 def _append_lines(path: Path, lines: list[bytes], header: bytes | None) -> bool:
     """Append ``lines`` in one write and fsync, after ``header`` if the file is empty.
     Returns whether it was empty (the transcript starts here)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    fd = _open_regular(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
     try:
         size = os.fstat(fd).st_size
         if size == 0 and header is not None:
@@ -471,16 +595,22 @@ def _append_lines(path: Path, lines: list[bytes], header: bytes | None) -> bool:
     finally:
         os.close(fd)
     if size == 0:  # make the new directory entry durable too
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_directory(path.parent)
     return size == 0
 
 
 def _stamp(ms: int) -> str:
     return _iso(ms).replace(":", "-")
+
+
+def _stamp_ms(stamp: str) -> int | None:
+    """``2026-03-31T08-00-00.000Z`` (milliseconds optional) in epoch ms; ``None`` if it
+    names no real time (month 13)."""
+    iso = stamp[:10] + "T" + stamp[11:19].replace("-", ":") + stamp[19:].replace("Z", "+00:00")
+    try:
+        return int(datetime.fromisoformat(iso).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 def _header(session_id: str, cwd: str) -> bytes:

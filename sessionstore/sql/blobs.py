@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from sessionstore.entry import dumps_json, loads_json
 
 __all__ = ["BLOB_COLUMNS", "MIN_BLOB_BYTES", "Blob", "join", "put_back", "split"]
 
@@ -49,7 +49,7 @@ class Blob:
         memo = isinstance(value, str)  # the skills prompt most entries share
         if memo and (known := _STRING_BLOBS.get(value)) is not None:
             return known
-        body = orjson.dumps(value)
+        body = dumps_json(value)
         blob = cls(hashlib.sha256(body).hexdigest(), body)
         if memo and len(body) >= MIN_BLOB_BYTES:
             if len(_STRING_BLOBS) >= _STRING_BLOBS_MAX:
@@ -96,7 +96,7 @@ def split(entry: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Blob]]:
 
 def join(stored: Mapping[str, Any], bodies: Mapping[str, bytes]) -> dict[str, Any]:
     """The entry back from its row and the JSON text of its blobs (by column name)."""
-    return put_back(stored, {column: orjson.loads(body) for column, body in bodies.items()})
+    return put_back(stored, {column: loads_json(body) for column, body in bodies.items()})
 
 
 def put_back(stored: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:

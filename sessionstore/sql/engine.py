@@ -4,16 +4,23 @@ SQLite gets WAL, ``synchronous=NORMAL``, a busy timeout and foreign keys, and re
 transactions: the driver's implicit ones are switched off and ``BEGIN`` (or
 ``BEGIN IMMEDIATE`` for writes, see :data:`WRITE`) is emitted explicitly, so that a
 read-modify-write never has to upgrade a read lock, which SQLite would refuse at once.
+
+PostgreSQL (psycopg) and MySQL/MariaDB (PyMySQL, mysqlclient) get a connect timeout,
+statement and lock timeouts, and a read timeout on the client, so that a server that
+stops answering is an error, not a hang (see :func:`server_defaults`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from alembic.util.exc import CommandError
@@ -23,22 +30,53 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLA
 from sqlalchemy.pool import StaticPool
 
 from sessionstore.errors import InvalidArgumentError, SessionStoreError, StoreUnavailableError
+from sessionstore.files import PRIVATE_FILE_MODE, make_private_dirs
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "CONNECT_TIMEOUT_S",
+    "KEEPALIVES",
+    "LOCK_TIMEOUT_S",
+    "READ_TIMEOUT_S",
+    "STATEMENT_TIMEOUT_S",
     "WRITE",
     "create_sql_engine",
     "database_errors",
     "ensure_sqlite_file",
     "mask_url",
+    "read_only_storage",
+    "server_defaults",
     "sqlite_file",
     "sqlite_pragmas",
+    "sqlite_read_only",
 ]
 
 #: How long SQLite waits for another writer before reporting "database is locked".
 BUSY_TIMEOUT_MS = 10_000
 #: Execution options for a connection that will write: ``BEGIN IMMEDIATE`` on SQLite.
 WRITE = {"sqlite_begin": "BEGIN IMMEDIATE"}
+
+# Defaults for server databases, in seconds; see server_defaults().
+#: Giving up on a server that does not accept the connection.
+CONNECT_TIMEOUT_S = 10
+#: PostgreSQL's statement_timeout: the server cancels a statement that runs longer.
+STATEMENT_TIMEOUT_S = 60
+#: PostgreSQL's lock_timeout and InnoDB's innodb_lock_wait_timeout: the longest wait
+#: for a lock another transaction holds.
+LOCK_TIMEOUT_S = 10
+#: The client's wait for an answer (PyMySQL read/write timeouts; for psycopg, a wait
+#: of its own): longer than the statement timeout, so it fires only when the server
+#: itself stops answering.
+READ_TIMEOUT_S = 90
+#: libpq's TCP keepalives: a dead peer is noticed on an idle connection.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+#: The extra that installs the driver of each database.
+_EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -58,8 +96,8 @@ def ensure_sqlite_file(url: str | URL) -> None:
     path = sqlite_file(url)
     if path is None or path.exists():
         return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    make_private_dirs(path.parent)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
 
 
 def mask_url(url: str | URL) -> str:
@@ -70,6 +108,27 @@ def mask_url(url: str | URL) -> str:
     """
     parsed = _parse(url)
     return "<unparsable URL>" if parsed is None else parsed.render_as_string(hide_password=True)
+
+
+# A password inside a URL (scheme://user:PASSWORD@host) or a libpq keyword (password=...).
+_SECRET = re.compile(
+    r"(?P<keep>[a-z][\w+.-]*://[^:/?#@\s]*:|\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^@\s]+)(?=@|\s|$)",
+    re.IGNORECASE,
+)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every password it quotes, in a URL or as ``password=...``, masked.
+
+    It masks by the structure of the text, never by searching for the password itself,
+    so a short password does not mangle the rest of the message.
+
+    >>> mask_secrets("mysql+pymysql://bob:a@db/app: Access denied for user 'bob'")
+    "mysql+pymysql://bob:***@db/app: Access denied for user 'bob'"
+    >>> mask_secrets("invalid dsn: host=db password=s3cret user=bob")
+    'invalid dsn: host=db password=*** user=bob'
+    """
+    return _SECRET.sub(lambda match: f"{match['keep']}***", text)
 
 
 def _parse(url: str | URL) -> URL | None:
@@ -92,11 +151,8 @@ def database_errors(url: str | URL, action: str) -> Iterator[None]:
     except SessionStoreError:
         raise
     except (SQLAlchemyError, CommandError, OSError, sqlite3.Error) as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        parsed = _parse(url)
-        password = parsed.password if parsed is not None else None
-        if password:
-            detail = detail.replace(str(password), "***")
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        detail = mask_secrets(lines[0] if lines else type(exc).__name__)
         message = f"{action} failed on {mask_url(url)}: {detail}"
         unreachable = isinstance(
             exc, OperationalError | InterfaceError | OSError | sqlite3.OperationalError
@@ -124,11 +180,164 @@ def create_sql_engine(url: str | URL, **options: Any) -> Engine:
         connect_args = options.setdefault("connect_args", {})
         connect_args.setdefault("check_same_thread", False)
         connect_args.setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
+        path = sqlite_file(parsed)
+        read_only = path is not None and read_only_storage(path)
+        if path is not None and read_only:  # read-write could not even read a WAL database
+            options.setdefault("creator", functools.partial(sqlite_read_only, path))
         engine = create_engine(parsed, **options)
-        _configure_sqlite(engine, wal=not memory)
+        _configure_sqlite(engine, wal=not memory and not read_only)
         return engine
     options.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **options)
+    connect_args = options["connect_args"] = dict(options.get("connect_args") or {})
+    read_timeout = server_defaults(parsed, connect_args)
+    try:
+        engine = create_engine(parsed, **options)
+    except ModuleNotFoundError as exc:
+        raise StoreUnavailableError(_missing_driver(parsed, exc)) from exc
+    if read_timeout:
+        _wait_at_most(engine)
+    return engine
+
+
+def _missing_driver(url: URL, exc: ModuleNotFoundError) -> str:
+    extra = _EXTRAS.get(url.get_backend_name())
+    advice = f": pip install 'sessionstore[{extra}]'" if extra else ""
+    supported = {"postgres": "postgresql+psycopg", "mysql": "mysql+pymysql"}.get(extra or "")
+    if supported and url.drivername != supported:
+        advice += f" and use a {supported}:// URL"
+    return f"the database driver for {url.drivername}:// is not installed ({exc.name}){advice}"
+
+
+def server_defaults(url: URL, connect_args: dict[str, Any]) -> bool:
+    """Add this library's timeouts for a server database to ``connect_args``.
+
+    A parameter the user set, in the URL's query or in ``connect_args``, wins. Returns
+    whether the connections need the client-side wait of :data:`READ_TIMEOUT_S` that
+    psycopg has no option for.
+
+    PostgreSQL (psycopg, psycopg2): ``connect_timeout``, the :data:`KEEPALIVES`, and
+    ``statement_timeout`` and ``lock_timeout`` through ``options`` (ours first, so a
+    ``-c`` of the user's own comes later and wins); with psycopg, ``read_timeout``.
+    MySQL/MariaDB (PyMySQL, mysqlclient): ``connect_timeout``, ``read_timeout``,
+    ``write_timeout``, and ``innodb_lock_wait_timeout`` through ``init_command`` (an
+    ``init_command`` of the user's own replaces it).
+
+    >>> args = {}
+    >>> server_defaults(make_url("postgresql+psycopg://db/app?options=-cwork_mem%3D8MB"), args)
+    True
+    >>> args["options"], args["connect_timeout"], args["read_timeout"]
+    ('-c statement_timeout=60000 -c lock_timeout=10000 -cwork_mem=8MB', 10, 90)
+    """
+    given = {**url.query, **connect_args}
+
+    def default(key: str, value: Any) -> None:
+        if key not in given:
+            connect_args[key] = value
+
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend == "postgresql" and driver in ("psycopg", "psycopg2"):
+        default("connect_timeout", CONNECT_TIMEOUT_S)
+        for key, value in KEEPALIVES.items():
+            default(key, value)
+        ours = (
+            f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000} "
+            f"-c lock_timeout={LOCK_TIMEOUT_S * 1000}"
+        )
+        theirs = given.get("options")
+        theirs = " ".join(theirs) if isinstance(theirs, tuple) else theirs
+        connect_args["options"] = f"{ours} {theirs}" if theirs else ours
+        if driver == "psycopg":
+            default("read_timeout", READ_TIMEOUT_S)
+            return True
+    elif backend in ("mysql", "mariadb") and driver in ("pymysql", "mysqldb"):
+        default("connect_timeout", CONNECT_TIMEOUT_S)
+        default("read_timeout", READ_TIMEOUT_S)
+        default("write_timeout", READ_TIMEOUT_S)
+        default("init_command", f"SET SESSION innodb_lock_wait_timeout = {LOCK_TIMEOUT_S}")
+    return False
+
+
+def _wait_at_most(engine: Engine) -> None:
+    """Connect psycopg with a bound on every wait for the server (``read_timeout``)."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        seconds = float(cparams.pop("read_timeout"))
+        connection = _bounded_connection(dialect.loaded_dbapi).connect(*cargs, **cparams)
+        connection.read_timeout = seconds or None  # 0: no bound
+        return connection
+
+
+@functools.cache
+def _bounded_connection(psycopg: Any) -> Any:
+    """A psycopg connection class whose waits for the server end after ``read_timeout``.
+
+    psycopg waits for a query's answer as long as it takes. A server that stopped
+    answering (a paused process, a lost host that still acknowledges packets) would
+    hold the caller forever: past the deadline, the connection is closed, so that the
+    server rolls its transaction back, and the wait fails with OperationalError.
+    """
+    timed_out = psycopg.errors._WaitTimeout  # raised by wait() when its timeout expires
+
+    class BoundedConnection(psycopg.Connection):  # type: ignore[misc]
+        read_timeout: float | None = None
+
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            if timeout is not None or self.read_timeout is None:
+                return super().wait(gen, interval, timeout)
+            try:
+                return super().wait(gen, interval, self.read_timeout)
+            except timed_out:
+                self.close()
+                raise psycopg.OperationalError(
+                    f"no answer from the server within {self.read_timeout:g} s (read_timeout)"
+                ) from None
+
+    return BoundedConnection
+
+
+def read_only_storage(path: Path) -> bool:
+    """Whether nothing can be written at the SQLite file ``path``: neither the file nor
+    its directory (a read-only mount, an immutable file), so it opens read-only."""
+    return path.exists() and not os.access(path, os.W_OK) and not os.access(path.parent, os.W_OK)
+
+
+def sqlite_read_only(path: Path) -> sqlite3.Connection:
+    """A connection to the SQLite file ``path`` that reads and changes nothing in it
+    (``mode=ro``), with this library's settings.
+
+    On read-only storage SQLite cannot create the ``-shm`` file that a WAL database
+    needs. With no ``-wal`` file beside it the file is the whole database and nobody can
+    write there, so it opens as immutable; with one, it is refused.
+    """
+    try:
+        return _sqlite_uri(path, "mode=ro")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorname != "SQLITE_CANTOPEN" or not read_only_storage(path):
+            raise
+        if Path(f"{path}-wal").exists():
+            raise StoreUnavailableError(
+                f"cannot read {path} on read-only storage: its write-ahead log "
+                f"{path.name}-wal holds changes only a writable copy can read; copy the "
+                "database with its -wal file to writable storage"
+            ) from exc
+    return _sqlite_uri(path, "mode=ro&immutable=1")
+
+
+def _sqlite_uri(path: Path, parameters: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        f"file:{quote(str(path))}?{parameters}",
+        uri=True,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        check_same_thread=False,
+    )
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # open the file and its WAL now
+        sqlite_pragmas(conn, wal=False)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def sqlite_pragmas(dbapi_connection: Any, *, wal: bool) -> None:
@@ -137,7 +346,13 @@ def sqlite_pragmas(dbapi_connection: Any, *, wal: bool) -> None:
     # Let the caller, not the driver, decide where transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    if wal:
+    # WAL for a database this library creates (it persists); a file that has content
+    # keeps the journal mode its owner chose: reading it must not change it.
+    if (
+        wal
+        and cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+        and cursor.execute("PRAGMA page_count").fetchone()[0] == 0
+    ):
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

@@ -18,7 +18,14 @@ import orjson
 from pydantic import TypeAdapter
 
 from sessionstore.contract import encode_cursor
-from sessionstore.entry import SessionEntry, SessionPage, SessionSummary, check_size
+from sessionstore.entry import (
+    SessionEntry,
+    SessionPage,
+    SessionSummary,
+    check_size,
+    dumps_json,
+    loads_json,
+)
 from sessionstore.projection import INDEX_COLUMNS, project
 from sessionstore.sql.blobs import BLOB_COLUMNS, Blob, put_back, split
 
@@ -60,9 +67,18 @@ def row_params(
     the key columns are always ``agent_id`` and ``session_key``."""
     data = entry.to_dict()
     stored, moved = split(data)
-    encoded = orjson.dumps(stored)
+    try:
+        encoded = orjson.dumps(stored)
+        size = len(encoded)
+    except orjson.JSONEncodeError:
+        # Lone UTF-16 surrogates, which PostgreSQL's JSONB refuses even as escapes: the
+        # entry's JSON text (with escapes) is stored as a JSON string; decode_entry
+        # unwraps it.
+        text = dumps_json(stored)
+        size = len(text)
+        encoded = orjson.dumps(text.decode())
     # each moved value's JSON replaced a 4-byte null: this is the entry's JSON size
-    check_size(len(encoded) + sum(len(b.body) - 4 for b in moved.values()), max_entry_bytes)
+    check_size(size + sum(len(b.body) - 4 for b in moved.values()), max_entry_bytes)
     columns = project(data)
     columns["entry_json"] = encoded
     for column in _BLOB_NAMES:
@@ -97,7 +113,9 @@ def decode_entry(
 ) -> SessionEntry:
     """The entry of a row: ``entry_json`` (text, bytes or already a dict) with the blob
     values its digests name put back."""
-    data = orjson.loads(entry_json) if isinstance(entry_json, str | bytes) else entry_json
+    data = loads_json(entry_json) if isinstance(entry_json, str | bytes) else entry_json
+    if isinstance(data, str):  # the JSON text of an entry with lone surrogates (row_params)
+        data = loads_json(data)
     if digests:
         data = put_back(data, {column: values[digest] for column, digest in digests.items()})
     return SessionEntry._from_stored(data)
@@ -137,13 +155,13 @@ class BlobCache:
         with self._lock:
             found = {d: self._cached[d] for d in digests if d in self._cached}
         return {
-            d: orjson.loads(body) if text is None else text for d, (body, text, _) in found.items()
+            d: loads_json(body) if text is None else text for d, (body, text, _) in found.items()
         }
 
     def add(self, digest: str, body: bytes) -> Any:
         """Cache a body, evicting the oldest ones beyond the byte limit; returns its
         value (the cached object for a string)."""
-        value = orjson.loads(body)
+        value = loads_json(body)
         text = value if isinstance(value, str) else None
         cost = len(body) if text is None else 2 * len(body)
         with self._lock:

@@ -10,6 +10,10 @@ blobs, merge, compare-and-set, retries and validation.
 
 Read-modify-write operations lock the row (``SELECT ... FOR UPDATE`` on the servers,
 ``BEGIN IMMEDIATE`` on SQLite) and are retried with backoff on transient conflicts.
+
+Versions never repeat for a key: a row counts its writes, a new row starts above the
+floor of ``session_version_floor``, and every delete raises that floor to the versions
+it removes (see :data:`sessionstore.sql.statements.FLOOR`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sessionstore.contract import (
     Order,
     Updater,
     batched,
+    check_expected_versions,
     check_limit,
     check_order,
     decode_cursor,
@@ -102,10 +107,11 @@ class RowStore(ABC):
         self._max_entry_bytes = max_entry_bytes
         self._dialect = dialect
         self._blob_cache = BlobCache()
+        # put_many's: the new rows' version is a parameter (PyMySQL sends rows in one go)
         self._upsert = q.upsert(dialect, returning=False)
-        # SQLite and PostgreSQL return the new version from the upsert; MySQL cannot.
-        returning = dialect in ("sqlite", "postgresql")
-        self._upsert_returning = q.upsert(dialect, returning=True) if returning else None
+        # put's, one statement: SQLite and PostgreSQL return the new version; MySQL cannot.
+        self._returning = dialect in ("sqlite", "postgresql")
+        self._put_upsert = q.upsert(dialect, returning=self._returning, floor_inline=True)
         self._blob_upsert = q.blob_upsert(dialect, BLOB_TOUCH_MS)
 
     # -- the I/O edge, one per backend -------------------------------------------------
@@ -188,6 +194,41 @@ class RowStore(ABC):
                 values[digest] = self._blob_cache.add(digest, str(body).encode())
         return values
 
+    def _floor(self, write: _Write) -> int:
+        """The version floor, locked for sharing: a new row's version is one more."""
+        return int(write.tx.rows(q.FLOOR, {})[0][0])
+
+    def _delete_rows(
+        self, write: _Write, keys: Sequence[str], updated_before: int | None = None
+    ) -> dict[str, int]:
+        """Delete ``keys`` (those still older than ``updated_before``) and raise the
+        floor to their versions; returns the version of each row deleted, by key."""
+        stmt, lock, params = q.delete_many(self._dialect, self._agent_id, updated_before)
+        deleted: dict[str, int] = {}
+        for chunk in batched(keys, DELETE_BATCH):
+            chosen = {**params, "keys": chunk}
+            if lock is None:  # DELETE ... RETURNING
+                rows = write.tx.rows(stmt, chosen)
+            else:
+                rows = write.tx.rows(lock, chosen)
+                write.tx.run(stmt, chosen)
+            deleted.update((str(key), int(version)) for key, version in rows)
+        if deleted:
+            write.tx.run(q.RAISE_FLOOR, {"deleted": max(deleted.values())})
+        return deleted
+
+    def _check_versions(self, write: _Write, expected: Mapping[str, int]) -> None:
+        """Lock the keys named and raise :class:`StaleEntryError` for the first one
+        that is not at its expected version (``0``: absent)."""
+        stmt = q.lock_versions(self._dialect)
+        current: dict[str, int] = {}
+        for chunk in batched(expected, DELETE_BATCH):
+            rows = write.tx.rows(stmt, {"agent_id": self._agent_id, "keys": chunk})
+            current.update((str(key), int(version)) for key, version in rows)
+        for key, version in expected.items():
+            if current.get(key, 0) != version:
+                raise StaleEntryError(key, version, current.get(key, 0))
+
     def _entries(self, rows: Sequence[Row], start: int) -> builtins.list[SessionEntry]:
         """The entries of rows whose ``entry_json`` is at position ``start``, followed
         by the blob digests."""
@@ -220,10 +261,11 @@ class RowStore(ABC):
                     return version
                 blobs: builtins.list[Blob] = []
                 if row is None:
-                    params = {**self._params(key, new, blobs), "version": 1}
+                    created = self._floor(write) + 1
+                    params = {**self._params(key, new, blobs), "version": created}
                     self._write_blobs(write, blobs)
                     write.tx.run(q.INSERT_ROW, params)
-                    return 1
+                    return created
                 params = {**base, **self._params(key, new, blobs, "new_")}
                 self._write_blobs(write, blobs)
                 write.tx.run(q.UPDATE_ROW, params)
@@ -267,14 +309,14 @@ class RowStore(ABC):
             return self._read_modify_write("put", key, compare)
 
         blobs: builtins.list[Blob] = []
-        params = {**self._params(key, new, blobs), "version": 1}
+        params = self._params(key, new, blobs)
 
         def attempt() -> int:
             with self._write() as write:
                 self._write_blobs(write, blobs)
-                if self._upsert_returning is not None:
-                    return int(write.tx.rows(self._upsert_returning, params)[0][0])
-                write.tx.run(self._upsert, params)
+                if self._returning:
+                    return int(write.tx.rows(self._put_upsert, params)[0][0])
+                write.tx.run(self._put_upsert, params)
                 return int(write.tx.rows(q.GET_VERSION, self._key(key))[0][0])
 
         return self._retry("put", attempt)
@@ -315,23 +357,20 @@ class RowStore(ABC):
         return result[0]
 
     def delete(self, key: str) -> bool:
-        validate_key(key)
-        params = self._key(key)
+        keys = [validate_key(key)]
 
         def attempt() -> bool:
             with self._write() as write:
-                return bool(write.tx.run(q.DELETE, params))
+                return bool(self._delete_rows(write, keys))
 
         return self._retry("delete", attempt)
 
     def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
         wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
-        stmt, params = q.delete_many(self._dialect, self._agent_id, updated_before)
 
         def attempt() -> int:
             with self._write() as write:
-                chunks = batched(wanted, DELETE_BATCH)
-                return sum(write.tx.run(stmt, {**params, "keys": chunk}) for chunk in chunks)
+                return len(self._delete_rows(write, wanted, updated_before))
 
         return self._retry("delete_many", attempt) if wanted else 0
 
@@ -355,44 +394,87 @@ class RowStore(ABC):
         stmt, params = q.count(self._agent_id, Filters(**filters))
         return int(self._query("count", stmt, params)[0][0])
 
-    def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
+    def _batches(self, batch_size: int, *, versions: bool) -> Iterator[builtins.list[Row]]:
+        """The agent's rows in key order, ``batch_size`` per read."""
         check_limit(batch_size, "batch_size")
-        stmt = q.iter_batch(batch_size)
+        stmt = q.iter_batch(batch_size, versions=versions)
         after = ""
         while True:
             # One short read per batch: no transaction stays open while the caller works.
             rows = self._query("iter_entries", stmt, {"agent_id": self._agent_id, "after": after})
-            keys = [str(row[0]) for row in rows]
-            yield from zip(keys, self._entries(rows, _AFTER_FIRST), strict=True)
+            yield rows
             if len(rows) < batch_size:
                 return
-            after = keys[-1]
+            after = str(rows[-1][0])
+
+    def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
+        for rows in self._batches(batch_size, versions=False):
+            keys = [str(row[0]) for row in rows]
+            yield from zip(keys, self._entries(rows, _AFTER_FIRST), strict=True)
+
+    def iter_entries_with_versions(
+        self, *, batch_size: int = 500
+    ) -> Iterator[tuple[str, SessionEntry, int]]:
+        for rows in self._batches(batch_size, versions=True):
+            entries = self._entries(rows, _AFTER_FIRST + 1)
+            for row, entry in zip(rows, entries, strict=True):
+                yield str(row[0]), entry, int(row[1])
 
     def put_many(
         self,
         items: Iterable[tuple[str, SessionEntry | Mapping[str, Any]]],
         *,
         batch_size: int = 500,
+        delete: Iterable[str] = (),
+        expected_versions: Mapping[str, int] | None = None,
     ) -> int:
-        """Upsert every item in one transaction: all are written or none.
+        """Upsert every item and delete the keys of ``delete`` in one transaction: all
+        are written or none.
 
         Items are sent ``batch_size`` at a time, so an iterator is streamed. A transient
         conflict is retried when ``items`` is a sequence; an iterator cannot be replayed,
-        so then the error is raised (and nothing was written).
+        so then the error is raised (and nothing was written). With
+        ``expected_versions`` the keys it names are locked first, and an item expected
+        absent is a plain INSERT: a writer that creates it meanwhile makes the insert
+        fail, and the retry sees the new version (an iterator is read into a list).
         """
         check_limit(batch_size, "batch_size")
+        doomed = builtins.list(dict.fromkeys(validate_key(key) for key in delete))
+        doomed_keys = set(doomed)
+        expected = None if expected_versions is None else check_expected_versions(expected_versions)
+        if expected is not None and not isinstance(items, Sequence):
+            items = builtins.list(items)
 
         def attempt() -> int:
             written = 0
             with self._write() as write:
+                if expected:
+                    self._check_versions(write, expected)
+                deleted = self._delete_rows(write, doomed) if doomed else {}
+                for key, version in (expected or {}).items():
+                    # a key expected absent that another writer created since the check
+                    if key in doomed_keys and deleted.get(key, 0) != version:
+                        raise StaleEntryError(key, version, deleted.get(key, 0))
+                new_version = self._floor(write) + 1  # after the deletes raised it
+                inserted: set[str] = set()
                 for chunk in batched(items, batch_size):
                     blobs: builtins.list[Blob] = []
-                    rows = [
-                        {**self._params(validate_key(key), as_entry(entry), blobs), "version": 1}
-                        for key, entry in chunk
-                    ]
+                    inserts, upserts = [], []
+                    for key, entry in chunk:
+                        if validate_key(key) in doomed_keys:
+                            raise InvalidArgumentError(f"{key!r} is both written and deleted")
+                        row = {**self._params(key, as_entry(entry), blobs), "version": new_version}
+                        must_be_new = expected is not None and expected.get(key) == 0
+                        if must_be_new and key not in inserted:
+                            inserted.add(key)
+                            inserts.append(row)
+                        else:
+                            upserts.append(row)
                     self._write_blobs(write, blobs)
-                    write.tx.run(self._upsert, rows)
+                    if inserts:  # first: a later item of the same key updates it
+                        write.tx.run(q.INSERT_ROW, inserts)
+                    if upserts:
+                        write.tx.run(self._upsert, upserts)
                     written += len(chunk)
             return written
 

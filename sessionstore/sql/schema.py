@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Boolean, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Index, MetaData, SmallInteger, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sessionstore.entry import MAX_KEY_BYTES
@@ -19,10 +19,12 @@ __all__ = [
     "BlobRow",
     "ImportRow",
     "SessionRow",
+    "VersionFloorRow",
     "blobs",
     "imports",
     "metadata",
     "sessions",
+    "version_floor",
 ]
 
 #: Alembic's bookkeeping table; named for this library so it can share a database.
@@ -130,3 +132,20 @@ class BlobRow(Base):
 
 
 blobs = cast(Table, BlobRow.__table__)
+
+
+class VersionFloorRow(Base):
+    """One row: the highest version any deleted session had (revision ``0005``).
+
+    A row counts the writes to its key, and a new row starts above this floor, so a key
+    deleted and written again never repeats a version. Every delete raises it.
+    """
+
+    __tablename__ = "session_version_floor"
+
+    #: always 1: the table has exactly one row
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+version_floor = cast(Table, VersionFloorRow.__table__)

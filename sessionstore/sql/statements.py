@@ -17,7 +17,10 @@ so its compiled SQL is reused too.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -40,7 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, ReturningDelete
 
 from sessionstore.contract import Filters
 from sessionstore.projection import INDEX_COLUMNS
@@ -48,16 +51,18 @@ from sessionstore.sql.blobs import BLOB_COLUMNS
 from sessionstore.sql.schema import blobs as blob_table
 from sessionstore.sql.schema import imports
 from sessionstore.sql.schema import sessions as t
+from sessionstore.sql.schema import version_floor as floor
 
 __all__ = [
     "BLOB_BODIES",
     "CONTENT",
-    "DELETE",
+    "FLOOR",
     "GET",
     "GET_VERSION",
     "GET_WITH_VERSION",
     "INSERT_ROW",
     "LOCK_ROW",
+    "RAISE_FLOOR",
     "UPDATE_ROW",
     "blob_upsert",
     "collect_blobs",
@@ -65,6 +70,7 @@ __all__ = [
     "delete_many",
     "iter_batch",
     "listing",
+    "lock_versions",
     "upsert",
     "where",
 ]
@@ -91,7 +97,6 @@ LOCK_ROW = GET_WITH_VERSION.with_for_update()
 BLOB_BODIES = select(blob_table.c.digest, blob_table.c.body).where(
     blob_table.c.digest.in_(bindparam("digests", expanding=True))
 )
-DELETE = delete(t).where(_KEY)
 UPDATE_ROW = (
     update(t)
     .where(_KEY)
@@ -103,6 +108,25 @@ UPDATE_ROW = (
     )
 )
 INSERT_ROW = insert(t)
+# Versions never repeat for a key: a row counts its writes, a new row starts above the
+# floor, and every delete raises the floor to the versions it removed. Writers that may
+# insert read the floor with a shared lock and a delete raises it with an exclusive one,
+# so an insert cannot miss a delete of its key that commits meanwhile.
+_THE_FLOOR = floor.c.id == literal_column("1")
+#: (version,): the floor, locked for sharing; a new row's version is one more
+FLOOR = select(floor.c.version).where(_THE_FLOOR).with_for_update(read=True)
+#: raise the floor to ``:deleted`` (the highest version just deleted)
+RAISE_FLOOR = (
+    update(floor)
+    .where(_THE_FLOOR, floor.c.version < bindparam("deleted"))
+    .values(version=bindparam("deleted"))
+)
+_ABOVE_FLOOR = (
+    select(floor.c.version + literal_column("1"))
+    .where(_THE_FLOOR)
+    .with_for_update(read=True)
+    .scalar_subquery()
+)
 #: (agent_id, source, entries, checksum, imported_at)
 LAST_IMPORT = select(
     imports.c.agent_id,
@@ -118,28 +142,42 @@ AGENT_IDS = select(t.c.agent_id).distinct().order_by(t.c.agent_id)
 #: (session_key, *INDEX_COLUMNS)
 _SUMMARY_COLUMNS = (t.c.session_key, *(t.c[name] for name in INDEX_COLUMNS))
 
-_SHAPED: dict[tuple[Any, ...], Any] = {}
+# Statements by shape, the least recently used dropped beyond _SHAPED_MAX: there are
+# thousands of possible shapes (filters, batch sizes), an application uses a few.
+_SHAPED: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_SHAPED_MAX = 256
+_SHAPED_LOCK = threading.Lock()
 S = TypeVar("S")
 
 
 def _shaped(shape: tuple[Any, ...], build: Callable[[], S]) -> S:
-    """The statement for ``shape``, built once: compiled SQL is then reused."""
-    stmt = _SHAPED.get(shape)
-    if stmt is None:
-        stmt = _SHAPED[shape] = build()
+    """The statement for ``shape``, built once while in use: compiled SQL is then reused."""
+    with _SHAPED_LOCK:
+        stmt = _SHAPED.get(shape)
+        if stmt is None:
+            stmt = _SHAPED[shape] = build()
+            if len(_SHAPED) > _SHAPED_MAX:
+                _SHAPED.popitem(last=False)
+        else:
+            _SHAPED.move_to_end(shape)
     return cast(S, stmt)
 
 
-def upsert(dialect: str, *, returning: bool) -> Insert:
+@lru_cache(maxsize=8)  # one per dialect: every store shares it, and its compiled SQL
+def upsert(dialect: str, *, returning: bool, floor_inline: bool = False) -> Insert:
     """``INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE`` that bumps the version, with
-    ``RETURNING version`` when asked (SQLite and PostgreSQL have it)."""
+    ``RETURNING version`` when asked (SQLite and PostgreSQL have it).
+
+    A new row's version is the ``version`` parameter, or with ``floor_inline`` one more
+    than the floor, read in the statement itself (one statement for a ``put``; a
+    parameter keeps PyMySQL's multi-row ``executemany``)."""
     if dialect in ("mysql", "mariadb"):
-        my = mysql.insert(t)
+        my = _with_floor(mysql.insert(t), floor_inline)
         return my.on_duplicate_key_update(
             {**{name: my.inserted[name] for name in _WRITTEN}, "version": _BUMP}
         )
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(t)
+    stmt = _with_floor(module.insert(t), floor_inline)
     done = stmt.on_conflict_do_update(
         index_elements=[t.c.agent_id, t.c.session_key],
         set_={**{name: stmt.excluded[name] for name in _WRITTEN}, "version": _BUMP},
@@ -147,6 +185,17 @@ def upsert(dialect: str, *, returning: bool) -> Insert:
     return cast(Insert, done.returning(t.c.version) if returning else done)
 
 
+InsertT = TypeVar("InsertT", bound=Insert)
+
+
+def _with_floor(stmt: InsertT, floor_inline: bool) -> InsertT:
+    if not floor_inline:
+        return stmt
+    values: dict[str, Any] = {c.name: bindparam(c.name) for c in t.c if c.name != "version"}
+    return stmt.values({**values, "version": _ABOVE_FLOOR})
+
+
+@lru_cache(maxsize=8)
 def blob_upsert(dialect: str, touch_ms: int) -> Insert:
     """Insert a blob, or refresh its ``last_used_at`` when that is older than
     ``touch_ms``; the body of an existing digest never changes. (The interval is a
@@ -241,13 +290,15 @@ def count(agent_id: str, filters: Filters) -> tuple[Select[Any], dict[str, Any]]
     return stmt, params
 
 
-def iter_batch(batch_size: int) -> Select[Any]:
+def iter_batch(batch_size: int, *, versions: bool = False) -> Select[Any]:
     """``(session_key, entry_json, *blob digests)`` of the next ``batch_size`` keys
-    after ``:after`` of agent ``:agent_id``, in key order."""
+    after ``:after`` of agent ``:agent_id``, in key order; with ``versions``,
+    ``(session_key, version, entry_json, *blob digests)``."""
+    columns = (t.c.session_key, t.c.version) if versions else (t.c.session_key,)
     return _shaped(
-        ("iter", batch_size),
+        ("iter", batch_size, versions),
         lambda: (
-            select(t.c.session_key, *_STORED)
+            select(*columns, *_STORED)
             .where(t.c.agent_id == bindparam("agent_id"), t.c.session_key > bindparam("after"))
             .order_by(t.c.session_key)
             .limit(batch_size)
@@ -255,20 +306,47 @@ def iter_batch(batch_size: int) -> Select[Any]:
     )
 
 
+def _keys_in(dialect: str) -> ColumnElement[bool]:
+    """``session_key`` is one of the ``keys`` parameter (a list)."""
+    if dialect == "postgresql":  # one array parameter instead of one per key
+        return t.c.session_key == any_(bindparam("keys", type_=postgresql.ARRAY(Text)))
+    return t.c.session_key.in_(bindparam("keys", expanding=True))
+
+
 def delete_many(
     dialect: str, agent_id: str, updated_before: int | None
-) -> tuple[Delete, dict[str, Any]]:
-    """Delete the keys of the ``keys`` parameter (a list) that pass ``updated_before``."""
+) -> tuple[Delete | ReturningDelete[Any], Select[Any] | None, dict[str, Any]]:
+    """Delete the keys of the ``keys`` parameter (a list) that pass ``updated_before``,
+    and learn the ``(session_key, version)`` of each row deleted (for the floor).
+
+    Returns the DELETE, which returns those rows where the database has ``DELETE ...
+    RETURNING`` (SQLite, PostgreSQL); elsewhere a SELECT that locks them first (MySQL),
+    to run before the DELETE; and the parameters."""
     clauses, params = where(agent_id, Filters(updated_before=updated_before))
+    returning = dialect in ("sqlite", "postgresql")
 
-    def build() -> Delete:
-        if dialect == "postgresql":  # one array parameter instead of one per key
-            chosen = t.c.session_key == any_(bindparam("keys", type_=postgresql.ARRAY(Text)))
-        else:
-            chosen = t.c.session_key.in_(bindparam("keys", expanding=True))
-        return delete(t).where(*clauses, chosen)
+    def build() -> tuple[Delete | ReturningDelete[Any], Select[Any] | None]:
+        chosen = (*clauses, _keys_in(dialect))
+        stmt = delete(t).where(*chosen)
+        if returning:
+            return stmt.returning(t.c.session_key, t.c.version), None
+        return stmt, select(t.c.session_key, t.c.version).where(*chosen).with_for_update()
 
-    return _shaped(("delete_many", dialect, *sorted(params)), build), params
+    stmt, lock = _shaped(("delete_many", dialect, *sorted(params)), build)
+    return stmt, lock, params
+
+
+def lock_versions(dialect: str) -> Select[Any]:
+    """``(session_key, version)`` of the ``keys`` of agent ``:agent_id`` that exist,
+    locking them until the transaction ends."""
+    return _shaped(
+        ("lock_versions", dialect),
+        lambda: (
+            select(t.c.session_key, t.c.version)
+            .where(t.c.agent_id == bindparam("agent_id"), _keys_in(dialect))
+            .with_for_update()
+        ),
+    )
 
 
 def collect_blobs(before_ms: int) -> Delete:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import String, Text
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from sessionstore.entry import dumps_json, loads_json
 
 __all__ = ["ExactText", "JSONDocument", "LongText"]
 
@@ -74,11 +75,11 @@ class JSONDocument(TypeDecorator[Any]):
             return value  # JSONB serialises with the engine's json_serializer
         if isinstance(value, bytes):
             return value.decode()
-        return orjson.dumps(value).decode()
+        return dumps_json(value).decode()
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
         if isinstance(value, str | bytes):
-            return orjson.loads(value)  # type: ignore[no-any-return]
+            return loads_json(value)  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
 
 

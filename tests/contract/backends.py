@@ -212,38 +212,14 @@ class Backend:
         return pytest.param(self.name, marks=self.marks, id=self.name)
 
 
-#: The JSON twin's versions are digests of the entry (``content_version``).
-JSON_REPEATS_VERSIONS = (
-    "the JSON twin derives versions from content: rewriting an earlier entry repeats its "
-    "version (ABA); fixed by the robustness issue"
-)
-#: The SQL backends keep the write counter in the row itself.
-SQL_DELETE_RESETS_VERSION = (
-    "the SQL backends count writes in the entry's row: delete removes the row with its "
-    "counter, so the next put of that key starts again at version 1, a version seen "
-    "before for that key (ABA across delete)"
-)
-
-_JSON_DIVERGENCES = {
-    "test_rewriting_an_earlier_entry_yields_a_new_version": JSON_REPEATS_VERSIONS,
-    "test_put_after_delete_yields_a_new_version": JSON_REPEATS_VERSIONS,
-    "test_patch_yields_a_new_version_on_every_write": JSON_REPEATS_VERSIONS,
-    "test_update_yields_a_new_version_on_every_write": JSON_REPEATS_VERSIONS,
-}
-_SQL_DIVERGENCES = {
-    "test_put_after_delete_yields_a_new_version": SQL_DELETE_RESETS_VERSION,
-}
-
 BACKENDS: dict[str, Backend] = {
     backend.name: backend
     for backend in (
-        Backend("json", JsonFileStore, divergences=_JSON_DIVERGENCES),
-        Backend("sqlite", SqliteStore, divergences=_SQL_DIVERGENCES),
-        Backend("sqlite-sqlalchemy", SqlStore, divergences=_SQL_DIVERGENCES),
-        Backend(
-            "postgresql", SqlStore, marks=(pytest.mark.postgres,), divergences=_SQL_DIVERGENCES
-        ),
-        Backend("mysql", SqlStore, marks=(pytest.mark.mysql,), divergences=_SQL_DIVERGENCES),
+        Backend("json", JsonFileStore),
+        Backend("sqlite", SqliteStore),
+        Backend("sqlite-sqlalchemy", SqlStore),
+        Backend("postgresql", SqlStore, marks=(pytest.mark.postgres,)),
+        Backend("mysql", SqlStore, marks=(pytest.mark.mysql,)),
     )
 }
 ALL_BACKENDS = list(BACKENDS)

@@ -1,4 +1,5 @@
-"""The contract, writes: compare-and-set, patch, update, delete, put_many."""
+"""The contract, writes: compare-and-set, patch, update, delete, put_many (also as one
+unit with deletes and expected versions)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sessionstore import (
     StaleEntryError,
 )
 from sessionstore.openclaw.merge import now_ms
+from tests.conftest import StoreFactory
 from tests.contract.helpers import KEY, T0, entry, increment, keys_of
 
 # -- compare-and-set ----------------------------------------------------------------
@@ -229,3 +231,104 @@ def test_bad_batch_sizes_are_refused(store: SessionStore) -> None:
         list(store.iter_entries(batch_size=0))
     with pytest.raises(InvalidArgumentError, match="batch_size"):
         store.put_many([], batch_size=MAX_PAGE_SIZE + 1)
+
+
+# -- put_many as one unit: deletes and expected versions ----------------------------
+
+
+def test_iter_entries_with_versions_reports_what_get_with_version_does(
+    store: SessionStore,
+) -> None:
+    store.put_many((f"k{n:02}", entry(label=f"n{n}")) for n in range(7))
+    store.patch("k03", {"label": "changed"}, now_ms=T0)
+    streamed = list(store.iter_entries_with_versions(batch_size=3))
+    assert [key for key, _, _ in streamed] == [key for key, _ in store.iter_entries()]
+    for key, got, version in streamed:
+        assert (got, version) == store.get_with_version(key)
+    assert list(store.iter_entries_with_versions()) == list(streamed)
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        list(store.iter_entries_with_versions(batch_size=0))
+
+
+def test_put_many_deletes_and_writes_in_one_unit(store: SessionStore) -> None:
+    store.put_many([("agent:main:old", entry(label="old")), ("agent:main:kept", entry())])
+    written = store.put_many(
+        [("agent:main:new", entry(label="new"))], delete=["agent:main:old", "agent:main:absent"]
+    )
+    assert written == 1
+    assert keys_of(store, order="asc") == ["agent:main:kept", "agent:main:new"]
+    with pytest.raises(InvalidArgumentError, match="both written and deleted"):
+        store.put_many([("agent:main:kept", entry(label="x"))], delete=["agent:main:kept"])
+    assert store.get("agent:main:kept") == entry()
+
+
+def test_put_many_with_matching_expected_versions_writes_and_deletes(
+    store: SessionStore,
+) -> None:
+    a = store.put("agent:main:a", entry(label="a"))
+    b = store.put("agent:main:b", entry(label="b"))
+    written = store.put_many(
+        [("agent:main:a", entry(label="a2")), ("agent:main:c", entry(label="c"))],
+        delete=["agent:main:b"],
+        expected_versions={"agent:main:a": a, "agent:main:b": b, "agent:main:c": 0},
+    )
+    assert written == 2
+    assert dict(store.iter_entries()) == {
+        "agent:main:a": entry(label="a2"),
+        "agent:main:c": entry(label="c"),
+    }
+    assert store.version("agent:main:a") not in (0, a)
+
+
+def test_put_many_conflict_with_a_second_writer_writes_nothing(
+    make_store: StoreFactory,
+) -> None:
+    """A planner reads versions, a second writer changes one key and creates another
+    the planner expects absent: the unit fails naming the first conflict and nothing
+    of it lands, neither its writes nor its deletes."""
+    planner, other = make_store(), make_store()
+    planner.put_many([(f"agent:main:k{n}", entry(label=f"v{n}")) for n in range(3)])
+    seen = {key: version for key, _, version in planner.iter_entries_with_versions()}
+    other.patch("agent:main:k1", {"label": "live write"}, now_ms=T0 + 1)
+    before = list(planner.iter_entries_with_versions())
+    with pytest.raises(StaleEntryError) as info:
+        planner.put_many(
+            [("agent:main:k1", entry(label="old")), ("agent:main:k3", entry(label="new"))],
+            delete=["agent:main:k0"],
+            expected_versions={**seen, "agent:main:k3": 0},
+        )
+    assert (info.value.key, info.value.expected_version) == ("agent:main:k1", seen["agent:main:k1"])
+    assert info.value.current_version == other.version("agent:main:k1")
+    assert list(planner.iter_entries_with_versions()) == before
+
+    other.put("agent:main:k3", entry(label="created by the other writer"))
+    with pytest.raises(StaleEntryError) as created:
+        planner.put_many(
+            [("agent:main:k3", entry(label="planner"))], expected_versions={"agent:main:k3": 0}
+        )
+    assert created.value.current_version == other.version("agent:main:k3") != 0
+    with pytest.raises(StaleEntryError):  # a key to delete that is at another version
+        planner.put_many([], delete=["agent:main:k3"], expected_versions={"agent:main:k3": 0})
+    assert planner.get("agent:main:k3") == entry(label="created by the other writer")
+    assert planner.get("agent:main:k0") == entry(label="v0")
+
+
+def test_put_many_expected_absent_refuses_a_racing_creator(make_store: StoreFactory) -> None:
+    """The key is created between the planner's read and its write, by another store
+    object: the expected-absent item is a conflict, never an overwrite."""
+    planner, other = make_store(), make_store()
+    assert planner.get_with_version(KEY) == (None, 0)
+    created = other.put(KEY, entry(label="live"))
+    items = [(KEY, entry(label="stale plan")), ("agent:main:x", entry())]
+    with pytest.raises(StaleEntryError) as info:
+        planner.put_many(iter(items), expected_versions={KEY: 0, "agent:main:x": 0})
+    assert (info.value.key, info.value.current_version) == (KEY, created)
+    assert other.get(KEY) == entry(label="live")
+    assert other.get("agent:main:x") is None
+
+
+def test_put_many_refuses_bad_expected_versions(store: SessionStore) -> None:
+    for bad in (-1, "1", True, 1.0):
+        with pytest.raises(InvalidArgumentError, match="expected version"):
+            store.put_many([(KEY, entry())], expected_versions={KEY: bad})  # type: ignore[dict-item]
+    assert store.get(KEY) is None
