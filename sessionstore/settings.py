@@ -167,6 +167,14 @@ def _import_once(store: SupportsImportRecords, settings: Settings, target: str) 
             f"could not import the sessions of agent {settings.agent_id!r} on first open: "
             f"{agent.error}. Fix the source, or run `sessionstore migrate` to see details"
         )
+    if agent.status is Status.PARTIAL:
+        log.warning(
+            "%d sessions of agent %r in %s failed validation and were not imported "
+            "(run `sessionstore migrate --dry-run --json` to see which and why)",
+            len(agent.rejected),
+            settings.agent_id,
+            agent.source,
+        )
     log.info(
         "imported %d sessions of agent %r from %s into %s",
         agent.imported,

@@ -75,6 +75,18 @@ def test_the_first_open_imports_sessions_json_once_and_keeps_it(tmp_path: Path) 
         assert store.count() == 1 and store.get("agent:main:main") is None
 
 
+def test_a_first_open_that_leaves_entries_behind_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_store(tmp_path, "main", {**ENTRIES, "agent:main:bad": {"sessionId": "../x"}})
+    with (
+        caplog.at_level(logging.WARNING, logger="sessionstore"),
+        open_configured(Settings(state_dir=tmp_path)) as store,
+    ):
+        assert store.count() == 2
+    assert "1 sessions of agent 'main'" in caplog.text and "not imported" in caplog.text
+
+
 def test_an_agent_without_a_sessions_json_opens_empty(tmp_path: Path) -> None:
     with open_configured(Settings(state_dir=tmp_path, agent_id="fresh")) as store:
         assert store.count() == 0

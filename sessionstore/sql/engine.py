@@ -263,7 +263,10 @@ def _wait_at_most(engine: Engine) -> None:
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         seconds = float(cparams.pop("read_timeout"))
-        connection = _bounded_connection(dialect.loaded_dbapi).connect(*cargs, **cparams)
+        bounded = _bounded_connection(dialect.loaded_dbapi)
+        if bounded is None:  # a psycopg without timed waits (before 3.2): unbounded
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        connection = bounded.connect(*cargs, **cparams)
         connection.read_timeout = seconds or None  # 0: no bound
         return connection
 
@@ -277,7 +280,11 @@ def _bounded_connection(psycopg: Any) -> Any:
     hold the caller forever: past the deadline, the connection is closed, so that the
     server rolls its transaction back, and the wait fails with OperationalError.
     """
-    timed_out = psycopg.errors._WaitTimeout  # raised by wait() when its timeout expires
+    # Raised by wait() when its timeout expires (psycopg 3.2 and later).
+    found: type[Exception] | None = getattr(psycopg.errors, "_WaitTimeout", None)
+    if found is None:
+        return None
+    timed_out = found
 
     class BoundedConnection(psycopg.Connection):  # type: ignore[misc]
         read_timeout: float | None = None
