@@ -99,6 +99,7 @@ def write_atomically(
     *,
     dir_fd: int | None = None,
     sync_directory: bool = True,
+    sync_data: bool = True,
 ) -> os.stat_result:
     """Replace ``path`` (a name in ``dir_fd`` if given) with ``data``, all or nothing,
     and return the new file's stat.
@@ -106,8 +107,9 @@ def write_atomically(
     The data goes to a new temporary file beside it, ``<name>.<pid>.<hex>.tmp`` (mode
     0600, as OpenClaw names its own), which is fsynced and renamed over ``path``; then
     the directory is fsynced, unless ``sync_directory`` is false because the caller
-    syncs it after a later rename. A failure removes the temporary file and leaves
-    ``path`` as it was.
+    syncs it after a later rename. ``sync_data=False`` skips the fsync of the data, for
+    a file that may be lost in a power failure (it is rebuilt, never trusted). A failure
+    removes the temporary file and leaves ``path`` as it was.
 
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "a.json"
@@ -119,7 +121,9 @@ def write_atomically(
         parent = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             name = os.path.basename(path)
-            return write_atomically(name, data, dir_fd=parent, sync_directory=sync_directory)
+            return write_atomically(
+                name, data, dir_fd=parent, sync_directory=sync_directory, sync_data=sync_data
+            )
         finally:
             os.close(parent)
     name = os.fspath(path)
@@ -132,7 +136,8 @@ def write_atomically(
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if sync_data:
+                os.fsync(fd)
             written = os.fstat(fd)
         finally:
             os.close(fd)

@@ -118,6 +118,8 @@ class _Snapshot:
     #: versions worked out so far, and the (sidecar, file) signatures they hold for
     versions: dict[str, int] = field(default_factory=dict)
     versions_for: tuple[Any, ...] | None = None
+    #: whether the file is byte for byte as the sidecar's last write recorded it
+    as_recorded: bool = False
 
 
 def _digest(data: bytes) -> str:
@@ -307,14 +309,17 @@ class JsonFileStore:
             self._recorded = _Recorded(None)
         return self._recorded
 
-    def _version_in(self, snapshot: _Snapshot, key: str) -> int:
-        """The version of ``key`` in ``snapshot`` (``0``: absent), with the sidecar."""
+    def _version_in(self, snapshot: _Snapshot, key: str, recorded: _Recorded | None = None) -> int:
+        """The version of ``key`` in ``snapshot`` (``0``: absent), with the sidecar
+        (``recorded``: as just read, so that a loop over keys reads it once)."""
         if key not in snapshot.entries:
             return 0
-        recorded = self._read_versions()
+        recorded = recorded or self._read_versions()
         holds_for = (recorded.signature, snapshot.signature)
         if snapshot.versions_for != holds_for:
             snapshot.versions, snapshot.versions_for = {}, holds_for
+            # hashed once per state of the two files, not once per key
+            snapshot.as_recorded = recorded.text == _digest(snapshot.text)
         version = snapshot.versions.get(key)
         if version is None:
             version = snapshot.versions[key] = self._work_out(snapshot, recorded, key)
@@ -323,7 +328,7 @@ class JsonFileStore:
     @staticmethod
     def _work_out(snapshot: _Snapshot, recorded: _Recorded, key: str) -> int:
         record = recorded.entries.get(key)
-        if record is not None and recorded.text == _digest(snapshot.text):
+        if record is not None and snapshot.as_recorded:
             return record[0]  # the file is as the twin wrote it
         digest = _digest(dumps_json(snapshot.raw[key]))
         if record is not None and record[1] == digest:
@@ -342,7 +347,7 @@ class JsonFileStore:
             if key in counted:
                 entries[key] = (counted[key], _digest(dumps_json(snapshot.raw[key])))
                 continue
-            version = self._version_in(snapshot, key)
+            version = self._version_in(snapshot, key, recorded)
             record = recorded.entries.get(key)
             if record is None or record[0] != version:
                 record = (version, _digest(dumps_json(snapshot.raw[key])))
@@ -354,11 +359,13 @@ class JsonFileStore:
     ) -> tuple[Any, ...]:
         """Write the sidecar for the file ``text`` atomically; returns its signature.
         ``sync_directory=False`` when the write of ``sessions.json`` follows: its sync
-        of the directory makes this rename durable too."""
+        of the directory makes this rename durable too. Its data is not fsynced: a
+        sidecar lost in a power failure reads as unreadable or stale, and then every
+        entry gets a version never handed out, which is safe for compare-and-set."""
         done = _Recorded(None, versions.next, _digest(text), versions.entries)
         try:
             written = write_atomically(
-                self._versions_path, done.dump(), sync_directory=sync_directory
+                self._versions_path, done.dump(), sync_directory=sync_directory, sync_data=False
             )
             signature = _signature(written)
         except OSError as exc:
@@ -563,7 +570,8 @@ class JsonFileStore:
         with self._mutex:  # one state of the file: its entries and their versions
             snapshot = self._read(fresh=False)
             found = [(key, snapshot.entries[key]) for key in sorted(snapshot.entries)]
-            versions = [self._version_in(snapshot, key) for key, _ in found]
+            recorded = self._read_versions()
+            versions = [self._version_in(snapshot, key, recorded) for key, _ in found]
         for (key, entry), version in zip(found, versions, strict=True):
             yield key, entry, version
 
@@ -584,8 +592,9 @@ class JsonFileStore:
                 raise InvalidArgumentError(f"{key!r} is both written and deleted")
         # One rewrite of the file for the whole lot: batching buys nothing here.
         with self._locked() as snapshot:
+            recorded = self._read_versions()
             for key, version in expected.items():
-                current = self._version_in(snapshot, key)
+                current = self._version_in(snapshot, key, recorded)
                 if current != version:
                     raise StaleEntryError(key, version, current)
             for key in doomed & snapshot.entries.keys():
