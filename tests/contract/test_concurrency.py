@@ -45,3 +45,31 @@ def test_concurrent_compare_and_set_has_one_winner(make_store: StoreFactory) -> 
     winner = results.index(None)
     assert all(current not in (None, version) for n, current in enumerate(results) if n != winner)
     assert stores[0].get(KEY) == entry(label=f"writer {winner}")
+
+
+def test_versions_never_repeat_while_puts_and_deletes_of_one_key_race(
+    make_store: StoreFactory,
+) -> None:
+    # A row created again after a delete must start above every version the key had,
+    # also when the delete commits while the put is under way.
+    writer, deleter = make_store(), make_store()
+    rounds = 40
+    returned: list[int] = []
+    start = threading.Barrier(2)
+
+    def put_all() -> None:
+        start.wait()
+        for n in range(rounds):
+            returned.append(writer.put(KEY, entry(label=f"put {n}")))
+
+    def delete_all() -> None:
+        start.wait()
+        for _ in range(rounds):
+            deleter.delete(KEY)
+
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(put_all), pool.submit(delete_all)]:
+            done.result()
+    assert len(set(returned)) == rounds, sorted(returned)
+    final = writer.put(KEY, entry(label="last"))
+    assert final not in returned
