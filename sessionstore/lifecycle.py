@@ -413,6 +413,10 @@ def reset(
     old = store.get(key)
     if old is None:
         raise InvalidArgumentError(f"no session {key!r} to reset")
+    if transcripts is not None:
+        # An old transcript that cannot be archived (a FIFO, a symlink out of the
+        # directory) is refused before the entry changes, not after.
+        transcripts.find(old)
     new_id = str(uuid.uuid4())
     data = old.to_dict()
     for name in ("messageCount", "inputTokens", "outputTokens", "totalTokens"):

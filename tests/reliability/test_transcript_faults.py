@@ -24,8 +24,8 @@ from typing import Any
 import orjson
 import pytest
 
-from sessionstore import SessionStore, Transcripts, open_store
-from sessionstore.lifecycle import DAY_MS, Action, check, cleanup
+from sessionstore import SessionStore, StoreUnavailableError, Transcripts, open_store
+from sessionstore.lifecycle import DAY_MS, Action, check, cleanup, reset
 
 #: The safety net against a hang, in seconds: never reached by a passing test.
 HANG_LIMIT_S = 120
@@ -202,6 +202,21 @@ def test_cleanup_archives_the_other_transcripts_and_leaves_the_planted_file(
     planted = transcripts.directory / "planted.jsonl"
     assert planted.is_symlink() if kind == "symlink" else planted.is_fifo()
     assert kind == "fifo" or outside.read_bytes().startswith(b'{"type":"session"')
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.usefixtures("no_hang")
+def test_reset_refuses_a_planted_transcript_before_changing_the_entry(
+    store: SessionStore, tmp_path: Path, kind: str
+) -> None:
+    transcripts = Transcripts(tmp_path / "sessions")
+    _agent(store, transcripts, kind, tmp_path / "outside.jsonl")
+    before = store.get_with_version(PLANTED)
+    with pytest.raises(StoreUnavailableError, match=r"planted\.jsonl"):
+        reset(store, PLANTED, transcripts=transcripts, now_ms=NOW)
+    assert store.get_with_version(PLANTED) == before  # not reset behind the error
+    fresh = reset(store, "agent:main:cron:good", transcripts=transcripts, now_ms=NOW)
+    assert fresh.session_id != "good"
 
 
 # -- through the command line ---------------------------------------------------------
