@@ -179,7 +179,8 @@ class SqliteStore(RowStore):
         self._url = url
         self._read_only = read_only
         self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
+        # every connection opened, with the thread and process it serves
+        self._opened: list[tuple[threading.Thread, int, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._trace: Callable[[str], None] | None = None
         try:
@@ -209,7 +210,16 @@ class SqliteStore(RowStore):
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._lock:
                 conn.set_trace_callback(self._trace)
-                self._opened.append(conn)
+                # Threads come and go in a long-running process: the connections of
+                # those that ended are closed here, not kept until close(). After a
+                # fork the parent's threads look ended, but their connections are the
+                # parent's: they are let go without being closed.
+                pid = os.getpid()
+                ended = [c for t, p, c in self._opened if p == pid and not t.is_alive()]
+                self._opened = [(t, p, c) for t, p, c in self._opened if t.is_alive()]
+                self._opened.append((threading.current_thread(), pid, conn))
+            for old in ended:
+                old.close()
         return conn
 
     def _connect(self) -> sqlite3.Connection:
@@ -291,8 +301,7 @@ class SqliteStore(RowStore):
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             with self._lock:
-                if conn in self._opened:
-                    self._opened.remove(conn)
+                self._opened = [(t, p, c) for t, p, c in self._opened if c is not conn]
             self._local.conn = None
             with suppress(sqlite3.Error):
                 conn.close()
@@ -324,13 +333,13 @@ class SqliteStore(RowStore):
         hook = None if callback is None else (lambda sql: callback(sql, ()))
         with self._lock:
             self._trace = hook
-            for conn in self._opened:
+            for _, _, conn in self._opened:
                 conn.set_trace_callback(hook)
 
     def close(self) -> None:
         with self._lock:
             opened, self._opened = self._opened, []
-        for conn in opened:
+        for _, _, conn in opened:
             conn.close()
         self._local = threading.local()
 

@@ -11,7 +11,9 @@ must hit: 1,000 more stores doing the same work compile nothing new.
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,32 @@ def test_repeated_shapes_compile_once(url: str) -> None:
     assert sqlite_backend._expanded.cache_info().misses == expanded
     assert shapes == statements._SHAPED
     assert upgrade._scripts.cache_info().currsize == 1
+
+
+def _open_descriptors_of(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path``."""
+    found = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            found += Path(os.readlink(fd)) == path
+        except OSError:  # closed meanwhile (the descriptor of iterdir itself)
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_connections_of_threads_that_ended_are_closed(tmp_path: Path) -> None:
+    # A server thread pool replaces its threads; each used the store once.
+    path = tmp_path / "sessions.db"
+    with open_store(path, auto_upgrade=True) as store:
+        store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+        held = []
+        for _ in range(50):
+            worker = threading.Thread(target=store.get, args=("agent:main:main",))
+            worker.start()
+            worker.join()
+            held.append(_open_descriptors_of(path))
+        assert store.get("agent:main:main") is not None
+    # This thread's connection and the last worker's (plus one descriptor SQLite keeps
+    # from a closed connection while others lock the file), not one per worker.
+    assert max(held) <= 3 and held[-1] == held[2]
