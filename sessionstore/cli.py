@@ -570,6 +570,8 @@ def _report(report: TransferReport, as_json: bool) -> None:
                     f"{agent.agent_id}: {len(agent.changes)} normalisation changes "
                     "(--json lists them)"
                 )
+            for warning in agent.warnings:
+                console.print(f"{agent.agent_id}: warning: {escape(warning)}")
             if agent.error:
                 console.print(f"{agent.agent_id}: FAILED: {escape(agent.error)}")
             if agent.status is Status.PARTIAL and not report.accept_rejected:

@@ -177,6 +177,9 @@ class AgentReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     #: what normalisation changed (renamed or collapsed keys, legacy fields)
     changes: list[str] = field(default_factory=list)
+    #: entries kept with a problem, one line each: a skills prompt whose file is
+    #: missing or wrong (OpenClaw would drop that entry's ``skillsSnapshot``)
+    warnings: list[str] = field(default_factory=list)
     #: transcript files found beside the source store
     transcripts: int = 0
     #: the messages in them, when counted (``migrate(count_messages=True)``)
@@ -198,6 +201,7 @@ class AgentReport:
             "removed": self.removed,
             "rejected": [{"key": key, "reason": why} for key, why in self.rejected],
             "changes": self.changes,
+            "warnings": self.warnings,
             "transcripts": self.transcripts,
             "messages": self.messages,
             "checksum": self.checksum,
@@ -374,6 +378,7 @@ def _migrate_agent(
         loaded = load_agent(source, verbatim=options.verbatim)
         report.entries_read = loaded.read
         report.rejected, report.changes = loaded.rejected, loaded.changes
+        report.warnings = loaded.warnings
         expected = Checksum.of(loaded.entries.items())
         if not loaded.entries and not loaded.rejected:
             report.status = Status.NO_DATA
@@ -604,7 +609,7 @@ def _export_agent(
         # An entry holding only a promptRef (no prompt) is written as it is: say where
         # OpenClaw would find no file for it, and drop its skillsSnapshot.
         unresolved = PromptBlobs(path.parent).check({k: e.to_dict() for k, e in entries})
-        report.changes.extend(str(problem) for problem in unresolved)
+        report.warnings.extend(str(problem) for problem in unresolved)
         if existed:
             _keep_backup(path)
         os.replace(staging, path)

@@ -187,6 +187,9 @@ class NormalisedStore:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     #: one line per change normalisation made (renamed keys, collapsed aliases, fields)
     changes: list[str] = field(default_factory=list)
+    #: one line per entry kept with a problem that loses data in OpenClaw: a skills
+    #: prompt file that is missing or wrong
+    warnings: list[str] = field(default_factory=list)
 
 
 def _is_time(value: Any) -> bool:
@@ -331,7 +334,7 @@ def load_agent(source: AgentSource, *, verbatim: bool = False) -> NormalisedStor
 
     Skill prompts kept in files beside a store are read back into their entries; an
     entry whose prompt file is missing or wrong keeps its ``promptRef`` and is named in
-    ``changes``. A corrupt store file raises :class:`CorruptStoreError`; nothing is ever
+    ``warnings``. A corrupt store file raises :class:`CorruptStoreError`; nothing is ever
     written.
     """
     own = read_store_file(source.path) or {}
@@ -343,5 +346,5 @@ def load_agent(source: AgentSource, *, verbatim: bool = False) -> NormalisedStor
         problems += PromptBlobs(source.legacy_path.parent).hydrate(mine)
         items.extend(mine.items())
     loaded = normalise_entries(items, verbatim=verbatim)
-    loaded.changes.extend(str(problem) for problem in problems)
+    loaded.warnings.extend(str(problem) for problem in problems)
     return loaded

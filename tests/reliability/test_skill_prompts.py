@@ -24,8 +24,10 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from sessionstore import SessionEntry, open_store
+from sessionstore.cli import app
 from sessionstore.openclaw.skillprompts import MAX_BLOB_BYTES, PromptBlobs, prompt_ref
 from sessionstore.sql.schema import blobs
 from sessionstore.transfer import Status, export, migrate
@@ -142,7 +144,7 @@ def test_migrate_stores_the_prompt_itself_in_the_database(tmp_path: Path, sql_ta
     state = openclaw_state(tmp_path / "state")
     report = migrate(state, sql_target)
     assert [a.status for a in report.agents] == [Status.MIGRATED], report.to_dict()
-    assert not report.agents[0].changes
+    assert not report.agents[0].warnings
     with open_store(sql_target) as store:
         got = store.get(KEY)
         assert got is not None
@@ -187,7 +189,7 @@ def test_export_to_a_new_state_dir_writes_the_prompt_files(tmp_path: Path, datab
     new = tmp_path / "new"
     report = export(database, state_dir=new)
     assert [a.status for a in report.agents] == [Status.EXPORTED], report.to_dict()
-    assert not report.agents[0].changes
+    assert not report.agents[0].warnings
     assert_written_the_openclaw_way(sessions_of(new) / "sessions.json")
 
 
@@ -204,8 +206,8 @@ def test_export_reports_an_entry_whose_prompt_is_nowhere(tmp_path: Path, sqlite_
     report = export(sqlite_url, state_dir=tmp_path / "new")
     agent = report.agents[0]
     assert agent.status is Status.EXPORTED
-    assert len(agent.changes) == 1 and agent.changes[0].startswith(f"{KEY!r}: ")
-    assert "is missing" in agent.changes[0]
+    assert len(agent.warnings) == 1 and agent.warnings[0].startswith(f"{KEY!r}: ")
+    assert "is missing" in agent.warnings[0]
 
 
 # -- the JSON twin -------------------------------------------------------------------
@@ -313,8 +315,8 @@ def test_migrate_reports_each_bad_prompt_file_and_keeps_its_entry(
     report = migrate(state, sqlite_url)
     agent = report.agents[0]
     assert agent.status is Status.MIGRATED and agent.imported == len(source), report.to_dict()
-    assert_reported(agent.changes, expected)
-    assert len(agent.changes) == len(expected)
+    assert_reported(agent.warnings, expected)
+    assert len(agent.warnings) == len(expected)
     with open_store(sqlite_url) as store:
         for key in expected:  # kept exactly as the file has it: nothing lost
             got = store.get(key)
@@ -346,7 +348,7 @@ def test_a_fifo_in_place_of_a_prompt_file_does_not_block(tmp_path: Path) -> None
     script = (
         "import sys\n"
         "from sessionstore.openclaw.statedir import discover_agents, load_agent\n"
-        "print('\\n'.join(load_agent(discover_agents(sys.argv[1])[0]).changes))\n"
+        "print('\\n'.join(load_agent(discover_agents(sys.argv[1])[0]).warnings))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(state)],
@@ -382,3 +384,14 @@ def test_json_twin_never_writes_through_a_link_in_the_way(tmp_path: Path) -> Non
     assert json.loads(path.read_text())[KEY]["skillsSnapshot"] == {"prompt": PROMPT}
     with open_store(path) as store:
         assert store.get(KEY) == SessionEntry.from_dict(entry(1, {"prompt": PROMPT}))
+
+
+def test_the_cli_prints_each_bad_prompt_file_as_a_warning(tmp_path: Path) -> None:
+    state, expected = hostile_state(tmp_path / "state")
+    target = f"sqlite:///{tmp_path / 'sessions.db'}"
+    done = CliRunner().invoke(app, ["migrate", "--state-dir", str(state), "--to", target])
+    assert done.exit_code == 0, done.output
+    warnings = [line for line in done.output.splitlines() if ": warning: " in line]
+    assert len(warnings) == len(expected), done.output
+    for key in expected:
+        assert any(repr(key) in line for line in warnings), (key, warnings)
