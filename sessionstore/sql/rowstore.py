@@ -499,11 +499,11 @@ class RowStore(ABC):
         """
         if grace_ms <= BLOB_TOUCH_MS:
             raise InvalidArgumentError(f"grace_ms must exceed {BLOB_TOUCH_MS} ms")
-        stmt = q.collect_blobs(current_time_ms() - grace_ms)
+        params = {"used_before": current_time_ms() - grace_ms}
 
         def attempt() -> int:
             with self._write() as write:
-                return write.tx.run(stmt, {})
+                return write.tx.run(q.COLLECT_BLOBS, params)
 
         return self._retry("collect blobs", attempt)
 

@@ -55,6 +55,7 @@ from sessionstore.sql.schema import version_floor as floor
 
 __all__ = [
     "BLOB_BODIES",
+    "COLLECT_BLOBS",
     "CONTENT",
     "FLOOR",
     "GET",
@@ -65,7 +66,6 @@ __all__ = [
     "RAISE_FLOOR",
     "UPDATE_ROW",
     "blob_upsert",
-    "collect_blobs",
     "count",
     "delete_many",
     "iter_batch",
@@ -349,16 +349,12 @@ def lock_versions(dialect: str) -> Select[Any]:
     )
 
 
-def collect_blobs(before_ms: int) -> Delete:
-    """Delete blobs last used before ``before_ms`` that no row of any agent names."""
-    unused = and_(
-        blob_table.c.last_used_at < before_ms,
-        *(
-            blob_table.c.digest.not_in(select(t.c[c]).where(t.c[c].is_not(None)))
-            for c in BLOB_COLUMNS
-        ),
-    )
-    return delete(blob_table).where(unused)
+#: Delete blobs last used before ``:used_before`` (epoch ms) that no row of any agent
+#: names. One statement for every call, so that it is compiled once.
+COLLECT_BLOBS = delete(blob_table).where(
+    blob_table.c.last_used_at < bindparam("used_before"),
+    *(blob_table.c.digest.not_in(select(t.c[c]).where(t.c[c].is_not(None))) for c in BLOB_COLUMNS),
+)
 
 
 def key_params(agent_id: str, key: str) -> dict[str, str]:

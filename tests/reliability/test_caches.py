@@ -22,7 +22,7 @@ import pytest
 
 from sessionstore import open_store
 from sessionstore.backends import sqlite as sqlite_backend
-from sessionstore.contract import FilterArgs
+from sessionstore.contract import FilterArgs, SupportsMaintenance
 from sessionstore.sql import blobs, statements, upgrade
 
 CYCLES = 1_000
@@ -104,6 +104,8 @@ def _same_work(url: str, i: int) -> None:
         assert len(list(store.iter_entries(batch_size=10))) == ENTRIES
         store.list(limit=5, channel="slack")
         store.delete_many(["agent:main:gone"])
+        assert isinstance(store, SupportsMaintenance)
+        store.collect_blobs()  # its time is a parameter, not part of the statement
 
 
 @pytest.mark.slow
