@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import orjson
@@ -26,9 +24,8 @@ import pytest
 
 from sessionstore import SessionStore, StoreUnavailableError, Transcripts, open_store
 from sessionstore.lifecycle import DAY_MS, Action, check, cleanup, reset
+from tests.conftest import HANG_LIMIT_S
 
-#: The safety net against a hang, in seconds: never reached by a passing test.
-HANG_LIMIT_S = 120
 #: The address space of the child that reads a huge line: a 3 GiB line read whole
 #: cannot fit, a bounded read (one MAX_LINE_BYTES line at most) does.
 CHILD_ADDRESS_SPACE = 320 * 1024 * 1024
@@ -102,23 +99,6 @@ def test_a_huge_line_is_skipped_and_every_read_stays_in_bounded_memory(tmp_path:
 # -- a FIFO or a symlink in a transcript's place ------------------------------------
 
 
-@pytest.fixture
-def no_hang() -> Iterator[None]:
-    """Fail the test, instead of hanging it, if a call blocks (on a FIFO) far longer
-    than any passing run takes."""
-
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise TimeoutError(f"blocked for {HANG_LIMIT_S}s: a FIFO was opened for reading")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(HANG_LIMIT_S)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _plant(kind: str, path: Path, outside: Path) -> None:
     """A FIFO at ``path``, or a symlink from it to a transcript outside the directory."""
     if kind == "fifo":
@@ -145,13 +125,20 @@ KINDS = ["fifo", "symlink"]
 PLANTED = "agent:main:cron:planted"
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.usefixtures("no_hang")
-def test_check_and_repair_report_the_planted_file_and_go_on(
-    store: SessionStore, tmp_path: Path, kind: str
-) -> None:
+@pytest.fixture(params=KINDS)
+def transcripts(
+    request: pytest.FixtureRequest, store: SessionStore, tmp_path: Path, no_hang: None
+) -> Transcripts:
+    """The transcripts of ``_agent``'s three sessions, ``planted`` a FIFO or a symlink
+    out (``request.param``), with the hang guard on."""
     transcripts = Transcripts(tmp_path / "sessions")
-    _agent(store, transcripts, kind, tmp_path / "outside.jsonl")
+    _agent(store, transcripts, request.param, tmp_path / "outside.jsonl")
+    return transcripts
+
+
+def test_check_and_repair_report_the_planted_file_and_go_on(
+    store: SessionStore, transcripts: Transcripts
+) -> None:
     report = check(store, transcripts)
     assert list(report.transcript_errors) == [PLANTED]
     assert "refusing to use it" in report.transcript_errors[PLANTED]
@@ -165,13 +152,9 @@ def test_check_and_repair_report_the_planted_file_and_go_on(
     assert planted is not None and planted.message_count == 5  # left alone
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.usefixtures("no_hang")
 def test_fix_missing_never_takes_a_planted_file_for_a_missing_one(
-    store: SessionStore, tmp_path: Path, kind: str
+    store: SessionStore, transcripts: Transcripts
 ) -> None:
-    transcripts = Transcripts(tmp_path / "sessions")
-    _agent(store, transcripts, kind, tmp_path / "outside.jsonl")
     store.put("agent:main:cron:lost", {"sessionId": "lost", "updatedAt": NOW})
     report = cleanup(
         store, now_ms=NOW, prune_after_ms=None, fix_missing=True, transcripts=transcripts
@@ -204,13 +187,9 @@ def test_cleanup_archives_the_other_transcripts_and_leaves_the_planted_file(
     assert kind == "fifo" or outside.read_bytes().startswith(b'{"type":"session"')
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.usefixtures("no_hang")
 def test_reset_refuses_a_planted_transcript_before_changing_the_entry(
-    store: SessionStore, tmp_path: Path, kind: str
+    store: SessionStore, transcripts: Transcripts
 ) -> None:
-    transcripts = Transcripts(tmp_path / "sessions")
-    _agent(store, transcripts, kind, tmp_path / "outside.jsonl")
     before = store.get_with_version(PLANTED)
     with pytest.raises(StoreUnavailableError, match=r"planted\.jsonl"):
         reset(store, PLANTED, transcripts=transcripts, now_ms=NOW)
