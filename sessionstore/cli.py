@@ -19,11 +19,11 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from sessionstore import __version__, lifecycle, transfer
-from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FilterArgs, SessionStore
+from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FilterArgs
 from sessionstore.entry import SessionSummary, dumps_json, validate_agent_id
 from sessionstore.errors import InvalidArgumentError, SessionStoreError
-from sessionstore.locate import Location, require_database, require_persistent, store_type_of
-from sessionstore.open import database_url, open_store
+from sessionstore.locate import require_persistent, store_type_of
+from sessionstore.open import database_url
 from sessionstore.openclaw.merge import now_ms
 from sessionstore.openclaw.statedir import agent_of_key, sessions_dir
 from sessionstore.openclaw.transcripts import Transcripts
@@ -179,7 +179,7 @@ def db_repair(url: Url) -> None:
     url = database_url(url)
     dropped = schema.repair(url)
     done = f"dropped the empty {', '.join(dropped)}, " if dropped else ""
-    typer.echo(f"{mask_url(url)}: {done}schema at {schema.current_revision(url)}")
+    typer.echo(f"{mask_url(url)}: {done}schema at {schema.head_revision()}")
 
 
 # -- opening stores ---------------------------------------------------------------
@@ -258,16 +258,6 @@ def _print_json(data: Any) -> None:
 
 
 # -- list, show, info -------------------------------------------------------------
-
-
-def _open_to_read(where: Location, agent_id: str, *, read_only: bool = True) -> SessionStore:
-    """``agent_id``'s store for a command that only reads: a SQLite file opens
-    read-only, so reading another application's file changes nothing in it."""
-    if not read_only:
-        return where.open(agent_id)
-    target = where.target_for(agent_id)
-    require_database(target)
-    return open_store(target, agent_id=agent_id, read_only=True)
 
 
 def _kind(summary: SessionSummary) -> str:
@@ -386,7 +376,7 @@ def list_sessions(
     next_cursor: str | None = None
     has_more = False
     for agent_id in agents:
-        with _open_to_read(where, agent_id) as store:
+        with where.open(agent_id, read_only=True) as store:
             page = store.list(limit=limit, cursor=cursor, **filters)
         rows.extend((agent_id, item) for item in page.items)
         next_cursor = page.next_cursor if len(agents) == 1 else None
@@ -443,7 +433,7 @@ def show(
     agent_id = validate_agent_id(
         agent or (agent_of_key(key) if key.startswith("agent:") else settings.agent_id)
     )
-    with _open_to_read(settings.location(), agent_id) as store:
+    with settings.location().open(agent_id, read_only=True) as store:
         entry = store.get(key)
     if entry is None:
         raise InvalidArgumentError(f"no session {key!r} for agent {agent_id!r}")
@@ -489,7 +479,7 @@ def info(
         data["revision"] = data["head"] = None
         counts = {}
         for agent_id in agents:
-            with _open_to_read(where, agent_id) as store:
+            with where.open(agent_id, read_only=True) as store:
                 counts[agent_id] = store.count()
             path = Path(where.target_for(agent_id).removeprefix("json://"))
             files[str(path)] = _size(path)
@@ -497,15 +487,10 @@ def info(
         db_url = database_url(where.target)
         data["revision"], state = schema.schema_state(db_url)
         data["head"] = schema.head_revision()
-        counts = {}
-        if data["revision"] == data["head"]:
-            for agent_id in where.agents(every=True):
-                with _open_to_read(where, agent_id) as store:
-                    counts[agent_id] = store.count()
-        else:  # count what the table holds, if its schema allows
-            counted = schema.count_sessions(db_url)
-            countable = counted is not None
-            counts = counted or {}
+        # one GROUP BY, at any revision whose table has agent_id
+        counted = schema.count_sessions(db_url)
+        countable = counted is not None
+        counts = dict(sorted((counted or {}).items()))
         db_file = sqlite_file(db_url)
         if db_file is not None and db_file.exists():
             files[str(db_file)] = _size(db_file)
@@ -850,7 +835,7 @@ def check_command(
     where = settings.location()
     reports = []
     for agent_id in where.agents(agent, every=all_agents):
-        with _open_to_read(where, agent_id, read_only=not repair) as store:
+        with where.open(agent_id, read_only=not repair) as store:
             transcripts = _transcripts(settings, agent_id, sessions)
             reports.append(lifecycle.check(store, transcripts, repair=repair))
     if as_json:

@@ -37,7 +37,7 @@ from sessionstore.openclaw.statedir import (
     store_path,
     store_pattern,
 )
-from sessionstore.sql.engine import mask_url, sqlite_file
+from sessionstore.sql.engine import mask_url, sqlite_file, sqlite_in_memory
 
 __all__ = [
     "Location",
@@ -114,16 +114,10 @@ def require_persistent(target: str | Path) -> None:
     if is_json_target(target):
         return
     try:
-        url = make_url(database_url(target))
+        in_memory = sqlite_in_memory(database_url(target))
     except ArgumentError:
         return  # not a URL of any database: opening it says so
-    database = url.database or ""
-    in_memory = (
-        database in ("", ":memory:")
-        or database.startswith("file::memory:")
-        or url.query.get("mode") == "memory"
-    )
-    if url.get_backend_name() == "sqlite" and in_memory:
+    if in_memory:
         raise InvalidArgumentError(
             f"{target} names no database path: a SQLite database in "
             "memory vanishes when the command ends; name a file, e.g. "
@@ -201,11 +195,13 @@ class Location:
             return [source.agent_id for source in discover_agents(self.state_dir)]
         return source_agents(self.target)
 
-    def open(self, agent_id: str) -> SessionStore:
-        """Open ``agent_id``'s store for reading and maintenance; creates nothing."""
+    def open(self, agent_id: str, *, read_only: bool = False) -> SessionStore:
+        """Open ``agent_id``'s store for reading and maintenance; creates nothing.
+        ``read_only``: for a command that only reads, so that a SQLite file, maybe
+        another application's, is left exactly as it was."""
         target = self.target_for(agent_id)
         require_database(target)
-        return open_store(target, agent_id=agent_id)
+        return open_store(target, agent_id=agent_id, read_only=read_only)
 
 
 def locate(

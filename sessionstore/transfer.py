@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from sessionstore.contract import ImportRecord, SessionStore, SupportsImportRecords, batched
-from sessionstore.entry import SessionEntry, dumps_json
+from sessionstore.entry import SessionEntry, dumps_json, json_number
 from sessionstore.errors import InvalidArgumentError, SessionStoreError, StaleEntryError
 from sessionstore.files import fsync_directory
 from sessionstore.locate import (
@@ -251,8 +251,8 @@ class _Plan:
 
 
 def _updated(data: Mapping[str, Any]) -> float:
-    value = data.get("updatedAt")
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else -1
+    number = json_number(data.get("updatedAt"))
+    return -1 if number is None else number
 
 
 def _plan(source: Mapping[str, dict[str, Any]], target: SessionStore | None) -> _Plan:
@@ -367,7 +367,6 @@ def _migrate_agent(
     source: AgentSource, target: str, options: _MigrateOptions, progress: Progress
 ) -> AgentReport:
     report = AgentReport(source.agent_id, Status.FAILED, str(source.path), describe_target(target))
-    dry_run, replace = options.dry_run, options.replace
     try:
         report.transcripts, report.messages = _count_transcripts(
             source.sessions_dir, progress, options.count_messages
@@ -383,15 +382,15 @@ def _migrate_agent(
         if not loaded.entries and not loaded.rejected:
             report.status = Status.NO_DATA
             return report
-        store = open_existing(target, source.agent_id) if dry_run else None
-        if not dry_run:
+        store = open_existing(target, source.agent_id) if options.dry_run else None
+        if not options.dry_run:
             store = open_store(target, agent_id=source.agent_id, auto_upgrade=True)
         try:
             plan = _plan(loaded.entries, store)
             report.unchanged = plan.unchanged
-            report.imported = len(plan.writes) + (len(plan.newer) if replace else 0)
+            report.imported = len(plan.writes) + (len(plan.newer) if options.replace else 0)
             conflicts = plan.extra + plan.newer
-            if conflicts and not replace:
+            if conflicts and not options.replace:
                 report.error = (
                     f"the target holds {len(conflicts)} entries of agent {source.agent_id!r} "
                     f"that the source lacks or has older (e.g. {conflicts[0]!r}): it was "
@@ -400,7 +399,7 @@ def _migrate_agent(
                 )
                 return report
             report.removed = len(plan.extra)
-            if dry_run:
+            if options.dry_run:
                 report.status = Status.SKIPPED if not report.imported else Status.MIGRATED
                 _mark_partial(report)
                 return report
@@ -600,15 +599,16 @@ def _export_agent(
             report.error = f"{path} exists; pass force (--force) to replace it"
             return report
         progress.start(f"{agent_id}: exporting", len(entries))
+        data = {key: entry.to_dict() for key, entry in entries}
         with open_store(f"json://{staging}", agent_id=agent_id) as dst:
             report.imported = dst.put_many(entries)
             progress.advance(len(entries))
-            if not _verify(dst, Checksum.of((k, e.to_dict()) for k, e in entries), report):
+            if not _verify(dst, Checksum.of(data.items()), report):
                 report.imported = 0
                 return report
         # An entry holding only a promptRef (no prompt) is written as it is: say where
         # OpenClaw would find no file for it, and drop its skillsSnapshot.
-        unresolved = PromptBlobs(path.parent).check({k: e.to_dict() for k, e in entries})
+        unresolved = PromptBlobs(path.parent).check(data)
         report.warnings.extend(str(problem) for problem in unresolved)
         if existed:
             _keep_backup(path)
@@ -628,7 +628,7 @@ def _export_agent(
     return report
 
 
-def _keep_backup(path: Path) -> Path:
+def _keep_backup(path: Path) -> None:
     """Keep the file about to be replaced as ``<name>.bak.<epoch ms>``: a second name
     for it (a hard link), or a copy where links are not supported; durable before
     the caller replaces ``path``."""
@@ -640,4 +640,3 @@ def _keep_backup(path: Path) -> Path:
         with open(backup, "rb") as fh:
             os.fsync(fh.fileno())
     fsync_directory(path.parent)
-    return backup
