@@ -47,6 +47,7 @@ __all__ = [
     "dumps_json",
     "encode_entry",
     "json_names",
+    "json_number",
     "loads_json",
     "timestamp_of",
     "validate_agent_id",
@@ -122,8 +123,13 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
-def _number(value: Any) -> float | int | None:
-    """A finite JSON number, or ``None`` (booleans are not numbers in JSON)."""
+def json_number(value: Any) -> float | int | None:
+    """``value`` if it is a finite JSON number, else ``None`` (booleans are not
+    numbers in JSON).
+
+    >>> json_number(1.5), json_number(True), json_number(float("nan"))
+    (1.5, None, None)
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return value if isinstance(value, int) or math.isfinite(value) else None
@@ -136,7 +142,7 @@ def timestamp_of(value: Any) -> int | None:
     >>> timestamp_of(1796126700520.5), timestamp_of(-5), timestamp_of("soon")
     (1796126700520, 0, None)
     """
-    number = _number(value)
+    number = json_number(value)
     return None if number is None else min(max(math.floor(number), 0), MAX_TIMESTAMP_MS)
 
 
@@ -147,7 +153,7 @@ def count_of(value: Any) -> int | None:
     >>> count_of(-5), count_of(2.7), count_of(None)
     (-5, 2, None)
     """
-    number = _number(value)
+    number = json_number(value)
     return None if number is None else min(max(math.floor(number), _INT64[0]), _INT64[1])
 
 
@@ -320,8 +326,6 @@ class SessionEntry(BaseModel):
         def __init__(self, /, **data: Any) -> None:
             try:
                 super().__init__(**data)
-            except EntryValidationError:
-                raise
             except ValidationError as exc:
                 raise EntryValidationError.of(exc) from None
 

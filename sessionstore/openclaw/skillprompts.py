@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import math
 import os
 import re
 from collections.abc import Collection, Iterator, Mapping, MutableMapping
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sessionstore.entry import json_number
 from sessionstore.files import (
     PRIVATE_DIR_MODE,
     NotRegularFileError,
@@ -105,10 +105,6 @@ class PromptProblem:
 
 class _BlobError(Exception):
     """Why one prompt file cannot be used."""
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
 
 
 def _swap(snapshot: Mapping[str, Any], old: str, new: str, value: Any) -> dict[str, Any]:
@@ -193,11 +189,11 @@ class PromptBlobs:
     def _read(self, ref: Any) -> str:
         if not (
             isinstance(ref, dict)
-            and _is_number(ref.get("version"))
+            and json_number(ref.get("version")) is not None
             and ref["version"] == _VERSION
             and ref.get("algorithm") == _ALGORITHM
             and isinstance(ref.get("hash"), str)
-            and _is_number(ref.get("bytes"))
+            and json_number(ref.get("bytes")) is not None
         ):
             raise _BlobError("the promptRef is not a version 1 sha256 reference")
         digest, size = ref["hash"], ref["bytes"]

@@ -19,7 +19,6 @@ Nothing here writes to the state directory.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -29,7 +28,13 @@ from typing import Any
 
 import pyjson5
 
-from sessionstore.entry import SessionEntry, timestamp_of, validate_agent_id, validate_key
+from sessionstore.entry import (
+    SessionEntry,
+    json_number,
+    timestamp_of,
+    validate_agent_id,
+    validate_key,
+)
 from sessionstore.errors import CorruptStoreError, InvalidEntryError, StoreUnavailableError
 from sessionstore.openclaw.skillprompts import PromptBlobs
 from sessionstore.openclaw.storefile import (
@@ -194,8 +199,8 @@ class NormalisedStore:
 
 def _is_time(value: Any) -> bool:
     """OpenClaw's valid ``updatedAt``: a finite number of 0 or more (fractions too)."""
-    number = not isinstance(value, bool) and isinstance(value, int | float)
-    return number and math.isfinite(value) and value >= 0
+    number = json_number(value)
+    return number is not None and number >= 0
 
 
 def _normalise_fields(key: str, value: dict[str, Any], changes: list[str]) -> dict[str, Any]:
