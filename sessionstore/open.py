@@ -82,9 +82,10 @@ def backend_of(target: str | Path) -> str:
         return "json"
     scheme, _, rest = database_url(target).partition("://")
     database = rest.removeprefix("/").partition("?")[0]
-    # A database in memory lives in one connection, which SQLAlchemy's pool keeps.
-    in_memory = database in ("", ":memory:") or database.startswith("file:")
-    return "sqlite" if scheme == "sqlite" and not in_memory else "sql"
+    # SqliteStore opens plain files; a database in memory lives in one connection,
+    # which SQLAlchemy's pool keeps, and file: URIs need the URI flag it sets.
+    plain_file = database not in ("", ":memory:") and not database.startswith("file:")
+    return "sqlite" if scheme == "sqlite" and plain_file else "sql"
 
 
 def _backend(name: str) -> Any:

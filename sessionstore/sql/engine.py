@@ -79,6 +79,23 @@ KEEPALIVES = {
 _EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 
 
+def sqlite_in_memory(url: str | URL) -> bool:
+    """Whether ``url`` names a SQLite database in memory (``sqlite://``,
+    ``:memory:``, a ``file::memory:`` URI or ``mode=memory``), which lives only as long
+    as its connection.
+
+    >>> sqlite_in_memory("sqlite://"), sqlite_in_memory("sqlite:///srv/s.db")
+    (True, False)
+    """
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+    )
+
+
 def sqlite_file(url: str | URL) -> Path | None:
     """The file behind a SQLite URL; ``None`` for other databases and in-memory ones."""
     parsed = make_url(url) if isinstance(url, str) else url
@@ -174,8 +191,8 @@ def create_sql_engine(url: str | URL, **options: Any) -> Engine:
     options.setdefault("json_serializer", _json_dumps)
     options.setdefault("json_deserializer", orjson.loads)
     if parsed.get_backend_name() == "sqlite":
-        memory = parsed.database in (None, "", ":memory:")
-        if memory:
+        memory = sqlite_in_memory(parsed)
+        if memory:  # one connection holds it: keep that one
             options.setdefault("poolclass", StaticPool)
         connect_args = options.setdefault("connect_args", {})
         connect_args.setdefault("check_same_thread", False)
