@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, Unpack
@@ -67,6 +66,7 @@ from sessionstore.entry import (
     as_entry,
     dumps_json,
     encode_entry,
+    loads_json,
     validate_agent_id,
     validate_key,
 )
@@ -118,6 +118,9 @@ class _Snapshot:
     #: versions worked out so far, and the (sidecar, file) signatures they hold for
     versions: dict[str, int] = field(default_factory=dict)
     versions_for: tuple[Any, ...] | None = None
+    #: digests of the entries among those that did not match their record, so that
+    #: the sidecar's next write need not hash them again
+    digests: dict[str, str] = field(default_factory=dict)
     #: whether the file is byte for byte as the sidecar's last write recorded it
     as_recorded: bool = False
 
@@ -130,7 +133,7 @@ def _digest(data: bytes) -> str:
 class _Recorded:
     """The sidecar's content: what the twin last wrote."""
 
-    signature: tuple[int, int, int] | None  # the sidecar's own; None: none or unreadable
+    signature: tuple[int, int, int] | None  # the sidecar's own; None: none, unreadable or unwritten
     next: int = 0
     text: str = ""  # digest of sessions.json as written then
     entries: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # version, digest
@@ -139,7 +142,7 @@ class _Recorded:
     def parse(cls, text: bytes, signature: tuple[int, int, int]) -> _Recorded:
         """The sidecar's content; ``ValueError`` when it is not one."""
         try:
-            data = json.loads(text)
+            data = loads_json(text)
             entries = {
                 str(key): (int(version), str(digest))
                 for key, (version, digest) in data["entries"].items()
@@ -165,6 +168,24 @@ def _process_alive(pid: int) -> bool:
 
 def _signature(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _read_unless(
+    path: Path, known: tuple[int, int, int] | None, max_bytes: int
+) -> tuple[tuple[int, int, int], bytes | None] | None:
+    """``path``'s signature and content (``None``: left unread, its signature is
+    ``known``); ``None`` when there is no such file."""
+    opened = open_store_file(path)
+    if opened is None:
+        return None
+    with opened as fh:
+        try:
+            signature = _signature(os.fstat(fh.fileno()))
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot read {path}: {exc.strerror}") from exc
+        if signature == known:
+            return signature, None
+        return signature, read_bounded(fh, path, max_bytes)
 
 
 class JsonFileStore:
@@ -255,24 +276,20 @@ class JsonFileStore:
 
     def _read(self, *, fresh: bool) -> _Snapshot:
         """The file's current state; ``fresh`` compares bytes, otherwise the stat."""
-        opened = open_store_file(self._path)
-        if opened is None:
+        cached = self._snapshot
+        known = cached.signature if cached is not None and not fresh else None
+        found = _read_unless(self._path, known, self._max_store_bytes)
+        if found is None:
             self._snapshot = _Snapshot(None, b"", {})
             return self._snapshot
-        with opened as fh:
-            try:
-                st = os.fstat(fh.fileno())
-            except OSError as exc:
-                raise StoreUnavailableError(f"cannot read {self._path}: {exc.strerror}") from exc
-            cached = self._snapshot
-            if not fresh and cached is not None and cached.signature == _signature(st):
-                return cached
-            text = read_bounded(fh, self._path, self._max_store_bytes)
-        cached = self._snapshot
-        if cached is not None and cached.text == text:
-            cached.signature = _signature(st)
+        signature, text = found
+        if text is None:  # the stat is the cached one's
+            assert cached is not None
             return cached
-        self._snapshot = self._parse(text, _signature(st))
+        if cached is not None and cached.text == text:
+            cached.signature = signature
+            return cached
+        self._snapshot = self._parse(text, signature)
         return self._snapshot
 
     def _sweep_dead_writers_temp_files(self) -> None:
@@ -294,16 +311,11 @@ class JsonFileStore:
     def _read_versions(self) -> _Recorded:
         """The sidecar, re-read when it changed; unreadable or corrupt reads as empty."""
         try:
-            opened = open_store_file(self._versions_path)
-            if opened is None:
+            found = _read_unless(self._versions_path, self._recorded.signature, _MAX_SIDECAR_BYTES)
+            if found is None:
                 self._recorded = _Recorded(None)
-                return self._recorded
-            with opened as fh:
-                signature = _signature(os.fstat(fh.fileno()))
-                if signature == self._recorded.signature:
-                    return self._recorded
-                text = read_bounded(fh, self._versions_path, _MAX_SIDECAR_BYTES)
-            self._recorded = _Recorded.parse(text, signature)
+            elif found[1] is not None:  # changed since it was parsed
+                self._recorded = _Recorded.parse(found[1], found[0])
         except (SessionStoreError, OSError, ValueError) as exc:
             log.warning("%s: ignored, rebuilt on the next write (%s)", self._versions_path, exc)
             self._recorded = _Recorded(None)
@@ -317,7 +329,7 @@ class JsonFileStore:
         recorded = recorded or self._read_versions()
         holds_for = (recorded.signature, snapshot.signature)
         if snapshot.versions_for != holds_for:
-            snapshot.versions, snapshot.versions_for = {}, holds_for
+            snapshot.versions, snapshot.versions_for, snapshot.digests = {}, holds_for, {}
             # hashed once per state of the two files, not once per key
             snapshot.as_recorded = recorded.text == _digest(snapshot.text)
         version = snapshot.versions.get(key)
@@ -333,13 +345,21 @@ class JsonFileStore:
         digest = _digest(dumps_json(snapshot.raw[key]))
         if record is not None and record[1] == digest:
             return record[0]
+        snapshot.digests[key] = digest  # for the record of the derived version
         derived = _digest(dumps_json([key, digest, snapshot.signature]))
         return DERIVED_VERSIONS | int(derived[:16], 16) >> 2
 
-    def _versions_after(self, snapshot: _Snapshot, written: Collection[str]) -> _Recorded:
-        """The sidecar for ``snapshot`` once the keys ``written`` are (it already holds
-        them; its signature is still the file's before the write)."""
-        recorded = self._read_versions()
+    def _versions_after(
+        self,
+        snapshot: _Snapshot,
+        written: Collection[str],
+        recorded: _Recorded | None,
+        text: bytes,
+    ) -> _Recorded:
+        """The sidecar to write with the file ``text``, for ``snapshot`` once the keys
+        ``written`` are (it already holds them; its signature is still the file's before
+        the write); ``recorded``: the sidecar, if already read under this lock."""
+        recorded = recorded or self._read_versions()
         fresh = max(recorded.next, time.time_ns())
         counted = {key: fresh + n for n, key in enumerate(sorted(set(written)))}
         entries = {}
@@ -350,61 +370,69 @@ class JsonFileStore:
             version = self._version_in(snapshot, key, recorded)
             record = recorded.entries.get(key)
             if record is None or record[0] != version:
-                record = (version, _digest(dumps_json(snapshot.raw[key])))
+                digest = snapshot.digests.get(key) or _digest(dumps_json(snapshot.raw[key]))
+                record = (version, digest)
             entries[key] = record
-        return _Recorded(None, fresh + len(counted), "", entries)
+        # not written yet, so no signature of its own
+        return _Recorded(None, fresh + len(counted), _digest(text), entries)
 
     def _save_versions(
-        self, versions: _Recorded, text: bytes, *, sync_directory: bool = True
-    ) -> tuple[Any, ...]:
-        """Write the sidecar for the file ``text`` atomically; returns its signature.
+        self, versions: _Recorded, *, sync_directory: bool = True
+    ) -> tuple[int, int, int]:
+        """Write the sidecar ``versions`` atomically; returns its signature.
         ``sync_directory=False`` when the write of ``sessions.json`` follows: its sync
         of the directory makes this rename durable too. Its data is not fsynced: a
         sidecar lost in a power failure reads as unreadable or stale, and then every
         entry gets a version never handed out, which is safe for compare-and-set."""
-        done = _Recorded(None, versions.next, _digest(text), versions.entries)
         try:
             written = write_atomically(
-                self._versions_path, done.dump(), sync_directory=sync_directory, sync_data=False
+                self._versions_path, versions.dump(), sync_directory=sync_directory, sync_data=False
             )
             signature = _signature(written)
         except OSError as exc:
             raise StoreUnavailableError(
                 f"cannot write {self._versions_path}: {exc.strerror}"
             ) from exc
-        self._recorded = _Recorded(signature, done.next, done.text, done.entries)
+        self._recorded = replace(versions, signature=signature)
         return signature
 
-    def _write(self, snapshot: _Snapshot, written: Collection[str] = ()) -> None:
+    def _write(
+        self,
+        snapshot: _Snapshot,
+        written: Collection[str] = (),
+        recorded: _Recorded | None = None,
+    ) -> None:
         """Write the map atomically, unless it serialises to the bytes already there;
-        the keys ``written`` get new versions (in the sidecar, written first)."""
-        versions = self._versions_after(snapshot, written)
+        the keys ``written`` get new versions (in the sidecar, written first).
+        ``recorded``: the sidecar, if the caller has read it under this lock."""
         stored, prompts = self._prompts.externalise(snapshot.raw)
         text = serialise_store(stored)
         if text == snapshot.text and snapshot.signature is not None:
-            if written:  # the same bytes, but each write is a new version
-                sidecar = self._save_versions(versions, text)
-                snapshot.versions = {k: v for k, (v, _) in versions.entries.items()}
-                snapshot.versions_for = (sidecar, snapshot.signature)
-            return
-        if not self._swept:
-            self._sweep_dead_writers_temp_files()
-        try:
-            make_private_dirs(self._path.parent)
-            if failed := self._prompts.write(prompts):  # before the file that names them
-                why = "; ".join(failed.values())
-                log.warning("%s: skills prompts kept inline: %s", self._path, why)
-                text = serialise_store(self._prompts.externalise(snapshot.raw, inline=failed)[0])
-            # before the file: a crash in between leaves versions never handed out
-            sidecar = self._save_versions(versions, text, sync_directory=False)
-            st = write_atomically(self._path, text)
-            snapshot.text = text
-            snapshot.signature = _signature(st)
-            snapshot.versions = {k: v for k, (v, _) in versions.entries.items()}
-            snapshot.versions_for = (sidecar, snapshot.signature)
-        except OSError as exc:
-            self._snapshot = None  # the map in memory may be ahead of the file
-            raise StoreUnavailableError(f"cannot write {self._path}: {exc.strerror}") from exc
+            if not written:
+                return  # no byte and no version to change
+            # the same bytes, but each write is a new version
+            versions = self._versions_after(snapshot, written, recorded, text)
+            sidecar = self._save_versions(versions)
+        else:
+            if not self._swept:
+                self._sweep_dead_writers_temp_files()
+            try:
+                make_private_dirs(self._path.parent)
+                if failed := self._prompts.write(prompts):  # before the file that names them
+                    why = "; ".join(failed.values())
+                    log.warning("%s: skills prompts kept inline: %s", self._path, why)
+                    stored = self._prompts.externalise(snapshot.raw, inline=failed)[0]
+                    text = serialise_store(stored)
+                versions = self._versions_after(snapshot, written, recorded, text)
+                # before the file: a crash in between leaves versions never handed out
+                sidecar = self._save_versions(versions, sync_directory=False)
+                st = write_atomically(self._path, text)
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot write {self._path}: {exc.strerror}") from exc
+            snapshot.text, snapshot.signature = text, _signature(st)
+        # every entry now matches the sidecar just written
+        snapshot.versions = {key: version for key, (version, _) in versions.entries.items()}
+        snapshot.versions_for, snapshot.digests = (sidecar, snapshot.signature), {}
 
     @contextmanager
     def _locked(self) -> Iterator[_Snapshot]:
@@ -413,7 +441,14 @@ class JsonFileStore:
             try:
                 make_private_dirs(self._path.parent)
                 with self._lock:
-                    yield self._read(fresh=True)
+                    snapshot = self._read(fresh=True)
+                    try:
+                        yield snapshot
+                    except BaseException:
+                        # The caller may have changed the map before it failed (a write
+                        # that could not finish): the map in memory is ahead of the file.
+                        self._snapshot = None
+                        raise
             except Timeout as exc:
                 raise StoreLockedError(
                     f"timed out after {self._lock.timeout:g}s waiting for the lock "
@@ -438,6 +473,7 @@ class JsonFileStore:
         snapshot.raw[key] = data
         snapshot.entries[key] = entry
         snapshot.columns[key] = project(data)
+        snapshot.digests.pop(key, None)  # of the data replaced
 
     # -- the contract ---------------------------------------------------------------
 
@@ -464,12 +500,13 @@ class JsonFileStore:
         validate_key(key)
         new, data = self._prepare(entry)
         with self._locked() as snapshot:
-            current = self._version_in(snapshot, key)
+            recorded = self._read_versions()  # once, for the compare and the write
+            current = self._version_in(snapshot, key, recorded)
             if expected_version is not None and expected_version != current:
                 raise StaleEntryError(key, expected_version, current)
             self._store(snapshot, key, new, data)
-            self._write(snapshot, {key})
-            return self._version_in(snapshot, key)
+            self._write(snapshot, {key}, recorded)
+            return snapshot.versions[key]  # as _write has just recorded it
 
     def patch(
         self,
@@ -601,7 +638,7 @@ class JsonFileStore:
                 del snapshot.raw[key], snapshot.entries[key], snapshot.columns[key]
             for key, entry, data in pending:
                 self._store(snapshot, key, entry, data)
-            self._write(snapshot, {key for key, _, _ in pending})
+            self._write(snapshot, {key for key, _, _ in pending}, recorded)
         return len(pending)
 
     def close(self) -> None:

@@ -99,7 +99,13 @@ def test_a_write_that_dies_between_sidecar_and_file_repeats_no_version(path: Pat
                 print("refused:", exc)
         """
     )
-    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a safety net only
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "refused: cannot write" in done.stdout
     assert path.read_bytes() == before  # the put was not acknowledged and did not land
@@ -109,3 +115,38 @@ def test_a_write_that_dies_between_sidecar_and_file_repeats_no_version(path: Pat
         assert store.version(A) not in seen[A]
         seen[A].append(store.version(A))
         assert store.put(A, entry("a")) not in seen[A]
+
+
+def test_a_write_whose_versions_file_cannot_be_written_is_forgotten(path: Path) -> None:
+    """The child may not write a byte (RLIMIT_FSIZE 1): the sidecar, written first,
+    fails. The same store must then read the file as it is, not the refused change."""
+    with JsonFileStore(path) as store:
+        store.put(A, entry("a"))
+    before = path.read_bytes()
+    child = textwrap.dedent(
+        f"""
+        import resource, signal
+        from sessionstore import StoreUnavailableError
+        from sessionstore.backends.jsonfile import JsonFileStore
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        with JsonFileStore({str(path)!r}) as store:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+            try:
+                store.put({B!r}, {{"sessionId": "b", "updatedAt": 2}})
+            except StoreUnavailableError as exc:
+                print("refused:", "versions" in str(exc))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+            print("after:", store.get({B!r}), store.count())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a safety net only
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refused: True" in done.stdout
+    assert "after: None 1" in done.stdout  # not the write that failed
+    assert path.read_bytes() == before
