@@ -75,8 +75,10 @@ Row = Sequence[Any]
 Params = Mapping[str, Any]
 # Where each statement's content columns begin: GET (entry_json, *digests) ...
 _GET_CONTENT = 0
-# ... and GET_WITH_VERSION / LOCK_ROW / iter_batch (version or key, entry_json, *digests)
+# ... GET_WITH_VERSION / LOCK_ROW (version, entry_json, *digests) ...
 _AFTER_FIRST = 1
+# ... and iter_batch (session_key, version, entry_json, *digests)
+_AFTER_KEY_VERSION = 2
 
 
 class Transaction(Protocol):
@@ -99,6 +101,25 @@ class _Write:
     stored_blobs: list[str] = field(default_factory=list)
 
 
+def _versions_by_key(
+    keys: Iterable[str], read: Callable[[list[str]], Sequence[Row]]
+) -> dict[str, int]:
+    """The ``(key, version)`` rows that ``read`` returns for each batch of ``keys``, as
+    ``{key: version}``."""
+    found: dict[str, int] = {}
+    for chunk in batched(keys, DELETE_BATCH):
+        found.update((str(key), int(version)) for key, version in read(chunk))
+    return found
+
+
+def _require_versions(expected: Mapping[str, int], current: Mapping[str, int]) -> None:
+    """Raise :class:`StaleEntryError` for the first key of ``expected`` that is not at
+    its expected version in ``current`` (``0``: absent)."""
+    for key, version in expected.items():
+        if current.get(key, 0) != version:
+            raise StaleEntryError(key, version, current.get(key, 0))
+
+
 class RowStore(ABC):
     """:class:`~sessionstore.contract.SessionStore` over a backend's I/O edge."""
 
@@ -110,7 +131,7 @@ class RowStore(ABC):
         # put_many's: the new rows' version is a parameter (PyMySQL sends rows in one go)
         self._upsert = q.upsert(dialect, returning=False)
         # put's, one statement: SQLite and PostgreSQL return the new version; MySQL cannot.
-        self._returning = dialect in ("sqlite", "postgresql")
+        self._returning = q.has_returning(dialect)
         self._put_upsert = q.upsert(dialect, returning=self._returning, floor_inline=True)
         self._blob_upsert = q.blob_upsert(dialect, BLOB_TOUCH_MS)
 
@@ -204,30 +225,26 @@ class RowStore(ABC):
         """Delete ``keys`` (those still older than ``updated_before``) and raise the
         floor to their versions; returns the version of each row deleted, by key."""
         stmt, lock, params = q.delete_many(self._dialect, self._agent_id, updated_before)
-        deleted: dict[str, int] = {}
-        for chunk in batched(keys, DELETE_BATCH):
+
+        def delete_chunk(chunk: builtins.list[str]) -> builtins.list[Row]:
             chosen = {**params, "keys": chunk}
             if lock is None:  # DELETE ... RETURNING
-                rows = write.tx.rows(stmt, chosen)
-            else:
-                rows = write.tx.rows(lock, chosen)
-                write.tx.run(stmt, chosen)
-            deleted.update((str(key), int(version)) for key, version in rows)
+                return write.tx.rows(stmt, chosen)
+            rows = write.tx.rows(lock, chosen)
+            write.tx.run(stmt, chosen)
+            return rows
+
+        deleted = _versions_by_key(keys, delete_chunk)
         if deleted:
             write.tx.run(q.RAISE_FLOOR, {"deleted": max(deleted.values())})
         return deleted
 
-    def _check_versions(self, write: _Write, expected: Mapping[str, int]) -> None:
-        """Lock the keys named and raise :class:`StaleEntryError` for the first one
-        that is not at its expected version (``0``: absent)."""
+    def _lock_versions(self, write: _Write, keys: Iterable[str]) -> dict[str, int]:
+        """Lock the rows of ``keys`` that exist; returns their versions, by key."""
         stmt = q.lock_versions(self._dialect)
-        current: dict[str, int] = {}
-        for chunk in batched(expected, DELETE_BATCH):
-            rows = write.tx.rows(stmt, {"agent_id": self._agent_id, "keys": chunk})
-            current.update((str(key), int(version)) for key, version in rows)
-        for key, version in expected.items():
-            if current.get(key, 0) != version:
-                raise StaleEntryError(key, version, current.get(key, 0))
+        return _versions_by_key(
+            keys, lambda chunk: write.tx.rows(stmt, {"agent_id": self._agent_id, "keys": chunk})
+        )
 
     def _entries(self, rows: Sequence[Row], start: int) -> builtins.list[SessionEntry]:
         """The entries of rows whose ``entry_json`` is at position ``start``, followed
@@ -367,6 +384,7 @@ class RowStore(ABC):
 
     def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
         wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
+        Filters(updated_before=updated_before)  # validates it
 
         def attempt() -> int:
             with self._write() as write:
@@ -394,10 +412,10 @@ class RowStore(ABC):
         stmt, params = q.count(self._agent_id, Filters(**filters))
         return int(self._query("count", stmt, params)[0][0])
 
-    def _batches(self, batch_size: int, *, versions: bool) -> Iterator[builtins.list[Row]]:
+    def _batches(self, batch_size: int) -> Iterator[builtins.list[Row]]:
         """The agent's rows in key order, ``batch_size`` per read."""
         check_limit(batch_size, "batch_size")
-        stmt = q.iter_batch(batch_size, versions=versions)
+        stmt = q.iter_batch(batch_size)
         after = ""
         while True:
             # One short read per batch: no transaction stays open while the caller works.
@@ -408,15 +426,14 @@ class RowStore(ABC):
             after = str(rows[-1][0])
 
     def iter_entries(self, *, batch_size: int = 500) -> Iterator[tuple[str, SessionEntry]]:
-        for rows in self._batches(batch_size, versions=False):
-            keys = [str(row[0]) for row in rows]
-            yield from zip(keys, self._entries(rows, _AFTER_FIRST), strict=True)
+        for key, entry, _version in self.iter_entries_with_versions(batch_size=batch_size):
+            yield key, entry
 
     def iter_entries_with_versions(
         self, *, batch_size: int = 500
     ) -> Iterator[tuple[str, SessionEntry, int]]:
-        for rows in self._batches(batch_size, versions=True):
-            entries = self._entries(rows, _AFTER_FIRST + 1)
+        for rows in self._batches(batch_size):
+            entries = self._entries(rows, _AFTER_KEY_VERSION)
             for row, entry in zip(rows, entries, strict=True):
                 yield str(row[0]), entry, int(row[1])
 
@@ -434,9 +451,10 @@ class RowStore(ABC):
         Items are sent ``batch_size`` at a time, so an iterator is streamed. A transient
         conflict is retried when ``items`` is a sequence; an iterator cannot be replayed,
         so then the error is raised (and nothing was written). With
-        ``expected_versions`` the keys it names are locked first, and an item expected
-        absent is a plain INSERT: a writer that creates it meanwhile makes the insert
-        fail, and the retry sees the new version (an iterator is read into a list).
+        ``expected_versions`` the keys it names are locked first (those to delete by
+        their DELETE, which returns their versions), and an item expected absent is a
+        plain INSERT: a writer that creates it meanwhile makes the insert fail, and the
+        retry sees the new version (an iterator is read into a list).
         """
         check_limit(batch_size, "batch_size")
         doomed = builtins.list(dict.fromkeys(validate_key(key) for key in delete))
@@ -448,13 +466,11 @@ class RowStore(ABC):
         def attempt() -> int:
             written = 0
             with self._write() as write:
-                if expected:
-                    self._check_versions(write, expected)
+                kept = [key for key in expected or () if key not in doomed_keys]
+                locked = self._lock_versions(write, kept) if kept else {}
                 deleted = self._delete_rows(write, doomed) if doomed else {}
-                for key, version in (expected or {}).items():
-                    # a key expected absent that another writer created since the check
-                    if key in doomed_keys and deleted.get(key, 0) != version:
-                        raise StaleEntryError(key, version, deleted.get(key, 0))
+                if expected:
+                    _require_versions(expected, {**locked, **deleted})
                 new_version = self._floor(write) + 1  # after the deletes raised it
                 inserted: set[str] = set()
                 for chunk in batched(items, batch_size):

@@ -68,6 +68,7 @@ __all__ = [
     "blob_upsert",
     "count",
     "delete_many",
+    "has_returning",
     "iter_batch",
     "listing",
     "lock_versions",
@@ -121,12 +122,8 @@ RAISE_FLOOR = (
     .where(_THE_FLOOR, floor.c.version < bindparam("deleted"))
     .values(version=bindparam("deleted"))
 )
-_ABOVE_FLOOR = (
-    select(floor.c.version + literal_column("1"))
-    .where(_THE_FLOOR)
-    .with_for_update(read=True)
-    .scalar_subquery()
-)
+# FLOOR's read, one more, as a value inside another statement
+_ABOVE_FLOOR = FLOOR.with_only_columns(floor.c.version + literal_column("1")).scalar_subquery()
 #: (agent_id, source, entries, checksum, imported_at)
 LAST_IMPORT = select(
     imports.c.agent_id,
@@ -163,7 +160,19 @@ def _shaped(shape: tuple[Any, ...], build: Callable[[], S]) -> S:
     return cast(S, stmt)
 
 
-@lru_cache(maxsize=8)  # one per dialect: every store shares it, and its compiled SQL
+def has_returning(dialect: str) -> bool:
+    """Whether an INSERT or DELETE can return rows (``RETURNING``): SQLite and
+    PostgreSQL can, MySQL/MariaDB cannot.
+
+    >>> has_returning("postgresql"), has_returning("mysql")
+    (True, False)
+    """
+    return dialect in ("sqlite", "postgresql")
+
+
+# One per dialect and variant (returning, floor_inline): every store shares it, and its
+# compiled SQL.
+@lru_cache(maxsize=8)
 def upsert(dialect: str, *, returning: bool, floor_inline: bool = False) -> Insert:
     """``INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE`` that bumps the version, with
     ``RETURNING version`` when asked (SQLite and PostgreSQL have it).
@@ -290,15 +299,13 @@ def count(agent_id: str, filters: Filters) -> tuple[Select[Any], dict[str, Any]]
     return stmt, params
 
 
-def iter_batch(batch_size: int, *, versions: bool = False) -> Select[Any]:
-    """``(session_key, entry_json, *blob digests)`` of the next ``batch_size`` keys
-    after ``:after`` of agent ``:agent_id``, in key order; with ``versions``,
-    ``(session_key, version, entry_json, *blob digests)``."""
-    columns = (t.c.session_key, t.c.version) if versions else (t.c.session_key,)
+def iter_batch(batch_size: int) -> Select[Any]:
+    """``(session_key, version, entry_json, *blob digests)`` of the next ``batch_size``
+    keys after ``:after`` of agent ``:agent_id``, in key order."""
     return _shaped(
-        ("iter", batch_size, versions),
+        ("iter", batch_size),
         lambda: (
-            select(*columns, *_STORED)
+            select(t.c.session_key, t.c.version, *_STORED)
             .where(t.c.agent_id == bindparam("agent_id"), t.c.session_key > bindparam("after"))
             .order_by(t.c.session_key)
             .limit(batch_size)
@@ -323,7 +330,7 @@ def delete_many(
     RETURNING`` (SQLite, PostgreSQL); elsewhere a SELECT that locks them first (MySQL),
     to run before the DELETE; and the parameters."""
     clauses, params = where(agent_id, Filters(updated_before=updated_before))
-    returning = dialect in ("sqlite", "postgresql")
+    returning = has_returning(dialect)
 
     def build() -> tuple[Delete | ReturningDelete[Any], Select[Any] | None]:
         chosen = (*clauses, _keys_in(dialect))

@@ -87,9 +87,21 @@ def _config(connection: Connection) -> Config:
     return config
 
 
+def _url(target: str | Engine) -> str | URL:
+    """The URL of a target given as a URL or an engine."""
+    return target if isinstance(target, str) else target.url
+
+
+def _missing_sqlite_file(target: str | Engine) -> bool:
+    """Whether ``target`` is the URL of a SQLite file that does not exist (which a look
+    at it must not create)."""
+    path = sqlite_file(target) if isinstance(target, str) else None
+    return path is not None and not path.exists()
+
+
 @contextmanager
 def _connected(target: str | Engine, action: str) -> Iterator[Connection]:
-    url = target if isinstance(target, str) else target.url
+    url = _url(target)
     with database_errors(url, action):
         engine = create_sql_engine(target) if isinstance(target, str) else target
         try:
@@ -147,12 +159,13 @@ def schema_lock(connection: Connection, url: str | URL) -> Iterator[None]:
 @contextmanager
 def _changing(target: str | Engine, action: str) -> Iterator[Connection]:
     """A connection holding the schema lock, for a change of the schema."""
-    url = target if isinstance(target, str) else target.url
+    url = _url(target)
     with _connected(target, action) as connection, schema_lock(connection, url):
         yield connection
 
 
 def _revision(connection: Connection) -> str | None:
+    """The revision recorded in the database (``None``: none)."""
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
 
@@ -208,12 +221,10 @@ def current_revision(target: str | Engine) -> str | None:
 
     >>> current_revision("sqlite://")  # a new in-memory database
     """
-    path = sqlite_file(target) if isinstance(target, str) else None
-    if path is not None and not path.exists():
-        return None  # do not create a file just to look at it
+    if _missing_sqlite_file(target):
+        return None
     with _connected(target, "reading the schema revision") as connection:
-        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
+        return _revision(connection)
 
 
 def upgrade(target: str | Engine, revision: str = "head") -> None:
@@ -226,7 +237,7 @@ def upgrade(target: str | Engine, revision: str = "head") -> None:
     """
     if isinstance(target, str):
         ensure_sqlite_file(target)
-    url = target if isinstance(target, str) else target.url
+    url = _url(target)
     with _changing(target, "upgrade") as connection:
         tables = _leftovers(connection, _known_revision(connection, url))
         if tables:
@@ -243,7 +254,7 @@ def downgrade(target: str | Engine, revision: str) -> None:
     >>> upgrade(url); downgrade(url, "base"); print(current_revision(url))
     None
     """
-    url = target if isinstance(target, str) else target.url
+    url = _url(target)
     with _changing(target, "downgrade") as connection:
         _known_revision(connection, url)
         command.downgrade(_config(connection), revision)
@@ -278,7 +289,7 @@ def repair(target: str | Engine) -> list[str]:
     >>> upgrade(url); repair(url)
     []
     """
-    url = target if isinstance(target, str) else target.url
+    url = _url(target)
     with _changing(target, "repair") as connection:
         tables = _leftovers(connection, _known_revision(connection, url))
         if sessions.name in tables:
@@ -289,8 +300,7 @@ def repair(target: str | Engine) -> list[str]:
                     "dropped: record the revision the tables are at with "
                     f"`sessionstore db stamp REVISION --url {shlex.quote(mask_url(url))}`"
                 )
-        for name in reversed(tables):
-            metadata.tables[name].drop(connection)
+        metadata.drop_all(connection, tables=[metadata.tables[name] for name in tables])
         command.upgrade(_config(connection), "head")
         connection.commit()
     return tables
@@ -304,8 +314,7 @@ def schema_state(target: str | Engine) -> tuple[str | None, str]:
     >>> schema_state(url)
     (None, 'behind: run `sessionstore db upgrade`')
     """
-    path = sqlite_file(target) if isinstance(target, str) else None
-    if path is not None and not path.exists():
+    if _missing_sqlite_file(target):
         return None, "behind: run `sessionstore db upgrade`"
     with _connected(target, "reading the schema revision") as connection:
         current = _revision(connection)
@@ -321,8 +330,7 @@ def schema_state(target: str | Engine) -> tuple[str | None, str]:
 def count_sessions(target: str | Engine) -> dict[str, int] | None:
     """Sessions per agent in the ``sessions`` table, whatever the revision, as long as
     the table has its ``agent_id`` column; ``None`` when it cannot be counted."""
-    path = sqlite_file(target) if isinstance(target, str) else None
-    if path is not None and not path.exists():
+    if _missing_sqlite_file(target):
         return {}
     query = select(sessions.c.agent_id, func.count()).group_by(sessions.c.agent_id)
     with _connected(target, "counting sessions") as connection:
@@ -337,7 +345,7 @@ def count_sessions(target: str | Engine) -> dict[str, int] | None:
 def check(target: str | Engine) -> None:
     """Raise :class:`SchemaOutdatedError` unless the database is at the head revision
     and matches the models (Alembic's autogenerate comparison finds nothing)."""
-    require_head(current_revision(target), target if isinstance(target, str) else target.url)
+    require_head(current_revision(target), _url(target))
     with _connected(target, "schema check") as connection:
         try:
             with redirect_stdout(io.StringIO()):
