@@ -15,8 +15,11 @@ Without a server those tests skip with the reason, unless
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -40,6 +43,7 @@ from tests.contract.backends import (
 
 __all__ = [
     "ALL_BACKENDS",
+    "HANG_LIMIT_S",
     "MYSQL_URL",
     "POSTGRES_URL",
     "REQUIRE_SERVERS",
@@ -50,6 +54,35 @@ __all__ = [
     "engine_of",
     "sql_store",
 ]
+
+#: The safety net against a hang, in seconds: never reached by a passing test.
+HANG_LIMIT_S = 120
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common umask 022, under which a directory made without a mode is 0755 (a
+    strict umask such as 077 would make it 0700 and hide a missing mode)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """Fail the test, instead of hanging it, if a call blocks (on a FIFO) far longer
+    than any passing run takes."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise TimeoutError(f"blocked for {HANG_LIMIT_S}s: a FIFO was opened for reading")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(HANG_LIMIT_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture

@@ -87,7 +87,10 @@ def test_unknown_revision_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "command", [["info"], ["list"], ["db", "current"], ["db", "upgrade"], ["db", "stamp", "head"]]
 )
-def test_a_driver_that_is_not_installed_is_one_line_naming_the_extra(command: list[str]) -> None:
+def test_a_driver_that_is_not_installed_is_one_line_naming_the_extra(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "MySQLdb", None)  # not installed, even where it is
     done = run(*command, "--url", "mysql+mysqldb://u:pw@127.0.0.1/db")
     assert done.exit_code == 1
     assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1

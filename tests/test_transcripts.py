@@ -155,6 +155,7 @@ def test_a_planted_default_file_is_refused(
     assert not (tmp_path / "outside.jsonl").exists()
 
 
+@pytest.mark.usefixtures("no_hang")  # a FIFO opened for reading would block
 def test_find_tells_a_missing_transcript_from_one_that_must_not_be_read(
     transcripts: Transcripts, directory: Path, tmp_path: Path
 ) -> None:

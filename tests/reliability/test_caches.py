@@ -28,15 +28,23 @@ from sessionstore.sql import blobs, statements, upgrade
 CYCLES = 1_000
 ENTRIES = 30
 
+
+def _maxsize(cached: Any) -> int:
+    """The bound an ``lru_cache`` was given (None, unbounded, fails the test)."""
+    maxsize = cached.cache_parameters()["maxsize"]
+    assert isinstance(maxsize, int), f"{cached.__qualname__} is unbounded"
+    return maxsize
+
+
 #: Each process-wide cache and its bound, read from the code that enforces it.
 BOUNDED: dict[str, Callable[[], int]] = {
     "sessionstore.backends.sqlite._compiled": lambda: sqlite_backend._COMPILED_MAX,
     "sessionstore.backends.sqlite._expanded": lambda: sqlite_backend._COMPILED_MAX,
     "sessionstore.sql.statements._SHAPED": lambda: statements._SHAPED_MAX,
-    "sessionstore.sql.statements.upsert": lambda: 8,
-    "sessionstore.sql.statements.blob_upsert": lambda: 8,
+    "sessionstore.sql.statements.upsert": lambda: _maxsize(statements.upsert),
+    "sessionstore.sql.statements.blob_upsert": lambda: _maxsize(statements.blob_upsert),
     "sessionstore.sql.blobs._STRING_BLOBS": lambda: blobs._STRING_BLOBS_MAX,
-    "sessionstore.sql.upgrade._scripts": lambda: 1,
+    "sessionstore.sql.upgrade._scripts": lambda: _maxsize(upgrade._scripts),
 }
 
 

@@ -7,9 +7,7 @@ JSON twin's, the transcripts' and those an export makes.
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +20,8 @@ ENTRY = {"sessionId": "s1", "updatedAt": 1}
 HELLO = {"type": "message", "message": {"role": "user", "content": "hi"}}
 
 
-@pytest.fixture(autouse=True)
-def usual_umask() -> Iterator[None]:
-    """The common umask 022, under which a directory made without a mode is 0755."""
-    previous = os.umask(0o022)
-    yield
-    os.umask(previous)
+# Under the common umask 022 a directory made without a mode is 0755, not 0700.
+pytestmark = pytest.mark.usefixtures("usual_umask")
 
 
 def _modes(root: Path, *names: str) -> dict[str, str]:

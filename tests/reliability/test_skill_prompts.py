@@ -336,8 +336,14 @@ def test_json_twin_warns_about_each_bad_prompt_file_and_keeps_its_entry(
             key: source[key] for key in expected
         }
         store.put("agent:main:new", {"sessionId": "n", "updatedAt": 1})
-    for key, why in expected.items():
-        assert f"{key!r}: skills prompt not loaded" in caplog.text and why in caplog.text
+    messages = [m for r in caplog.records if "skills prompt not loaded" in (m := r.getMessage())]
+    assert messages, caplog.text
+    for message in messages:  # each names every bad file, each reason on its key's line
+        assert message.startswith(f"{path}: "), message
+        # the file's path, then one "'key': reason" per entry, joined with "; "
+        lines = re.split(r"; (?='[^']+': )", message.removeprefix(f"{path}: "))
+        assert_reported(lines, expected)
+        assert len(lines) == len(expected), lines
     written = json.loads(path.read_text())
     assert {key: written[key] for key in source} == source  # the promptRefs untouched
     assert (tmp_path / "outside" / "real.txt").read_text().startswith("<available_skills>")
@@ -393,5 +399,4 @@ def test_the_cli_prints_each_bad_prompt_file_as_a_warning(tmp_path: Path) -> Non
     assert done.exit_code == 0, done.output
     warnings = [line for line in done.output.splitlines() if ": warning: " in line]
     assert len(warnings) == len(expected), done.output
-    for key in expected:
-        assert any(repr(key) in line for line in warnings), (key, warnings)
+    assert_reported([line.partition(": warning: ")[2] for line in warnings], expected)

@@ -272,6 +272,7 @@ def test_a_wal_left_on_read_only_media_is_a_clear_error(
 
 
 @pytest.mark.parametrize("form", sorted(SQLITE_URLS))
+@pytest.mark.usefixtures("usual_umask")  # under 077 a directory made without a mode is 0700
 def test_every_directory_created_for_a_database_is_private(tmp_path: Path, form: str) -> None:
     path = tmp_path / "a" / "b" / "c" / "sessions.db"
     with open_store(SQLITE_URLS[form].format(path), auto_upgrade=True):

@@ -126,6 +126,7 @@ def test_export_force_past_the_file_size_limit_leaves_the_original(tmp_path: Pat
         [sys.executable, "-c", _EXPORT_WITH_FILE_SIZE_LIMIT, source, str(out), str(limit)],
         capture_output=True,
         text=True,
+        timeout=120,  # a safety net only
         check=True,
     )
     agent = json.loads(done.stdout)["agents"][0]
