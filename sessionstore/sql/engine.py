@@ -16,6 +16,7 @@ import functools
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -370,20 +371,42 @@ def sqlite_pragmas(dbapi_connection: Any, *, wal: bool) -> None:
     # Let the caller, not the driver, decide where transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL for a database this library creates (it persists); a file that has content
-    # keeps the journal mode its owner chose: reading it must not change it.
-    if (
-        wal
-        and cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
-        and cursor.execute("PRAGMA page_count").fetchone()[0] == 0
-    ):
-        cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if wal:
+        _use_wal_if_new(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     # LIKE compares case-sensitively on the other databases; make SQLite agree.
     cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
+
+
+def _use_wal_if_new(cursor: sqlite3.Cursor) -> None:
+    """WAL for a database this library creates (it persists); a file that has content
+    keeps the journal mode its owner chose: reading it must not change it.
+
+    SQLite answers a switch to WAL that meets another connection's lock with "database
+    is locked" at once, without its busy handler (processes creating one database
+    together meet there), so the switch is retried here for the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if (
+                cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+                and cursor.execute("PRAGMA page_count").fetchone()[0] == 0
+            ):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() >= deadline:
+                raise
+            wait_for_wal_switch()
+
+
+def wait_for_wal_switch() -> None:
+    """The pause between two tries of the switch to WAL."""
+    time.sleep(0.005)
 
 
 def _configure_sqlite(engine: Engine, *, wal: bool) -> None:

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from sessionstore import SessionEntry, SessionStore, StoreUnavailableError, open_store
 from sessionstore.cli import app
+from sessionstore.sql import engine
 
 #: One write transaction: 2,000 entries of 4 KB, about four times SQLite's page cache.
 BIG_BATCH = 2_000
@@ -280,3 +281,28 @@ def test_every_directory_created_for_a_database_is_private(tmp_path: Path, form:
     for directory in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("form", sorted(SQLITE_URLS))
+def test_a_new_database_locked_by_another_process_still_gets_wal(
+    tmp_path: Path, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite fails a switch to WAL that meets a lock at once, without its busy handler:
+    processes creating one database together met there ("database is locked")."""
+    path = tmp_path / "sessions.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # what a second process creating the file holds
+    pauses: list[None] = []
+
+    def release_on_first_pause() -> None:
+        if not pauses:
+            other.execute("ROLLBACK")  # the file stays empty: a new database
+        pauses.append(None)
+
+    monkeypatch.setattr(engine, "wait_for_wal_switch", release_on_first_pause)
+    with open_store(SQLITE_URLS[form].format(path), auto_upgrade=True) as store:
+        store.put("agent:main:a", SessionEntry(session_id="s1", updated_at=1))
+    other.close()
+    assert pauses  # the lock was met, and the switch tried again once it was gone
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
