@@ -42,13 +42,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names as the type checker sees them; at run time, lazily
     __version__: str
-    from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Filters, SessionStore
+    from sessionstore.contract import (
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+        TRANSCRIPT_START,
+        AppendResult,
+        Filters,
+        SearchHit,
+        SessionStore,
+        TranscriptPage,
+        TranscriptStore,
+    )
     from sessionstore.entry import SessionEntry, SessionPage, SessionSummary
     from sessionstore.errors import (
         CorruptStoreError,
         InvalidArgumentError,
         InvalidEntryError,
         SchemaOutdatedError,
+        SessionNotFoundError,
         SessionStoreError,
         StaleEntryError,
         StoreLockedError,
@@ -64,8 +75,13 @@ if TYPE_CHECKING:  # the names as the type checker sees them; at run time, lazil
 _EXPORTS = {
     "DEFAULT_PAGE_SIZE": "sessionstore.contract",
     "MAX_PAGE_SIZE": "sessionstore.contract",
+    "TRANSCRIPT_START": "sessionstore.contract",
+    "AppendResult": "sessionstore.contract",
     "Filters": "sessionstore.contract",
+    "SearchHit": "sessionstore.contract",
     "SessionStore": "sessionstore.contract",
+    "TranscriptPage": "sessionstore.contract",
+    "TranscriptStore": "sessionstore.contract",
     "SessionEntry": "sessionstore.entry",
     "SessionPage": "sessionstore.entry",
     "SessionSummary": "sessionstore.entry",
@@ -73,6 +89,7 @@ _EXPORTS = {
     "InvalidArgumentError": "sessionstore.errors",
     "InvalidEntryError": "sessionstore.errors",
     "SchemaOutdatedError": "sessionstore.errors",
+    "SessionNotFoundError": "sessionstore.errors",
     "SessionStoreError": "sessionstore.errors",
     "StaleEntryError": "sessionstore.errors",
     "StoreLockedError": "sessionstore.errors",
@@ -91,12 +108,16 @@ _EXPORTS = {
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
+    "TRANSCRIPT_START",
+    "AppendResult",
     "CorruptStoreError",
     "Filters",
     "InvalidArgumentError",
     "InvalidEntryError",
     "SchemaOutdatedError",
+    "SearchHit",
     "SessionEntry",
+    "SessionNotFoundError",
     "SessionPage",
     "SessionStore",
     "SessionStoreError",
@@ -105,6 +126,8 @@ __all__ = [
     "StaleEntryError",
     "StoreLockedError",
     "StoreUnavailableError",
+    "TranscriptPage",
+    "TranscriptStore",
     "Transcripts",
     "__version__",
     "append_to_session",

@@ -1,6 +1,8 @@
 """The contract every backend implements: :class:`SessionStore`, its filters, page
-limits and cursors, and the small optional capabilities some backends add
-(:class:`SupportsAgents`, :class:`SupportsMaintenance`, :class:`SupportsImportRecords`).
+limits and cursors, the small optional capabilities some backends add
+(:class:`SupportsAgents`, :class:`SupportsMaintenance`, :class:`SupportsImportRecords`),
+and :class:`TranscriptStore`, the contract of the cold tier (``store.transcripts``)
+that the files tier and the SQL tier both implement.
 
 This module names no backend; :func:`sessionstore.open_store` chooses one.
 
@@ -16,6 +18,7 @@ import base64
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import (
     Any,
@@ -35,15 +38,25 @@ from sessionstore.errors import InvalidArgumentError
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "LARGE_EVENT_BYTES",
     "MAX_PAGE_SIZE",
+    "TRANSCRIPT_START",
+    "AppendResult",
+    "Archive",
+    "ArchiveReason",
     "FilterArgs",
     "Filters",
     "ImportRecord",
     "Order",
+    "SearchHit",
     "SessionStore",
     "SupportsAgents",
     "SupportsImportRecords",
     "SupportsMaintenance",
+    "TranscriptPage",
+    "TranscriptStats",
+    "TranscriptStore",
+    "TranscriptTier",
     "Updater",
     "batched",
     "check_expected_versions",
@@ -51,6 +64,7 @@ __all__ = [
     "check_order",
     "decode_cursor",
     "encode_cursor",
+    "event_header",
 ]
 
 #: Page size of :meth:`SessionStore.list` when no ``limit`` is given.
@@ -59,6 +73,15 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 Order = Literal["desc", "asc"]
+TranscriptTier = Literal["files", "sql"]
+ArchiveReason = Literal["deleted", "reset"]
+#: Events whose JSON is longer than this (bytes) are "large": :meth:`TranscriptStore.page`
+#: with ``bodies=False`` returns only their header (see :func:`event_header`).
+LARGE_EVENT_BYTES = 64 * 1024
+#: The cursor before a transcript's first event: ``page(key, after=TRANSCRIPT_START)``
+#: reads a transcript from its beginning.
+TRANSCRIPT_START = "start"
+EntryLike = SessionEntry | Mapping[str, Any]
 Updater = Callable[[SessionEntry | None], SessionEntry | None]
 T = TypeVar("T")
 
@@ -205,6 +228,12 @@ class SessionStore(Protocol):
     @property
     def agent_id(self) -> str:
         """The agent whose sessions this store holds."""
+        ...
+
+    @property
+    def transcripts(self) -> TranscriptStore:
+        """The conversations of this store's sessions (the cold tier), bound to its
+        agent: files or SQL, chosen when the store is opened."""
         ...
 
     def get(self, key: str) -> SessionEntry | None:
@@ -382,3 +411,217 @@ class SupportsImportRecords(Protocol):
     def record_import(self, record: ImportRecord) -> None:
         """Remember a verified import of this agent (replacing the previous record)."""
         ...
+
+
+# -- transcripts (the cold tier) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What :meth:`TranscriptStore.append` wrote. ``created``: this call started the
+    transcript (wrote its header). Token fields sum the ``usage`` of written assistant
+    messages; ``total_tokens`` is the last ``usage.totalTokens`` written, if any.
+    ``path`` is the file on the files tier, ``None`` on the SQL tier."""
+
+    path: Path | None
+    written: int
+    skipped: int
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class TranscriptStats:
+    """Counts over a whole transcript, as the hot index should mirror them."""
+
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int | None
+    malformed_lines: int
+    #: lines longer than the files tier's ``MAX_LINE_BYTES``, skipped unread
+    oversized_lines: int = 0
+
+
+@dataclass(frozen=True)
+class Archive:
+    """An archived transcript. On the files tier ``name`` is the file
+    ``<file>.<reason>.<ts>``; the SQL tier names its archives the same way.
+    ``archived_at`` is the time of archiving (epoch ms)."""
+
+    name: str
+    reason: ArchiveReason
+    archived_at: int
+
+
+@dataclass(frozen=True)
+class TranscriptPage:
+    """One page of events (:meth:`TranscriptStore.page`); pass ``next_cursor`` back
+    as the same ``before=``/``after=`` argument for the next one (``None``: no more)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One event that matched :meth:`TranscriptStore.search`. ``position`` is the
+    event's place in its transcript (the header is 0); ``timestamp`` is the event's
+    time in epoch ms when it has one; ``snippet`` is text around the first match."""
+
+    key: str
+    session_id: str
+    position: int
+    snippet: str
+    timestamp: int | None
+
+
+@runtime_checkable
+class TranscriptStore(Protocol):
+    """The conversations of one agent's sessions: ``store.transcripts``.
+
+    Methods take the session key and act on the transcript of the entry's current
+    ``sessionId`` (with ``topic_id``, the topic transcript OpenClaw keeps beside it).
+    Events are JSON objects in OpenClaw's transcript format; the header (``type:
+    "session"``) is written by the store and never returned by :meth:`tail` or
+    :meth:`page`. Every read is bounded: :meth:`tail`, :meth:`page` and :meth:`count`
+    cost O(log n + page) whatever the transcript's length.
+
+    >>> from sessionstore import open_store
+    >>> with open_store("sqlite://", auto_upgrade=True) as store:  # in memory: SQL tier
+    ...     _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+    ...     hi = {"type": "message", "message": {"role": "user", "content": "hi there"}}
+    ...     result = store.transcripts.append("agent:main:main", [hi])
+    ...     tail = store.transcripts.tail("agent:main:main")
+    ...     entry = store.get("agent:main:main")
+    ...     print(result.written, tail[0]["message"]["content"], entry.message_count)
+    1 hi there 1
+    """
+
+    @property
+    def tier(self) -> TranscriptTier:
+        """``files`` (``.jsonl`` files beside the store) or ``sql`` (the same database)."""
+        ...
+
+    def append(
+        self,
+        key: str,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        topic_id: str | int | None = None,
+    ) -> AppendResult:
+        """Append ``events`` to the transcript of ``key``'s entry and bring the entry's
+        counters along (``messageCount``, token sums). An event whose ``id`` or whose
+        ``idempotencyKey`` is already in the transcript (or earlier in the batch) is
+        skipped. Missing ``id``, ``parentId`` and ``timestamp`` are filled in.
+        Raises :class:`~sessionstore.errors.SessionNotFoundError` without an entry."""
+        ...
+
+    def tail(
+        self, key: str, *, limit: int = DEFAULT_PAGE_SIZE, topic_id: str | int | None = None
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` events (1-1000), oldest first, as appended."""
+        ...
+
+    def page(
+        self,
+        key: str,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        bodies: bool = True,
+        topic_id: str | int | None = None,
+    ) -> TranscriptPage:
+        """One page of events. Without a cursor, or with ``before=``, newest first;
+        with ``after=`` (:data:`TRANSCRIPT_START` for the beginning), oldest first.
+        ``bodies=False`` returns a large event (over :data:`LARGE_EVENT_BYTES`) as its
+        header (:func:`event_header`), never reading its body where the tier can."""
+        ...
+
+    def count(self, key: str, *, topic_id: str | int | None = None) -> int:
+        """How many ``message`` events the current transcript of ``key`` holds."""
+        ...
+
+    def search(self, query: str, *, key: str | None = None, limit: int = 20) -> list[SearchHit]:
+        """Events of live transcripts whose message text contains every word of
+        ``query`` (taken literally: no search syntax), newest first; ``key`` narrows
+        the search to that session's current transcript."""
+        ...
+
+    def archive(
+        self,
+        key: str,
+        reason: ArchiveReason,
+        *,
+        session: EntryLike | None = None,
+        now_ms: int | None = None,
+        topic_id: str | int | None = None,
+    ) -> str | None:
+        """Archive the transcript of ``key`` (of ``session``, an earlier entry of the
+        key, when given) and return the archive's name; ``None`` if there was none.
+        Archives are kept until lifecycle's retention expires them."""
+        ...
+
+    def archives(self) -> list[Archive]:
+        """Every archived transcript of this agent, sorted by name."""
+        ...
+
+    def remove_archive(self, name: str) -> None:
+        """Delete the archive ``name`` (of :meth:`archives`); nothing if it is gone."""
+        ...
+
+    def stats(self, session: EntryLike, *, topic_id: str | int | None = None) -> TranscriptStats:
+        """Counts over the whole transcript of ``session`` (an entry), in one pass:
+        what :func:`sessionstore.lifecycle.check` compares the counters with."""
+        ...
+
+    def exists(self, session: EntryLike, *, topic_id: str | int | None = None) -> bool:
+        """Whether ``session`` (an entry) has a transcript."""
+        ...
+
+    def session_ids(self) -> set[str]:
+        """The ``sessionId`` of every live transcript of this agent (for orphans)."""
+        ...
+
+    def lines(self, session: EntryLike, *, topic_id: str | int | None = None) -> Iterator[bytes]:
+        """Every line of the transcript of ``session`` (an entry) as stored, header
+        first, without newlines: what export and copy carry and verify."""
+        ...
+
+    def import_lines(
+        self,
+        key: str,
+        session: EntryLike,
+        lines: Iterable[bytes],
+        *,
+        topic_id: str | int | None = None,
+    ) -> int:
+        """Make ``lines`` (header first, as :meth:`lines` gives them) the transcript of
+        ``session``, stored under ``key``, replacing what was there, as one unit; the
+        entry's counters are left alone. Returns how many lines were stored."""
+        ...
+
+
+def event_header(event: Mapping[str, Any], size: int) -> dict[str, Any]:
+    """What :meth:`TranscriptStore.page` returns for a large event when asked for no
+    bodies: its scalar top-level fields (``type``, ``id``, ``parentId``,
+    ``timestamp``...), the message's ``role``, and ``omittedBytes``, the event's size.
+
+    >>> event = {"type": "message", "id": "a1", "message": {"role": "tool", "content": "x"}}
+    >>> event_header(event, 70_000)
+    {'type': 'message', 'id': 'a1', 'message': {'role': 'tool'}, 'omittedBytes': 70000}
+    """
+    header: dict[str, Any] = {
+        name: value
+        for name, value in event.items()
+        if value is None or isinstance(value, str | int | float | bool)
+    }
+    message = event.get("message")
+    if isinstance(message, Mapping) and isinstance(message.get("role"), str):
+        header["message"] = {"role": message["role"]}
+    header["omittedBytes"] = size
+    return header

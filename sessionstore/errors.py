@@ -16,6 +16,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidEntryError",
     "SchemaOutdatedError",
+    "SessionNotFoundError",
     "SessionStoreError",
     "StaleEntryError",
     "StoreLockedError",
@@ -58,6 +59,24 @@ class InvalidArgumentError(SessionStoreError, ValueError):
     ...         print(exc)
     limit must be an integer from 1 to 1000, got 0
     """
+
+
+class SessionNotFoundError(InvalidArgumentError):
+    """An operation needs the entry of ``key`` and the store has none (appending to
+    the transcript of a session that does not exist, resetting it).
+
+    >>> from sessionstore import SessionNotFoundError, open_store
+    >>> with open_store("sqlite://", auto_upgrade=True) as store:  # in memory
+    ...     try:
+    ...         store.transcripts.append("agent:main:nobody", [])
+    ...     except SessionNotFoundError as exc:
+    ...         print(exc.key)
+    agent:main:nobody
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no session {key!r} in the store")
 
 
 class StaleEntryError(SessionStoreError):

@@ -24,22 +24,36 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
-from urllib.parse import quote
 
 import orjson
 from filelock import FileLock, Timeout
 
-from sessionstore.contract import SessionStore, check_limit
+from sessionstore.contract import (
+    AppendResult,
+    Archive,
+    SessionStore,
+    TranscriptStats,
+    check_limit,
+)
 from sessionstore.entry import SessionEntry, as_entry
 from sessionstore.errors import InvalidArgumentError, StoreLockedError, StoreUnavailableError
+from sessionstore.events import (
+    DUMP_OPTIONS,
+    TRANSCRIPT_VERSION,
+    Tally,
+    archive_name,
+    checked_event,
+    filled_event,
+    header_event,
+    idempotency_key,
+    stamp_ms,
+    transcript_file_name,
+)
 from sessionstore.files import (
     NotRegularFileError,
     fsync_directory,
@@ -58,8 +72,6 @@ __all__ = [
     "append_to_session",
 ]
 
-#: The transcript format version written in new headers (pi's CURRENT_SESSION_VERSION).
-TRANSCRIPT_VERSION = 3
 #: The longest transcript line read, in bytes (newline excluded): far above a real
 #: message, and what bounds the memory of every read. A longer line is skipped.
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -68,91 +80,9 @@ _BLOCK = 64 * 1024
 _ARCHIVE = re.compile(r".+\.(deleted|reset)\.(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d{3})?Z)")
 # Pre-compaction copies, <parentId>.checkpoint.<uuid>.jsonl: not live transcripts.
 _CHECKPOINT = re.compile(r".+\.checkpoint\.[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.jsonl", re.I)
-# Events are JSON objects: refuse Python values orjson would quietly turn into strings.
-_DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 EntryLike = SessionEntry | Mapping[str, Any]
 TopicId = str | int | None
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    """What :meth:`Transcripts.append` wrote. ``created``: this call started the file
-    (wrote its first line). Token fields sum the ``usage`` of written assistant
-    messages; ``total_tokens`` is the last ``usage.totalTokens`` written, if any."""
-
-    path: Path
-    written: int
-    skipped: int
-    messages: int
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int | None
-    created: bool
-
-
-@dataclass(frozen=True)
-class TranscriptStats:
-    """Counts over a whole transcript, as the hot index should mirror them."""
-
-    messages: int
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int | None
-    malformed_lines: int
-    #: lines longer than :data:`MAX_LINE_BYTES`, skipped unread
-    oversized_lines: int = 0
-
-
-@dataclass(frozen=True)
-class Archive:
-    """An archived transcript, ``<file>.<reason>.<ts>``, as :meth:`Transcripts.archive`
-    names it; ``archived_at`` is the time in its name (epoch ms)."""
-
-    name: str
-    reason: Literal["deleted", "reset"]
-    archived_at: int
-
-
-def _iso(ms: int) -> str:
-    """ISO-8601 UTC with milliseconds, as JavaScript's ``Date.toISOString``."""
-    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-@dataclass
-class _Tally:
-    """Running counts over events: messages, and the ``usage`` of assistant messages."""
-
-    messages: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int | None = None
-
-    def add(self, event: Mapping[str, Any]) -> None:
-        if event.get("type") != "message":
-            return
-        self.messages += 1
-        message = event.get("message")
-        if not isinstance(message, dict) or message.get("role") != "assistant":
-            return
-        usage = message.get("usage")
-        if isinstance(usage, dict):
-            self.input_tokens += _count(usage.get("input")) or 0
-            self.output_tokens += _count(usage.get("output")) or 0
-            if (total := _count(usage.get("totalTokens"))) is not None:
-                self.total_tokens = total
-
-
-def _idempotency_key(event: Mapping[str, Any]) -> str | None:
-    message = event.get("message")
-    key = message.get("idempotencyKey") if isinstance(message, dict) else None
-    key = key if key is not None else event.get("idempotencyKey")
-    return key if isinstance(key, str) else None
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
@@ -260,7 +190,7 @@ class Transcripts:
                 found = self._inside(parts[-1])
             if found is not None:
                 return found
-        name = _file_name(session.session_id, topic_id)
+        name = transcript_file_name(session.session_id, topic_id)
         found = self._inside(name)
         if found is None:  # only if someone planted a symlink or directory there
             raise StoreUnavailableError(
@@ -347,7 +277,7 @@ class Transcripts:
         """
         session = as_entry(entry)
         path = self.path(session, topic_id=topic_id)
-        batch = [_checked(event) for event in events]
+        batch = [checked_event(event) for event in events]
         with self._locked(path):
             return self._append_locked(path, session.session_id, batch, cwd)
 
@@ -362,30 +292,30 @@ class Transcripts:
             empty = False
             if line is None or (event := _parse(line)) is None:
                 continue  # malformed and oversized lines stay in the file, ignored
-            if (key := _idempotency_key(event)) is not None:
+            if (key := idempotency_key(event)) is not None:
                 keys.add(key)
             if isinstance(event.get("id"), str) and event.get("type") != "session":
                 ids.add(event["id"])
                 last_id = event["id"]
         out: list[bytes] = []
-        skipped, tally = 0, _Tally()
+        skipped, tally = 0, Tally()
         # A batch that starts with its own header (a copied transcript) keeps it.
         own_header = bool(batch) and batch[0].get("type") == "session"
         for i, event in enumerate(batch):
             if event.get("type") == "session" and (i or not empty):
                 # The header stays the first line: one more would start a second file.
                 raise InvalidArgumentError("a 'session' header can only start a new transcript")
-            key = _idempotency_key(event) if event.get("type") == "message" else None
+            key = idempotency_key(event) if event.get("type") == "message" else None
             if key is not None and key in keys:
                 skipped += 1
                 continue
             if key is not None:
                 keys.add(key)
             if i or not own_header:
-                event = _filled(event, ids, last_id)
+                event = filled_event(event, ids, last_id, current_time_ms())
                 last_id = event["id"] if isinstance(event.get("id"), str) else last_id
             tally.add(event)
-            out.append(orjson.dumps(event, option=_DUMP_OPTIONS) + b"\n")
+            out.append(orjson.dumps(event, option=DUMP_OPTIONS) + b"\n")
         created = False
         if out:
             header = None if own_header else _header(session_id, cwd or str(self._dir))
@@ -422,7 +352,7 @@ class Transcripts:
             if not path.is_file():
                 return None
             # Two archives within one millisecond: take the next free one, never overwrite.
-            while (target := path.with_name(f"{path.name}.{reason}.{_stamp(ms)}")).exists():
+            while (target := path.with_name(archive_name(path.name, reason, ms))).exists():
                 ms += 1
             try:
                 os.rename(path, target)
@@ -436,7 +366,7 @@ class Transcripts:
         found = []
         for name in self._names():
             match = _ARCHIVE.fullmatch(name)
-            archived_at = None if match is None else _stamp_ms(match[2])
+            archived_at = None if match is None else stamp_ms(match[2])
             if match is not None and archived_at is not None:
                 reason: Literal["deleted", "reset"] = (
                     "deleted" if match[1] == "deleted" else "reset"
@@ -527,7 +457,7 @@ class Transcripts:
         return self._stats(found)
 
     def _stats(self, path: Path) -> TranscriptStats:
-        tally, malformed, oversized = _Tally(), 0, 0
+        tally, malformed, oversized = Tally(), 0, 0
         for line in self._lines(path):
             if line is None:
                 oversized += 1
@@ -550,19 +480,6 @@ class Transcripts:
     def count_messages(self, entry: EntryLike, *, topic_id: TopicId = None) -> int:
         """How many ``message`` events the transcript holds (0 without a file)."""
         return self.stats(entry, topic_id=topic_id).messages
-
-
-def _file_name(session_id: str, topic_id: TopicId) -> str:
-    if topic_id is None:
-        return f"{session_id}.jsonl"
-    if isinstance(topic_id, bool) or not isinstance(topic_id, str | int):
-        raise InvalidArgumentError(f"topic id must be a str or an int, got {topic_id!r}")
-    try:
-        # encodeURIComponent leaves A-Z a-z 0-9 - _ . ! ~ * ' ( ) alone.
-        topic = quote(topic_id, safe="!~*'()") if isinstance(topic_id, str) else str(topic_id)
-    except UnicodeEncodeError as exc:  # a lone surrogate: encodeURIComponent throws too
-        raise InvalidArgumentError(f"topic id {topic_id!r} is not valid Unicode") from exc
-    return f"{session_id}-topic-{topic}.jsonl"
 
 
 def _open_regular(path: Path, flags: int) -> int:
@@ -599,55 +516,8 @@ def _append_lines(path: Path, lines: list[bytes], header: bytes | None) -> bool:
     return size == 0
 
 
-def _stamp(ms: int) -> str:
-    return _iso(ms).replace(":", "-")
-
-
-def _stamp_ms(stamp: str) -> int | None:
-    """``2026-03-31T08-00-00.000Z`` (milliseconds optional) in epoch ms; ``None`` if it
-    names no real time (month 13)."""
-    iso = stamp[:10] + "T" + stamp[11:19].replace("-", ":") + stamp[19:].replace("Z", "+00:00")
-    try:
-        return int(datetime.fromisoformat(iso).timestamp() * 1000)
-    except ValueError:
-        return None
-
-
 def _header(session_id: str, cwd: str) -> bytes:
-    now = _iso(current_time_ms())
-    header = {"type": "session", "version": TRANSCRIPT_VERSION, "id": session_id}
-    return orjson.dumps({**header, "timestamp": now, "cwd": cwd}) + b"\n"
-
-
-def _checked(event: Any) -> dict[str, Any]:
-    """The event as a dict, refused (before anything is written) unless it is JSON."""
-    if not isinstance(event, Mapping):
-        raise InvalidArgumentError(f"an event must be a JSON object, got {type(event).__name__}")
-    try:
-        orjson.dumps(dict(event), option=_DUMP_OPTIONS)
-    except orjson.JSONEncodeError as exc:
-        raise InvalidArgumentError(f"event is not JSON-serialisable: {exc}") from exc
-    return dict(event)
-
-
-def _filled(event: dict[str, Any], ids: set[str], last_id: str | None) -> dict[str, Any]:
-    """The event with missing ``id``/``parentId``/``timestamp`` added, after ``type``
-    (pi's field order); an id new to the file, like pi's ``generateId``."""
-    fill: dict[str, Any] = {}
-    if "id" not in event:
-        while (new_id := secrets.token_hex(4)) in ids:
-            pass
-        fill["id"] = new_id
-    if "parentId" not in event:
-        fill["parentId"] = last_id
-    if "timestamp" not in event:
-        fill["timestamp"] = _iso(current_time_ms())
-    if isinstance(event_id := event.get("id", fill.get("id")), str):
-        ids.add(event_id)
-    if not fill:
-        return event
-    head = {"type": event["type"]} if "type" in event else {}
-    return {**head, **fill, **event}
+    return orjson.dumps(header_event(session_id, cwd, current_time_ms())) + b"\n"
 
 
 def append_to_session(
@@ -685,7 +555,7 @@ def append_to_session(
     if entry is None:
         raise InvalidArgumentError(f"no session {key!r} in the store")
     path = transcripts.path(entry, topic_id=topic_id)
-    batch = [_checked(event) for event in events]
+    batch = [checked_event(event) for event in events]
     with transcripts._locked(path):
         result = transcripts._append_locked(path, entry.session_id, batch, cwd)
         full_count: list[int] = []  # counted once, even if the store retries fn

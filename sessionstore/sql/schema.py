@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Boolean, Index, MetaData, SmallInteger, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sessionstore.entry import MAX_KEY_BYTES
@@ -18,17 +28,30 @@ __all__ = [
     "Base",
     "BlobRow",
     "ImportRow",
+    "SEARCH_INDEX",
+    "SEARCH_TABLE",
     "SessionRow",
+    "TranscriptEventRow",
+    "TranscriptRow",
     "VersionFloorRow",
     "blobs",
     "imports",
+    "is_search_object",
     "metadata",
     "sessions",
+    "transcript_events",
+    "transcripts",
     "version_floor",
 ]
 
 #: Alembic's bookkeeping table; named for this library so it can share a database.
 VERSION_TABLE = "sessionstore_version"
+#: SQLite's full-text index of transcript text: an FTS5 table (and its shadow tables),
+#: kept by triggers on ``transcript_events``; created by revision ``0006`` only.
+SEARCH_TABLE = "transcript_search"
+#: The full-text index on ``transcript_events.search_text`` on PostgreSQL (GIN over a
+#: ``tsvector``) and MySQL/MariaDB (``FULLTEXT``); created by revision ``0006`` only.
+SEARCH_INDEX = "ix_transcript_events_search"
 
 metadata = MetaData(
     naming_convention={
@@ -149,3 +172,83 @@ class VersionFloorRow(Base):
 
 
 version_floor = cast(Table, VersionFloorRow.__table__)
+
+
+class TranscriptRow(Base):
+    """One transcript: a ``sessionId`` generation of a session (and topic), live
+    (``archive_slot`` empty) or archived (``<reason>.<ts>``). Revision ``0006``.
+
+    The counters are kept in the transaction of every append, so ``count`` reads one
+    row; ``last_seq`` is the position of the last line (the header is 0).
+    """
+
+    __tablename__ = "session_transcripts"
+
+    agent_id: Mapped[str] = mapped_column(ExactText(64), primary_key=True)
+    #: unique in the database (SQLite's search index derives its row ids from it)
+    transcript_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    session_id: Mapped[str] = mapped_column(ExactText(128))
+    #: OpenClaw's topic (``<sessionId>-topic-<topic>.jsonl``); empty for none
+    topic: Mapped[str] = mapped_column(ExactText(512))
+    #: empty while live; ``deleted.<ts>`` or ``reset.<ts>`` once archived
+    archive_slot: Mapped[str] = mapped_column(ExactText(64))
+    session_key: Mapped[str] = mapped_column(ExactText(MAX_KEY_BYTES))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    archived_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    messages: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    total_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: lines imported that are not JSON objects (kept verbatim, never returned)
+    malformed: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("agent_id", "session_id", "topic", "archive_slot"),
+        # archives by age (lifecycle's retention)
+        Index(None, "agent_id", "archived_at"),
+    )
+
+
+transcripts = cast(Table, TranscriptRow.__table__)
+
+
+class TranscriptEventRow(Base):
+    """One line of a transcript, exactly as written (``event_json``, the last column so
+    that reading the others never reads a large body). Revision ``0006``.
+
+    ``event_id`` and ``idempotency_key`` make a retried append skip what it already
+    wrote (values longer than their column are stored as ``sha256:<hex>``).
+    ``search_text`` is the text of a message, what the full-text index covers;
+    ``header_json`` is set only for a large event: what a page without bodies shows.
+    """
+
+    __tablename__ = "transcript_events"
+
+    agent_id: Mapped[str] = mapped_column(ExactText(64), primary_key=True)
+    transcript_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_id: Mapped[str | None] = mapped_column(ExactText(128), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(ExactText(256), nullable=True)
+    #: the event's ``type``; ``NULL`` for a line that is not a JSON object
+    kind: Mapped[str | None] = mapped_column(ExactText(64), nullable=True)
+    #: the event's ``timestamp`` in epoch ms, when it has one
+    created_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    search_text: Mapped[str | None] = mapped_column(LongText(), nullable=True)
+    header_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    event_json: Mapped[str] = mapped_column(LongText())
+
+    __table_args__ = (
+        UniqueConstraint("agent_id", "transcript_id", "event_id"),
+        UniqueConstraint("agent_id", "transcript_id", "idempotency_key"),
+    )
+
+
+transcript_events = cast(Table, TranscriptEventRow.__table__)
+
+
+def is_search_object(name: str | None) -> bool:
+    """Whether ``name`` is part of the full-text index, which each database builds its
+    own way (revision ``0006``) and the models do not describe."""
+    return name is not None and (name.startswith(SEARCH_TABLE) or name == SEARCH_INDEX)

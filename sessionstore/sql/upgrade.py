@@ -209,7 +209,7 @@ def head_revision() -> str:
     """The newest revision this library knows.
 
     >>> head_revision()
-    '0005'
+    '0006'
     """
     head = _scripts().get_current_head()
     assert head is not None
