@@ -24,12 +24,12 @@ from sessionstore.projection import SHORT_TEXT
 from sessionstore.sql.types import ExactText, JSONDocument, LongText
 
 __all__ = [
+    "SEARCH_INDEX",
+    "SEARCH_TABLE",
     "VERSION_TABLE",
     "Base",
     "BlobRow",
     "ImportRow",
-    "SEARCH_INDEX",
-    "SEARCH_TABLE",
     "SessionRow",
     "TranscriptEventRow",
     "TranscriptRow",
