@@ -7,7 +7,7 @@ Every public name is listed in ``__all__``, and the package is typed (``py.typed
 
 >>> import sessionstore
 >>> sorted(sessionstore.__all__)[:3]
-['CorruptStoreError', 'DEFAULT_PAGE_SIZE', 'Filters']
+['AppendResult', 'CorruptStoreError', 'DEFAULT_PAGE_SIZE']
 >>> sessionstore.__version__.count(".") >= 2
 True
 
@@ -23,12 +23,31 @@ True
 >>> print(sessionstore.current_revision(url))
 None
 
-Transcripts, the cold storage, with their counters kept in the index:
-:class:`Transcripts` and :func:`append_to_session`.
+Transcripts, the cold storage: ``store.transcripts`` (a :class:`TranscriptStore`),
+``.jsonl`` files beside a ``sessions.json`` or rows in the same database. An append
+returns an :class:`AppendResult` and moves the entry's counters with it; reads are
+bounded: ``tail``, ``page`` (a :class:`TranscriptPage`; :data:`TRANSCRIPT_START` reads
+from the beginning), ``count``, and ``search`` (:class:`SearchHit`).
+
+>>> event = {"type": "message", "message": {"role": "user", "content": "rollback plan"}}
+>>> with sessionstore.open_store("sqlite://", auto_upgrade=True) as store:  # in memory
+...     _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+...     result = store.transcripts.append("agent:main:main", [event])
+...     page = store.transcripts.page("agent:main:main", after=sessionstore.TRANSCRIPT_START)
+...     hits = store.transcripts.search("rollback")
+...     entry = store.get("agent:main:main")
+>>> result.written, entry.message_count, len(page.items), hits[0].snippet
+(1, 1, 1, 'rollback plan')
+>>> isinstance(store.transcripts, sessionstore.TranscriptStore)
+True
+>>> [type(x).__name__ for x in (result, page, hits[0])]  # AppendResult, TranscriptPage, SearchHit
+['AppendResult', 'TranscriptPage', 'SearchHit']
+
+The files tier on its own, a directory of transcripts: :class:`Transcripts`, and
+:func:`append_to_session` to bring an entry's counters along.
 
 >>> directory = tempfile.mkdtemp()
 >>> transcripts = sessionstore.Transcripts(directory)
->>> event = {"type": "message", "message": {"role": "user", "content": "hi"}}
 >>> with sessionstore.open_store(os.path.join(directory, "sessions.json")) as store:
 ...     _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
 ...     _ = sessionstore.append_to_session(store, transcripts, "agent:main:main", [event])

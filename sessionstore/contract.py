@@ -63,7 +63,9 @@ __all__ = [
     "check_limit",
     "check_order",
     "decode_cursor",
+    "decode_transcript_cursor",
     "encode_cursor",
+    "encode_transcript_cursor",
     "event_header",
 ]
 
@@ -202,6 +204,41 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     if not valid:
         raise InvalidArgumentError(f"invalid cursor {cursor!r}")
     return updated_at, key
+
+
+def encode_transcript_cursor(session_id: str, position: int) -> str:
+    """An opaque cursor of :meth:`TranscriptStore.page` for the place ``position`` (a
+    sequence number on the SQL tier, a byte offset on the files tier) of the transcript
+    of ``session_id``.
+
+    >>> cursor = encode_transcript_cursor("s1", 42)
+    >>> decode_transcript_cursor(cursor, "s1"), decode_transcript_cursor(TRANSCRIPT_START, "s1")
+    (42, -1)
+    >>> decode_transcript_cursor(cursor, "s2")
+    Traceback (most recent call last):
+    ...
+    sessionstore.errors.InvalidArgumentError: invalid cursor ... (of another transcript)
+    """
+    return base64.urlsafe_b64encode(orjson.dumps(["t", session_id, position])).decode().rstrip("=")
+
+
+def decode_transcript_cursor(cursor: str, session_id: str) -> int:
+    """The position in :func:`encode_transcript_cursor`'s ``cursor``, which must be one
+    of the transcript of ``session_id``; :data:`TRANSCRIPT_START` is ``-1``, before the
+    first line. Anything else is an InvalidArgumentError."""
+    if cursor == TRANSCRIPT_START:
+        return -1
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        tag, owner, position = orjson.loads(raw)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise InvalidArgumentError(f"invalid cursor {cursor!r}") from exc
+    # Checked here so that no database sees a value its column cannot hold.
+    if tag != "t" or type(position) is not int or not 0 <= position < 2**63:
+        raise InvalidArgumentError(f"invalid cursor {cursor!r}")
+    if owner != session_id:
+        raise InvalidArgumentError(f"invalid cursor {cursor!r} (of another transcript)")
+    return position
 
 
 @runtime_checkable

@@ -34,6 +34,7 @@ from sessionstore.openclaw.statedir import (
     DEFAULT_AGENT_ID,
     agent_of_store_path,
     discover_agents,
+    sessions_dir,
     store_path,
     store_pattern,
 )
@@ -198,9 +199,19 @@ class Location:
     def open(self, agent_id: str, *, read_only: bool = False) -> SessionStore:
         """Open ``agent_id``'s store for reading and maintenance; creates nothing.
         ``read_only``: for a command that only reads, so that a SQLite file, maybe
-        another application's, is left exactly as it was."""
+        another application's, is left exactly as it was. A state directory's
+        ``sessions.json`` keeps its transcripts where OpenClaw does, as files in the
+        agent's sessions directory; a database keeps its own default (``sql``)."""
         target = self.target_for(agent_id)
         require_database(target)
+        if self.kind == "json-dir":
+            return open_store(
+                target,
+                agent_id=agent_id,
+                read_only=read_only,
+                transcripts="files",
+                transcripts_dir=sessions_dir(self.state_dir, agent_id),
+            )
         return open_store(target, agent_id=agent_id, read_only=read_only)
 
 

@@ -25,9 +25,10 @@ backend), for tools that want the engine.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sessionstore.contract import SessionStore
 from sessionstore.entry import MAX_ENTRY_BYTES
@@ -102,6 +103,8 @@ def open_store(
     engine_options: Mapping[str, Any] | None = None,
     max_entry_bytes: int = MAX_ENTRY_BYTES,
     read_only: bool = False,
+    transcripts: Literal["files", "sql"] | None = None,
+    transcripts_dir: str | os.PathLike[str] | None = None,
 ) -> SessionStore:
     """Open a store by URL or path (see the module docstring for the forms).
 
@@ -115,6 +118,14 @@ def open_store(
     nothing is created). Entries larger than ``max_entry_bytes`` of JSON are refused by
     every backend.
 
+    ``transcripts`` chooses where ``store.transcripts`` keeps the conversations:
+    ``"files"``, OpenClaw's ``<sessionId>.jsonl`` files in ``transcripts_dir``, or
+    ``"sql"``, tables in the same database as the index. ``None`` is each backend's
+    default: files for the JSON twin (which only has files; ``"sql"`` is refused there),
+    ``"sql"`` for a database. ``transcripts_dir`` is the files' directory: by default
+    that of the twin's ``sessions.json`` (OpenClaw's sessions directory); a database
+    needs it with ``transcripts="files"``.
+
     >>> import os, tempfile
     >>> directory = tempfile.mkdtemp()
     >>> with open_store(os.path.join(directory, "sessions.json")) as twin:
@@ -126,6 +137,10 @@ def open_store(
     """
     name = backend_of(target)
     options: dict[str, Any] = {"agent_id": agent_id, "max_entry_bytes": max_entry_bytes}
+    if transcripts is not None:
+        options["transcripts"] = transcripts
+    if transcripts_dir is not None:
+        options["transcripts_dir"] = transcripts_dir
     if name == "json":
         location = str(target).removeprefix("json://")
         if lock_timeout is not None:

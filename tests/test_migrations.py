@@ -17,6 +17,7 @@ from sqlalchemy import inspect, text
 from sessionstore import (
     SchemaOutdatedError,
     SessionEntry,
+    SessionStoreError,
     current_revision,
     downgrade,
     head_revision,
@@ -257,3 +258,63 @@ def test_revision_0005_keeps_the_rows_and_starts_the_floor_above_them(empty_url:
         assert store.delete("agent:main:k3")
         # k3 had versions up to 41: written again, it starts above them
         assert store.put("agent:main:k3", SessionEntry(session_id="s3", updated_at=3)) == 42
+
+
+def _count(url: str, table: str) -> int:
+    engine = create_sql_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_revision_0006_down_and_up_with_sessions_and_transcripts(empty_url: str) -> None:
+    """Down to 0005 and up again with data: the downgrade refuses while transcripts
+    hold events (nothing dropped), ``drop_transcripts=yes`` drops only them, the
+    sessions stay, and after the upgrade transcripts and search work again."""
+    upgrade(empty_url)
+    message = {"type": "message", "message": {"role": "user", "content": "migrate carefully"}}
+    with open_store(empty_url) as store:
+        for n in range(3):
+            store.put(f"agent:main:k{n}", SessionEntry(session_id=f"s{n}", updated_at=n))
+        store.transcripts.append("agent:main:k0", [message, message])
+        store.transcripts.append("agent:main:k1", [message])
+    assert _count(empty_url, "transcript_events") == 5  # two headers, three messages
+
+    with pytest.raises(SessionStoreError, match="drop_transcripts=yes"):
+        downgrade(empty_url, "0005")
+    assert current_revision(empty_url) == head_revision()
+    assert _count(empty_url, "transcript_events") == 5
+    with open_store(empty_url) as store:
+        assert len(store.transcripts.tail("agent:main:k0")) == 2
+        assert [hit.key for hit in store.transcripts.search("carefully", key="agent:main:k1")] == [
+            "agent:main:k1"
+        ]
+
+    downgrade(empty_url, "0005", drop_transcripts=True)
+    assert current_revision(empty_url) == "0005"
+    tables = _tables(empty_url)
+    assert not {"session_transcripts", "transcript_events"} & tables
+    assert not any(name.startswith("transcript_search") for name in tables)
+    assert _count(empty_url, "sessions") == 3
+
+    upgrade(empty_url)
+    check(empty_url)
+    with open_store(empty_url) as store:
+        assert store.count() == 3
+        assert store.transcripts.tail("agent:main:k0") == []
+        assert store.transcripts.search("carefully") == []
+        assert store.transcripts.append("agent:main:k2", [message]).created
+        assert [hit.key for hit in store.transcripts.search("carefully")] == ["agent:main:k2"]
+    # with the transcripts emptied, the downgrade needs no force
+    with open_store(empty_url) as store:
+        entry = store.get("agent:main:k2")
+        assert entry is not None
+        name = store.transcripts.archive("agent:main:k2", "deleted")
+        assert name is not None
+        store.transcripts.remove_archive(name)
+    downgrade(empty_url, "0005")
+    assert current_revision(empty_url) == "0005"
+    upgrade(empty_url)
+    check(empty_url)

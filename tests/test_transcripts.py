@@ -21,16 +21,30 @@ from sessionstore import (
     InvalidArgumentError,
     InvalidEntryError,
     SessionEntry,
+    SessionNotFoundError,
     SessionStore,
     StoreLockedError,
     StoreUnavailableError,
     open_store,
 )
+from sessionstore.contract import (
+    LARGE_EVENT_BYTES,
+    TRANSCRIPT_START,
+    AppendResult,
+    SearchHit,
+    TranscriptPage,
+    TranscriptStore,
+    encode_cursor,
+    encode_transcript_cursor,
+    event_header,
+)
+from sessionstore.locate import locate
 from sessionstore.openclaw.statedir import sessions_dir
 from sessionstore.openclaw.transcripts import (
     MAX_LINE_BYTES,
     TRANSCRIPT_VERSION,
     Archive,
+    FileTranscripts,
     Transcripts,
     append_to_session,
 )
@@ -55,6 +69,11 @@ def assistant(text: str, tokens_in: int, tokens_out: int, key: str | None = None
     event = user(text, key)
     event["message"].update(role="assistant", model="claude-opus-4-6", usage=usage)
     return event
+
+
+def _file(result: AppendResult) -> Path:
+    assert result.path is not None  # always, on the files tier
+    return result.path
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -161,7 +180,7 @@ def test_find_tells_a_missing_transcript_from_one_that_must_not_be_read(
 ) -> None:
     assert transcripts.find(entry("none")) is None
     assert transcripts.find(entry()) is None
-    path = transcripts.append(entry(), [user("hi")]).path
+    path = _file(transcripts.append(entry(), [user("hi")]))
     assert transcripts.find(entry()) == path
     os.mkfifo(directory / "fifo.jsonl")
     (directory / "dir.jsonl").mkdir()
@@ -246,7 +265,7 @@ def test_append_creates_a_private_file_with_the_header_first(
 
 
 def test_header_cwd_defaults_to_the_directory(transcripts: Transcripts) -> None:
-    path = transcripts.append(entry(), [user("hi")]).path
+    path = _file(transcripts.append(entry(), [user("hi")]))
     assert lines(path)[0]["cwd"] == str(transcripts.directory)
 
 
@@ -259,7 +278,7 @@ def test_events_with_ids_are_written_exactly_as_given(transcripts: Transcripts) 
         "message": {"role": "user", "content": [{"type": "text", "text": "Grüße"}]},
         "unknown": {"nested": [1, 2.5, None]},
     }
-    path = transcripts.append(entry(), [event]).path
+    path = _file(transcripts.append(entry(), [event]))
     assert path.read_bytes().splitlines()[1] == orjson.dumps(event)
 
 
@@ -323,7 +342,7 @@ def test_a_batch_with_its_own_header_is_copied_verbatim(transcripts: Transcripts
     ]
     result = transcripts.append(entry(), copied)
     assert result.created and result.written == 2
-    assert result.path.read_bytes() == b"".join(orjson.dumps(e) + b"\n" for e in copied)
+    assert _file(result).read_bytes() == b"".join(orjson.dumps(e) + b"\n" for e in copied)
 
 
 def test_a_header_only_starts_a_new_transcript(transcripts: Transcripts) -> None:
@@ -356,7 +375,7 @@ def test_concurrent_appends_serialise(transcripts: Transcripts) -> None:
 def test_nothing_is_created_when_nothing_is_written(transcripts: Transcripts) -> None:
     result = transcripts.append(entry(), [])
     assert (result.written, result.created) == (0, False)
-    assert not result.path.exists()
+    assert not _file(result).exists()
 
 
 @pytest.mark.parametrize(
@@ -461,7 +480,7 @@ def _message_line(size: int) -> bytes:
 def test_a_line_over_the_limit_is_skipped_and_one_at_the_limit_is_read(
     transcripts: Transcripts,
 ) -> None:
-    path = transcripts.append(entry(), [user("first", "k1")]).path
+    path = _file(transcripts.append(entry(), [user("first", "k1")]))
     with open(path, "ab") as fh:
         fh.write(_message_line(MAX_LINE_BYTES) + b"\n")
         fh.write(_message_line(MAX_LINE_BYTES + 1) + b"\n")
@@ -506,7 +525,7 @@ def test_archives_are_found_by_name_and_removed_only_if_they_are_files(
 
 def test_archive_renames_and_never_deletes(transcripts: Transcripts, directory: Path) -> None:
     assert transcripts.archive(entry(), "deleted") is None
-    path = transcripts.append(entry(), [user("keep me")]).path
+    path = _file(transcripts.append(entry(), [user("keep me")]))
     content = path.read_bytes()
     archived = transcripts.archive(entry(), "reset", now_ms=1774944000000)
     assert archived == directory / "sess-1.jsonl.reset.2026-03-31T08-00-00.000Z"
@@ -624,3 +643,371 @@ def test_append_to_session_needs_the_entry(store: SessionStore, transcripts: Tra
     with pytest.raises(InvalidArgumentError, match="agent:main:missing"):
         append_to_session(store, transcripts, "agent:main:missing", [user("hi")])
     assert transcripts.files() == []
+
+
+# -- the files tier of the transcript contract (store.transcripts) -------------------
+
+
+@pytest.fixture
+def twin(directory: Path) -> Iterator[SessionStore]:
+    with open_store(str(directory / "sessions.json")) as opened:
+        yield opened
+
+
+@pytest.fixture
+def tier(twin: SessionStore) -> FileTranscripts:
+    files = twin.transcripts
+    assert isinstance(files, FileTranscripts) and isinstance(files, TranscriptStore)
+    return files
+
+
+def _numbered(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [user(f"message {i}") for i in range(start, start + n)]
+
+
+def _texts(events: list[dict[str, Any]]) -> list[str]:
+    return [e["message"]["content"] if e["type"] == "message" else e["type"] for e in events]
+
+
+def _all_pages(tier: FileTranscripts, *, forward: bool, limit: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    cursor: str | None = TRANSCRIPT_START if forward else None
+    while True:
+        page = (
+            tier.page(KEY, after=cursor, limit=limit)
+            if forward
+            else tier.page(KEY, before=cursor, limit=limit)
+        )
+        assert len(page.items) <= limit
+        found += page.items
+        if page.next_cursor is None:
+            return found
+        assert len(page.items) == limit
+        cursor = page.next_cursor
+
+
+def test_file_pages_backward_and_forward_concatenate_to_the_whole_transcript(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    twin.put(KEY, entry())
+    assert tier.page(KEY) == TranscriptPage([], None)
+    tier.append(KEY, _numbered(5))
+    path = tier.path(entry())
+    with open(path, "ab") as fh:  # a malformed line and a blank one: never returned
+        fh.write(b"{not json\n\n")
+    tier.append(KEY, [{"type": "model_change", "modelId": "m"}, *_numbered(6, start=5)])
+    whole = tier.tail(KEY, limit=1000)
+    assert _texts(whole) == [
+        *(f"message {i}" for i in range(5)),
+        "model_change",
+        *(f"message {i}" for i in range(5, 11)),
+    ]
+    for limit in (1, 2, 3, 5, 12, 13, 1000):
+        assert _all_pages(tier, forward=True, limit=limit) == whole, limit
+        assert _all_pages(tier, forward=False, limit=limit) == whole[::-1], limit
+    # A last line still being written is no event yet, in either direction.
+    with open(path, "ab") as fh:
+        fh.write(orjson.dumps(user("half"))[:-3])
+    assert tier.tail(KEY, limit=1000) == whole
+    assert _all_pages(tier, forward=True, limit=4) == whole
+    assert _all_pages(tier, forward=False, limit=4) == whole[::-1]
+    with pytest.raises(InvalidArgumentError):
+        tier.page(KEY, before=TRANSCRIPT_START, after=TRANSCRIPT_START)
+    assert tier.page("agent:main:nobody") == TranscriptPage([], None)
+    assert tier.tail("agent:main:nobody") == []
+
+
+def test_a_file_cursor_of_another_transcript_or_off_a_line_start_is_refused(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    twin.put(KEY, entry())
+    twin.put("agent:main:other", entry("sess-2"))
+    tier.append(KEY, _numbered(6))
+    tier.append("agent:main:other", _numbered(6))
+    tier.append(KEY, _numbered(6), topic_id=7)
+    cursor = tier.page(KEY, limit=2).next_cursor
+    assert cursor is not None
+    other = tier.page("agent:main:other", limit=2).next_cursor
+    topic = tier.page(KEY, limit=2, topic_id=7).next_cursor
+    assert other is not None and topic is not None
+    assert tier.page(KEY, before=cursor, limit=2).items  # its own: fine
+    for bad in (other, topic):
+        with pytest.raises(InvalidArgumentError, match="invalid cursor"):
+            tier.page(KEY, before=bad)
+        with pytest.raises(InvalidArgumentError, match="invalid cursor"):
+            tier.page(KEY, after=bad)
+    size = tier.path(entry()).stat().st_size
+    content = tier.path(entry()).read_bytes()
+    inside = content.index(b"\n", 10) - 3  # in the middle of a line
+    for offset in (inside, size + 1):
+        off_line = encode_transcript_cursor("sess-1.jsonl", offset)
+        with pytest.raises(InvalidArgumentError, match="invalid cursor"):
+            tier.page(KEY, before=off_line)
+        with pytest.raises(InvalidArgumentError, match="invalid cursor"):
+            tier.page(KEY, after=off_line)
+    for garbage in ("", "xyz", "!!!", "\x00", encode_cursor(1, KEY)):
+        with pytest.raises(InvalidArgumentError, match="invalid cursor"):
+            tier.page(KEY, after=garbage)
+    # The start and the end of the file are line starts too.
+    start, end = (encode_transcript_cursor("sess-1.jsonl", n) for n in (0, size))
+    assert tier.page(KEY, before=start) == TranscriptPage([], None)
+    assert tier.page(KEY, after=end) == TranscriptPage([], None)
+    assert len(tier.page(KEY, after=start, limit=1000).items) == 6
+
+
+def test_the_forward_reader_sees_lines_appended_between_pages(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    twin.put(KEY, entry())
+    tier.append(KEY, _numbered(4))
+    first = tier.page(KEY, after=TRANSCRIPT_START, limit=3)
+    assert _texts(first.items) == ["message 0", "message 1", "message 2"]
+    assert first.next_cursor is not None
+    tier.append(KEY, _numbered(3, start=4))
+    second = tier.page(KEY, after=first.next_cursor, limit=3)
+    assert _texts(second.items) == ["message 3", "message 4", "message 5"]
+    assert second.next_cursor is not None
+    last = tier.page(KEY, after=second.next_cursor, limit=3)
+    assert _texts(last.items) == ["message 6"] and last.next_cursor is None
+    # A backward cursor stays put while the file grows behind the reader.
+    back = tier.page(KEY, limit=2)
+    tier.append(KEY, _numbered(1, start=7))
+    assert back.next_cursor is not None
+    assert _texts(tier.page(KEY, before=back.next_cursor, limit=2).items) == [
+        "message 4",
+        "message 3",
+    ]
+
+
+def test_a_page_without_bodies_gives_large_events_as_headers(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    twin.put(KEY, entry())
+    big = user("y" * (LARGE_EVENT_BYTES + 10))
+    tier.append(KEY, [user("small"), big])
+    stored = tier.tail(KEY)[-1]
+    size = len(orjson.dumps(stored))
+    page = tier.page(KEY, bodies=False)
+    assert page.items[0] == event_header(stored, size) and page.items[0]["omittedBytes"] == size
+    assert page.items[1]["message"]["content"] == "small"
+    assert tier.page(KEY, after=TRANSCRIPT_START, bodies=False).items == page.items[::-1]
+    assert tier.page(KEY).items[0] == stored
+
+
+def test_a_page_of_a_50_mb_transcript_reads_only_the_page(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    if not Path("/proc/self/io").exists():
+        pytest.skip("/proc/self/io is not available: cannot count bytes read")
+    twin.put(KEY, entry())
+    tier.append(KEY, _numbered(300))
+    padding = orjson.dumps({"type": "custom", "data": "x" * 1_000_000}) + b"\n"
+    with open(tier.path(entry()), "ab") as fh:
+        for _ in range(50):
+            fh.write(padding)
+    tier.append(KEY, _numbered(300, start=300))
+    assert tier.path(entry()).stat().st_size > 50_000_000
+
+    def bounded(read: Any) -> Any:
+        before = _rchar()
+        result = read()
+        spent = _rchar() - before
+        assert spent < 1_000_000, f"read {spent:,} bytes"
+        return result
+
+    newest = bounded(lambda: tier.page(KEY, limit=50))
+    assert _texts(newest.items)[0] == "message 599"
+    older = bounded(lambda: tier.page(KEY, before=newest.next_cursor, limit=50))
+    assert _texts(older.items) == [f"message {i}" for i in range(549, 499, -1)]
+    oldest = bounded(lambda: tier.page(KEY, after=TRANSCRIPT_START, limit=50))
+    assert _texts(oldest.items)[-1] == "message 49"
+    later = bounded(lambda: tier.page(KEY, after=oldest.next_cursor, limit=50))
+    assert _texts(later.items) == [f"message {i}" for i in range(50, 100)]
+    tail = bounded(lambda: tier.tail(KEY, limit=100))
+    assert _texts(tail) == [f"message {i}" for i in range(500, 600)]
+    assert bounded(lambda: tier.count(KEY)) == 600
+
+
+def test_count_is_the_entrys_message_count_when_it_has_one(
+    twin: SessionStore, tier: FileTranscripts, transcripts: Transcripts
+) -> None:
+    assert tier.count("agent:main:nobody") == 0
+    twin.put(KEY, entry(messageCount=9))
+    assert tier.count(KEY) == 0  # no transcript yet
+    transcripts.append(entry(), _numbered(3))  # beside the index: it does not see it
+    assert tier.count(KEY) == 9  # the index mirrors the file (check --repair fixes drift)
+    tier.append(KEY, _numbered(2))
+    assert tier.count(KEY) == 11
+    twin.put(KEY, entry())  # no messageCount: the file is counted
+    assert tier.count(KEY) == 5
+    tier.append(KEY, _numbered(4), topic_id="t")
+    assert tier.count(KEY, topic_id="t") == 4  # a topic's file is counted
+    # Its appends leave the entry's counters, which mirror the entry's own file, alone.
+    stored = twin.get(KEY)
+    assert stored is not None and stored.message_count is None and tier.count(KEY) == 5
+    tier.append(KEY, _numbered(1))
+    assert tier.count(KEY) == 6 and tier.count(KEY, topic_id="t") == 4
+
+
+def test_append_skips_known_ids_and_keys_and_needs_the_entry(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    with pytest.raises(SessionNotFoundError) as raised:
+        tier.append(KEY, [user("hi")])
+    assert raised.value.key == KEY and not tier.directory.exists()
+    twin.put(KEY, entry())
+    first = tier.append(KEY, [{"type": "custom", "id": "c1"}, user("a", "k1")])
+    assert (first.written, first.created, first.messages) == (2, True, 1)
+    again = tier.append(
+        KEY,
+        [
+            {"type": "custom", "id": "c1"},  # in the file
+            user("b", "k1"),  # its key is in the file
+            {"type": "custom", "id": "c2"},
+            {"type": "custom", "id": "c2"},  # earlier in the batch
+            user("c"),
+        ],
+    )
+    assert (again.written, again.skipped, again.messages, again.created) == (2, 3, 1, False)
+    stored = twin.get(KEY)
+    assert stored is not None and stored.message_count == 2
+    assert _texts(tier.tail(KEY)) == ["custom", "a", "custom", "c"]
+    header = lines(tier.path(entry()))[0]
+    assert header["type"] == "session" and header["cwd"] == str(tier.directory)
+    nothing = tier.append(KEY, [])
+    assert (nothing.written, nothing.skipped) == (0, 0)
+
+
+def _hit_texts(hits: list[SearchHit]) -> list[tuple[str, int]]:
+    return [(hit.session_id, hit.position) for hit in hits]
+
+
+def test_search_scans_live_transcripts_for_whole_words_newest_first(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    twin.put(KEY, entry())
+    twin.put("agent:main:other", entry("sess-2"))
+    twin.put("agent:main:gone", entry("sess-3"))
+
+    def said(text: Any, minute: int) -> dict[str, Any]:
+        event = user("")
+        event["message"]["content"] = text
+        event["timestamp"] = f"2026-03-31T08:{minute:02d}:00.000Z"
+        return event
+
+    tier.append(
+        KEY,
+        [
+            said("the rollback plan is ready", 1),
+            said("planning a rollback", 2),  # "plan" is not a word of it
+            {"type": "custom", "data": "rollback plan"},  # not a message
+            said(
+                [
+                    {"type": "text", "text": "Plan"},
+                    {"type": "toolResult", "content": [{"type": "text", "text": "ROLLBACK done"}]},
+                ],
+                5,
+            ),
+        ],
+    )
+    tier.append("agent:main:other", [said("rollback plan B", 3)])
+    tier.append("agent:main:gone", [said("rollback plan C", 9)])
+    tier.archive("agent:main:gone", "deleted")  # archived: not searched
+    hits = tier.search("Rollback PLAN")
+    assert _hit_texts(hits) == [("sess-1", 4), ("sess-2", 1), ("sess-1", 1)]
+    assert hits[0].key == KEY and hits[1].key == "agent:main:other"
+    assert hits[0].timestamp == 1774944300000 and hits[2].snippet == "the rollback plan is ready"
+    assert _hit_texts(tier.search("rollback plan", limit=1)) == [("sess-1", 4)]
+    assert _hit_texts(tier.search("plan", key="agent:main:other")) == [("sess-2", 1)]
+    assert tier.search("plan", key="agent:main:nobody") == []
+    assert _hit_texts(tier.search("planning")) == [("sess-1", 2)]
+    for hostile in ('"', "*", "NEAR(", "-plan", "a:b", "((", "\x00", "", "   "):
+        tier.search(hostile)
+    assert tier.search("") == [] and tier.search("(*)") == []
+    with pytest.raises(InvalidArgumentError):
+        tier.search("plan", limit=0)
+
+
+def test_import_lines_and_lines_round_trip_byte_for_byte(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    twin.put(KEY, entry(messageCount=40))
+    tier.append(KEY, [user("héllo 👋"), assistant("ok", 3, 4)])
+    path = tier.path(entry())
+    with open(path, "ab") as fh:
+        fh.write(b"{broken\n\n" + orjson.dumps(user("after")) + b"\n")
+    original = path.read_bytes()
+    carried = list(tier.lines(entry()))
+    assert b"\n".join(carried) + b"\n" == original and carried[3] == b"{broken"
+
+    copy = entry("sess-copy")
+    twin.put("agent:main:copy", copy)
+    assert tier.import_lines("agent:main:copy", copy, iter(carried)) == len(carried)
+    assert tier.path(copy).read_bytes() == original
+    assert oct(tier.path(copy).stat().st_mode & 0o777) == "0o600"
+    assert list(tier.lines(copy)) == carried
+    stored = twin.get("agent:main:copy")
+    assert stored is not None and stored.message_count is None  # counters untouched
+    # Replacing: what was there goes, in one rename; nothing is left beside it.
+    tier.import_lines("agent:main:copy", copy, [carried[0], b'{"type":"custom"}'])
+    assert tier.path(copy).read_bytes() == carried[0] + b'\n{"type":"custom"}\n'
+    with pytest.raises(InvalidArgumentError, match="newline"):
+        tier.import_lines("agent:main:copy", copy, [carried[0], b"a\nb"])
+    assert tier.path(copy).read_bytes() == carried[0] + b'\n{"type":"custom"}\n'
+    assert sorted(p.name for p in tier.directory.iterdir() if ".tmp" in p.name) == []
+    assert tier.stats(copy).messages == 0 and tier.exists(copy)
+    assert tier.import_lines("agent:main:copy", copy, []) == 0
+    assert not tier.exists(copy) and list(tier.lines(copy)) == []
+    assert tier.session_ids() == {"sess-1"}
+
+
+def test_archive_through_the_tier_names_the_archive(
+    twin: SessionStore, tier: FileTranscripts
+) -> None:
+    twin.put(KEY, entry())
+    assert tier.archive(KEY, "reset") is None
+    tier.append(KEY, [user("x")])
+    earlier = entry()
+    twin.put(KEY, entry("sess-new"))
+    name = tier.archive(KEY, "reset", session=earlier, now_ms=1774944000000)
+    assert name == "sess-1.jsonl.reset.2026-03-31T08-00-00.000Z"
+    assert [a.name for a in tier.archives()] == [name]
+    with pytest.raises(InvalidArgumentError):
+        tier.archive(KEY, "gone")  # type: ignore[arg-type]
+    tier.remove_archive(name)
+    assert tier.archives() == [] and tier.archive("agent:main:nobody", "deleted") is None
+
+
+def test_the_json_twin_keeps_transcripts_beside_sessions_json(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "a" / "sessions.json")) as store:
+        assert store.transcripts.tier == "files"
+        assert isinstance(store.transcripts, FileTranscripts)
+        assert store.transcripts.directory == tmp_path / "a"
+        assert store.transcripts is store.transcripts
+    elsewhere = tmp_path / "t"
+    with open_store(
+        str(tmp_path / "b.json"), transcripts="files", transcripts_dir=elsewhere
+    ) as store:
+        store.put(KEY, entry())
+        assert store.transcripts.append(KEY, [user("hi")]).path == elsewhere / "sess-1.jsonl"
+
+
+def test_the_json_twin_refuses_sql_transcripts(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="use a database URL"):
+        open_store(str(tmp_path / "sessions.json"), transcripts="sql")
+    with pytest.raises(InvalidArgumentError, match="transcripts must be"):
+        open_store(str(tmp_path / "sessions.json"), transcripts="disk")  # type: ignore[arg-type]
+
+
+def test_state_directory_stores_keep_transcripts_as_files(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    where = locate(store_type="json", state_dir=state)
+    with where.open("work") as store:
+        assert store.transcripts.tier == "files"
+        assert isinstance(store.transcripts, FileTranscripts)
+        assert store.transcripts.directory == sessions_dir(state, "work").absolute()
+    # A database keeps its own default, the SQL tier.
+    database = locate(store_type="sqlite", state_dir=state)
+    open_store(database.target, auto_upgrade=True).close()
+    with database.open("work") as store:
+        assert store.transcripts.tier == "sql"

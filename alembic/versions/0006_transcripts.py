@@ -9,7 +9,8 @@ triggers on SQLite, a GIN index over ``to_tsvector('simple', ...)`` on PostgreSQ
 
 The downgrade drops the transcripts. It refuses while the tables hold events, so that
 no conversation is lost by accident: export them first (``sessionstore export``), or
-pass ``-x drop_transcripts=yes`` to drop them anyway.
+force it: ``alembic -x drop_transcripts=yes``, ``sessionstore db downgrade
+--drop-transcripts``, ``sessionstore.downgrade(url, rev, drop_transcripts=True)``.
 
 Revision ID: 0006
 Revises: 0005
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
+from sessionstore.errors import SessionStoreError
 from sessionstore.sql.types import ExactText, LongText
 
 revision: str = "0006"
@@ -110,9 +112,11 @@ def upgrade() -> None:
         for statement in _SQLITE_SEARCH:
             op.execute(statement)
     elif dialect == "postgresql":
+        # Words as Python's \w+ finds them: PostgreSQL's parser would keep "a/b",
+        # "a.b" and e-mail addresses as single tokens.
         op.execute(
-            f"CREATE INDEX {SEARCH_INDEX} ON transcript_events "
-            "USING gin (to_tsvector('simple', search_text))"
+            f"CREATE INDEX {SEARCH_INDEX} ON transcript_events USING gin "
+            "(to_tsvector('simple', regexp_replace(search_text, '\\W+', ' ', 'g')))"
         )
     else:
         op.execute(f"CREATE FULLTEXT INDEX {SEARCH_INDEX} ON transcript_events (search_text)")
@@ -123,10 +127,10 @@ def downgrade() -> None:
     # An offline script cannot count: the DBA who reviews it sees the DROP TABLE.
     held = None if context.is_offline_mode() else _events_held()
     if held and not forced:
-        raise RuntimeError(
+        raise SessionStoreError(
             f"transcript_events holds {held} lines: downgrading below 0006 would drop "
-            "them. Export them first (sessionstore export), or pass "
-            "-x drop_transcripts=yes to drop them anyway"
+            "them. Export them first (sessionstore export), or force it (alembic -x "
+            "drop_transcripts=yes, sessionstore db downgrade --drop-transcripts)"
         )
     if op.get_context().dialect.name == "sqlite":
         op.execute("DROP TRIGGER transcript_events_search_delete")

@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, Unpack
+from typing import Any, Literal, Self, Unpack
 
 from filelock import FileLock, Timeout
 
@@ -90,6 +90,7 @@ from sessionstore.openclaw.storefile import (
     read_bounded,
     serialise_store,
 )
+from sessionstore.openclaw.transcripts import FileTranscripts
 from sessionstore.projection import project, summary_from_columns
 
 __all__ = ["LOCK_TIMEOUT_S", "JsonFileStore"]
@@ -212,7 +213,18 @@ class JsonFileStore:
         lock_timeout: float = LOCK_TIMEOUT_S,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
         max_store_bytes: int = MAX_STORE_BYTES,
+        transcripts: Literal["files", "sql"] | None = None,
+        transcripts_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        """``transcripts``: the twin keeps transcripts as files only (``"files"``, the
+        default); ``transcripts_dir``: their directory, by default that of
+        ``sessions.json`` (OpenClaw's sessions directory)."""
+        if transcripts == "sql":
+            raise InvalidArgumentError(
+                "the JSON twin keeps transcripts as files; use a database URL for transcripts='sql'"
+            )
+        if transcripts not in (None, "files"):
+            raise InvalidArgumentError(f"transcripts must be 'files' or 'sql', got {transcripts!r}")
         self._agent_id = validate_agent_id(agent_id)
         self._max_entry_bytes = max_entry_bytes
         self._max_store_bytes = max_store_bytes
@@ -229,6 +241,10 @@ class JsonFileStore:
         self._versions_path = Path(f"{self._path}.versions")
         self._recorded = _Recorded(None)
         self._prompts = PromptBlobs(self._path.parent)
+        self._transcripts_dir = Path(
+            self._path.parent if transcripts_dir is None else transcripts_dir
+        ).absolute()
+        self._transcripts: FileTranscripts | None = None
 
     @property
     def agent_id(self) -> str:
@@ -238,6 +254,13 @@ class JsonFileStore:
     def path(self) -> Path:
         """The ``sessions.json`` this store reads and writes."""
         return self._path
+
+    @property
+    def transcripts(self) -> FileTranscripts:
+        """The transcripts of these sessions: ``.jsonl`` files in ``transcripts_dir``."""
+        if self._transcripts is None:
+            self._transcripts = FileTranscripts(self, self._transcripts_dir)
+        return self._transcripts
 
     # -- file handling --------------------------------------------------------------
 

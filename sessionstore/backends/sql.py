@@ -10,6 +10,7 @@ no BEGIN/ROLLBACK round trips); writes lock what they change.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from sessionstore.contract import TranscriptTier
 from sessionstore.entry import MAX_ENTRY_BYTES
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.engine import (
@@ -28,7 +30,7 @@ from sessionstore.sql.engine import (
     mask_url,
     sqlite_file,
 )
-from sessionstore.sql.rowstore import Params, Row, RowStore, Transaction
+from sessionstore.sql.rowstore import Params, Row, RowStore, Transaction, transcript_options
 
 __all__ = ["SqlStore"]
 
@@ -65,7 +67,10 @@ class SqlStore(RowStore):
         auto_upgrade: bool = False,
         engine_options: Mapping[str, Any] | None = None,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
+        transcripts: TranscriptTier | None = None,
+        transcripts_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        transcript_options(transcripts, transcripts_dir)  # refused before connecting
         self._url = url
         self._masked_url = mask_url(url)
         with database_errors(url, "open"):
@@ -76,7 +81,11 @@ class SqlStore(RowStore):
                 ensure_sqlite_file(url)
             self._engine: Engine = create_sql_engine(url, **dict(engine_options or {}))
         super().__init__(
-            agent_id=agent_id, max_entry_bytes=max_entry_bytes, dialect=self._engine.dialect.name
+            agent_id=agent_id,
+            max_entry_bytes=max_entry_bytes,
+            dialect=self._engine.dialect.name,
+            transcripts=transcripts,
+            transcripts_dir=transcripts_dir,
         )
         self._tracer: Callable[..., None] | None = None
         # One statement is one consistent read; SQLite's connections begin explicitly.

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from sessionstore.contract import TranscriptTier
 from sessionstore.entry import MAX_ENTRY_BYTES
 from sessionstore.errors import InvalidArgumentError, SessionStoreError, StoreUnavailableError
 from sessionstore.sql import upgrade as schema
@@ -166,8 +167,16 @@ class SqliteStore(RowStore):
         auto_upgrade: bool = False,
         read_only: bool = False,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
+        transcripts: TranscriptTier | None = None,
+        transcripts_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        super().__init__(agent_id=agent_id, max_entry_bytes=max_entry_bytes, dialect="sqlite")
+        super().__init__(
+            agent_id=agent_id,
+            max_entry_bytes=max_entry_bytes,
+            dialect="sqlite",
+            transcripts=transcripts,
+            transcripts_dir=transcripts_dir,
+        )
         path = sqlite_file(url)
         if path is None:
             raise SessionStoreError(

@@ -22,10 +22,12 @@ without ever being held in memory whole.
 from __future__ import annotations
 
 import errno
+import heapq
 import os
 import re
+import secrets
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -34,25 +36,44 @@ import orjson
 from filelock import FileLock, Timeout
 
 from sessionstore.contract import (
+    DEFAULT_PAGE_SIZE,
+    LARGE_EVENT_BYTES,
+    TRANSCRIPT_START,
     AppendResult,
     Archive,
+    ArchiveReason,
+    SearchHit,
     SessionStore,
+    TranscriptPage,
     TranscriptStats,
     check_limit,
+    decode_transcript_cursor,
+    encode_transcript_cursor,
+    event_header,
 )
-from sessionstore.entry import SessionEntry, as_entry
-from sessionstore.errors import InvalidArgumentError, StoreLockedError, StoreUnavailableError
+from sessionstore.entry import SessionEntry, as_entry, validate_key
+from sessionstore.errors import (
+    InvalidArgumentError,
+    SessionNotFoundError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
 from sessionstore.events import (
     DUMP_OPTIONS,
     TRANSCRIPT_VERSION,
     Tally,
     archive_name,
     checked_event,
+    event_time_ms,
     filled_event,
     header_event,
     idempotency_key,
+    message_text,
+    search_words,
+    snippet,
     stamp_ms,
     transcript_file_name,
+    words_of,
 )
 from sessionstore.files import (
     NotRegularFileError,
@@ -67,6 +88,7 @@ __all__ = [
     "TRANSCRIPT_VERSION",
     "AppendResult",
     "Archive",
+    "FileTranscripts",
     "TranscriptStats",
     "Transcripts",
     "append_to_session",
@@ -110,27 +132,67 @@ def _lines_backwards(fh: IO[bytes], max_bytes: int) -> Iterator[bytes | None]:
     """Complete lines from the end of the file, newest first, reading at most
     ``max_bytes`` in blocks; a line cut by the byte cap is not returned, and one
     longer than :data:`MAX_LINE_BYTES` comes as ``None``."""
-    pos = fh.seek(0, os.SEEK_END)
-    budget = max_bytes
+    for _, line in _lines_before(fh, fh.seek(0, os.SEEK_END), max_bytes):
+        yield line
+
+
+def _lines_before(
+    fh: IO[bytes], end: int, max_bytes: int | None = None
+) -> Iterator[tuple[int, bytes | None]]:
+    """``(offset, line)`` of the lines that start before byte ``end``, newest first,
+    read backwards in blocks (at most ``max_bytes``: a line cut by that cap is not
+    returned); a line longer than :data:`MAX_LINE_BYTES` comes as ``None``. The first
+    pair is what lies between the last newline before ``end`` and ``end`` (``b""``
+    when ``end`` starts a line)."""
+    pos = end
+    budget = end if max_bytes is None else max_bytes
     pending: list[bytes] = []  # the end of the line being assembled, newest piece first
     held = 0  # bytes in pending; -1 once the line is known to be too long
     while pos > 0 and budget > 0:
         size = min(_BLOCK, pos, budget)
         pos, budget = pos - size, budget - size
         fh.seek(pos)
-        parts = fh.read(size).split(b"\n")
+        block = fh.read(size)
+        parts = block.split(b"\n")
         if len(parts) > 1:
+            start = pos + len(block) - len(parts[-1])
             too_long = held < 0 or held + len(parts[-1]) > MAX_LINE_BYTES
-            yield None if too_long else b"".join([parts[-1], *reversed(pending)])
-            yield from reversed(parts[1:-1])
+            yield start, None if too_long else b"".join([parts[-1], *reversed(pending)])
+            for part in reversed(parts[1:-1]):
+                start -= len(part) + 1
+                yield start, part
             pending, held = [parts[0]], len(parts[0])
         elif held >= 0 and held + size <= MAX_LINE_BYTES:
             pending.append(parts[0])
             held += size
         else:
             pending, held = [], -1
-    if pos == 0:
-        yield None if held < 0 else b"".join(reversed(pending))
+    if pos == 0 and end > 0:
+        yield 0, None if held < 0 else b"".join(reversed(pending))
+
+
+def _lines_after(fh: IO[bytes], start: int) -> Iterator[tuple[int, int, bytes | None]]:
+    """``(offset, end, line)`` of the complete lines from byte ``start`` on, in order,
+    ``end`` just past the newline; ``None`` for a line longer than
+    :data:`MAX_LINE_BYTES`, read past, never held whole. A last line without its
+    newline is being written: it is not returned."""
+    fh.seek(start)
+    pos = start
+    while line := fh.readline(MAX_LINE_BYTES + 1):
+        if line.endswith(b"\n"):
+            yield pos, pos + len(line), line[:-1]
+            pos += len(line)
+            continue
+        if len(line) <= MAX_LINE_BYTES:
+            return  # unfinished
+        skipped = len(line)
+        while (rest := fh.readline(_BLOCK)) and not rest.endswith(b"\n"):
+            skipped += len(rest)
+        if not rest:
+            return
+        skipped += len(rest)
+        yield pos, pos + skipped, None
+        pos += skipped
 
 
 class Transcripts:
@@ -206,7 +268,10 @@ class Transcripts:
         used (a symlink out of the directory, a FIFO, a directory) or that cannot be
         looked at: such a transcript is neither missing nor readable.
         """
-        path = self.path(entry, topic_id=topic_id)
+        return self._find(self.path(entry, topic_id=topic_id))
+
+    @staticmethod
+    def _find(path: Path) -> Path | None:
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
@@ -269,9 +334,9 @@ class Transcripts:
         """Append ``events`` (JSON objects) to the transcript, holding its lock.
 
         A new or empty file first gets the version-3 header (``cwd`` defaults to the
-        directory), unless the first event is itself a ``session`` header. A
-        ``message`` whose ``idempotencyKey`` is already in the file or earlier in
-        the batch is skipped. Missing ``id``, ``parentId`` and ``timestamp`` are
+        directory), unless the first event is itself a ``session`` header. An event
+        whose ``id`` or ``idempotencyKey`` is already in the file or earlier in the
+        batch is skipped. Missing ``id``, ``parentId`` and ``timestamp`` are
         filled in; everything else is written as given, one compact line per event.
         Nothing is created when there is nothing to write.
         """
@@ -305,13 +370,15 @@ class Transcripts:
             if event.get("type") == "session" and (i or not empty):
                 # The header stays the first line: one more would start a second file.
                 raise InvalidArgumentError("a 'session' header can only start a new transcript")
-            key = idempotency_key(event) if event.get("type") == "message" else None
-            if key is not None and key in keys:
-                skipped += 1
-                continue
-            if key is not None:
-                keys.add(key)
             if i or not own_header:
+                key, event_id = idempotency_key(event), event.get("id")
+                if (key is not None and key in keys) or (
+                    isinstance(event_id, str) and event_id in ids
+                ):
+                    skipped += 1
+                    continue
+                if key is not None:
+                    keys.add(key)
                 event = filled_event(event, ids, last_id, current_time_ms())
                 last_id = event["id"] if isinstance(event.get("id"), str) else last_id
             tally.add(event)
@@ -346,7 +413,9 @@ class Transcripts:
         and return the new path; ``None`` if there is no file. Never deletes anything."""
         if reason not in ("deleted", "reset"):
             raise InvalidArgumentError(f"reason must be 'deleted' or 'reset', got {reason!r}")
-        path = self.path(entry, topic_id=topic_id)
+        return self._archive(self.path(entry, topic_id=topic_id), reason, now_ms)
+
+    def _archive(self, path: Path, reason: str, now_ms: int | None) -> Path | None:
         ms = current_time_ms() if now_ms is None else now_ms
         with self._locked(path):
             if not path.is_file():
@@ -536,9 +605,13 @@ def append_to_session(
     file's full count); written assistant ``usage`` adds to ``inputTokens`` and
     ``outputTokens`` (absent counts as 0), sets ``totalTokens`` to the last
     ``totalTokens`` and ``totalTokensFresh`` to true. The entry is left alone if it
-    was deleted or reset to another ``sessionId`` meanwhile. Lock order: transcript,
-    then store. Should the store update fail, the lines stay written and the counters
-    lag behind until :meth:`Transcripts.stats` is used to repair them.
+    was deleted or reset to another ``sessionId`` meanwhile, if nothing was written,
+    or if the file is not the entry's own transcript (another topic's): the counters
+    mirror that one file, as ``check`` compares them. Lock order: transcript, then
+    store. Should the store update fail, the lines stay written and the counters lag
+    behind until :meth:`Transcripts.stats` is used to repair them. Raises
+    :class:`SessionNotFoundError` without an entry. :meth:`FileTranscripts.append` is
+    the same, as ``store.transcripts``.
 
     >>> import os, tempfile
     >>> from sessionstore import open_store
@@ -551,13 +624,34 @@ def append_to_session(
     >>> store.get("agent:main:main").message_count
     1
     """
+    return _append_counted(
+        store,
+        transcripts,
+        key,
+        events,
+        lambda entry: transcripts.path(entry, topic_id=topic_id),
+        cwd,
+    )
+
+
+def _append_counted(
+    store: SessionStore,
+    transcripts: Transcripts,
+    key: str,
+    events: Iterable[Mapping[str, Any]],
+    locate: Callable[[SessionEntry], Path],
+    cwd: str | None,
+) -> AppendResult:
+    """The body of :func:`append_to_session`; ``locate`` finds the entry's file."""
     entry = store.get(key)
     if entry is None:
-        raise InvalidArgumentError(f"no session {key!r} in the store")
-    path = transcripts.path(entry, topic_id=topic_id)
+        raise SessionNotFoundError(key)
+    path = locate(entry)
     batch = [checked_event(event) for event in events]
     with transcripts._locked(path):
         result = transcripts._append_locked(path, entry.session_id, batch, cwd)
+        if not result.written or path != transcripts.path(entry):
+            return result  # the counters mirror the entry's own transcript only
         full_count: list[int] = []  # counted once, even if the store retries fn
 
         def advance(current: SessionEntry | None) -> SessionEntry | None:
@@ -566,7 +660,7 @@ def append_to_session(
             changes: dict[str, Any] = {}
             if current.message_count is None:
                 if not full_count:
-                    full_count.append(transcripts.count_messages(entry, topic_id=topic_id))
+                    full_count.append(transcripts._stats(path).messages)
                 changes["messageCount"] = full_count[0]
             elif result.messages:
                 changes["messageCount"] = current.message_count + result.messages
@@ -580,3 +674,337 @@ def append_to_session(
 
         store.update(key, advance)
     return result
+
+
+def _event(line: bytes | None) -> dict[str, Any] | None:
+    """The event on ``line``, if it is one :meth:`FileTranscripts.tail` and
+    :meth:`FileTranscripts.page` return: not the header, nothing malformed or oversized."""
+    event = None if line is None else _parse(line)
+    return None if event is None or event.get("type") == "session" else event
+
+
+class FileTranscripts:
+    """The files tier of :class:`~sessionstore.contract.TranscriptStore`: the
+    ``.jsonl`` files of :class:`Transcripts` in ``directory``, found through the
+    entries of ``store``.
+
+    Costs: :meth:`append` reads the file once (for the ids and idempotency keys it
+    holds) and appends one write; :meth:`tail` and :meth:`page` read backwards from
+    the end or from a byte offset, O(page) bytes whatever the file's length;
+    :meth:`count` is the entry's ``messageCount``; :meth:`search` reads every file.
+
+    >>> import os, tempfile
+    >>> from sessionstore import open_store
+    >>> root = tempfile.mkdtemp()
+    >>> with open_store(os.path.join(root, "sessions.json")) as store:
+    ...     _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+    ...     t = FileTranscripts(store, root)
+    ...     hi = {"type": "message", "message": {"role": "user", "content": "hi there"}}
+    ...     _ = t.append("agent:main:main", [hi])
+    ...     print(t.tail("agent:main:main")[0]["message"]["content"], t.count("agent:main:main"))
+    hi there 1
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        directory: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        self._store = store
+        self._files = Transcripts(directory, lock_timeout=lock_timeout)
+
+    @property
+    def tier(self) -> Literal["files"]:
+        return "files"
+
+    @property
+    def files(self) -> Transcripts:
+        """The directory of ``.jsonl`` files underneath."""
+        return self._files
+
+    @property
+    def directory(self) -> Path:
+        return self._files.directory
+
+    def __repr__(self) -> str:
+        return f"FileTranscripts({str(self._files.directory)!r})"
+
+    # -- paths ------------------------------------------------------------------------
+
+    def path(self, session: EntryLike, *, topic_id: TopicId = None) -> Path:
+        """The file of ``session``: with ``topic_id``, ``<sessionId>-topic-<topic>.jsonl``;
+        without, the entry's ``sessionFile`` (where its topic is) or ``<sessionId>.jsonl``
+        (see :meth:`Transcripts.path`)."""
+        entry = as_entry(session)
+        if topic_id is None:
+            return self._files.path(entry)
+        name = transcript_file_name(entry.session_id, topic_id)
+        found = self._files._inside(name)
+        if found is None:  # only if someone planted a symlink or directory there
+            raise StoreUnavailableError(
+                f"{self._files.directory / name} leads out of {self._files.directory} or is "
+                "not a regular file; refusing to use it"
+            )
+        return found
+
+    def _entry(self, key: str) -> SessionEntry | None:
+        return self._store.get(key)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def append(
+        self,
+        key: str,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        topic_id: TopicId = None,
+    ) -> AppendResult:
+        """Append to the transcript of ``key`` and bring the entry's counters along, as
+        :func:`append_to_session` does (one body)."""
+        return _append_counted(
+            self._store,
+            self._files,
+            key,
+            events,
+            lambda entry: self.path(entry, topic_id=topic_id),
+            None,
+        )
+
+    def archive(
+        self,
+        key: str,
+        reason: ArchiveReason,
+        *,
+        session: EntryLike | None = None,
+        now_ms: int | None = None,
+        topic_id: TopicId = None,
+    ) -> str | None:
+        """Rename the transcript of ``key``'s entry (or of ``session``) to its archive
+        name (:meth:`Transcripts.archive`) and return that name."""
+        if reason not in ("deleted", "reset"):
+            raise InvalidArgumentError(f"reason must be 'deleted' or 'reset', got {reason!r}")
+        entry = self._entry(key) if session is None else as_entry(session)
+        if entry is None:
+            return None
+        archived = self._files._archive(self.path(entry, topic_id=topic_id), reason, now_ms)
+        return None if archived is None else archived.name
+
+    def archives(self) -> list[Archive]:
+        return self._files.archives()
+
+    def remove_archive(self, name: str) -> None:
+        self._files.remove_archive(name)
+
+    def import_lines(
+        self,
+        key: str,
+        session: EntryLike,
+        lines: Iterable[bytes],
+        *,
+        topic_id: TopicId = None,
+    ) -> int:
+        """Replace the file of ``session`` with ``lines``, byte for byte, under its lock:
+        written to a temporary file beside it, fsynced, renamed over it. No lines: the
+        file is removed. The entry's counters are left alone."""
+        validate_key(key)
+        path = self.path(session, topic_id=topic_id)
+        with self._files._locked(path):
+            try:
+                return _replace_lines(path, lines)
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot write {path}: {exc.strerror}") from exc
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _existing(self, key: str, topic_id: TopicId) -> tuple[SessionEntry, Path] | None:
+        entry = self._entry(key)
+        return None if entry is None else (entry, self.path(entry, topic_id=topic_id))
+
+    def tail(
+        self, key: str, *, limit: int = DEFAULT_PAGE_SIZE, topic_id: TopicId = None
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` events of every type (not the header), oldest first,
+        reading the file backwards from its end: O(the bytes of those events)."""
+        check_limit(limit)
+        found = self._existing(key, topic_id)
+        if found is None:
+            return []
+        events: list[dict[str, Any]] = []
+        with self._files._reading(found[1]) as fh:
+            if fh is not None:
+                lines = _lines_before(fh, fh.seek(0, os.SEEK_END))
+                next(lines, None)  # after the last newline: a line being written
+                for _, line in lines:
+                    if (event := _event(line)) is not None:
+                        events.append(event)
+                        if len(events) == limit:
+                            break
+        events.reverse()
+        return events
+
+    def page(
+        self,
+        key: str,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        bodies: bool = True,
+        topic_id: TopicId = None,
+    ) -> TranscriptPage:
+        """One page of events, read from a byte offset (the cursor) backwards (newest
+        first) or forwards (``after=``): O(page) bytes, never the whole file. A cursor
+        is the offset of a line start in this transcript, else InvalidArgumentError."""
+        if before is not None and after is not None:
+            raise InvalidArgumentError("give before= or after=, not both")
+        check_limit(limit)
+        found = self._existing(key, topic_id)
+        if found is None:
+            return TranscriptPage([], None)
+        name = found[1].name
+        items: list[dict[str, Any]] = []
+        marks: list[int] = []  # each item's cursor
+        with self._files._reading(found[1]) as fh:
+            if fh is None:
+                if before is not None or after not in (None, TRANSCRIPT_START):
+                    _cursor(before or after or "", name, None)  # refused unless valid
+                return TranscriptPage([], None)
+            if after is not None:
+                start = 0 if after == TRANSCRIPT_START else _cursor(after, name, fh)
+                for _, end, line in _lines_after(fh, start):
+                    if (event := _event(line)) is not None:
+                        items.append(_body(event, line, bodies))
+                        marks.append(end)
+                        if len(items) > limit:
+                            break
+            else:
+                end = fh.seek(0, os.SEEK_END) if before is None else _cursor(before, name, fh)
+                lines = _lines_before(fh, end)
+                next(lines, None)  # after the last newline before end: not a whole line
+                for offset, line in lines:
+                    if (event := _event(line)) is not None:
+                        items.append(_body(event, line, bodies))
+                        marks.append(offset)
+                        if len(items) > limit:
+                            break
+        if len(items) <= limit:
+            return TranscriptPage(items, None)
+        return TranscriptPage(items[:limit], encode_transcript_cursor(name, marks[limit - 1]))
+
+    def count(self, key: str, *, topic_id: TopicId = None) -> int:
+        """The messages of the current transcript: the entry's ``messageCount`` (which
+        :meth:`append` keeps in step with the file and ``check --repair`` repairs),
+        unless it has none or ``topic_id`` names another file than the entry's own;
+        then one streaming pass over the file, O(its size)."""
+        found = self._existing(key, topic_id)
+        if found is None or self._files._find(found[1]) is None:
+            return 0
+        entry, path = found
+        if entry.message_count is not None and path == self._files.path(entry):
+            return entry.message_count
+        return self._files._stats(path).messages
+
+    def search(self, query: str, *, key: str | None = None, limit: int = 20) -> list[SearchHit]:
+        """``message`` events whose text holds every word of ``query`` as a whole word,
+        newest first (event time, then position). A scan: it reads the live transcript
+        of every entry of the store, O(their total size); ``key`` reads that one file."""
+        words = search_words(query)
+        check_limit(limit)
+        if not words:
+            return []
+        wanted = set(words)
+        if key is None:
+            sessions: Iterable[tuple[str, SessionEntry]] = self._store.iter_entries()
+        else:
+            entry = self._entry(key)
+            sessions = [] if entry is None else [(key, entry)]
+        seen: set[Path] = set()
+
+        def hits() -> Iterator[tuple[tuple[int, int, str], SearchHit]]:
+            for found_key, entry in sessions:
+                path = self.path(entry)
+                if path in seen:
+                    continue
+                seen.add(path)
+                for number, line in enumerate(self._files._lines(path)):
+                    event = None if line is None else _parse(line)
+                    text = None if event is None else message_text(event)
+                    if event is None or text is None or not wanted <= words_of(text):
+                        continue
+                    ms = event_time_ms(event)
+                    hit = SearchHit(found_key, entry.session_id, number, snippet(text, words), ms)
+                    yield (-(2**63) if ms is None else ms, number, found_key), hit
+
+        return [hit for _, hit in heapq.nlargest(limit, hits(), key=lambda pair: pair[0])]
+
+    def stats(self, session: EntryLike, *, topic_id: TopicId = None) -> TranscriptStats:
+        """Counts over the whole file, in one streaming pass."""
+        return self._files._stats(self.path(session, topic_id=topic_id))
+
+    def exists(self, session: EntryLike, *, topic_id: TopicId = None) -> bool:
+        return self._files._find(self.path(session, topic_id=topic_id)) is not None
+
+    def session_ids(self) -> set[str]:
+        """The sessions of the live files, by name (``<sessionId>[-topic-<t>].jsonl``)."""
+        return {
+            path.name.removesuffix(".jsonl").split("-topic-", 1)[0] for path in self._files.files()
+        }
+
+    def lines(self, session: EntryLike, *, topic_id: TopicId = None) -> Iterator[bytes]:
+        """Every line of the file as stored, without its newline (an unfinished last
+        line too); one line is held at a time, however long."""
+        with self._files._reading(self.path(session, topic_id=topic_id)) as fh:
+            for line in fh or ():
+                yield line.removesuffix(b"\n")
+
+
+def _body(event: dict[str, Any], line: bytes | None, bodies: bool) -> dict[str, Any]:
+    if bodies or line is None or len(line) <= LARGE_EVENT_BYTES:
+        return event
+    return event_header(event, len(line))
+
+
+def _cursor(cursor: str, name: str, fh: IO[bytes] | None) -> int:
+    """The byte offset of ``cursor`` in the file ``name``: a line start, or its end."""
+    offset = decode_transcript_cursor(cursor, name)
+    size = 0 if fh is None else fh.seek(0, os.SEEK_END)
+    if 0 < offset < size:
+        assert fh is not None
+        fh.seek(offset - 1)
+        at_line_start = fh.read(1) == b"\n"
+    else:
+        at_line_start = offset in (0, size)
+    if not at_line_start:
+        raise InvalidArgumentError(f"invalid cursor {cursor!r}: not a line start of {name}")
+    return offset
+
+
+def _replace_lines(path: Path, lines: Iterable[bytes]) -> int:
+    """Make ``lines`` the content of ``path`` atomically; returns how many there were."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    count = 0
+    fd = _open_regular(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for line in lines:
+                if not isinstance(line, bytes | bytearray | memoryview):
+                    raise InvalidArgumentError(f"a line must be bytes, got {type(line).__name__}")
+                if b"\n" in line:
+                    raise InvalidArgumentError(f"line {count} holds a newline")
+                out.write(line)
+                out.write(b"\n")
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        if count:
+            os.replace(tmp, path)
+        else:
+            os.unlink(tmp)
+            path.unlink(missing_ok=True)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+    return count

@@ -19,6 +19,7 @@ it removes (see :data:`sessionstore.sql.statements.FLOOR`).
 from __future__ import annotations
 
 import builtins
+import os
 import random
 import time
 from abc import ABC, abstractmethod
@@ -34,6 +35,7 @@ from sessionstore.contract import (
     Filters,
     ImportRecord,
     Order,
+    TranscriptStore,
     Updater,
     batched,
     check_expected_versions,
@@ -51,6 +53,7 @@ from sessionstore.entry import (
 from sessionstore.errors import InvalidArgumentError, StaleEntryError
 from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.openclaw.transcripts import FileTranscripts
 from sessionstore.sql import statements as q
 from sessionstore.sql.blobs import Blob
 from sessionstore.sql.rows import (
@@ -63,8 +66,9 @@ from sessionstore.sql.rows import (
     page_of,
     row_params,
 )
+from sessionstore.sql.transcripts import SqlTranscripts
 
-__all__ = ["MAX_ATTEMPTS", "RowStore", "Transaction"]
+__all__ = ["MAX_ATTEMPTS", "RowStore", "Transaction", "transcript_options"]
 
 T = TypeVar("T")
 #: Attempts for a write that meets a transient conflict (busy, deadlock, race).
@@ -120,10 +124,39 @@ def _require_versions(expected: Mapping[str, int], current: Mapping[str, int]) -
             raise StaleEntryError(key, version, current.get(key, 0))
 
 
+def transcript_options(
+    transcripts: str | None, transcripts_dir: str | os.PathLike[str] | None
+) -> tuple[str, str | os.PathLike[str] | None]:
+    """The transcript tier a SQL store was asked for (``None``: ``sql``, the same
+    database) and the directory of the ``files`` tier, checked together."""
+    tier = "sql" if transcripts is None else transcripts
+    if tier not in ("sql", "files"):
+        raise InvalidArgumentError(f"transcripts must be 'files' or 'sql', got {transcripts!r}")
+    if tier == "files" and transcripts_dir is None:
+        raise InvalidArgumentError("transcripts='files' needs transcripts_dir, their directory")
+    if tier == "sql" and transcripts_dir is not None:
+        raise InvalidArgumentError(
+            "transcripts_dir is for transcripts='files'; the SQL tier keeps them in the database"
+        )
+    return tier, transcripts_dir
+
+
 class RowStore(ABC):
     """:class:`~sessionstore.contract.SessionStore` over a backend's I/O edge."""
 
-    def __init__(self, *, agent_id: str, max_entry_bytes: int, dialect: str) -> None:
+    def __init__(
+        self,
+        *,
+        agent_id: str,
+        max_entry_bytes: int,
+        dialect: str,
+        transcripts: str | None = None,
+        transcripts_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._transcript_tier, self._transcripts_dir = transcript_options(
+            transcripts, transcripts_dir
+        )
+        self._transcripts: TranscriptStore | None = None
         self._agent_id = validate_agent_id(agent_id)
         self._max_entry_bytes = max_entry_bytes
         self._dialect = dialect
@@ -158,6 +191,17 @@ class RowStore(ABC):
     @property
     def agent_id(self) -> str:
         return self._agent_id
+
+    @property
+    def transcripts(self) -> TranscriptStore:
+        """The conversations of this store's sessions: in the same database (``sql``,
+        the default) or as ``.jsonl`` files in ``transcripts_dir`` (``files``)."""
+        if self._transcripts is None:
+            if self._transcripts_dir is not None:
+                self._transcripts = FileTranscripts(self, self._transcripts_dir)
+            else:
+                self._transcripts = SqlTranscripts(self)
+        return self._transcripts
 
     @property
     def dialect(self) -> str:

@@ -32,6 +32,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    column,
     delete,
     false,
     func,
@@ -39,6 +40,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    table,
     true,
     update,
 )
@@ -48,9 +50,11 @@ from sqlalchemy.sql.dml import Insert, ReturningDelete
 from sessionstore.contract import Filters
 from sessionstore.projection import INDEX_COLUMNS
 from sessionstore.sql.blobs import BLOB_COLUMNS
+from sessionstore.sql.schema import SEARCH_TABLE, imports
 from sessionstore.sql.schema import blobs as blob_table
-from sessionstore.sql.schema import imports
 from sessionstore.sql.schema import sessions as t
+from sessionstore.sql.schema import transcript_events as event_table
+from sessionstore.sql.schema import transcripts as transcript_table
 from sessionstore.sql.schema import version_floor as floor
 
 __all__ = [
@@ -367,3 +371,194 @@ COLLECT_BLOBS = delete(blob_table).where(
 def key_params(agent_id: str, key: str) -> dict[str, str]:
     """The parameters of the statements that address one row."""
     return {"k_agent": agent_id, "k_key": key}
+
+
+# -- transcripts (revision 0006) ----------------------------------------------------------
+# Parameters: tr_agent (agent id), tr_session/tr_topic (a live transcript), tr_id (a
+# transcript id). Results are read by position, as above.
+
+_T = transcript_table
+_E = event_table
+_LIVE_SLOT = ""
+_OF_AGENT = _T.c.agent_id == bindparam("tr_agent")
+_LIVE = and_(
+    _OF_AGENT,
+    _T.c.session_id == bindparam("tr_session"),
+    _T.c.topic == bindparam("tr_topic"),
+    _T.c.archive_slot == _LIVE_SLOT,
+)
+_EVENTS_OF = and_(_E.c.agent_id == bindparam("tr_agent"), _E.c.transcript_id == bindparam("tr_id"))
+#: The text PostgreSQL's search index covers (revision 0006): words as Python's ``\w+``
+#: finds them, since PostgreSQL's parser keeps "a/b", "a.b" and addresses whole.
+SEARCH_WORDS = func.regexp_replace(
+    _E.c.search_text, literal_column("'\\W+'"), literal_column("' '"), literal_column("'g'")
+)
+# The lines a reader is given: not the header, nor lines that are not JSON objects.
+_VISIBLE = and_(_E.c.kind.is_not(None), _E.c.kind != "session")
+
+#: (transcript_id, last_seq, messages, input_tokens, output_tokens, total_tokens,
+#: malformed) of the live transcript of :tr_session/:tr_topic
+TRANSCRIPT = select(
+    _T.c.transcript_id,
+    _T.c.last_seq,
+    _T.c.messages,
+    _T.c.input_tokens,
+    _T.c.output_tokens,
+    _T.c.total_tokens,
+    _T.c.malformed,
+).where(_LIVE)
+#: as TRANSCRIPT, locking the row (FOR UPDATE where the database has it)
+LOCK_TRANSCRIPT = TRANSCRIPT.with_for_update()
+#: (id,): one more than the highest transcript id of the database (SQLite's choice)
+NEXT_TRANSCRIPT_ID = select(func.coalesce(func.max(_T.c.transcript_id), 0) + literal_column("1"))
+INSERT_TRANSCRIPT = insert(_T)
+INSERT_EVENT = insert(_E)
+#: the counters of transcript :tr_id, set to the values given
+UPDATE_TRANSCRIPT = (
+    update(_T)
+    .where(_T.c.agent_id == bindparam("tr_agent"), _T.c.transcript_id == bindparam("tr_id"))
+    .values(
+        last_seq=bindparam("u_last_seq"),
+        messages=bindparam("u_messages"),
+        input_tokens=bindparam("u_input"),
+        output_tokens=bindparam("u_output"),
+        total_tokens=bindparam("u_total"),
+    )
+)
+#: the malformed lines of transcript :tr_id, set to :u_malformed
+SET_MALFORMED = (
+    update(_T)
+    .where(_T.c.agent_id == bindparam("tr_agent"), _T.c.transcript_id == bindparam("tr_id"))
+    .values(malformed=bindparam("u_malformed"))
+)
+#: (event_id,) of the :ids (a list) that transcript :tr_id holds
+EXISTING_IDS = select(_E.c.event_id).where(
+    _EVENTS_OF, _E.c.event_id.in_(bindparam("ids", expanding=True))
+)
+#: (idempotency_key,) of the :ids (a list) that transcript :tr_id holds
+EXISTING_KEYS = select(_E.c.idempotency_key).where(
+    _EVENTS_OF, _E.c.idempotency_key.in_(bindparam("ids", expanding=True))
+)
+#: (seq, event_id) of the last event with an id of transcript :tr_id (the next parentId)
+LAST_ID = (
+    select(_E.c.seq, _E.c.event_id)
+    .where(_EVENTS_OF, _E.c.seq > literal_column("0"), _E.c.event_id.is_not(None))
+    .order_by(_E.c.seq.desc())
+    .limit(1)
+)
+#: (event_json,) of line :seq of transcript :tr_id
+EVENT_LINE = select(_E.c.event_json).where(_EVENTS_OF, _E.c.seq == bindparam("seq"))
+#: (seq, event_json) of the lines of transcript :tr_id after :after, in order
+LINES = (
+    select(_E.c.seq, _E.c.event_json)
+    .where(_EVENTS_OF, _E.c.seq > bindparam("after"))
+    .order_by(_E.c.seq)
+    .limit(bindparam("n", type_=BigInteger))
+)
+#: delete every line of transcript :tr_id
+DELETE_EVENTS = delete(_E).where(_EVENTS_OF)
+#: delete the row of transcript :tr_id
+DELETE_TRANSCRIPT = delete(_T).where(
+    _T.c.agent_id == bindparam("tr_agent"), _T.c.transcript_id == bindparam("tr_id")
+)
+#: (transcript_id,) of the transcript of :tr_session/:tr_topic in archive slot :slot
+SLOT_TAKEN = select(_T.c.transcript_id).where(
+    _OF_AGENT,
+    _T.c.session_id == bindparam("tr_session"),
+    _T.c.topic == bindparam("tr_topic"),
+    _T.c.archive_slot == bindparam("slot"),
+)
+#: move transcript :tr_id to archive slot :a_slot, archived at :a_at
+ARCHIVE = (
+    update(_T)
+    .where(_T.c.agent_id == bindparam("tr_agent"), _T.c.transcript_id == bindparam("tr_id"))
+    .values(archive_slot=bindparam("a_slot"), archived_at=bindparam("a_at"))
+)
+#: (session_id, topic, archive_slot, archived_at) of every archived transcript
+ARCHIVES = select(_T.c.session_id, _T.c.topic, _T.c.archive_slot, _T.c.archived_at).where(
+    _OF_AGENT, _T.c.archive_slot != _LIVE_SLOT
+)
+#: (transcript_id, session_id, topic) of the archives in slot :slot of the :sessions (a list)
+ARCHIVED_IN = select(_T.c.transcript_id, _T.c.session_id, _T.c.topic).where(
+    _OF_AGENT,
+    _T.c.session_id.in_(bindparam("sessions", expanding=True)),
+    _T.c.archive_slot == bindparam("slot"),
+)
+#: (session_id,) of every live transcript
+LIVE_SESSION_IDS = (
+    select(_T.c.session_id).distinct().where(_OF_AGENT, _T.c.archive_slot == _LIVE_SLOT)
+)
+# the live transcript's id, inside a statement that reads its lines
+_LIVE_ID = select(_T.c.transcript_id).where(_LIVE).scalar_subquery()
+
+
+@lru_cache(maxsize=8)
+def transcript_page(direction: str, bodies: bool) -> Select[Any]:
+    """``(seq, line)`` of at most ``:n`` visible lines of the live transcript of
+    ``:tr_session``/``:tr_topic``, read along the primary key: ``direction`` ``last``
+    (newest first), ``before`` (newest first, below ``:pos``) or ``after`` (oldest
+    first, above ``:pos``). Without ``bodies`` the line is a large event's header
+    (``coalesce(header_json, event_json)``): its body is never read."""
+    line = _E.c.event_json if bodies else func.coalesce(_E.c.header_json, _E.c.event_json)
+    conditions = [_E.c.agent_id == bindparam("tr_agent"), _E.c.transcript_id == _LIVE_ID, _VISIBLE]
+    if direction == "before":
+        conditions.append(_E.c.seq < bindparam("pos"))
+    elif direction == "after":
+        conditions.append(_E.c.seq > bindparam("pos"))
+    order = _E.c.seq.asc() if direction == "after" else _E.c.seq.desc()
+    return (
+        select(_E.c.seq, line)
+        .where(*conditions)
+        .order_by(order)
+        .limit(bindparam("n", type_=BigInteger))
+    )
+
+
+#: SQLite's full-text index (revision 0006): row ids are transcript_id << 32 | seq
+_FTS = table(SEARCH_TABLE, column("rowid", BigInteger))
+
+
+@lru_cache(maxsize=8)
+def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
+    """``(session_key, session_id, seq, created_at, search_text)`` of message lines of
+    live transcripts whose text matches ``:q`` (the database's own full-text query),
+    newest first, ``:n`` from offset ``:skip``; ``narrowed``: of transcript ``:tr_id``
+    only. Never reads ``event_json``."""
+    conditions: list[ColumnElement[bool]] = [_OF_AGENT, _T.c.archive_slot == _LIVE_SLOT]
+    if narrowed:
+        conditions.append(_T.c.transcript_id == bindparam("tr_id"))
+    of_transcript = and_(_E.c.agent_id == _T.c.agent_id, _E.c.transcript_id == _T.c.transcript_id)
+    source: Any = _E.join(_T, of_transcript)
+    if dialect == "sqlite":
+        rowid = _FTS.c.rowid
+        conditions.append(literal_column(SEARCH_TABLE).op("MATCH")(bindparam("q")))
+        if narrowed:  # a range of the index's own row ids
+            conditions += [rowid >= bindparam("lo"), rowid <= bindparam("hi")]
+        indexed = and_(
+            _E.c.agent_id == bindparam("tr_agent"),
+            _E.c.transcript_id == rowid.op(">>")(literal_column("32")),
+            _E.c.seq == rowid.op("&")(literal_column(str(2**32 - 1))),
+        )
+        source = _FTS.join(_E, indexed).join(_T, of_transcript)
+    elif dialect == "postgresql":
+        simple: ColumnElement[str] = literal_column("'simple'")
+        conditions.append(
+            func.to_tsvector(simple, SEARCH_WORDS).op("@@")(
+                func.plainto_tsquery(simple, bindparam("q"))
+            )
+        )
+    else:
+        conditions.append(_E.c.search_text.match(bindparam("q")))
+    return (
+        select(_T.c.session_key, _T.c.session_id, _E.c.seq, _E.c.created_at, _E.c.search_text)
+        .select_from(source)
+        .where(*conditions)
+        .order_by(
+            _E.c.created_at.is_(None),
+            _E.c.created_at.desc(),
+            _E.c.seq.desc(),
+            _E.c.transcript_id.desc(),
+        )
+        .limit(bindparam("n", type_=BigInteger))
+        .offset(bindparam("skip", type_=BigInteger))
+    )

@@ -16,9 +16,10 @@ True
 
 from __future__ import annotations
 
+import argparse
 import io
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout, suppress
 from functools import lru_cache
 from importlib import resources
@@ -80,10 +81,12 @@ def script_location() -> str:
     raise SessionStoreError("the sessionstore migrations are missing from this installation")
 
 
-def _config(connection: Connection) -> Config:
+def _config(connection: Connection, x_arguments: Mapping[str, str] | None = None) -> Config:
     config = Config(stdout=io.StringIO())
     config.set_main_option("script_location", script_location())
     config.attributes["connection"] = connection
+    if x_arguments:  # what `alembic -x name=value` gives the revisions
+        config.cmd_opts = argparse.Namespace(x=[f"{k}={v}" for k, v in x_arguments.items()])
     return config
 
 
@@ -246,8 +249,11 @@ def upgrade(target: str | Engine, revision: str = "head") -> None:
         connection.commit()
 
 
-def downgrade(target: str | Engine, revision: str) -> None:
+def downgrade(target: str | Engine, revision: str, *, drop_transcripts: bool = False) -> None:
     """Take a database down to ``revision`` (``"base"`` drops every table).
+
+    Below ``0006`` the SQL transcripts go: refused (:class:`SessionStoreError`) while
+    there are any, unless ``drop_transcripts=True`` (``alembic -x drop_transcripts=yes``).
 
     >>> import os, tempfile
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "sessions.db")
@@ -257,7 +263,8 @@ def downgrade(target: str | Engine, revision: str) -> None:
     url = _url(target)
     with _changing(target, "downgrade") as connection:
         _known_revision(connection, url)
-        command.downgrade(_config(connection), revision)
+        forced = {"drop_transcripts": "yes"} if drop_transcripts else None
+        command.downgrade(_config(connection, forced), revision)
         connection.commit()
 
 

@@ -1,0 +1,838 @@
+"""The SQL tier of :class:`~sessionstore.contract.TranscriptStore`: transcripts in the
+same database as the hot index (revision ``0006``), through the owning store's I/O edge.
+
+``session_transcripts`` has one row per transcript (a ``sessionId`` generation, live or
+archived) with its counters; ``transcript_events`` one row per line, numbered by ``seq``
+(the header is 0), the line kept verbatim in ``event_json``. So:
+
+- :meth:`SqlTranscripts.append` is one write transaction: the entry's row is locked
+  (which serialises the appenders of a session on every database), then the transcript
+  row; the lines get the next sequence numbers, and the transcript's and the entry's
+  counters move in the same transaction. An event whose id or idempotency key the
+  transcript already holds is skipped, so a retried append writes nothing twice; an id
+  filled in that happens to exist already fails the insert, and the whole transaction is
+  retried with new ids.
+- :meth:`~SqlTranscripts.tail`, :meth:`~SqlTranscripts.page` and
+  :meth:`~SqlTranscripts.count` read along the primary key ``(agent_id, transcript_id,
+  seq)`` or one transcript row: O(log n + page). A page without bodies reads
+  ``coalesce(header_json, event_json)``, so a large event's body is never read.
+- :meth:`~SqlTranscripts.search` asks the database's full-text index (SQLite FTS5,
+  PostgreSQL ``tsvector``, MySQL/MariaDB ``FULLTEXT``) with every word quoted, then
+  keeps the hits whose text holds every word as a whole word, as the files tier does.
+  It reads ``search_text``, never ``event_json``. MySQL/MariaDB do not index words
+  shorter than 3 characters nor InnoDB's stopwords: those words are left out of the
+  database's query (and still required of each hit); a query of only such words finds
+  nothing there.
+
+>>> from sessionstore import open_store
+>>> with open_store("sqlite://", auto_upgrade=True) as store:  # in memory
+...     _ = store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+...     plan = {"type": "message", "message": {"role": "user", "content": "the rollback plan"}}
+...     _ = store.transcripts.append("agent:main:main", [plan])
+...     print([hit.snippet for hit in store.transcripts.search("Rollback")])
+['the rollback plan']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import orjson
+
+from sessionstore.contract import (
+    DEFAULT_PAGE_SIZE,
+    LARGE_EVENT_BYTES,
+    AppendResult,
+    Archive,
+    ArchiveReason,
+    SearchHit,
+    TranscriptPage,
+    TranscriptStats,
+    TranscriptTier,
+    batched,
+    check_limit,
+    decode_transcript_cursor,
+    encode_transcript_cursor,
+    event_header,
+)
+from sessionstore.entry import SessionEntry, as_entry, validate_key
+from sessionstore.errors import InvalidArgumentError, SessionNotFoundError, SessionStoreError
+from sessionstore.events import (
+    DUMP_OPTIONS,
+    Tally,
+    archive_name,
+    checked_event,
+    event_time_ms,
+    filled_event,
+    header_event,
+    idempotency_key,
+    iso_ms,
+    message_text,
+    search_words,
+    snippet,
+    topic_of_file,
+    transcript_file_name,
+    words_of,
+)
+from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.sql import statements as q
+from sessionstore.sql.blobs import Blob
+
+__all__ = ["IMPORT_BATCH", "MYSQL_STOPWORDS", "SqlTranscripts"]
+
+#: Lines per INSERT batch of :meth:`SqlTranscripts.import_lines`.
+IMPORT_BATCH = 1000
+#: InnoDB's default full-text stopwords (``INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD``):
+#: MySQL/MariaDB never find them, so they are left out of the query there.
+_STOPWORDS = """a about an are as at be by com de en for from how i in is it la of on or that
+the this to was what when where who will with und www"""
+MYSQL_STOPWORDS = frozenset(_STOPWORDS.split())
+# InnoDB's innodb_ft_min_token_size and innodb_ft_max_token_size defaults.
+_MYSQL_WORD_CHARS = (3, 84)
+# Column sizes (bytes) of transcript_events (sessionstore.sql.schema)
+_EVENT_ID_BYTES = 128
+_KEY_BYTES = 256
+_KIND_BYTES = 64
+_TOPIC_BYTES = 512
+# SQLite's search rows are numbered transcript_id << 32 | seq, which must fit 63 bits.
+_SQLITE_MAX_TRANSCRIPT_ID = 2**31
+_LINES_BATCH = 1000
+_HASHED = re.compile(r"sha256:[0-9a-f]{64}")
+# <file>.jsonl.<reason>.<ts>, as archive_name writes it
+_ARCHIVE = re.compile(
+    r"(?P<base>.+)\.jsonl\.(?P<slot>(?:deleted|reset)\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z)"
+)
+_NO_STATS = TranscriptStats(0, 0, 0, None, 0)
+
+T = TypeVar("T")
+EntryLike = SessionEntry | Mapping[str, Any]
+TopicId = str | int | None
+Row = Sequence[Any]
+
+
+class _Tx(Protocol):
+    def rows(self, stmt: Any, params: Mapping[str, Any]) -> list[Row]: ...
+
+    def run(self, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> int: ...
+
+
+class _Write(Protocol):
+    @property
+    def tx(self) -> _Tx: ...
+
+
+class _Store(Protocol):
+    """The I/O edge of :class:`~sessionstore.sql.rowstore.RowStore` this tier uses."""
+
+    _agent_id: str
+    _dialect: str
+
+    def _query(self, action: str, stmt: Any, params: Mapping[str, Any]) -> list[Row]: ...
+
+    def _retry(self, action: str, attempt: Callable[[], T]) -> T: ...
+
+    def _write(self) -> AbstractContextManager[Any]: ...
+
+    def _errors(self, action: str) -> AbstractContextManager[None]: ...
+
+    def _key(self, key: str) -> dict[str, str]: ...
+
+    def _entries(self, rows: Sequence[Row], start: int) -> list[SessionEntry]: ...
+
+    def _params(
+        self, key: str, entry: SessionEntry, blobs: list[Blob], prefix: str = ""
+    ) -> dict[str, Any]: ...
+
+    def _write_blobs(self, write: Any, blobs: list[Blob]) -> None: ...
+
+    def get(self, key: str) -> SessionEntry | None: ...
+
+
+@dataclass(frozen=True)
+class _Live:
+    """A transcript row's counters (``q.TRANSCRIPT``)."""
+
+    transcript_id: int
+    last_seq: int
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int | None
+    malformed: int
+
+    @classmethod
+    def of(cls, row: Row) -> _Live:
+        total = None if row[5] is None else int(row[5])
+        transcript_id, last_seq, messages, input_tokens, output_tokens = map(int, row[:5])
+        return cls(
+            transcript_id, last_seq, messages, input_tokens, output_tokens, total, int(row[6])
+        )
+
+
+def _fit(value: str, size: int) -> str:
+    """``value`` as stored in a column of ``size`` bytes: itself, or ``sha256:<hex>``
+    when it is longer (or holds a NUL, which PostgreSQL's text refuses)."""
+    encoded = value.encode()
+    if len(encoded) <= size and "\x00" not in value:
+        return value
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
+
+
+def _kind(event: Mapping[str, Any]) -> str:
+    """The ``kind`` column of a JSON object: its ``type`` (cut to the column), or ``""``."""
+    kind = event.get("type")
+    if not isinstance(kind, str):
+        return ""
+    return kind.replace("\x00", " ").encode()[:_KIND_BYTES].decode(errors="ignore")
+
+
+def _search_text(event: Mapping[str, Any]) -> str | None:
+    text = message_text(event)
+    return None if text is None else text.replace("\x00", " ")
+
+
+def _line_columns(event: Mapping[str, Any], line: str, size: int) -> dict[str, Any]:
+    """The columns of one line that follow from the event alone."""
+    header = None
+    if size > LARGE_EVENT_BYTES:
+        header = orjson.dumps(event_header(event, size), option=DUMP_OPTIONS).decode()
+    return {
+        "kind": _kind(event),
+        "created_at": event_time_ms(event),
+        "bytes": size,
+        "search_text": _search_text(event),
+        "header_json": header,
+        "event_json": line,
+    }
+
+
+def _topic(entry: SessionEntry, topic_id: TopicId) -> str:
+    """The ``topic`` column of the transcript of ``entry``: ``topic_id``, else the topic
+    in the entry's ``sessionFile`` name, else ``""``."""
+    if topic_id is not None:
+        transcript_file_name(entry.session_id, topic_id)  # refuses what is not a topic
+        topic = str(topic_id)
+        if not topic:
+            raise InvalidArgumentError("topic id must not be empty")
+    else:
+        name = re.split(r"[\\/]", (entry.session_file or "").strip())[-1]
+        topic = topic_of_file(entry.session_id, name) or ""
+    if "\x00" in topic or len(topic.encode(errors="surrogatepass")) > _TOPIC_BYTES:
+        raise InvalidArgumentError(f"topic id {topic_id!r} is not a usable topic")
+    return topic
+
+
+def _file_name(session_id: str, topic: str) -> str:
+    return transcript_file_name(session_id, topic or None)
+
+
+def _slot(reason: str, ms: int) -> str:
+    """The ``archive_slot`` of an archive: ``<reason>.<ts>`` as in its name."""
+    return f"{reason}.{iso_ms(ms).replace(':', '-')}"
+
+
+class SqlTranscripts:
+    """The transcripts of one agent in the database of ``store`` (tier ``sql``).
+
+    Bound to its store: every statement runs through the store's connections,
+    transactions, retries and error translation, so it behaves alike on
+    :class:`~sessionstore.backends.sqlite.SqliteStore` and
+    :class:`~sessionstore.backends.sql.SqlStore`.
+    """
+
+    def __init__(self, store: _Store) -> None:
+        self._store = store
+        self._agent = store._agent_id
+        self._dialect = store._dialect
+
+    @property
+    def tier(self) -> TranscriptTier:
+        return "sql"
+
+    def __repr__(self) -> str:
+        return f"SqlTranscripts({self._store!r})"
+
+    # -- where a transcript is -----------------------------------------------------
+
+    def _live(self, session_id: str, topic: str) -> dict[str, Any]:
+        return {"tr_agent": self._agent, "tr_session": session_id, "tr_topic": topic}
+
+    def _find(self, key: str, topic_id: TopicId) -> tuple[str, dict[str, Any]] | None:
+        """The session id of ``key``'s entry and its live transcript's parameters."""
+        validate_key(key)
+        entry = self._store.get(key)
+        if entry is None:
+            return None
+        return entry.session_id, self._live(entry.session_id, _topic(entry, topic_id))
+
+    def _row(self, live: Mapping[str, Any]) -> _Live | None:
+        rows = self._store._query("read transcript", q.TRANSCRIPT, live)
+        return _Live.of(rows[0]) if rows else None
+
+    def _session_row(self, session: EntryLike, topic_id: TopicId) -> _Live | None:
+        entry = as_entry(session)
+        return self._row(self._live(entry.session_id, _topic(entry, topic_id)))
+
+    def _new_id(self, tx: _Tx) -> int:
+        """A transcript id unique in the database. SQLite: one more than the highest
+        (its writers are serialised), below 2**31 for its search index's row ids;
+        elsewhere a random 62-bit number (a collision fails the insert: retried)."""
+        if self._dialect != "sqlite":
+            return secrets.randbits(62) or 1
+        new = int(tx.rows(q.NEXT_TRANSCRIPT_ID, {})[0][0])
+        if new >= _SQLITE_MAX_TRANSCRIPT_ID:
+            raise SessionStoreError("no transcript id is left below 2**31 in this database")
+        return new
+
+    def _new_row(
+        self, tx: _Tx, key: str, live: Mapping[str, Any], now: int, counts: Tally, last: int
+    ) -> int:
+        """Insert a live transcript row; returns its id."""
+        transcript_id = self._new_id(tx)
+        tx.run(
+            q.INSERT_TRANSCRIPT,
+            {
+                "agent_id": self._agent,
+                "transcript_id": transcript_id,
+                "session_id": live["tr_session"],
+                "topic": live["tr_topic"],
+                "archive_slot": "",
+                "session_key": key,
+                "created_at": now,
+                "archived_at": None,
+                "last_seq": last,
+                "messages": counts.messages,
+                "input_tokens": counts.input_tokens,
+                "output_tokens": counts.output_tokens,
+                "total_tokens": counts.total_tokens,
+                "malformed": 0,
+            },
+        )
+        return transcript_id
+
+    def _existing(self, tx: _Tx, stmt: Any, transcript_id: int, values: set[str]) -> set[str]:
+        """Which of ``values`` (event ids or idempotency keys) the transcript holds."""
+        found: set[str] = set()
+        params = {"tr_agent": self._agent, "tr_id": transcript_id}
+        for chunk in batched(sorted(values), 500):
+            found.update(str(row[0]) for row in tx.rows(stmt, {**params, "ids": chunk}))
+        return found
+
+    def _last_id(self, tx: _Tx, transcript_id: int) -> str | None:
+        """The id of the transcript's last event that has one (the next ``parentId``)."""
+        params = {"tr_agent": self._agent, "tr_id": transcript_id}
+        rows = tx.rows(q.LAST_ID, params)
+        if not rows:
+            return None
+        stored = str(rows[0][1])
+        if not _HASHED.fullmatch(stored):
+            return stored
+        # a long id, stored as its digest: the line has the id itself
+        line = tx.rows(q.EVENT_LINE, {**params, "seq": rows[0][0]})[0][0]
+        event_id = orjson.loads(line).get("id")
+        return event_id if isinstance(event_id, str) else None
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append(
+        self,
+        key: str,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        topic_id: TopicId = None,
+    ) -> AppendResult:
+        """Append ``events`` and move the entry's counters, in one transaction."""
+        validate_key(key)
+        batch = [checked_event(event) for event in events]
+        return self._store._retry(
+            "append to transcript", lambda: self._append(key, batch, topic_id)
+        )
+
+    def _append(self, key: str, batch: list[dict[str, Any]], topic_id: TopicId) -> AppendResult:
+        store = self._store
+        with store._write() as write:
+            tx: _Tx = write.tx
+            found = tx.rows(q.LOCK_ROW, store._key(key))
+            if not found:
+                raise SessionNotFoundError(key)
+            entry = store._entries(found, 1)[0]
+            live = self._live(entry.session_id, _topic(entry, topic_id))
+            rows = tx.rows(q.LOCK_TRANSCRIPT, live)
+            current = _Live.of(rows[0]) if rows else None
+            now = current_time_ms()
+            lines, skipped, tally = self._lines_of(tx, current, batch, now)
+            if lines:
+                if current is None:
+                    own_header = batch[0].get("type") == "session"
+                    if not own_header:
+                        header = header_event(entry.session_id, "", now)
+                        lines.insert(0, self._line(header, None, None))
+                    transcript_id = self._new_row(tx, key, live, now, tally, len(lines) - 1)
+                    first = 0
+                else:
+                    transcript_id, first = current.transcript_id, current.last_seq + 1
+                    tx.run(
+                        q.UPDATE_TRANSCRIPT,
+                        {
+                            "tr_agent": self._agent,
+                            "tr_id": transcript_id,
+                            "u_last_seq": current.last_seq + len(lines),
+                            "u_messages": current.messages + tally.messages,
+                            "u_input": current.input_tokens + tally.input_tokens,
+                            "u_output": current.output_tokens + tally.output_tokens,
+                            "u_total": (
+                                current.total_tokens
+                                if tally.total_tokens is None
+                                else tally.total_tokens
+                            ),
+                        },
+                    )
+                for seq, line in enumerate(lines, first):
+                    line.update(agent_id=self._agent, transcript_id=transcript_id, seq=seq)
+                tx.run(q.INSERT_EVENT, lines)
+            # The counters mirror the entry's own transcript (not another topic's), as
+            # on the files tier and as check compares them.
+            if lines and live["tr_topic"] == _topic(entry, None):
+                total = (current.messages if current else 0) + tally.messages
+                self._advance(write, key, entry, tally, total)
+        return AppendResult(
+            None,
+            written=len(batch) - skipped,
+            skipped=skipped,
+            messages=tally.messages,
+            input_tokens=tally.input_tokens,
+            output_tokens=tally.output_tokens,
+            total_tokens=tally.total_tokens,
+            created=bool(lines) and current is None,
+        )
+
+    @staticmethod
+    def _line(event: Mapping[str, Any], event_id: str | None, key: str | None) -> dict[str, Any]:
+        """The columns of an appended line (its place is added by the caller)."""
+        encoded = orjson.dumps(event, option=DUMP_OPTIONS)
+        return {
+            "event_id": event_id,
+            "idempotency_key": key,
+            **_line_columns(event, encoded.decode(), len(encoded)),
+        }
+
+    def _lines_of(
+        self, tx: _Tx, current: _Live | None, batch: list[dict[str, Any]], now: int
+    ) -> tuple[list[dict[str, Any]], int, Tally]:
+        """The lines to insert for ``batch`` (what is already there skipped, ids filled
+        in as the files tier does), how many were skipped, and their counts."""
+        existing_ids: set[str] = set()
+        existing_keys: set[str] = set()
+        if current is not None:
+            given_ids = {
+                _fit(e["id"], _EVENT_ID_BYTES) for e in batch if isinstance(e.get("id"), str)
+            }
+            given_keys = {
+                _fit(k, _KEY_BYTES) for e in batch if (k := idempotency_key(e)) is not None
+            }
+            if given_ids:
+                existing_ids = self._existing(tx, q.EXISTING_IDS, current.transcript_id, given_ids)
+            if given_keys:
+                existing_keys = self._existing(
+                    tx, q.EXISTING_KEYS, current.transcript_id, given_keys
+                )
+        # ids the fill must not generate: the batch's own (the transcript's: a collision
+        # fails the insert, and the retry draws again)
+        taken = {e["id"] for e in batch if isinstance(e.get("id"), str)}
+        seen_ids: set[str] = set()
+        seen_keys: set[str] = set()
+        last_id: str | None = None
+        last_known = current is None
+        own_header = current is None and bool(batch) and batch[0].get("type") == "session"
+        lines: list[dict[str, Any]] = []
+        skipped, tally = 0, Tally()
+        for i, event in enumerate(batch):
+            if event.get("type") == "session" and (i or current is not None):
+                # The header stays the first line: one more would start a second file.
+                raise InvalidArgumentError("a 'session' header can only start a new transcript")
+            if i == 0 and own_header:
+                tally.add(event)
+                lines.append(self._line(event, None, None))
+                continue
+            raw_key = idempotency_key(event)
+            key = None if raw_key is None else _fit(raw_key, _KEY_BYTES)
+            raw_id = event.get("id")
+            given = _fit(raw_id, _EVENT_ID_BYTES) if isinstance(raw_id, str) else None
+            if (key is not None and (key in existing_keys or key in seen_keys)) or (
+                given is not None and (given in existing_ids or given in seen_ids)
+            ):
+                skipped += 1
+                continue
+            if key is not None:
+                seen_keys.add(key)
+            if not last_known and "parentId" not in event:
+                assert current is not None
+                last_id, last_known = self._last_id(tx, current.transcript_id), True
+            event = filled_event(event, taken, last_id, now)
+            event_id = event.get("id")
+            stored_id = None
+            if isinstance(event_id, str):
+                last_id, last_known = event_id, True
+                stored_id = _fit(event_id, _EVENT_ID_BYTES)
+                seen_ids.add(stored_id)
+            tally.add(event)
+            lines.append(self._line(event, stored_id, key))
+        return lines, skipped, tally
+
+    def _advance(self, write: Any, key: str, entry: SessionEntry, tally: Tally, total: int) -> None:
+        """Move the entry's counters as the files tier's ``append_to_session`` does,
+        in the append's transaction (whose lock on the row keeps its ``sessionId``)."""
+        changes: dict[str, Any] = {}
+        if entry.message_count is None:
+            changes["messageCount"] = total
+        elif tally.messages:
+            changes["messageCount"] = entry.message_count + tally.messages
+        if tally.input_tokens or tally.output_tokens or tally.total_tokens is not None:
+            changes["inputTokens"] = (entry.input_tokens or 0) + tally.input_tokens
+            changes["outputTokens"] = (entry.output_tokens or 0) + tally.output_tokens
+        if tally.total_tokens is not None:
+            changes["totalTokens"] = tally.total_tokens
+            changes["totalTokensFresh"] = True
+        if not changes:
+            return
+        store = self._store
+        blobs: list[Blob] = []
+        params = {
+            **store._key(key),
+            **store._params(key, entry.with_fields(**changes), blobs, "new_"),
+        }
+        store._write_blobs(write, blobs)
+        write.tx.run(q.UPDATE_ROW, params)
+
+    def import_lines(
+        self,
+        key: str,
+        session: EntryLike,
+        lines: Iterable[bytes],
+        *,
+        topic_id: TopicId = None,
+    ) -> int:
+        """Replace the transcript of ``session`` with ``lines`` (verbatim, numbered from
+        0) in one transaction; the entry's counters are left alone. A line that is not a
+        JSON object is kept and counted as malformed. A sequence of lines is retried on
+        a transient conflict; an iterator cannot be replayed, so then the error is raised
+        (and nothing was written)."""
+        validate_key(key)
+        entry = as_entry(session)
+        live = self._live(entry.session_id, _topic(entry, topic_id))
+
+        def attempt() -> int:
+            with self._store._write() as write:
+                return self._import(write.tx, key, live, lines)
+
+        if isinstance(lines, Sequence):
+            return self._store._retry("import transcript", attempt)
+        with self._store._errors("import transcript"):
+            return attempt()
+
+    def _import(self, tx: _Tx, key: str, live: Mapping[str, Any], lines: Iterable[bytes]) -> int:
+        rows = tx.rows(q.LOCK_TRANSCRIPT, live)
+        if rows:
+            self._delete(tx, _Live.of(rows[0]).transcript_id)
+        tally = Tally()
+        transcript_id = self._new_row(tx, key, live, current_time_ms(), tally, -1)
+        ids: set[str] = set()
+        keys: set[str] = set()
+        seq = malformed = 0
+        for chunk in batched(lines, IMPORT_BATCH):
+            batch = []
+            for raw in chunk:
+                row, bad = self._imported(raw, ids, keys, tally)
+                row.update(agent_id=self._agent, transcript_id=transcript_id, seq=seq)
+                batch.append(row)
+                seq += 1
+                malformed += bad
+            tx.run(q.INSERT_EVENT, batch)
+        tx.run(
+            q.UPDATE_TRANSCRIPT,
+            {
+                "tr_agent": self._agent,
+                "tr_id": transcript_id,
+                "u_last_seq": seq - 1,
+                "u_messages": tally.messages,
+                "u_input": tally.input_tokens,
+                "u_output": tally.output_tokens,
+                "u_total": tally.total_tokens,
+            },
+        )
+        if malformed:
+            tx.run(
+                q.SET_MALFORMED,
+                {"tr_agent": self._agent, "tr_id": transcript_id, "u_malformed": malformed},
+            )
+        return seq
+
+    @staticmethod
+    def _imported(
+        raw: bytes | str, ids: set[str], keys: set[str], tally: Tally
+    ) -> tuple[dict[str, Any], bool]:
+        """The columns of an imported line, and whether it is malformed. Ids and keys
+        are kept for their first line only (the columns are unique)."""
+        data = raw.encode(errors="surrogateescape") if isinstance(raw, str) else bytes(raw)
+        text = data.decode(errors="replace")
+        event: Any = None
+        if "\x00" in text:  # never valid JSON; PostgreSQL's text cannot hold it
+            text = text.replace("\x00", "\ufffd")
+        else:
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                event = None
+        size = len(text.encode())
+        if not isinstance(event, dict):
+            row = {
+                "event_id": None,
+                "idempotency_key": None,
+                "kind": None,
+                "created_at": None,
+                "bytes": size,
+                "search_text": None,
+                "header_json": None,
+                "event_json": text,
+            }
+            return row, bool(text.strip())
+        event_id = event.get("id")
+        stored_id = None
+        if isinstance(event_id, str) and event.get("type") != "session":
+            stored_id = _fit(event_id, _EVENT_ID_BYTES)
+            if stored_id in ids:
+                stored_id = None
+            else:
+                ids.add(stored_id)
+        raw_key = idempotency_key(event)
+        key = None if raw_key is None else _fit(raw_key, _KEY_BYTES)
+        if key is not None:
+            if key in keys:
+                key = None
+            else:
+                keys.add(key)
+        tally.add(event)
+        row = {"event_id": stored_id, "idempotency_key": key, **_line_columns(event, text, size)}
+        return row, False
+
+    def _delete(self, tx: _Tx, transcript_id: int) -> None:
+        params = {"tr_agent": self._agent, "tr_id": transcript_id}
+        tx.run(q.DELETE_EVENTS, params)
+        tx.run(q.DELETE_TRANSCRIPT, params)
+
+    # -- archives --------------------------------------------------------------------
+
+    def archive(
+        self,
+        key: str,
+        reason: ArchiveReason,
+        *,
+        session: EntryLike | None = None,
+        now_ms: int | None = None,
+        topic_id: TopicId = None,
+    ) -> str | None:
+        """Move the live transcript to the archive slot ``<reason>.<ts>``; its name is
+        the files tier's ``<file>.<reason>.<ts>`` (a later archive in the same
+        millisecond takes the next one)."""
+        if reason not in ("deleted", "reset"):
+            raise InvalidArgumentError(f"reason must be 'deleted' or 'reset', got {reason!r}")
+        validate_key(key)
+        entry = as_entry(session) if session is not None else self._store.get(key)
+        if entry is None:
+            return None
+        topic = _topic(entry, topic_id)
+        live = self._live(entry.session_id, topic)
+        start = current_time_ms() if now_ms is None else now_ms
+
+        def attempt() -> str | None:
+            with self._store._write() as write:
+                rows = write.tx.rows(q.LOCK_TRANSCRIPT, live)
+                if not rows:
+                    return None
+                ms = start
+                while write.tx.rows(q.SLOT_TAKEN, {**live, "slot": _slot(reason, ms)}):
+                    ms += 1
+                write.tx.run(
+                    q.ARCHIVE,
+                    {
+                        "tr_agent": self._agent,
+                        "tr_id": _Live.of(rows[0]).transcript_id,
+                        "a_slot": _slot(reason, ms),
+                        "a_at": ms,
+                    },
+                )
+                return archive_name(_file_name(entry.session_id, topic), reason, ms)
+
+        return self._store._retry("archive transcript", attempt)
+
+    def archives(self) -> list[Archive]:
+        rows = self._store._query("list archives", q.ARCHIVES, {"tr_agent": self._agent})
+        found = []
+        for session_id, topic, slot, archived_at in rows:
+            reason: ArchiveReason = "deleted" if str(slot).startswith("deleted.") else "reset"
+            name = f"{_file_name(str(session_id), str(topic))}.{slot}"
+            found.append(Archive(name, reason, int(archived_at or 0)))
+        return sorted(found, key=lambda archive: archive.name)
+
+    def remove_archive(self, name: str) -> None:
+        match = _ARCHIVE.fullmatch(name) if isinstance(name, str) else None
+        if match is None:
+            raise InvalidArgumentError(f"{name!r} is not an archived transcript")
+        base, slot = match["base"], match["slot"]
+        # <sessionId>.jsonl or <sessionId>-topic-<topic>.jsonl: the session ids it may be
+        sessions = [base] + [base[: m.start()] for m in re.finditer("-topic-", base)]
+        params = {"tr_agent": self._agent, "sessions": sessions, "slot": slot}
+
+        def attempt() -> None:
+            with self._store._write() as write:
+                for transcript_id, session_id, topic in write.tx.rows(q.ARCHIVED_IN, params):
+                    if f"{_file_name(str(session_id), str(topic))}.{slot}" == name:
+                        self._delete(write.tx, int(transcript_id))
+
+        self._store._retry("remove archive", attempt)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def tail(
+        self, key: str, *, limit: int = DEFAULT_PAGE_SIZE, topic_id: TopicId = None
+    ) -> list[dict[str, Any]]:
+        check_limit(limit)
+        found = self._find(key, topic_id)
+        if found is None:
+            return []
+        stmt = q.transcript_page("last", True)
+        rows = self._store._query("read transcript", stmt, {**found[1], "n": limit})
+        return [orjson.loads(row[1]) for row in reversed(rows)]
+
+    def page(
+        self,
+        key: str,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        bodies: bool = True,
+        topic_id: TopicId = None,
+    ) -> TranscriptPage:
+        if before is not None and after is not None:
+            raise InvalidArgumentError("page takes before= or after=, not both")
+        check_limit(limit)
+        found = self._find(key, topic_id)
+        if found is None:
+            return TranscriptPage([], None)
+        session_id, live = found
+        params: dict[str, Any] = {**live, "n": limit + 1}
+        direction = "last"
+        if after is not None:
+            direction, params["pos"] = "after", decode_transcript_cursor(after, session_id)
+        elif before is not None:
+            direction, params["pos"] = "before", decode_transcript_cursor(before, session_id)
+        stmt = q.transcript_page(direction, bool(bodies))
+        rows = self._store._query("read transcript", stmt, params)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = encode_transcript_cursor(session_id, int(rows[-1][0])) if more else None
+        return TranscriptPage([orjson.loads(row[1]) for row in rows], cursor)
+
+    def count(self, key: str, *, topic_id: TopicId = None) -> int:
+        found = self._find(key, topic_id)
+        row = None if found is None else self._row(found[1])
+        return 0 if row is None else row.messages
+
+    def stats(self, session: EntryLike, *, topic_id: TopicId = None) -> TranscriptStats:
+        row = self._session_row(session, topic_id)
+        if row is None:
+            return _NO_STATS
+        return TranscriptStats(
+            row.messages, row.input_tokens, row.output_tokens, row.total_tokens, row.malformed
+        )
+
+    def exists(self, session: EntryLike, *, topic_id: TopicId = None) -> bool:
+        return self._session_row(session, topic_id) is not None
+
+    def session_ids(self) -> set[str]:
+        rows = self._store._query("list transcripts", q.LIVE_SESSION_IDS, {"tr_agent": self._agent})
+        return {str(row[0]) for row in rows}
+
+    def lines(self, session: EntryLike, *, topic_id: TopicId = None) -> Iterator[bytes]:
+        """The stored lines in order, read :data:`_LINES_BATCH` at a time (one short
+        read each: no transaction stays open while the caller works)."""
+        row = self._session_row(session, topic_id)
+        if row is None:
+            return
+        params: dict[str, Any] = {
+            "tr_agent": self._agent,
+            "tr_id": row.transcript_id,
+            "n": _LINES_BATCH,
+            "after": -1,
+        }
+        while True:
+            rows = self._store._query("read transcript", q.LINES, params)
+            for _seq, line in rows:
+                yield line.encode() if isinstance(line, str) else bytes(line)
+            if len(rows) < _LINES_BATCH:
+                return
+            params["after"] = int(rows[-1][0])
+
+    # -- search ----------------------------------------------------------------------
+
+    def _match_query(self, words: list[str]) -> str | None:
+        """The database's full-text query for ``words`` (each taken literally), or
+        ``None`` when the database indexes none of them."""
+        if self._dialect == "sqlite":
+            return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+        if self._dialect == "postgresql":
+            return " ".join(words)
+        shortest, longest = _MYSQL_WORD_CHARS
+        indexed = [w for w in words if shortest <= len(w) <= longest and w not in MYSQL_STOPWORDS]
+        return " ".join(f'+"{word}"' for word in indexed) if indexed else None
+
+    def search(self, query: str, *, key: str | None = None, limit: int = 20) -> list[SearchHit]:
+        check_limit(limit)
+        words = search_words(query)
+        if not words:
+            return []
+        params: dict[str, Any] = {"tr_agent": self._agent}
+        if key is not None:
+            found = self._find(key, None)
+            row = None if found is None else self._row(found[1])
+            if row is None:
+                return []
+            params["tr_id"] = row.transcript_id
+            params["lo"] = row.transcript_id << 32
+            params["hi"] = (row.transcript_id << 32) | (2**32 - 1)
+        match = self._match_query(words)
+        if match is None:
+            return []
+        stmt = q.transcript_search(self._dialect, key is not None)
+        wanted = set(words)
+        hits: list[SearchHit] = []
+        fetch = limit + 16
+        params.update(q=match, n=fetch, skip=0)
+        while True:
+            rows = self._store._query("search transcripts", stmt, params)
+            for session_key, session_id, seq, created_at, text in rows:
+                # The databases' tokenizers are looser than whole words (diacritics,
+                # parts of words): each hit holds every word, as on the files tier.
+                if text is None or not wanted <= words_of(text):
+                    continue
+                hits.append(
+                    SearchHit(
+                        key=str(session_key),
+                        session_id=str(session_id),
+                        position=int(seq),
+                        snippet=snippet(text, words),
+                        timestamp=None if created_at is None else int(created_at),
+                    )
+                )
+                if len(hits) == limit:
+                    return hits
+            if len(rows) < fetch:
+                return hits
+            params["skip"] += fetch
