@@ -277,6 +277,7 @@ def transcript_step(state: GeneratedStateDir, sql_target: str) -> None:
         return "not set" if value is None else f"{value:,}"
 
     new = " (new file)" if result.created else ""
+    assert result.path is not None  # the files tier names its file
     console.print(
         f"  appended {result.messages} messages (user + assistant) to "
         f"{result.path.relative_to(state.state_dir)}{new}\n"

@@ -19,14 +19,21 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from sessionstore import __version__, lifecycle, transfer
-from sessionstore.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FilterArgs
+from sessionstore.contract import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    FilterArgs,
+    SessionStore,
+    TranscriptTier,
+)
 from sessionstore.entry import SessionSummary, dumps_json, validate_agent_id
 from sessionstore.errors import InvalidArgumentError, SessionStoreError
-from sessionstore.locate import require_persistent, store_type_of
-from sessionstore.open import database_url
+from sessionstore.events import event_time_ms, iso_ms, message_text, search_words
+from sessionstore.locate import Location, require_database, require_persistent, store_type_of
+from sessionstore.open import database_url, open_store
 from sessionstore.openclaw.merge import now_ms
-from sessionstore.openclaw.statedir import agent_of_key, sessions_dir
-from sessionstore.openclaw.transcripts import Transcripts
+from sessionstore.openclaw.statedir import agent_of_key
+from sessionstore.openclaw.transcripts import FileTranscripts
 from sessionstore.settings import Settings
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.engine import mask_url, sqlite_file
@@ -45,6 +52,11 @@ db = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(db, name="db")
+transcript = typer.Typer(
+    help="Read the conversations: the newest events of a session, full-text search.",
+    no_args_is_help=True,
+)
+app.add_typer(transcript, name="transcript")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -214,11 +226,74 @@ AllAgents = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output (documented).")]
 
 
-def _settings(state_dir: Path | None, url: str | None = None) -> Settings:
-    values: dict[str, Any] = {"url": url}
+Tier = Annotated[
+    str | None,
+    typer.Option(
+        "--transcripts",
+        envvar="SESSIONSTORE_TRANSCRIPTS",
+        help="Where the transcripts are: files or sql (default: files for a state "
+        "directory's stores, sql for a database given by URL).",
+        show_default=False,
+    ),
+]
+SessionsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--sessions-dir",
+        help="Transcripts directory, for transcripts as files "
+        "(default: <state-dir>/agents/<id>/sessions).",
+        show_default=False,
+    ),
+]
+
+
+def _settings(
+    state_dir: Path | None, url: str | None = None, transcripts: str | None = None
+) -> Settings:
+    values: dict[str, Any] = {"url": url, "transcripts": _tier(transcripts)}
     if state_dir is not None:
         values["state_dir"] = state_dir
     return Settings(**values)
+
+
+def _tier(value: str | None) -> TranscriptTier | None:
+    """``--transcripts``, checked here: a bad value is one error line."""
+    if value is None:
+        return None
+    tier = value.strip().lower()
+    if tier == "files":
+        return "files"
+    if tier == "sql":
+        return "sql"
+    raise InvalidArgumentError(f"--transcripts must be files or sql, got {value!r}")
+
+
+def _open(
+    settings: Settings,
+    where: Location,
+    agent_id: str,
+    *,
+    read_only: bool = False,
+    sessions: Path | None = None,
+) -> SessionStore:
+    """``agent_id``'s store with its transcripts where the settings say (see
+    :meth:`Settings.transcript_options`), or in ``--sessions-dir``; creates nothing."""
+    target = where.target_for(agent_id)
+    require_database(target)
+    options = settings.transcript_options(agent_id)
+    if sessions is not None:
+        if settings.transcripts == "sql":
+            raise InvalidArgumentError("--sessions-dir is a directory of files: not with sql")
+        options = {"transcripts": "files", "transcripts_dir": sessions}
+    return open_store(target, agent_id=agent_id, read_only=read_only, **options)
+
+
+def _agent_of(key: str, agent: str | None, settings: Settings) -> str:
+    """The agent ``--agent`` names, else the one the key names (``agent:<id>:…``),
+    else the configured one (``global``, ``cron:…``)."""
+    return validate_agent_id(
+        agent or (agent_of_key(key) if key.startswith("agent:") else settings.agent_id)
+    )
 
 
 class _Bar:
@@ -429,10 +504,7 @@ def show(
     Example: sessionstore show agent:main:main --json
     """
     settings = _settings(state_dir, url)
-    # agent:<id>:… names its agent; other keys (global, cron:…) belong to the default one
-    agent_id = validate_agent_id(
-        agent or (agent_of_key(key) if key.startswith("agent:") else settings.agent_id)
-    )
+    agent_id = _agent_of(key, agent, settings)
     with settings.location().open(agent_id, read_only=True) as store:
         entry = store.get(key)
     if entry is None:
@@ -555,6 +627,12 @@ def _report(report: TransferReport, as_json: bool) -> None:
                     f"{agent.agent_id}: {len(agent.changes)} normalisation changes "
                     "(--json lists them)"
                 )
+            if agent.transcripts_imported or agent.transcripts_skipped:
+                console.print(
+                    f"{agent.agent_id}: transcripts: {agent.transcripts_imported:,} written "
+                    f"({agent.lines_imported:,} lines), {agent.transcripts_skipped:,} already "
+                    f"there ({agent.lines_skipped:,} lines)"
+                )
             for warning in agent.warnings:
                 console.print(f"{agent.agent_id}: warning: {escape(warning)}")
             if agent.error:
@@ -600,6 +678,14 @@ def migrate_command(
         bool,
         typer.Option("--count-messages", help="Also count transcript messages (reads every file)."),
     ] = False,
+    transcripts: Annotated[
+        str,
+        typer.Option(
+            "--transcripts",
+            help="files: transcripts stay .jsonl files; sql: also import them into the "
+            "database, verified.",
+        ),
+    ] = "files",
     as_json: AsJson = False,
 ) -> None:
     """Import an OpenClaw state directory into a database; the source is never changed.
@@ -607,9 +693,12 @@ def migrate_command(
     Per agent: MIGRATED, SKIPPED (already there, unchanged), PARTIAL (migrated, but
     invalid entries left behind), FAILED or NO_DATA; exits 1 if any agent failed or is
     PARTIAL (unless --accept-rejected). Safe to rerun: it resumes and never duplicates.
+    With --transcripts sql the .jsonl files the entries refer to are imported too, each
+    verified by its lines; the files stay.
 
     Example: sessionstore migrate --state-dir ~/.openclaw --all-agents --dry-run
     """
+    tier = _tier(transcripts)
     settings = _settings(state_dir)
     if agent and all_agents:
         raise InvalidArgumentError("use --agent or --all-agents, not both")
@@ -624,9 +713,15 @@ def migrate_command(
             verbatim=verbatim,
             accept_rejected=accept_rejected,
             count_messages=count_messages,
+            transcripts=tier,
             progress=bar,
         )
     _report(report, as_json)
+
+
+NoTranscripts = Annotated[
+    bool, typer.Option("--no-transcripts", help="Leave the transcripts out: sessions only.")
+]
 
 
 @_command(app, "export")
@@ -655,9 +750,13 @@ def export_command(
         bool,
         typer.Option("--force", help="Replace existing files (each kept as <file>.bak.<ms>)."),
     ] = False,
+    no_transcripts: NoTranscripts = False,
     as_json: AsJson = False,
 ) -> None:
     """Write sessions back as OpenClaw sessions.json files: the way back from a database.
+
+    The store's transcripts are written beside each sessions.json as <sessionId>.jsonl
+    files (OpenClaw's format), each verified by its lines.
 
     Example: sessionstore export --from sqlite:///sessionstore.db --state-dir back --all-agents
     """
@@ -668,7 +767,13 @@ def export_command(
     agents = None if all_agents else [validate_agent_id(a) for a in agent or [settings.agent_id]]
     with _Bar(enabled=not as_json and sys.stderr.isatty()) as bar:
         report = transfer.export(
-            source, state_dir=state_dir, out=out, agents=agents, force=force, progress=bar
+            source,
+            state_dir=state_dir,
+            out=out,
+            agents=agents,
+            force=force,
+            transcripts=not no_transcripts,
+            progress=bar,
         )
     _report(report, as_json)
 
@@ -684,34 +789,30 @@ def copy_command(
     batch_size: Annotated[
         int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="Entries per transaction.")
     ] = transfer.BATCH_SIZE,
+    no_transcripts: NoTranscripts = False,
     as_json: AsJson = False,
 ) -> None:
     """Copy sessions between any two stores (all agents unless --agent), verified.
+
+    Transcripts go along, from the source's transcripts to the target's (the tables of
+    a database, the .jsonl files beside a sessions.json), each verified by its lines.
 
     Example: sessionstore copy --from sqlite:///sessionstore.db --to postgresql+psycopg://db/sessions
     """
     agents = [validate_agent_id(a) for a in agent] if agent else None
     with _Bar(enabled=not as_json and sys.stderr.isatty()) as bar:
-        report = transfer.copy(source, target, agents=agents, batch_size=batch_size, progress=bar)
+        report = transfer.copy(
+            source,
+            target,
+            agents=agents,
+            batch_size=batch_size,
+            transcripts=not no_transcripts,
+            progress=bar,
+        )
     _report(report, as_json)
 
 
 # -- cleanup, check --------------------------------------------------------------
-
-
-def _transcripts(settings: Settings, agent_id: str, sessions: Path | None) -> Transcripts:
-    """The agent's transcripts: ``--sessions-dir``, else the state directory's."""
-    return Transcripts(sessions or sessions_dir(settings.state_dir, agent_id))
-
-
-SessionsDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--sessions-dir",
-        help="Transcripts directory (default: <state-dir>/agents/<id>/sessions).",
-        show_default=False,
-    ),
-]
 
 
 @_command(app, "cleanup")
@@ -737,6 +838,7 @@ def cleanup_command(
     active_key: Annotated[
         str | None, typer.Option(help="The session in use: never removed.")
     ] = None,
+    transcripts: Tier = None,
     sessions: SessionsDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -747,15 +849,17 @@ def cleanup_command(
 
     Example: sessionstore cleanup --all-agents --prune-after 30d --max-entries 500 --dry-run
     """
-    settings = _settings(state_dir, url)
+    settings = _settings(state_dir, url, transcripts)
     where = settings.location()
     prune_ms = (
         None if prune_after.strip().lower() == "off" else lifecycle.parse_duration(prune_after)
     )
     reports = []
     for agent_id in where.agents(agent, every=all_agents):
-        transcripts = _transcripts(settings, agent_id, sessions)
-        with where.open(agent_id) as store:
+        with _open(settings, where, agent_id, sessions=sessions) as store:
+            tier = store.transcripts
+            # no transcripts directory: transcripts are left alone
+            unused = isinstance(tier, FileTranscripts) and not tier.directory.is_dir()
             reports.append(
                 lifecycle.cleanup(
                     store,
@@ -765,7 +869,7 @@ def cleanup_command(
                     dry_run=dry_run,
                     active_key=active_key,
                     fix_missing=fix_missing,
-                    transcripts=transcripts if transcripts.directory.is_dir() else None,
+                    transcripts=None if unused else tier,
                 )
             )
     if as_json:
@@ -818,26 +922,27 @@ def check_command(
     agent: Agent = None,
     all_agents: AllAgents = False,
     repair: Annotated[
-        bool, typer.Option("--repair", help="Rebuild message and token counters from the files.")
+        bool,
+        typer.Option("--repair", help="Rebuild message and token counters from the transcripts."),
     ] = False,
+    transcripts: Tier = None,
     sessions: SessionsDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Compare the index with the transcript files; exit 1 if they disagree.
+    """Compare the index with the transcripts (files or sql); exit 1 if they disagree.
 
     Finds entries whose transcript is missing or cannot be read (not a regular file, or
     outside the directory), transcripts no entry refers to, and message or token
-    counters that differ from the files.
+    counters that differ from the transcripts.
 
     Example: sessionstore check --all-agents --repair
     """
-    settings = _settings(state_dir, url)
+    settings = _settings(state_dir, url, transcripts)
     where = settings.location()
     reports = []
     for agent_id in where.agents(agent, every=all_agents):
-        with where.open(agent_id, read_only=not repair) as store:
-            transcripts = _transcripts(settings, agent_id, sessions)
-            reports.append(lifecycle.check(store, transcripts, repair=repair))
+        with _open(settings, where, agent_id, read_only=not repair, sessions=sessions) as store:
+            reports.append(lifecycle.check(store, store.transcripts, repair=repair))
     if as_json:
         _print_json({"store": where.describe(), "agents": [r.to_dict() for r in reports]})
     else:
@@ -848,7 +953,7 @@ def check_command(
                 f"{report.agent_id}: {verdict}: {report.entries:,} entries, "
                 f"{len(report.missing)} missing transcripts, "
                 f"{len(report.transcript_errors)} transcript errors, {len(report.orphans)} orphan "
-                f"files, {len(report.wrong_counts)} wrong counters, "
+                f"transcripts, {len(report.wrong_counts)} wrong counters, "
                 f"{len(report.uncounted)} not counted yet, {report.repaired} repaired"
             )
             for key in report.missing:
@@ -856,12 +961,164 @@ def check_command(
             for key, why in report.transcript_errors.items():
                 console.print(f"  transcript error: {escape(key)}: {escape(why)}")
             for name in report.orphans:
-                console.print(f"  orphan file: {escape(name)}")
+                console.print(f"  orphan transcript: {escape(name)}")
             for key, fields in report.wrong_counts.items():
-                detail = ", ".join(f"{k} {v[0]} (file: {v[1]})" for k, v in fields.items())
+                detail = ", ".join(f"{k} {v[0]} (transcript: {v[1]})" for k, v in fields.items())
                 console.print(f"  wrong counters: {escape(key)}: {detail}")
     if not all(report.consistent for report in reports):
         raise typer.Exit(1)
+
+
+# -- transcript tail, transcript search ---------------------------------------------
+
+_TEXT_CHARS = 200
+
+
+def _event_text(event: dict[str, Any]) -> str:
+    """An event in a line: a message's text, else its other fields as JSON; cut short."""
+    text = message_text(event)
+    if text is None:
+        rest = {k: v for k, v in event.items() if k not in ("type", "id", "parentId", "timestamp")}
+        text = dumps_json(rest).decode() if rest else ""
+    text = " ".join(text.split())
+    return text if len(text) <= _TEXT_CHARS else text[: _TEXT_CHARS - 1] + "…"
+
+
+def _role(event: dict[str, Any]) -> str:
+    message = event.get("message")
+    role = message.get("role") if isinstance(message, dict) else None
+    return role if isinstance(role, str) else ""
+
+
+def _when(ms: int | None) -> str:
+    return "-" if ms is None else iso_ms(ms)
+
+
+TranscriptAgent = Annotated[
+    str | None,
+    typer.Option("--agent", help="Agent id (default: the one the key names, else main)."),
+]
+
+
+@_command(transcript, "tail")
+def transcript_tail(
+    key: Annotated[str, typer.Argument(help="The session key.")],
+    url: StoreUrl = None,
+    state_dir: StateDir = None,
+    agent: TranscriptAgent = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="Events to show, the newest.")
+    ] = DEFAULT_PAGE_SIZE,
+    transcripts: Tier = None,
+    sessions: SessionsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show the newest events of a session's transcript, oldest first.
+
+    Reads only those events, however long the transcript is.
+
+    Example: sessionstore transcript tail agent:main:main --limit 20
+    """
+    settings = _settings(state_dir, url, transcripts)
+    agent_id = _agent_of(key, agent, settings)
+    where = settings.location()
+    with _open(settings, where, agent_id, read_only=True, sessions=sessions) as store:
+        entry = store.get(key)
+        if entry is None:
+            raise InvalidArgumentError(f"no session {key!r} for agent {agent_id!r}")
+        tier = store.transcripts
+        events = tier.tail(key, limit=limit)
+    if as_json:
+        _print_json(
+            {
+                "store": where.describe(),
+                "agent": agent_id,
+                "key": key,
+                "sessionId": entry.session_id,
+                "transcripts": tier.tier,
+                "count": len(events),
+                "events": events,
+            }
+        )
+        return
+    console = _console()
+    console.print(f"{escape(key)}: session {escape(entry.session_id)}, transcripts: {tier.tier}")
+    if not events:
+        console.print("no events")
+        return
+    table = Table("Time", "Type", "Role", "Text", box=None)
+    table.columns[3].overflow = "fold"
+    for event in events:
+        table.add_row(
+            _when(event_time_ms(event)),
+            escape(str(event.get("type", "-"))),
+            escape(_role(event)),
+            escape(_event_text(event)),
+        )
+    console.print(table)
+
+
+@_command(transcript, "search")
+def transcript_search(
+    query: Annotated[str, typer.Argument(help="Words to find, all of them; taken literally.")],
+    url: StoreUrl = None,
+    state_dir: StateDir = None,
+    agent: TranscriptAgent = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Search this session only.", show_default=False)
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="Hits to show.")] = 20,
+    transcripts: Tier = None,
+    sessions: SessionsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Find messages that contain every word of QUERY, newest first.
+
+    Example: sessionstore transcript search "backup finished" --limit 5
+    """
+    if not search_words(query):
+        raise InvalidArgumentError(f"the query {query!r} holds no word to search for")
+    settings = _settings(state_dir, url, transcripts)
+    agent_id = (
+        _agent_of(key, agent, settings) if key else validate_agent_id(agent or settings.agent_id)
+    )
+    where = settings.location()
+    with _open(settings, where, agent_id, read_only=True, sessions=sessions) as store:
+        if key is not None and store.get(key) is None:
+            raise InvalidArgumentError(f"no session {key!r} for agent {agent_id!r}")
+        tier = store.transcripts
+        hits = tier.search(query, key=key, limit=limit)
+    if as_json:
+        _print_json(
+            {
+                "store": where.describe(),
+                "agent": agent_id,
+                "query": query,
+                "key": key,
+                "transcripts": tier.tier,
+                "count": len(hits),
+                "hits": [
+                    {
+                        "key": hit.key,
+                        "sessionId": hit.session_id,
+                        "position": hit.position,
+                        "timestamp": hit.timestamp,
+                        "snippet": hit.snippet,
+                    }
+                    for hit in hits
+                ],
+            }
+        )
+        return
+    console = _console()
+    console.print(f"Hits: {len(hits)} (agent {agent_id}, transcripts: {tier.tier})")
+    table = Table("Time", "Key", "Position", "Snippet", box=None)
+    table.columns[1].overflow = "fold"
+    table.columns[3].overflow = "fold"
+    for hit in hits:
+        table.add_row(_when(hit.timestamp), escape(hit.key), str(hit.position), escape(hit.snippet))
+    if hits:
+        console.print(table)
 
 
 def main() -> None:

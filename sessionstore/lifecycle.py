@@ -1,14 +1,16 @@
 """Session lifecycle with OpenClaw's maintenance rules: :func:`cleanup` (prune stale
 entries, cap the store, drop entries whose transcript is gone, archive their
-transcripts), :func:`reset` (``/new``) and :func:`check` (the index against the files).
+transcripts), :func:`reset` (``/new``) and :func:`check` (the index against the
+transcripts).
 
-The rules live here once, on top of the store contract, so every backend reports and
-acts alike. Each step reads only what it may remove: stale entries through the index
-on ``updatedAt``, cap overflow past the newest ``max_entries``; the only exception is
-``fix_missing``, which must look at every transcript. A transcript or archive that
-cannot be used (a FIFO or a symlink out of the directory in its place, a file that
-cannot be removed) is reported with its reason and left alone; the other entries are
-still checked or cleaned.
+The rules live here once, on top of the store contract and the transcript contract
+(:class:`~sessionstore.contract.TranscriptStore`), so every backend and both transcript
+tiers (``.jsonl`` files or SQL) report and act alike. Each step reads only what it may
+remove: stale entries through the index on ``updatedAt``, cap overflow past the newest
+``max_entries``; the only exception is ``fix_missing``, which must look at every
+transcript. A transcript or archive that cannot be used (a FIFO or a symlink out of the
+directory in its place, a file that cannot be removed) is reported with its reason and
+left alone; the other entries are still checked or cleaned.
 
 >>> import tempfile, os
 >>> from sessionstore import open_store
@@ -24,6 +26,7 @@ still checked or cleaned.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections import Counter
@@ -33,11 +36,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from sessionstore.contract import MAX_PAGE_SIZE, SessionStore, SupportsMaintenance
+from sessionstore.contract import (
+    MAX_PAGE_SIZE,
+    SessionStore,
+    SupportsMaintenance,
+    TranscriptStats,
+    TranscriptStore,
+)
 from sessionstore.entry import SessionEntry, SessionSummary
 from sessionstore.errors import InvalidArgumentError, StoreUnavailableError
+from sessionstore.events import topic_of_file, transcript_file_name
 from sessionstore.openclaw.merge import now_ms as current_time_ms
-from sessionstore.openclaw.transcripts import Transcripts, TranscriptStats
+from sessionstore.openclaw.transcripts import FileTranscripts, Transcripts
 from sessionstore.projection import project, summary_from_columns
 
 __all__ = [
@@ -54,6 +64,7 @@ __all__ = [
     "parse_duration",
     "protection",
     "reset",
+    "transcript_name",
 ]
 
 DAY_MS = 86_400_000
@@ -62,6 +73,9 @@ DEFAULT_PRUNE_AFTER_MS = 30 * DAY_MS
 #: OpenClaw's ``session.maintenance.maxEntries``.
 DEFAULT_MAX_ENTRIES = 500
 Mode = Literal["enforce", "warn"]
+#: What cleanup, reset and check take as transcripts: the transcript contract (for
+#: example ``store.transcripts``), or a files-tier directory (:class:`Transcripts`).
+TranscriptsArg = TranscriptStore | Transcripts | None
 
 
 class CleanupOptions(TypedDict, total=False):
@@ -73,7 +87,7 @@ class CleanupOptions(TypedDict, total=False):
     dry_run: bool
     active_key: str | None
     fix_missing: bool
-    transcripts: Transcripts | None
+    transcripts: TranscriptsArg
     reset_archive_retention_ms: int | None
     now_ms: int | None
 
@@ -233,6 +247,32 @@ def _pages(store: SessionStore, **query: Any) -> Iterator[SessionSummary]:
         cursor = page.next_cursor
 
 
+def _tier(store: SessionStore, transcripts: TranscriptsArg) -> TranscriptStore | None:
+    """The transcript contract to use: as given, or a files-tier directory bound to
+    ``store``."""
+    if isinstance(transcripts, Transcripts):
+        return FileTranscripts(store, transcripts.directory)
+    return transcripts
+
+
+def transcript_name(entry: SessionEntry) -> str:
+    """The name of ``entry``'s transcript as both tiers name it (and the archive names
+    derive from): ``<sessionId>.jsonl``, with the topic its ``sessionFile`` names.
+
+    >>> entry = SessionEntry(session_id="s1", updated_at=1, session_file="/x/s1-topic-7.jsonl")
+    >>> transcript_name(entry)
+    's1-topic-7.jsonl'
+    """
+    sid = entry.session_id
+    topic = topic_of_file(sid, os.path.basename(entry.session_file or ""))
+    return transcript_file_name(sid, topic)
+
+
+def _archived_name(archive: str, reason: str) -> str:
+    """The transcript name an archive name (``<file>.<reason>.<ts>``) was made from."""
+    return archive.rpartition(f".{reason}.")[0] or archive
+
+
 def cleanup(
     store: SessionStore,
     *,
@@ -242,7 +282,7 @@ def cleanup(
     dry_run: bool = False,
     active_key: str | None = None,
     fix_missing: bool = False,
-    transcripts: Transcripts | None = None,
+    transcripts: TranscriptsArg = None,
     reset_archive_retention_ms: int | None = None,
     now_ms: int | None = None,
 ) -> CleanupReport:
@@ -253,12 +293,14 @@ def cleanup(
     3. Cap the store at the ``max_entries`` newest by ``updatedAt`` (``None``: no cap).
 
     Protected sessions (see :func:`protection`) survive every rule, so a store may stay
-    over its cap. With ``transcripts``, a removed entry's transcript is renamed to
-    ``<file>.deleted.<ts>`` unless another entry still uses its ``sessionId``, and
-    archives older than their retention are deleted: ``.deleted`` ones after
-    ``prune_after_ms``, ``.reset`` ones after ``reset_archive_retention_ms`` (default:
-    kept). ``mode="warn"`` and ``dry_run`` only report; the report of a dry run is
-    what an enforced run then does.
+    over its cap. With ``transcripts`` (``store.transcripts``, another
+    :class:`~sessionstore.contract.TranscriptStore`, or a :class:`Transcripts`
+    directory; ``None`` leaves transcripts alone), a removed entry's transcript is
+    archived as ``<file>.deleted.<ts>`` unless another entry still uses its
+    ``sessionId``, and archives older than their retention are deleted: ``.deleted``
+    ones after ``prune_after_ms``, ``.reset`` ones after ``reset_archive_retention_ms``
+    (default: kept). ``mode="warn"`` and ``dry_run`` only report; the report of a dry
+    run is what an enforced run then does.
 
     A transcript that cannot be used is left alone and listed in ``transcript_errors``
     (its entry is never judged missing for it), an archive that cannot be removed in
@@ -268,8 +310,9 @@ def cleanup(
         raise InvalidArgumentError(f"mode must be 'enforce' or 'warn', got {mode!r}")
     if max_entries is not None and (isinstance(max_entries, bool) or max_entries < 0):
         raise InvalidArgumentError(f"max_entries must be 0 or more, got {max_entries!r}")
-    if fix_missing and transcripts is None:
-        raise InvalidArgumentError("fix_missing needs the transcripts directory")
+    tier = _tier(store, transcripts)
+    if fix_missing and tier is None:
+        raise InvalidArgumentError("fix_missing needs the transcripts (store.transcripts)")
     now = current_time_ms() if now_ms is None else now_ms
     agent_id = store.agent_id
     report = CleanupReport(agent_id, mode, dry_run, before=store.count())
@@ -297,12 +340,12 @@ def cleanup(
         for summary in _pages(store, order="asc", updated_before=now - prune_after_ms):
             consider(summary, Action.PRUNE_STALE)
     if fix_missing:
-        assert transcripts is not None
+        assert tier is not None
         for key, entry in store.iter_entries():
             if key in removed:
                 continue
             try:
-                missing = transcripts.find(entry) is None
+                missing = not tier.exists(entry)
             except StoreUnavailableError as exc:  # there, but unusable: not missing
                 report.transcript_errors[key] = str(exc)
                 continue
@@ -318,13 +361,11 @@ def cleanup(
                 consider(summary, Action.CAP_OVERFLOW)
 
     report.after = report.before - len(removed)
-    planned: list[tuple[str, SessionEntry, Path]] = []
-    if transcripts is not None:
-        planned = _archives_to_make(store, transcripts, removed, report.transcript_errors)
-        report.archived = sorted({path.name for _, _, path in planned})
-        report.expired = _expired_archives(
-            transcripts, now, prune_after_ms, reset_archive_retention_ms
-        )
+    planned: list[tuple[str, SessionEntry, str]] = []
+    if tier is not None:
+        planned = _archives_to_make(store, tier, removed, report.transcript_errors)
+        report.archived = sorted({name for _, _, name in planned})
+        report.expired = _expired_archives(tier, now, prune_after_ms, reset_archive_retention_ms)
     if mode == "warn" or dry_run:
         return report
 
@@ -334,23 +375,27 @@ def cleanup(
     report.applied = True
     if isinstance(store, SupportsMaintenance):
         store.collect_blobs()  # values only the removed entries used
-    if transcripts is not None:
+    if tier is not None:
         # Only when an entry was touched since the plan (and so spared) is a key looked up.
         touched = report.applied_count < len(removed)
-        not_archived: set[str] = set()
-        for key, entry, path in planned:
-            if not touched or store.get(key) is None:
-                try:
-                    transcripts.archive(entry, "deleted", now_ms=now)  # None if already moved
-                except StoreUnavailableError as exc:  # the file stays, as an orphan
-                    report.transcript_errors[key] = str(exc)
-                    not_archived.add(path.name)
-        report.archived = [name for name in report.archived if name not in not_archived]
-        for name in report.expired:
+        archived: set[str] = set()
+        for key, entry, name in planned:
+            if touched and store.get(key) is not None:
+                continue
             try:
-                transcripts.remove_archive(name)
+                # the entry is gone: its transcript is named by the entry as it was
+                made = tier.archive(key, "deleted", session=entry, now_ms=now)
+            except StoreUnavailableError as exc:  # the transcript stays, as an orphan
+                report.transcript_errors[key] = str(exc)
+                continue
+            # None: archived meanwhile by someone else, as planned
+            archived.add(name if made is None else _archived_name(made, "deleted"))
+        report.archived = sorted(archived)
+        for archive in report.expired:
+            try:
+                tier.remove_archive(archive)
             except StoreUnavailableError as exc:
-                report.archive_errors[name] = str(exc)
+                report.archive_errors[archive] = str(exc)
         report.expired = [name for name in report.expired if name not in report.archive_errors]
     return report
 
@@ -361,11 +406,14 @@ def _summary(key: str, entry: SessionEntry) -> SessionSummary:
 
 
 def _archives_to_make(
-    store: SessionStore, transcripts: Transcripts, removed: Iterable[str], errors: dict[str, str]
-) -> list[tuple[str, SessionEntry, Path]]:
-    """The removed entries whose transcript goes to ``.deleted``, with its path: those
-    with a file, and whose session id no kept entry uses (one count per session id). A
-    transcript that cannot be used goes into ``errors`` instead."""
+    store: SessionStore,
+    transcripts: TranscriptStore,
+    removed: Iterable[str],
+    errors: dict[str, str],
+) -> list[tuple[str, SessionEntry, str]]:
+    """The removed entries whose transcript goes to ``.deleted``, with its name: those
+    with a transcript, and whose session id no kept entry uses (one count per session
+    id). A transcript that cannot be used goes into ``errors`` instead."""
     doomed = [(key, entry) for key in removed if (entry := store.get(key)) is not None]
     removing = Counter(entry.session_id for _, entry in doomed)
     orphaned = {sid for sid, n in removing.items() if store.count(session_id=sid) == n}
@@ -374,17 +422,17 @@ def _archives_to_make(
         if entry.session_id not in orphaned:
             continue
         try:
-            path = transcripts.find(entry)
+            found = transcripts.exists(entry)
         except StoreUnavailableError as exc:
             errors[key] = str(exc)
             continue
-        if path is not None:
-            planned.append((key, entry, path))
+        if found:
+            planned.append((key, entry, transcript_name(entry)))
     return planned
 
 
 def _expired_archives(
-    transcripts: Transcripts, now: int, deleted_ms: int | None, reset_ms: int | None
+    transcripts: TranscriptStore, now: int, deleted_ms: int | None, reset_ms: int | None
 ) -> list[str]:
     retention = {"deleted": deleted_ms, "reset": reset_ms}
     return [
@@ -399,24 +447,28 @@ def reset(
     store: SessionStore,
     key: str,
     *,
-    transcripts: Transcripts | None = None,
+    transcripts: TranscriptsArg = None,
     now_ms: int | None = None,
 ) -> SessionEntry:
     """OpenClaw's ``/new``: the same key gets a new ``sessionId`` and starts afresh.
 
-    The old transcript is archived as ``<file>.reset.<ts>``; ``sessionStartedAt`` and
+    With ``transcripts`` (``store.transcripts``, another transcript store, or a
+    :class:`Transcripts` directory) the old transcript is archived as
+    ``<file>.reset.<ts>``; ``None`` leaves it where it is. ``sessionStartedAt`` and
     ``updatedAt`` move to now; the counters that describe the old transcript
-    (``messageCount``, token totals) are cleared; a ``sessionFile`` is pointed at the new
-    transcript. Every other field (labels, routes, overrides) is kept.
+    (``messageCount``, token totals) are cleared; a ``sessionFile`` is pointed at the
+    new transcript (same directory, same topic). Every other field (labels, routes,
+    overrides) is kept.
     """
     now = current_time_ms() if now_ms is None else now_ms
+    tier = _tier(store, transcripts)
     old = store.get(key)
     if old is None:
         raise InvalidArgumentError(f"no session {key!r} to reset")
-    if transcripts is not None:
+    if tier is not None:
         # An old transcript that cannot be archived (a FIFO, a symlink out of the
         # directory) is refused before the entry changes, not after.
-        transcripts.find(old)
+        tier.exists(old)
     new_id = str(uuid.uuid4())
     data = old.to_dict()
     for name in ("messageCount", "inputTokens", "outputTokens", "totalTokens"):
@@ -424,8 +476,10 @@ def reset(
     data.update(sessionId=new_id, sessionStartedAt=now, updatedAt=max(now, old.updated_at))
     data["totalTokensFresh"] = False
     if "sessionFile" in data:
-        directory = transcripts.directory if transcripts else Path(str(data["sessionFile"])).parent
-        data["sessionFile"] = str(directory / f"{new_id}.jsonl")
+        old_file = Path(str(data["sessionFile"]))
+        directory = tier.directory if isinstance(tier, FileTranscripts) else old_file.parent
+        topic = topic_of_file(old.session_id, old_file.name)
+        data["sessionFile"] = str(directory / transcript_file_name(new_id, topic))
     entry = SessionEntry.from_dict(data)
 
     def swap(current: SessionEntry | None) -> SessionEntry:
@@ -434,24 +488,25 @@ def reset(
         return entry
 
     store.update(key, swap)
-    if transcripts is not None:
-        transcripts.archive(old, "reset", now_ms=now)
+    if tier is not None:
+        tier.archive(key, "reset", session=old, now_ms=now)
     return entry
 
 
 @dataclass
 class CheckReport:
-    """The index compared with the transcript files (see :func:`check`)."""
+    """The index compared with the transcripts (see :func:`check`)."""
 
     agent_id: str
-    #: counters were rebuilt from the files
+    #: counters were rebuilt from the transcripts
     repair: bool = False
     entries: int = 0
-    #: keys whose transcript file does not exist
+    #: keys whose transcript does not exist
     missing: list[str] = field(default_factory=list)
-    #: transcript files no entry refers to
+    #: transcripts no entry refers to, by name: the files (files tier), or
+    #: ``<sessionId>.jsonl`` for a session id no entry has (SQL tier)
     orphans: list[str] = field(default_factory=list)
-    #: key -> {field: [index value, value from the file]}
+    #: key -> {field: [index value, value from the transcript]}
     wrong_counts: dict[str, dict[str, list[int | None]]] = field(default_factory=dict)
     #: keys without ``messageCount`` yet (imported, never counted)
     uncounted: list[str] = field(default_factory=list)
@@ -493,32 +548,41 @@ def _counters(stats: TranscriptStats) -> dict[str, int]:
     return counters
 
 
-def check(store: SessionStore, transcripts: Transcripts, *, repair: bool = False) -> CheckReport:
-    """Compare the hot index with cold storage.
+def check(
+    store: SessionStore, transcripts: TranscriptsArg = None, *, repair: bool = False
+) -> CheckReport:
+    """Compare the hot index with cold storage: ``transcripts`` (default: the store's
+    own, ``store.transcripts``; either tier, or a :class:`Transcripts` directory).
 
-    Reports entries whose transcript is missing, transcript files no entry refers to,
-    and counters that disagree with the file: ``messageCount`` (the ``message`` events)
-    and, when the file holds assistant ``usage``, ``inputTokens``/``outputTokens`` (its
-    sums) and ``totalTokens`` (the last one). Entries without ``messageCount`` were
+    Reports entries whose transcript is missing, transcripts no entry refers to, and
+    counters that disagree with the transcript: ``messageCount`` (the ``message``
+    events) and, when it holds assistant ``usage``, ``inputTokens``/``outputTokens``
+    (its sums) and ``totalTokens`` (the last one). Entries without ``messageCount`` were
     never counted (imported ones) and are listed as ``uncounted``, not as wrong. With
     ``repair`` the counters of every entry with a transcript are rebuilt from it. A
-    transcript that must not or cannot be read (a FIFO or a symlink out of the
-    directory in its place) is listed in ``transcript_errors`` and the other entries
-    are checked and repaired all the same. Reads every entry and every transcript: this
-    is a maintenance task, not a hot path.
+    transcript that must not or cannot be read (on the files tier, a FIFO or a symlink
+    out of the directory in its place) is listed in ``transcript_errors`` and the other
+    entries are checked and repaired all the same. Reads every entry and counts every
+    transcript (:meth:`~sessionstore.contract.TranscriptStore.stats`): this is a
+    maintenance task, not a hot path.
     """
+    tier = _tier(store, transcripts)
+    if tier is None:
+        tier = store.transcripts
     report = CheckReport(store.agent_id, repair=repair)
-    referenced: set[str] = set()
+    referenced: set[str] = set()  # session ids
+    files: set[str] = set()  # on the files tier, the names of the files entries use
     fixes: dict[str, dict[str, int]] = {}
     for key, entry in store.iter_entries():
         report.entries += 1
+        referenced.add(entry.session_id)
         try:
-            path = transcripts.find(entry)
-            if path is None:
+            if not tier.exists(entry):
                 report.missing.append(key)
                 continue
-            referenced.add(path.name)
-            stats = transcripts.stats(entry)
+            if isinstance(tier, FileTranscripts):
+                files.add(tier.path(entry).name)
+            stats = tier.stats(entry)
         except StoreUnavailableError as exc:
             report.transcript_errors[key] = str(exc)
             continue
@@ -535,7 +599,12 @@ def check(store: SessionStore, transcripts: Transcripts, *, repair: bool = False
             report.wrong_counts[key] = wrong
         if repair and wrong:
             fixes[key] = truth
-    report.orphans = [p.name for p in transcripts.files() if p.name not in referenced]
+    if isinstance(tier, FileTranscripts):  # by file: a topic file is named as it is
+        report.orphans = [p.name for p in tier.files.files() if p.name not in files]
+    else:
+        report.orphans = sorted(
+            transcript_file_name(sid, None) for sid in tier.session_ids() - referenced
+        )
     for key, counters in fixes.items():
 
         def rebuilt(current: SessionEntry | None, counters: dict[str, int] = counters) -> Any:

@@ -3,7 +3,8 @@
 Settings come from arguments or from the environment: ``SESSIONSTORE_STORE_TYPE``
 (``sqlite``, the default, ``json`` or a database URL), ``SESSIONSTORE_STATE_DIR``
 (else OpenClaw's ``OPENCLAW_STATE_DIR``, else ``~/.openclaw``),
-``SESSIONSTORE_AGENT_ID`` and ``SESSIONSTORE_URL`` (a URL that wins over the type).
+``SESSIONSTORE_AGENT_ID``, ``SESSIONSTORE_URL`` (a URL that wins over the type) and
+``SESSIONSTORE_TRANSCRIPTS`` (``files`` or ``sql``: where the transcripts are).
 
 >>> import tempfile
 >>> settings = Settings(state_dir=tempfile.mkdtemp(), agent_id="work")
@@ -25,13 +26,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
-from sessionstore.contract import ImportRecord, SessionStore, SupportsImportRecords
+from sessionstore.contract import (
+    ImportRecord,
+    SessionStore,
+    SupportsImportRecords,
+    TranscriptTier,
+)
 from sessionstore.entry import validate_agent_id
 from sessionstore.errors import InvalidArgumentError, SessionStoreError
 from sessionstore.locate import Location, locate
 from sessionstore.open import open_store
 from sessionstore.openclaw.merge import now_ms
-from sessionstore.openclaw.statedir import legacy_store_path, store_path
+from sessionstore.openclaw.statedir import legacy_store_path, sessions_dir, store_path
 from sessionstore.transfer import Checksum, Status, migrate
 
 __all__ = ["Settings", "open_configured"]
@@ -64,6 +70,10 @@ class Settings(BaseSettings):
     agent_id: str = "main"
     #: a database URL that wins over ``store_type``
     url: str | None = None
+    #: where transcripts are: ``files`` (``.jsonl`` in the agent's sessions directory)
+    #: or ``sql`` (the database's own tables); ``None``: files for a state directory's
+    #: stores (its ``sessionstore.db`` included), ``sql`` for a database named by URL
+    transcripts: TranscriptTier | None = None
 
     @field_validator("state_dir")
     @classmethod
@@ -74,6 +84,15 @@ class Settings(BaseSettings):
     @classmethod
     def _agent(cls, value: str) -> str:
         return validate_agent_id(value)
+
+    @field_validator("transcripts", mode="before")
+    @classmethod
+    def _tier(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower() or None
+        if value not in (None, "files", "sql"):
+            raise InvalidArgumentError(f"transcripts must be 'files' or 'sql', got {value!r}")
+        return value
 
     def location(self) -> Location:
         """Where the store these settings name lives (see :mod:`sessionstore.locate`)."""
@@ -87,6 +106,30 @@ class Settings(BaseSettings):
     def target(self) -> str:
         """The URL or path of the store these settings name, for their agent."""
         return self.location().target
+
+    def transcript_options(self, agent_id: str | None = None) -> dict[str, Any]:
+        """The ``transcripts``/``transcripts_dir`` options of
+        :func:`~sessionstore.open.open_store` for ``agent_id``'s store (default: the
+        settings' agent): a state directory keeps transcripts where OpenClaw does, in
+        ``<state>/agents/<id>/sessions``, its ``sessionstore.db`` too; a database named
+        by URL keeps them in its own tables; :attr:`transcripts` chooses otherwise.
+
+        >>> Settings(state_dir="/srv/openclaw").transcript_options()["transcripts_dir"]
+        PosixPath('/srv/openclaw/agents/main/sessions')
+        >>> Settings(url="postgresql+psycopg://db/app").transcript_options()
+        {'transcripts': 'sql'}
+        """
+        location = self.location()
+        agent = validate_agent_id(agent_id or self.agent_id)
+        tier = self.transcripts
+        if tier is None:
+            by_url = location.kind == "database" and not location.embedded
+            tier = "sql" if by_url else "files"
+        if tier == "sql":
+            return {"transcripts": "sql"}
+        if location.kind == "json-file":
+            return {"transcripts": "files"}  # beside that sessions.json
+        return {"transcripts": "files", "transcripts_dir": sessions_dir(self.state_dir, agent)}
 
 
 def _driver_missing(url: str) -> ImportError | None:
@@ -108,7 +151,8 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
     left in place. If the database driver cannot be imported, the agent's
     ``sessions.json`` (the JSON twin) is opened instead, with a warning. A database
     that is corrupt or unreachable is an error, never a fallback: that would fork the
-    data. ``options`` go to :func:`~sessionstore.open.open_store`.
+    data. ``options`` go to :func:`~sessionstore.open.open_store`; the transcripts are
+    where :meth:`Settings.transcript_options` says unless ``options`` name them.
 
     >>> import json, tempfile
     >>> from pathlib import Path
@@ -125,6 +169,8 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
     settings = settings or Settings()
     location = settings.location()
     target = location.target
+    for name, value in settings.transcript_options().items():
+        options.setdefault(name, value)
     if location.kind != "database":
         return open_store(target, agent_id=settings.agent_id, **options)
     json_path = store_path(settings.state_dir, settings.agent_id)
@@ -136,6 +182,8 @@ def open_configured(settings: Settings | None = None, **options: Any) -> Session
             missing,
             json_path,
         )
+        # the twin keeps its transcripts as files, beside it (OpenClaw's place)
+        options.update(transcripts="files", transcripts_dir=json_path.parent)
         return open_store(json_path, agent_id=settings.agent_id, **options)
     options.setdefault("auto_upgrade", location.embedded)
     store = open_store(target, agent_id=settings.agent_id, **options)

@@ -7,6 +7,13 @@ of entries and a checksum of their canonical JSON must equal the source's. Rerun
 safe: entries already equal in the target are not written again, so a run that was
 killed resumes where it stopped, without duplicates.
 
+Transcripts travel too: ``migrate(..., transcripts="sql")`` imports the ``.jsonl``
+files the entries refer to into the database, ``export`` writes a store's transcripts
+back as ``.jsonl`` files beside the ``sessions.json``, and ``copy`` carries them from
+the source's transcript tier to the target's. Each transcript is one unit, verified by
+its number of lines and a SHA-256 over them as the target reads them back; one
+already equal in the target is skipped, so these resume too.
+
 >>> import tempfile
 >>> from sessionstore import open_store
 >>> state = Path(tempfile.mkdtemp())
@@ -27,16 +34,24 @@ import os
 import shutil
 import uuid
 from collections import UserList
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from sessionstore.contract import ImportRecord, SessionStore, SupportsImportRecords, batched
+from sessionstore.contract import (
+    ImportRecord,
+    SessionStore,
+    SupportsImportRecords,
+    TranscriptStore,
+    TranscriptTier,
+    batched,
+)
 from sessionstore.entry import SessionEntry, dumps_json, json_number
 from sessionstore.errors import InvalidArgumentError, SessionStoreError, StaleEntryError
 from sessionstore.files import fsync_directory
+from sessionstore.lifecycle import transcript_name
 from sessionstore.locate import (
     default_target,
     describe_target,
@@ -53,12 +68,13 @@ from sessionstore.openclaw.statedir import (
     load_agent,
     store_path,
 )
-from sessionstore.openclaw.transcripts import Transcripts
+from sessionstore.openclaw.transcripts import FileTranscripts, Transcripts
 
 __all__ = [
     "BATCH_SIZE",
     "AgentReport",
     "Checksum",
+    "LineDigest",
     "NullProgress",
     "Progress",
     "Status",
@@ -157,6 +173,47 @@ class Checksum:
         return checksum
 
 
+@dataclass(frozen=True)
+class LineDigest:
+    """The number of lines of a transcript and a SHA-256 over them, each followed by a
+    newline (the bytes of the ``.jsonl`` file): what a carried transcript is verified by.
+
+    >>> LineDigest.of([b'{"type":"session"}', b"{}"]).lines
+    2
+    """
+
+    lines: int
+    sha256: str
+
+    @classmethod
+    def of(cls, lines: Iterable[bytes]) -> LineDigest:
+        digest, count = hashlib.sha256(), 0
+        for line in lines:
+            digest.update(line)
+            digest.update(b"\n")
+            count += 1
+        return cls(count, digest.hexdigest())
+
+
+class _SourceLines:
+    """The lines of a source transcript, read afresh on every iteration (an import may
+    start again), with the digest of the last pass that read them to the end."""
+
+    def __init__(self, read: Callable[[], Iterable[bytes]]) -> None:
+        self._read = read
+        self.digest: LineDigest | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.digest = None
+        digest, count = hashlib.sha256(), 0
+        for line in self._read():
+            digest.update(line)
+            digest.update(b"\n")
+            count += 1
+            yield line
+        self.digest = LineDigest(count, digest.hexdigest())
+
+
 @dataclass
 class AgentReport:
     """The outcome for one agent."""
@@ -184,6 +241,15 @@ class AgentReport:
     transcripts: int = 0
     #: the messages in them, when counted (``migrate(count_messages=True)``)
     messages: int | None = None
+    #: transcripts written to the target's transcript tier (new or different there);
+    #: for a dry run, to be written
+    transcripts_imported: int = 0
+    #: transcripts the target already held line for line (not written again)
+    transcripts_skipped: int = 0
+    #: the lines of the transcripts written (headers included)
+    lines_imported: int = 0
+    #: the lines of the transcripts skipped
+    lines_skipped: int = 0
     #: the checksum both sides agreed on (``None`` when not verified)
     checksum: str | None = None
     error: str | None = None
@@ -204,6 +270,10 @@ class AgentReport:
             "warnings": self.warnings,
             "transcripts": self.transcripts,
             "messages": self.messages,
+            "transcriptsImported": self.transcripts_imported,
+            "transcriptsSkipped": self.transcripts_skipped,
+            "linesImported": self.lines_imported,
+            "linesSkipped": self.lines_skipped,
             "checksum": self.checksum,
             "error": self.error,
         }
@@ -313,6 +383,8 @@ class _MigrateOptions:
     replace: bool
     verbatim: bool
     count_messages: bool
+    #: "sql": import the transcripts into the target's SQL tier
+    transcripts: TranscriptTier | None = None
 
 
 def migrate(
@@ -325,6 +397,7 @@ def migrate(
     verbatim: bool = False,
     accept_rejected: bool = False,
     count_messages: bool = False,
+    transcripts: TranscriptTier | None = None,
     progress: Progress | None = None,
 ) -> TransferReport:
     """Import an OpenClaw state directory's sessions into ``target`` (default: SQLite
@@ -345,18 +418,34 @@ def migrate(
     modified. ``count_messages=True`` also counts the messages of every transcript
     (it reads each file in full); by default only the files are counted.
 
+    ``transcripts="sql"`` also imports, once the entries are verified, the ``.jsonl``
+    transcript of every entry into the target's SQL tier: each one as one unit, verified
+    by its line count and a SHA-256 over its lines read back, and skipped when the
+    target already holds it line for line (so a run that stopped halfway finishes the
+    rest). The files stay as they are; transcripts no entry refers to and archives are
+    not imported (a warning gives their number). A transcript that cannot be read or
+    fails its verification FAILS the agent, naming the session; the others are
+    imported all the same. By default (``None`` or ``"files"``) transcripts stay files.
+
     A SQLite database in memory is refused (:class:`InvalidArgumentError`): it would
     vanish with the process.
     """
     progress = progress or NullProgress()
+    if transcripts not in (None, "files", "sql"):
+        raise InvalidArgumentError(f"transcripts must be 'files' or 'sql', got {transcripts!r}")
     target_text = default_target(state_dir) if target is None else str(target)
     require_persistent(target_text)
+    if transcripts == "sql" and is_json_target(target_text):
+        raise InvalidArgumentError(
+            f"transcripts='sql' (--transcripts sql) needs a database target, not {target_text}"
+        )
     report = TransferReport(
         "migrate", describe_target(target_text), dry_run, accept_rejected=accept_rejected
     )
     found = {source.agent_id: source for source in discover_agents(state_dir)}
     wanted = sorted(found) if agents is None else list(agents)
-    options = _MigrateOptions(dry_run, replace, verbatim, count_messages)
+    tier: TranscriptTier | None = "sql" if transcripts == "sql" else None
+    options = _MigrateOptions(dry_run, replace, verbatim, count_messages, tier)
     for agent_id in wanted:
         source = found.get(agent_id) or AgentSource(agent_id, store_path(state_dir, agent_id))
         report.agents.append(_migrate_agent(source, target_text, options, progress))
@@ -384,7 +473,12 @@ def _migrate_agent(
             return report
         store = open_existing(target, source.agent_id) if options.dry_run else None
         if not options.dry_run:
-            store = open_store(target, agent_id=source.agent_id, auto_upgrade=True)
+            store = open_store(
+                target,
+                agent_id=source.agent_id,
+                auto_upgrade=True,
+                transcripts=options.transcripts,
+            )
         try:
             plan = _plan(loaded.entries, store)
             report.unchanged = plan.unchanged
@@ -400,7 +494,12 @@ def _migrate_agent(
                 return report
             report.removed = len(plan.extra)
             if options.dry_run:
-                report.status = Status.SKIPPED if not report.imported else Status.MIGRATED
+                if options.transcripts == "sql" and not _plan_transcripts(
+                    source, store, loaded.validated, report, progress
+                ):
+                    return report
+                wrote = report.imported or report.transcripts_imported
+                report.status = Status.MIGRATED if wrote else Status.SKIPPED
                 _mark_partial(report)
                 return report
             assert store is not None
@@ -413,6 +512,13 @@ def _migrate_agent(
                 report.status = Status.MIGRATED
             if not _verify(store, expected, report):
                 return report
+            if options.transcripts == "sql":
+                if not _import_transcripts(
+                    source, store, loaded.validated, False, report, progress
+                ):
+                    return report
+                if report.transcripts_imported:
+                    report.status = Status.MIGRATED
             _mark_partial(report)
             if isinstance(store, SupportsImportRecords):
                 store.record_import(
@@ -430,6 +536,21 @@ def _migrate_agent(
     except SessionStoreError as exc:
         report.status, report.error = Status.FAILED, str(exc)
     return report
+
+
+def _plan_transcripts(
+    source: AgentSource,
+    store: SessionStore | None,
+    validated: Mapping[str, SessionEntry],
+    report: AgentReport,
+    progress: Progress,
+) -> bool:
+    """A dry run of :func:`_import_transcripts`: what it would import into ``store``,
+    or, when there is no target yet, into an empty one (in memory: nothing is made)."""
+    if store is not None:
+        return _import_transcripts(source, store, validated, True, report, progress)
+    with open_store("sqlite://", agent_id=source.agent_id, auto_upgrade=True) as empty:
+        return _import_transcripts(source, empty, validated, True, report, progress)
 
 
 def _write_plan(
@@ -484,12 +605,180 @@ def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> boo
     return True
 
 
+# -- transcripts ------------------------------------------------------------------
+
+
+class _TranscriptError(Exception):
+    """A transcript that was not carried (why, for the agent's error)."""
+
+
+@dataclass(frozen=True)
+class _Carry:
+    """How one agent's transcripts go from one tier to another."""
+
+    #: where a transcript is looked for, in order: the first that has it is read
+    sources: Sequence[TranscriptStore]
+    target: TranscriptStore
+    #: replace a transcript that the target holds with other lines
+    overwrite: bool = True
+    #: keep a replaced file of the files tier as ``<file>.bak.<ms>``
+    backup: bool = False
+    dry_run: bool = False
+
+
+def _carry_transcripts(
+    entries: Iterable[tuple[str, SessionEntry]],
+    carry: _Carry,
+    report: AgentReport,
+    progress: Progress,
+) -> list[str]:
+    """Carry the transcript of every entry, once per transcript, counting them in
+    ``report``; returns one line per transcript that was not carried, naming its
+    session. The others are carried all the same."""
+    failures: list[str] = []
+    done: set[str] = set()
+    for key, entry in entries:
+        name = transcript_name(entry)
+        if name in done:
+            continue
+        done.add(name)
+        try:
+            _carry_one(key, entry, carry, report)
+        except (SessionStoreError, _TranscriptError) as exc:
+            failures.append(f"session {entry.session_id} ({key!r}): {exc}")
+        progress.advance()
+    return failures
+
+
+def _carry_one(key: str, entry: SessionEntry, carry: _Carry, report: AgentReport) -> None:
+    """Carry one transcript: skipped when the target holds the same lines; otherwise
+    imported as one unit and read back, and a copy that differs is removed again."""
+    source = next((tier for tier in carry.sources if tier.exists(entry)), None)
+    if source is None:
+        return  # no transcript: nothing to carry
+    target = carry.target
+    want: LineDigest | None = None
+    if target.exists(entry):
+        want = LineDigest.of(source.lines(entry))
+        if LineDigest.of(target.lines(entry)) == want:
+            report.transcripts_skipped += 1
+            report.lines_skipped += want.lines
+            return
+        if not carry.overwrite:
+            raise _TranscriptError(
+                f"{_where(target, entry)} exists with other lines; pass force (--force) "
+                "to replace it"
+            )
+    if carry.dry_run:
+        want = want or LineDigest.of(source.lines(entry))
+        report.transcripts_imported += 1
+        report.lines_imported += want.lines
+        return
+    if carry.backup and isinstance(target, FileTranscripts) and want is not None:
+        _keep_backup(target.path(entry))
+    lines = _SourceLines(lambda: source.lines(entry))
+    stored = target.import_lines(key, entry, lines)
+    got = LineDigest.of(target.lines(entry))
+    sent = lines.digest
+    if sent is None or stored != sent.lines or got != sent:
+        left = ""
+        try:
+            _remove(target, key, entry)
+        except SessionStoreError as exc:
+            left = f"; the copy could not be removed: {exc}"
+        sent = sent or LineDigest(0, "")
+        raise _TranscriptError(
+            f"verification failed: the target holds {got.lines} lines (sha256 "
+            f"{got.sha256[:12]}), the source {sent.lines} (sha256 {sent.sha256[:12]}){left}"
+        )
+    report.transcripts_imported += 1
+    report.lines_imported += got.lines
+
+
+def _remove(tier: TranscriptStore, key: str, entry: SessionEntry) -> None:
+    """Take a copy that failed its verification out of ``tier``: no unverified
+    transcript stays live (archived, then the archive removed)."""
+    archived = tier.archive(key, "deleted", session=entry)
+    if archived is not None:
+        tier.remove_archive(archived)
+
+
+def _where(tier: TranscriptStore, entry: SessionEntry) -> str:
+    """A transcript for messages: its file on the files tier, else its name."""
+    if isinstance(tier, FileTranscripts):
+        return str(tier.path(entry))
+    return f"the transcript {transcript_name(entry)}"
+
+
+def _failed_transcripts(report: AgentReport, failures: list[str]) -> bool:
+    """Fail the agent over the transcripts that were not carried (``False``), if any."""
+    if not failures:
+        return True
+    shown = "; ".join(failures[:3])
+    more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
+    report.status = Status.FAILED
+    report.error = f"{len(failures)} transcripts were not carried: {shown}{more}"
+    return False
+
+
+def _unimported_files(
+    directory: Path, sources: Sequence[FileTranscripts], validated: Mapping[str, SessionEntry]
+) -> str | None:
+    """The warning about the files of ``directory`` that an import into the SQL tier
+    leaves behind: transcripts no entry refers to, and archives."""
+    if not directory.is_dir():
+        return None
+    files = Transcripts(directory)
+    referenced: set[str] = set()
+    for entry in validated.values():
+        for tier in sources:
+            try:
+                referenced.add(tier.path(entry).name)
+            except SessionStoreError:
+                continue  # unusable: reported when it is imported
+    orphans = sum(1 for path in files.files() if path.name not in referenced)
+    archives = len(files.archives())
+    if not orphans and not archives:
+        return None
+    return (
+        f"{orphans} transcript files that no entry refers to and {archives} archived "
+        f"transcripts were not imported; they stay files in {directory}"
+    )
+
+
+def _import_transcripts(
+    source: AgentSource,
+    store: SessionStore,
+    validated: Mapping[str, SessionEntry],
+    dry_run: bool,
+    report: AgentReport,
+    progress: Progress,
+) -> bool:
+    """``migrate(transcripts="sql")``: the ``.jsonl`` files the entries refer to, into
+    the store's SQL tier; ``False`` (the agent FAILED) if one was not imported."""
+    target = store.transcripts
+    if target.tier != "sql":
+        raise InvalidArgumentError(
+            f"transcripts='sql' needs a database target with the SQL tier, not {report.target}"
+        )
+    sources = [FileTranscripts(store, source.sessions_dir)]
+    if source.legacy_path is not None:
+        sources.append(FileTranscripts(store, source.legacy_path.parent))
+    carry = _Carry(sources, target, dry_run=dry_run)
+    progress.start(f"{source.agent_id}: importing transcripts", len(validated))
+    failures = _carry_transcripts(validated.items(), carry, report, progress)
+    if (warning := _unimported_files(source.sessions_dir, sources, validated)) is not None:
+        report.warnings.append(warning)
+    return _failed_transcripts(report, failures)
+
+
 def copy(
     source: str | os.PathLike[str],
     target: str | os.PathLike[str],
     *,
     agents: Sequence[str] | None = None,
     batch_size: int = BATCH_SIZE,
+    transcripts: bool = True,
     progress: Progress | None = None,
 ) -> TransferReport:
     """Copy sessions from one store to another (any backend to any), agent by agent.
@@ -499,6 +788,12 @@ def copy(
     checksum; the target's schema is created or upgraded as needed. A
     ``sessions.json`` holds one agent, so copying several agents into one needs
     ``agents``. Killed halfway, a rerun completes the copy (entries are upserted).
+
+    With ``transcripts`` (the default) each entry's transcript then goes from the
+    source's transcript tier to the target's (``store.transcripts`` of each: the SQL
+    tier of a database, the ``.jsonl`` files beside a ``sessions.json``), each one
+    verified by its lines read back; one the target already holds is skipped, one it
+    holds with other lines is replaced.
     """
     progress = progress or NullProgress()
     source_text, target_text = str(source), str(target)
@@ -512,12 +807,19 @@ def copy(
             "holds one: choose it with --agent, or use export --state-dir"
         )
     for agent_id in ids:
-        report.agents.append(_copy_agent(source_text, target_text, agent_id, batch_size, progress))
+        report.agents.append(
+            _copy_agent(source_text, target_text, agent_id, batch_size, transcripts, progress)
+        )
     return report
 
 
 def _copy_agent(
-    source: str, target: str, agent_id: str, batch_size: int, progress: Progress
+    source: str,
+    target: str,
+    agent_id: str,
+    batch_size: int,
+    transcripts: bool,
+    progress: Progress,
 ) -> AgentReport:
     report = AgentReport(agent_id, Status.FAILED, describe_target(source), describe_target(target))
     try:
@@ -537,7 +839,11 @@ def _copy_agent(
                     progress.advance(len(batch))
                 report.entries_read = expected.count
                 report.status = Status.COPIED
-                _verify(dst, expected, report)
+                if _verify(dst, expected, report) and transcripts:
+                    carry = _Carry([src.transcripts], dst.transcripts)
+                    progress.start(f"{agent_id}: copying transcripts", total)
+                    failures = _carry_transcripts(src.iter_entries(), carry, report, progress)
+                    _failed_transcripts(report, failures)
     except SessionStoreError as exc:
         report.status, report.error = Status.FAILED, str(exc)
     return report
@@ -550,6 +856,7 @@ def export(
     out: str | os.PathLike[str] | None = None,
     agents: Sequence[str] | None = None,
     force: bool = False,
+    transcripts: bool = True,
     progress: Progress | None = None,
 ) -> TransferReport:
     """Write a store's sessions back as OpenClaw ``sessions.json`` files: the rollback.
@@ -560,6 +867,14 @@ def export(
     atomically. An existing file is refused unless ``force``; then it is kept as
     ``sessions.json.bak.<epoch ms>`` (OpenClaw's backup name) just before it is
     replaced. A failure leaves the destination as it was.
+
+    With ``transcripts`` (the default) the store's transcripts (``store.transcripts``:
+    its SQL tier, or its files) are written beside the ``sessions.json`` as
+    ``<sessionId>.jsonl`` files in OpenClaw's format (the header line first, one event
+    per line), each one replaced atomically and verified by its lines read back, before
+    the ``sessions.json`` is moved into place. A file already there with the same lines
+    is left alone; one with other lines is refused unless ``force`` (then it is kept as
+    ``<file>.bak.<epoch ms>``), and then nothing is written for that agent.
     """
     if (state_dir is None) == (out is None):
         raise InvalidArgumentError("export needs exactly one of state_dir (--state-dir) or out")
@@ -575,12 +890,14 @@ def export(
     report = TransferReport("export", destination)
     for agent_id in ids:
         path = Path(out) if out is not None else store_path(state_dir or "", agent_id)
-        report.agents.append(_export_agent(str(source), path, agent_id, force, progress))
+        report.agents.append(
+            _export_agent(str(source), path, agent_id, force, transcripts, progress)
+        )
     return report
 
 
 def _export_agent(
-    source: str, path: Path, agent_id: str, force: bool, progress: Progress
+    source: str, path: Path, agent_id: str, force: bool, transcripts: bool, progress: Progress
 ) -> AgentReport:
     report = AgentReport(agent_id, Status.FAILED, describe_target(source), str(path))
     existed = False
@@ -590,22 +907,37 @@ def _export_agent(
     try:
         with open_store(source, agent_id=agent_id) as src:
             entries = list(src.iter_entries())
-        report.entries_read = len(entries)
-        if not entries:
-            report.status = Status.NO_DATA
-            return report
-        existed = path.exists()
-        if existed and not force:
-            report.error = f"{path} exists; pass force (--force) to replace it"
-            return report
-        progress.start(f"{agent_id}: exporting", len(entries))
-        data = {key: entry.to_dict() for key, entry in entries}
-        with open_store(f"json://{staging}", agent_id=agent_id) as dst:
-            report.imported = dst.put_many(entries)
-            progress.advance(len(entries))
-            if not _verify(dst, Checksum.of(data.items()), report):
-                report.imported = 0
+            report.entries_read = len(entries)
+            if not entries:
+                report.status = Status.NO_DATA
                 return report
+            existed = path.exists()
+            if existed and not force:
+                report.error = f"{path} exists; pass force (--force) to replace it"
+                return report
+            carry = None
+            if transcripts:
+                carry = _Carry([src.transcripts], FileTranscripts(src, path.parent), backup=True)
+                if not force:  # refused before anything is written
+                    ahead = AgentReport(agent_id, Status.FAILED, report.source, report.target)
+                    check = replace(carry, overwrite=False, dry_run=True)
+                    failures = _carry_transcripts(entries, check, ahead, NullProgress())
+                    if not _failed_transcripts(report, failures):
+                        return report
+            progress.start(f"{agent_id}: exporting", len(entries))
+            data = {key: entry.to_dict() for key, entry in entries}
+            with open_store(f"json://{staging}", agent_id=agent_id) as dst:
+                report.imported = dst.put_many(entries)
+                progress.advance(len(entries))
+                if not _verify(dst, Checksum.of(data.items()), report):
+                    report.imported = 0
+                    return report
+            if carry is not None:
+                progress.start(f"{agent_id}: exporting transcripts", len(entries))
+                failures = _carry_transcripts(entries, carry, report, progress)
+                if not _failed_transcripts(report, failures):
+                    report.imported = 0
+                    return report
         # An entry holding only a promptRef (no prompt) is written as it is: say where
         # OpenClaw would find no file for it, and drop its skillsSnapshot.
         unresolved = PromptBlobs(path.parent).check(data)

@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 
 from sessionstore import __version__, current_revision, head_revision, open_store
 from sessionstore.cli import app
+from sessionstore.events import message_text
 from sessionstore.testing import GeneratedStateDir, generate_state_dir
 
 RUNNER = CliRunner()
@@ -519,3 +520,130 @@ def test_smoke_console_script() -> None:
     version = _smoke(script, "--version")
     assert version.returncode == 0, version.stderr
     assert version.stdout.strip() == f"sessionstore {__version__}"
+
+
+# -- transcripts: migrate --transcripts sql, check on either tier, transcript tail/search
+
+
+@pytest.fixture
+def sql_transcripts(tmp_path: Path) -> tuple[GeneratedStateDir, str]:
+    """A state directory migrated with its transcripts into a SQLite database."""
+    state = generate_state_dir(
+        tmp_path / "state", agents=("main",), sessions_per_agent=15, heavy_share=0.0
+    )
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    done = run("migrate", "--state-dir", str(state.state_dir), "--to", url, "--transcripts", "sql")
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert f"main: transcripts: {state.transcripts['main']} written" in done.stdout
+    return state, url
+
+
+def test_migrate_transcripts_sql_reports_them_and_a_rerun_skips_them(
+    sql_transcripts: tuple[GeneratedStateDir, str],
+) -> None:
+    state, url = sql_transcripts
+    args = ("migrate", "--state-dir", str(state.state_dir), "--to", url)
+    again = _json(run(*args, "--transcripts", "sql", "--json"))["agents"][0]
+    assert again["status"] == "SKIPPED"
+    assert (again["transcriptsImported"], again["transcriptsSkipped"]) == (
+        0,
+        state.transcripts["main"],
+    )
+    assert again["linesSkipped"] > again["transcriptsSkipped"]
+    plain = _json(run(*args, "--json"))["agents"][0]  # files stay files: nothing carried
+    assert plain["transcriptsImported"] == plain["transcriptsSkipped"] == 0
+    bad = run(*args, "--transcripts", "cloud")
+    assert bad.exit_code == 1 and bad.stderr.strip() == (
+        "error: --transcripts must be files or sql, got 'cloud'"
+    )
+
+
+def test_check_uses_the_sql_tier_of_a_database_and_the_files_of_a_state_dir(
+    sql_transcripts: tuple[GeneratedStateDir, str],
+) -> None:
+    state, url = sql_transcripts
+    key = "agent:main:main"
+    with open_store(url) as store:  # a database by URL: its SQL tier
+        store.patch(key, {"messageCount": 999})
+        count = store.transcripts.count(key)
+    missing = state.entries["main"] - state.transcripts["main"]
+    found = _json(run("check", "--url", url, "--json"))["agents"][0]
+    assert found["wrongCounts"][key]["messageCount"] == [999, count]
+    assert len(found["missing"]) == missing and found["orphans"] == []
+    repaired = _json(run("check", "--url", url, "--repair", "--json"))["agents"][0]
+    assert repaired["repaired"] >= 1 and repaired["wrongCounts"][key]
+    after = _json(run("check", "--url", url, "--json"))["agents"][0]
+    assert after["wrongCounts"] == {} and after["uncounted"] == []
+    files = run(
+        "check", "--url", url, "--transcripts", "files", "--state-dir", str(state.state_dir)
+    )
+    assert "0 wrong counters" in files.stdout and f"{missing} missing" in files.stdout
+    both = run(
+        "check", "--url", url, "--transcripts", "sql", "--sessions-dir", str(state.state_dir)
+    )
+    assert both.exit_code == 1 and both.stderr.startswith("error: --sessions-dir")
+
+
+def test_transcript_tail_and_search_on_either_tier(
+    sql_transcripts: tuple[GeneratedStateDir, str],
+) -> None:
+    state, url = sql_transcripts
+    key = "agent:main:main"
+    sessions = state.store_path("main").parent
+    with open_store(url) as store:
+        entry = store.get(key)
+        assert entry is not None and store.transcripts.exists(entry)
+        lines = list(store.transcripts.lines(entry))
+    events = [json.loads(line) for line in lines[1:]]
+    tail = _json(run("transcript", "tail", key, "--url", url, "--limit", "3", "--json"))
+    assert tail["transcripts"] == "sql" and tail["sessionId"] == entry.session_id
+    assert tail["events"] == events[-3:] and tail["count"] == len(events[-3:])
+    as_files = ("--transcripts", "files", "--sessions-dir", str(sessions))
+    from_files = _json(run("transcript", "tail", key, "--url", url, *as_files, "--json"))
+    assert from_files["transcripts"] == "files"
+    assert from_files["events"] == events[-50:]
+    table = run("transcript", "tail", key, "--url", url, "--limit", "2")
+    assert table.exit_code == 0 and table.stdout.startswith(f"{key}: session {entry.session_id}")
+    word = next(
+        w for e in events if (text := message_text(e)) for w in text.split() if len(w) > 5
+    ).strip(".,:;!?()")
+    hits = _json(run("transcript", "search", word, "--url", url, "--json"))
+    assert hits["count"] == len(hits["hits"]) >= 1 and hits["transcripts"] == "sql"
+    assert all(word.casefold() in hit["snippet"].casefold() for hit in hits["hits"])
+    same = _json(run("transcript", "search", word, "--url", url, *as_files, "--json"))
+    assert [(h["key"], h["position"]) for h in same["hits"]] == [
+        (h["key"], h["position"]) for h in hits["hits"]
+    ]
+    narrowed = _json(run("transcript", "search", word, "--url", url, "--key", key, "--json"))
+    assert {hit["key"] for hit in narrowed["hits"]} <= {key}
+    shown = run("transcript", "search", word, "--url", url, "--limit", "1")
+    assert shown.exit_code == 0 and shown.stdout.startswith("Hits: 1 ")
+    for bad in (
+        ("transcript", "tail", "agent:main:nope", "--url", url),
+        ("transcript", "search", '"(*', "--url", url),
+        ("transcript", "search", word, "--url", url, "--key", "agent:main:nope"),
+        ("transcript", "tail", key, "--url", url, "--transcripts", "disk"),
+    ):
+        done = run(*bad)
+        assert done.exit_code == 1, bad
+        assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in done.stderr
+    assert run("transcript", "tail", key, "--url", url, "--limit", "0").exit_code == 2
+
+
+def test_export_writes_the_transcripts_and_copy_carries_them(
+    sql_transcripts: tuple[GeneratedStateDir, str], tmp_path: Path
+) -> None:
+    state, url = sql_transcripts
+    back = tmp_path / "back"
+    done = _json(run("export", "--from", url, "--state-dir", str(back), "--json"))
+    assert done["agents"][0]["transcriptsImported"] == state.transcripts["main"]
+    exported = sorted((back / "agents" / "main" / "sessions").glob("*.jsonl"))
+    originals = sorted(state.store_path("main").parent.glob("*.jsonl"))
+    assert [p.read_bytes() for p in exported] == [p.read_bytes() for p in originals]
+    copy_url = f"sqlite:///{tmp_path / 'copy.sqlite'}"
+    copied = _json(run("copy", "--from", url, "--to", copy_url, "--json"))["agents"][0]
+    assert copied["transcriptsImported"] == state.transcripts["main"]
+    bare_url = f"sqlite:///{tmp_path / 'bare.sqlite'}"
+    bare = _json(run("copy", "--from", url, "--to", bare_url, "--no-transcripts", "--json"))
+    assert bare["agents"][0]["transcriptsImported"] == 0

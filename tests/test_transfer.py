@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +12,15 @@ from typing import Any
 
 import pytest
 
-from sessionstore import SessionEntry, open_store
+from sessionstore import InvalidArgumentError, SessionEntry, SessionStore, open_store
 from sessionstore.openclaw.skillprompts import PromptBlobs
 from sessionstore.openclaw.statedir import discover_agents, load_agent, store_path
+from sessionstore.openclaw.transcripts import FileTranscripts
 from sessionstore.testing import GeneratedStateDir, generate_state_dir
 from sessionstore.transfer import (
     BATCH_SIZE,
     Checksum,
+    LineDigest,
     Status,
     copy,
     default_target,
@@ -325,3 +328,251 @@ def test_export_refuses_to_overwrite_unless_forced_and_keeps_a_backup(tmp_path: 
     assert forced.ok
     backups = list(state.store_path("main").parent.glob("sessions.json.bak.*"))
     assert len(backups) == 1 and backups[0].read_bytes() == original
+
+
+# -- transcripts: migrate --transcripts sql, export, copy -----------------------------
+
+
+def transcript_files(directory: Path) -> dict[str, bytes]:
+    """The live transcript files of a sessions directory, by name, as bytes."""
+    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.jsonl"))}
+
+
+def carried(store: SessionStore, directory: Path) -> dict[str, tuple[LineDigest, LineDigest]]:
+    """Each entry's transcript that exists in ``directory``: (the store's lines, the
+    file's lines) as digests, by session id."""
+    files = FileTranscripts(store, directory)
+    found = {}
+    for _, entry in store.iter_entries():
+        if files.exists(entry):
+            found[entry.session_id] = (
+                LineDigest.of(store.transcripts.lines(entry)),
+                LineDigest.of(files.lines(entry)),
+            )
+    return found
+
+
+@pytest.fixture
+def small_state(tmp_path: Path) -> GeneratedStateDir:
+    return generate_state_dir(
+        tmp_path / "state", agents=("main", "work"), sessions_per_agent=12, heavy_share=0.0
+    )
+
+
+def test_migrate_transcripts_into_sql_verified_resumable_and_the_files_untouched(
+    small_state: GeneratedStateDir, sql_target: str
+) -> None:
+    state = small_state
+    before = snapshot(state.state_dir)
+    report = migrate(state.state_dir, sql_target, transcripts="sql")
+    assert report.ok, [a.error for a in report.agents]
+    assert snapshot(state.state_dir) == before  # read, never written
+    for agent in report.agents:
+        files = transcript_files(state.store_path(agent.agent_id).parent)
+        assert agent.status is Status.MIGRATED
+        assert agent.transcripts_imported == len(files) == state.transcripts[agent.agent_id]
+        assert agent.lines_imported == sum(len(data.splitlines()) for data in files.values())
+        assert agent.transcripts_skipped == agent.lines_skipped == 0
+        assert not agent.warnings  # no orphan file, no archive
+        with open_store(sql_target, agent_id=agent.agent_id, transcripts="sql") as store:
+            assert store.transcripts.tier == "sql"
+            pairs = carried(store, state.store_path(agent.agent_id).parent)
+            assert len(pairs) == len(files)
+            assert all(ours == theirs for ours, theirs in pairs.values())
+            for key, entry in store.iter_entries():
+                if not store.transcripts.exists(entry):
+                    continue
+                raw = files[Path(entry.session_file or "").name]
+                assert b"".join(line + b"\n" for line in store.transcripts.lines(entry)) == raw
+                events = [json.loads(line) for line in raw.splitlines()[1:]]
+                assert store.transcripts.tail(key, limit=1000) == events
+    again = migrate(state.state_dir, sql_target, transcripts="sql")
+    assert again.ok and {a.status for a in again.agents} == {Status.SKIPPED}
+    for first, second in zip(report.agents, again.agents, strict=True):
+        assert second.transcripts_imported == second.lines_imported == 0
+        assert second.transcripts_skipped == first.transcripts_imported
+        assert second.lines_skipped == first.lines_imported
+    assert snapshot(state.state_dir) == before
+
+
+def test_migrate_without_transcripts_leaves_them_files(
+    small_state: GeneratedStateDir, tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    for tier in (None, "files"):
+        report = migrate(small_state.state_dir, target, transcripts=tier)
+        assert report.ok
+        assert all(a.transcripts_imported == a.transcripts_skipped == 0 for a in report.agents)
+    with open_store(target, transcripts="sql") as store:
+        assert store.transcripts.session_ids() == set()
+    with pytest.raises(InvalidArgumentError, match="transcripts"):
+        migrate(small_state.state_dir, target, transcripts="cloud")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="database target"):
+        migrate(small_state.state_dir, tmp_path / "twin.json", transcripts="sql")
+
+
+def test_a_dry_run_plans_the_transcripts_and_writes_nothing(
+    small_state: GeneratedStateDir, tmp_path: Path
+) -> None:
+    target = tmp_path / "db.sqlite"
+    archive = small_state.store_path("main").parent / "x.jsonl.reset.2026-01-01T00-00-00.000Z"
+    archive.write_bytes(b'{"type":"session","id":"x"}\n')
+    dry = migrate(small_state.state_dir, f"sqlite:///{target}", transcripts="sql", dry_run=True)
+    assert not target.exists()
+    assert dry.agents[0].warnings == [
+        "0 transcript files that no entry refers to and 1 archived transcripts were not "
+        f"imported; they stay files in {archive.parent}"
+    ]
+    planned = {a.agent_id: (a.transcripts_imported, a.lines_imported) for a in dry.agents}
+    done = migrate(small_state.state_dir, f"sqlite:///{target}", transcripts="sql")
+    assert {a.agent_id: (a.transcripts_imported, a.lines_imported) for a in done.agents} == planned
+    again = migrate(small_state.state_dir, f"sqlite:///{target}", transcripts="sql", dry_run=True)
+    assert all(a.transcripts_imported == 0 and a.status is Status.SKIPPED for a in again.agents)
+
+
+def test_orphan_transcripts_and_archives_are_not_imported_and_said_so(
+    messy: GeneratedStateDir, tmp_path: Path
+) -> None:
+    sessions = messy.store_path("main").parent
+    report = migrate(messy.state_dir, f"sqlite:///{tmp_path / 'db'}", transcripts="sql")
+    main = next(a for a in report.agents if a.agent_id == "main")
+    warning = next(w for w in main.warnings if "not imported" in w)
+    orphans = int(warning.split()[0])
+    assert orphans >= len(messy.orphan_transcripts["main"])
+    assert str(sessions) in warning
+    with open_store(f"sqlite:///{tmp_path / 'db'}", transcripts="sql") as store:
+        live = store.transcripts.session_ids()
+    for name in messy.orphan_transcripts["main"]:
+        assert name.removesuffix(".jsonl") not in live
+    # the legacy store's transcripts are found beside it
+    legacy = {p.stem for p in (messy.state_dir / "sessions").glob("*.jsonl")}
+    assert legacy & live
+
+
+@pytest.mark.usefixtures("no_hang")
+def test_a_transcript_that_cannot_be_read_fails_the_agent_and_a_rerun_finishes(
+    small_state: GeneratedStateDir, sql_target: str, tmp_path: Path
+) -> None:
+    state = small_state
+    before = snapshot(state.state_dir)
+    directory = state.store_path("main").parent
+    victim = [p for p in sorted(directory.glob("*.jsonl")) if "-topic-" not in p.name][3]
+    aside = tmp_path / "aside.jsonl"
+    os.rename(victim, aside)
+    os.mkfifo(victim)  # a FIFO in its place: never opened, reported
+    try:
+        first = migrate(state.state_dir, sql_target, transcripts="sql")
+    finally:
+        victim.unlink()
+        os.rename(aside, victim)
+    assert snapshot(state.state_dir) == before
+    main, work = first.agents
+    assert main.status is Status.FAILED and not first.ok
+    assert victim.stem in (main.error or "") and "not a regular file" in (main.error or "")
+    assert main.transcripts_imported == state.transcripts["main"] - 1
+    assert work.status is Status.MIGRATED and work.transcripts_imported == state.transcripts["work"]
+    with open_store(sql_target, transcripts="sql") as store:
+        assert victim.stem not in store.transcripts.session_ids()
+        assert store.count() == state.entries["main"]  # the entries are in, verified
+    again = migrate(state.state_dir, sql_target, transcripts="sql")
+    assert again.ok, [a.error for a in again.agents]
+    main, work = again.agents
+    assert main.status is Status.MIGRATED  # one transcript written
+    assert (main.transcripts_imported, main.transcripts_skipped) == (
+        1,
+        state.transcripts["main"] - 1,
+    )
+    assert work.status is Status.SKIPPED and work.transcripts_imported == 0
+    with open_store(sql_target, transcripts="sql") as store:
+        pairs = carried(store, directory)
+        assert len(pairs) == state.transcripts["main"]
+        assert all(ours == theirs for ours, theirs in pairs.values())
+
+
+def test_export_from_the_sql_tier_writes_jsonl_the_files_tier_reads_equal(
+    small_state: GeneratedStateDir, sql_target: str, tmp_path: Path
+) -> None:
+    state = small_state
+    assert migrate(state.state_dir, sql_target, transcripts="sql").ok
+    back = tmp_path / "back"
+    report = export(sql_target, state_dir=back, agents=["main", "work"])
+    assert report.ok, [a.error for a in report.agents]
+    for agent in report.agents:
+        assert agent.transcripts_imported == state.transcripts[agent.agent_id]
+        exported = transcript_files(store_path(back, agent.agent_id).parent)
+        assert exported == transcript_files(state.store_path(agent.agent_id).parent)
+        for data in exported.values():
+            assert data.endswith(b"\n")
+            assert json.loads(data.splitlines()[0])["type"] == "session"
+        with open_store(sql_target, agent_id=agent.agent_id, transcripts="sql") as store:
+            pairs = carried(store, store_path(back, agent.agent_id).parent)
+            assert len(pairs) == len(exported)
+            assert all(ours == theirs for ours, theirs in pairs.values())
+        # the files tier reads what OpenClaw reads
+        with open_store(store_path(back, agent.agent_id)) as twin:
+            for key, entry in twin.iter_entries():
+                if twin.transcripts.exists(entry):
+                    assert twin.transcripts.count(key) >= 0
+                    assert twin.transcripts.tail(key, limit=1000)
+
+
+def test_export_never_replaces_a_different_transcript_without_force(
+    small_state: GeneratedStateDir, tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert migrate(small_state.state_dir, target, transcripts="sql", agents=["main"]).ok
+    back = tmp_path / "back"
+    directory = store_path(back, "main").parent
+    directory.mkdir(parents=True)
+    originals = transcript_files(small_state.store_path("main").parent)
+    name = next(iter(originals))
+    (directory / name).write_bytes(b'{"type":"session","id":"other"}\n')
+    refused = export(target, state_dir=back, agents=["main"])
+    agent = refused.agents[0]
+    assert agent.status is Status.FAILED and "--force" in (agent.error or "")
+    assert name in (agent.error or "")
+    assert sorted(p.name for p in directory.iterdir()) == [name]  # nothing else written
+    forced = export(target, state_dir=back, agents=["main"], force=True)
+    assert forced.ok, forced.agents[0].error
+    assert (
+        transcript_files(small_state.store_path("main").parent)[name]
+        == (directory / name).read_bytes()
+    )
+    [backup] = directory.glob(f"{name}.bak.*")
+    assert backup.read_bytes() == b'{"type":"session","id":"other"}\n'
+    again = export(target, state_dir=back, agents=["main"], force=True)
+    assert again.ok and again.agents[0].transcripts_imported == 0
+    assert again.agents[0].transcripts_skipped == small_state.transcripts["main"]
+    sessions_only = export(target, out=tmp_path / "only.json", agents=["main"], transcripts=False)
+    assert sessions_only.ok and not list(tmp_path.glob("*.jsonl"))
+
+
+def test_copy_carries_transcripts_from_tier_to_tier(
+    small_state: GeneratedStateDir, tmp_path: Path, postgresql_url: str, mysql_url: str
+) -> None:
+    state = small_state
+    sqlite_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert migrate(state.state_dir, sqlite_url, transcripts="sql").ok
+    to_pg = copy(sqlite_url, postgresql_url)
+    assert to_pg.ok, [a.error for a in to_pg.agents]
+    assert [a.transcripts_imported for a in to_pg.agents] == [
+        state.transcripts[a] for a in ("main", "work")
+    ]
+    to_mysql = copy(postgresql_url, mysql_url, agents=["work"])
+    assert to_mysql.ok and to_mysql.agents[0].transcripts_imported == state.transcripts["work"]
+    twin = tmp_path / "twin" / "sessions.json"
+    to_twin = copy(mysql_url, twin, agents=["work"])  # the twin keeps files beside it
+    assert to_twin.ok and to_twin.agents[0].transcripts_imported == state.transcripts["work"]
+    assert transcript_files(state.store_path("work").parent) == transcript_files(twin.parent)
+    again = copy(sqlite_url, postgresql_url)
+    assert again.ok and all(a.transcripts_imported == 0 for a in again.agents)
+    assert sum(a.transcripts_skipped for a in again.agents) == sum(state.transcripts.values())
+    for url in (postgresql_url, mysql_url):
+        with open_store(url, agent_id="work") as store:
+            pairs = carried(store, state.store_path("work").parent)
+            assert len(pairs) == state.transcripts["work"]
+            assert all(ours == theirs for ours, theirs in pairs.values())
+    bare = copy(sqlite_url, f"sqlite:///{tmp_path / 'bare.sqlite'}", transcripts=False)
+    assert bare.ok and all(a.transcripts_imported == 0 for a in bare.agents)
+    with open_store(f"sqlite:///{tmp_path / 'bare.sqlite'}") as store:
+        assert store.transcripts.session_ids() == set()

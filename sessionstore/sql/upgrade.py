@@ -43,7 +43,13 @@ from sessionstore.sql.engine import (
     mask_url,
     sqlite_file,
 )
-from sessionstore.sql.schema import VERSION_TABLE, metadata, sessions
+from sessionstore.sql.schema import (
+    SEARCH_TABLE,
+    VERSION_TABLE,
+    metadata,
+    sessions,
+    transcript_events,
+)
 
 __all__ = [
     "SCHEMA_LOCK_TIMEOUT_S",
@@ -299,15 +305,19 @@ def repair(target: str | Engine) -> list[str]:
     url = _url(target)
     with _changing(target, "repair") as connection:
         tables = _leftovers(connection, _known_revision(connection, url))
-        if sessions.name in tables:
-            held = connection.execute(select(func.count()).select_from(sessions)).scalar_one()
+        for table in (sessions, transcript_events):
+            if table.name not in tables:
+                continue
+            held = connection.execute(select(func.count()).select_from(table)).scalar_one()
             if held:
                 raise SchemaOutdatedError(
-                    f"{_no_revision(url, tables)}; sessions holds {held} rows, so nothing is "
-                    "dropped: record the revision the tables are at with "
+                    f"{_no_revision(url, tables)}; {table.name} holds {held} rows, so nothing "
+                    "is dropped: record the revision the tables are at with "
                     f"`sessionstore db stamp REVISION --url {shlex.quote(mask_url(url))}`"
                 )
         metadata.drop_all(connection, tables=[metadata.tables[name] for name in tables])
+        if connection.dialect.name == "sqlite":  # its search table is not in the models
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {SEARCH_TABLE}")
         command.upgrade(_config(connection), "head")
         connection.commit()
     return tables

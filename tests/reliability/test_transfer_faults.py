@@ -277,3 +277,45 @@ def test_migrate_counts_transcript_files_and_reads_none_by_default(tmp_path: Pat
     _transcript(state, "a", 3)
     counted = migrate(state, target, count_messages=True).agents[0]
     assert (counted.transcripts, counted.messages) == (2, 5)
+
+
+# -- a transcript that fails its verification ------------------------------------------
+
+#: lines a database cannot hold as they are: its text has no NUL, and is valid UTF-8
+UNSTORABLE = {
+    "nul-byte": b'{"type":"message","message":{"role":"user","content":"a\x00b"}}',
+    "invalid-utf-8": b'{"type":"message","message":{"role":"user","content":"caf\xe9"}}',
+}
+
+
+@pytest.mark.parametrize("line", UNSTORABLE.values(), ids=UNSTORABLE.keys())
+def test_a_transcript_that_fails_verification_fails_its_agent_and_leaves_the_target_consistent(
+    sql_target: str, tmp_path: Path, line: bytes
+) -> None:
+    state = tmp_path / "state"
+    write_sessions(state, {KEY: {"sessionId": "a", "updatedAt": 1}, OTHER: VALID})
+    bad = _transcript(state, "a", 2)
+    with bad.open("ab") as fh:
+        fh.write(line + b"\n")
+    good = _transcript(state, "ok", 3)
+    original = bad.read_bytes(), good.read_bytes()
+    report = migrate(state, sql_target, transcripts="sql")
+    agent = report.agents[0]
+    assert agent.status is Status.FAILED and not report.ok
+    assert "session a (" in (agent.error or "") and "verification failed" in (agent.error or "")
+    assert "session ok" not in (agent.error or "")
+    assert (bad.read_bytes(), good.read_bytes()) == original  # the source is untouched
+    with open_store(sql_target, transcripts="sql") as store:
+        assert store.count() == 2 and agent.checksum is not None  # entries verified
+        tier = store.transcripts
+        assert tier.session_ids() == {"ok"}  # no unverified copy is left
+        assert tier.archives() == []
+        entry = store.get(OTHER)
+        assert entry is not None
+        assert b"".join(row + b"\n" for row in tier.lines(entry)) == good.read_bytes()
+        assert agent.transcripts_imported == 1
+    again = migrate(state, sql_target, transcripts="sql")  # fails the same way, no worse
+    assert again.agents[0].status is Status.FAILED
+    assert again.agents[0].transcripts_skipped == 1
+    with open_store(sql_target, transcripts="sql") as store:
+        assert store.transcripts.session_ids() == {"ok"}
