@@ -139,12 +139,23 @@ def db_upgrade(
 def db_downgrade(
     url: Url,
     revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes every table.")],
+    drop_transcripts: Annotated[
+        bool,
+        typer.Option(
+            "--drop-transcripts",
+            help="Below 0006, drop the SQL transcripts too (refused while there are any).",
+        ),
+    ] = False,
 ) -> None:
     """Downgrade the schema to REVISION.
 
     Example: sessionstore db downgrade --url sqlite:///state/sessions.db base
     """
-    _move(database_url(url), schema.downgrade, revision)
+
+    def step(target: str, to: str) -> None:
+        schema.downgrade(target, to, drop_transcripts=drop_transcripts)
+
+    _move(database_url(url), step, revision)
 
 
 @_command(db, "current")
