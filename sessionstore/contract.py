@@ -206,25 +206,26 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     return updated_at, key
 
 
-def encode_transcript_cursor(session_id: str, position: int) -> str:
+def encode_transcript_cursor(transcript: str, position: int) -> str:
     """An opaque cursor of :meth:`TranscriptStore.page` for the place ``position`` (a
     sequence number on the SQL tier, a byte offset on the files tier) of the transcript
-    of ``session_id``.
+    named ``transcript`` (its file name, ``<sessionId>[-topic-<topic>].jsonl``, on both
+    tiers, so that a cursor of a topic transcript is refused on the main one).
 
-    >>> cursor = encode_transcript_cursor("s1", 42)
-    >>> decode_transcript_cursor(cursor, "s1"), decode_transcript_cursor(TRANSCRIPT_START, "s1")
+    >>> cursor = encode_transcript_cursor("s1.jsonl", 42)
+    >>> decode_transcript_cursor(cursor, "s1.jsonl"), decode_transcript_cursor(TRANSCRIPT_START, "")
     (42, -1)
-    >>> decode_transcript_cursor(cursor, "s2")
+    >>> decode_transcript_cursor(cursor, "s1-topic-42.jsonl")
     Traceback (most recent call last):
     ...
     sessionstore.errors.InvalidArgumentError: invalid cursor ... (of another transcript)
     """
-    return base64.urlsafe_b64encode(orjson.dumps(["t", session_id, position])).decode().rstrip("=")
+    return base64.urlsafe_b64encode(orjson.dumps(["t", transcript, position])).decode().rstrip("=")
 
 
-def decode_transcript_cursor(cursor: str, session_id: str) -> int:
+def decode_transcript_cursor(cursor: str, transcript: str) -> int:
     """The position in :func:`encode_transcript_cursor`'s ``cursor``, which must be one
-    of the transcript of ``session_id``; :data:`TRANSCRIPT_START` is ``-1``, before the
+    of the transcript named ``transcript``; :data:`TRANSCRIPT_START` is ``-1``, before the
     first line. Anything else is an InvalidArgumentError."""
     if cursor == TRANSCRIPT_START:
         return -1
@@ -236,7 +237,7 @@ def decode_transcript_cursor(cursor: str, session_id: str) -> int:
     # Checked here so that no database sees a value its column cannot hold.
     if tag != "t" or type(position) is not int or not 0 <= position < 2**63:
         raise InvalidArgumentError(f"invalid cursor {cursor!r}")
-    if owner != session_id:
+    if owner != transcript:
         raise InvalidArgumentError(f"invalid cursor {cursor!r} (of another transcript)")
     return position
 

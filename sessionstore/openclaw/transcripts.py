@@ -920,22 +920,36 @@ class FileTranscripts:
         else:
             entry = self._entry(key)
             sessions = [] if entry is None else [(key, entry)]
+        # A session's topic transcripts are live too: <sessionId>-topic-<topic>.jsonl.
+        topics: dict[str, list[Path]] = {}
+        for path in self._files.files():
+            session_id, _, topic = path.name.removesuffix(".jsonl").partition("-topic-")
+            if topic:
+                topics.setdefault(session_id, []).append(path)
         seen: set[Path] = set()
+
+        def paths(entry: SessionEntry) -> list[Path]:
+            found = [self.path(entry), *topics.get(entry.session_id, [])]
+            fresh = [path for path in found if path not in seen]
+            seen.update(fresh)
+            return fresh
 
         def hits() -> Iterator[tuple[tuple[int, int, str], SearchHit]]:
             for found_key, entry in sessions:
-                path = self.path(entry)
-                if path in seen:
+                for path in paths(entry):
+                    yield from file_hits(found_key, entry, path)
+
+        def file_hits(
+            found_key: str, entry: SessionEntry, path: Path
+        ) -> Iterator[tuple[tuple[int, int, str], SearchHit]]:
+            for number, line in enumerate(self._files._lines(path)):
+                event = None if line is None else _parse(line)
+                text = None if event is None else message_text(event)
+                if event is None or text is None or not wanted <= words_of(text):
                     continue
-                seen.add(path)
-                for number, line in enumerate(self._files._lines(path)):
-                    event = None if line is None else _parse(line)
-                    text = None if event is None else message_text(event)
-                    if event is None or text is None or not wanted <= words_of(text):
-                        continue
-                    ms = event_time_ms(event)
-                    hit = SearchHit(found_key, entry.session_id, number, snippet(text, words), ms)
-                    yield (-(2**63) if ms is None else ms, number, found_key), hit
+                ms = event_time_ms(event)
+                hit = SearchHit(found_key, entry.session_id, number, snippet(text, words), ms)
+                yield (-(2**63) if ms is None else ms, number, found_key), hit
 
         return [hit for _, hit in heapq.nlargest(limit, hits(), key=lambda pair: pair[0])]
 

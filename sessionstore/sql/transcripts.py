@@ -548,6 +548,8 @@ class SqlTranscripts:
         for chunk in batched(lines, IMPORT_BATCH):
             batch = []
             for raw in chunk:
+                if (b"\n" if isinstance(raw, bytes | bytearray) else "\n") in raw:
+                    raise InvalidArgumentError(f"line {seq} holds a newline")
                 row, bad = self._imported(raw, ids, keys, tally)
                 row.update(agent_id=self._agent, transcript_id=transcript_id, seq=seq)
                 batch.append(row)
@@ -727,17 +729,19 @@ class SqlTranscripts:
         if found is None:
             return TranscriptPage([], None)
         session_id, live = found
+        # A cursor names its transcript as the files tier does, topic included.
+        name = _file_name(session_id, live["tr_topic"])
         params: dict[str, Any] = {**live, "n": limit + 1}
         direction = "last"
         if after is not None:
-            direction, params["pos"] = "after", decode_transcript_cursor(after, session_id)
+            direction, params["pos"] = "after", decode_transcript_cursor(after, name)
         elif before is not None:
-            direction, params["pos"] = "before", decode_transcript_cursor(before, session_id)
+            direction, params["pos"] = "before", decode_transcript_cursor(before, name)
         stmt = q.transcript_page(direction, bool(bodies))
         rows = self._store._query("read transcript", stmt, params)
         more = len(rows) > limit
         rows = rows[:limit]
-        cursor = encode_transcript_cursor(session_id, int(rows[-1][0])) if more else None
+        cursor = encode_transcript_cursor(name, int(rows[-1][0])) if more else None
         return TranscriptPage([orjson.loads(row[1]) for row in rows], cursor)
 
     def count(self, key: str, *, topic_id: TopicId = None) -> int:

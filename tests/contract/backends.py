@@ -12,6 +12,10 @@ PostgreSQL and MySQL/MariaDB tests use the servers named by
 local servers). Without a server those tests skip with the reason, unless
 ``SESSIONSTORE_REQUIRE_SERVERS=1`` (set by CI), where they fail instead.
 
+The transcript contract runs on (tier, backend) pairs, :data:`TRANSCRIPT_PAIRS`: the
+files tier beside every backend that can hold it, the SQL tier in every database. A
+:class:`TranscriptPair` records its divergences the same way, per pair.
+
 The fixtures themselves (``backend``, ``target``, ``store``, ``postgresql_url`` ...)
 are in ``tests/conftest.py``, so every test file can use them.
 """
@@ -30,10 +34,11 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from sessionstore import SessionStore, upgrade
+from sessionstore import SessionStore, open_store, upgrade
 from sessionstore.backends.jsonfile import JsonFileStore
 from sessionstore.backends.sql import SqlStore
 from sessionstore.backends.sqlite import SqliteStore
+from sessionstore.contract import TranscriptTier
 from sessionstore.sql.engine import create_sql_engine
 
 __all__ = [
@@ -43,8 +48,10 @@ __all__ = [
     "POSTGRES_URL",
     "REQUIRE_SERVERS",
     "SQL_BACKENDS",
+    "TRANSCRIPT_PAIRS",
     "Backend",
     "SqlBackedStore",
+    "TranscriptPair",
     "backend_params",
     "engine_of",
     "mysql_database",
@@ -244,3 +251,63 @@ def with_marks_of(names: Iterable[str]) -> Callable[[F], F]:
         return test
 
     return decorate
+
+
+# -- transcript tiers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TranscriptPair:
+    """One (tier, backend) pair of the transcript contract suite: a store of
+    ``backend`` whose transcripts live in ``tier`` (files in a directory of the test's
+    own, or the SQL tier in the backend's database)."""
+
+    tier: TranscriptTier
+    backend: str
+    #: Contract test name -> why this pair fails it (applied as strict xfail).
+    divergences: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The pair's test id: ``files-json``, ``sql-postgresql`` ..."""
+        return f"{self.tier}-{self.backend}"
+
+    def param(self) -> Any:
+        """This pair as a ``pytest.param`` carrying its backend's marks."""
+        return pytest.param(self.name, marks=BACKENDS[self.backend].marks, id=self.name)
+
+    def location(self, request: pytest.FixtureRequest, tmp_path: Path, agent_id: str) -> str:
+        """The store's target: a fresh database for the test (shared by the agents of
+        one test), or the agent's own ``sessions.json`` for the JSON twin."""
+        backend = BACKENDS[self.backend]
+        if not backend.is_sql:
+            return str(tmp_path / "agents" / agent_id / "sessions" / "sessions.json")
+        return str(request.getfixturevalue(backend.url_fixture))
+
+    def open(
+        self, request: pytest.FixtureRequest, tmp_path: Path, *, agent_id: str = "main"
+    ) -> SessionStore:
+        """A store of this pair for ``agent_id``; on the files tier each agent has its
+        own transcripts directory, as in an OpenClaw state directory."""
+        directory = tmp_path / "transcripts" / agent_id if self.tier == "files" else None
+        return open_store(
+            self.location(request, tmp_path, agent_id),
+            agent_id=agent_id,
+            auto_upgrade=True,
+            transcripts=self.tier,
+            transcripts_dir=directory,
+        )
+
+
+TRANSCRIPT_PAIRS: dict[str, TranscriptPair] = {
+    pair.name: pair
+    for pair in (
+        TranscriptPair("files", "json"),
+        TranscriptPair("files", "sqlite"),
+        TranscriptPair("files", "sqlite-sqlalchemy"),
+        TranscriptPair("sql", "sqlite"),
+        TranscriptPair("sql", "sqlite-sqlalchemy"),
+        TranscriptPair("sql", "postgresql"),
+        TranscriptPair("sql", "mysql"),
+    )
+}

@@ -1,16 +1,65 @@
 """Applies each backend's known divergences (``tests/contract/backends.py``): exactly
 those (test, backend) pairs are marked ``xfail(strict=True)`` with the reason, so a
-divergence fixed without updating the registry fails the suite (XPASS strict)."""
+divergence fixed without updating the registry fails the suite (XPASS strict). The
+same for the (tier, backend) pairs of the transcript suite, whose stores come from
+``transcript_store`` / ``make_transcript_store``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.contract.backends import BACKENDS
+from sessionstore import SessionStore
+from tests.contract.backends import BACKENDS, TRANSCRIPT_PAIRS
+
+__all__ = ["TranscriptStoreFactory"]
 
 HERE = Path(__file__).parent
+
+
+#: Opens another store of the test's (tier, backend) pair: ``factory(agent_id="other")``.
+TranscriptStoreFactory = Callable[..., SessionStore]
+
+
+@pytest.fixture(params=[pair.param() for pair in TRANSCRIPT_PAIRS.values()])
+def transcript_pair(request: pytest.FixtureRequest) -> str:
+    """The (tier, backend) pair a transcript contract test runs on, ``files-json`` ..."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_transcript_store(
+    transcript_pair: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[TranscriptStoreFactory]:
+    """Opens stores of this test's pair (one database per test, shared by the stores
+    it opens); all are closed at the end."""
+    opened: list[SessionStore] = []
+
+    def factory(*, agent_id: str = "main") -> SessionStore:
+        store = TRANSCRIPT_PAIRS[transcript_pair].open(request, tmp_path, agent_id=agent_id)
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def transcript_store(make_transcript_store: TranscriptStoreFactory) -> SessionStore:
+    """A fresh store of agent ``main`` whose ``transcripts`` are the pair's tier."""
+    return make_transcript_store()
+
+
+def divergences_of(item: pytest.Item) -> Mapping[str, str]:
+    """The known divergences of the backend or transcript pair ``item`` runs on."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "transcript_pair" in callspec.params:
+        return TRANSCRIPT_PAIRS[str(callspec.params["transcript_pair"])].divergences
+    backend = backend_of(item)
+    return {} if backend is None else BACKENDS[backend].divergences
 
 
 def backend_of(item: pytest.Item) -> str | None:
@@ -28,10 +77,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not item.path.is_relative_to(HERE):
             continue
-        backend = backend_of(item)
-        if backend is None:
-            continue
-        reason = BACKENDS[backend].divergences.get(getattr(item, "originalname", item.name))
+        reason = divergences_of(item).get(getattr(item, "originalname", item.name))
         if reason is not None:
             # raises: the divergence is the contract's assertion failing, not a crash
             item.add_marker(pytest.mark.xfail(strict=True, reason=reason, raises=AssertionError))
