@@ -9,12 +9,14 @@ without a filter), count and delete: median and p95 of many repetitions, interle
 with the raw-driver baseline (``benchmarks/raw_baseline.py``) on the same rows, and set
 against the JSON twin at the same N. It also measures bulk import, size on disk and,
 in a new process per store, memory; then the workload of the earlier SQLite proposal
-(1,000 sessions of ~42 KB sharing one prompt). It writes a JSON file, plots and a
-Markdown page. Usage::
+(1,000 sessions of ~42 KB sharing one prompt). Last come the transcripts
+(``benchmarks/transcripts.py``: append, tail and page, beside Google ADK, search). It
+writes a JSON file, plots and a Markdown page. Usage::
 
     python benchmarks/suite.py [--sizes 1000,10000,100000] [--backends sqlite,postgresql,json]
         [--repeats 300] [--budget 1.0] [--out benchmarks/results.json]
         [--plots docs/benchmarks] [--markdown docs/benchmarks.md] [--quick]
+        [--no-transcripts] [--transcript-search-events 100000] [--transcript-...]
 
 The exit status is 0 whether the targets are met or not: this is a measurement.
 """
@@ -759,7 +761,13 @@ and `benchmarks/results.json`: every number here was printed by the run it descr
 make bench                                           # the full run, under 10 minutes
 .venv/bin/python benchmarks/suite.py --quick         # a smoke run at small sizes
 .venv/bin/python benchmarks/suite.py --sizes 1000,10000 --backends sqlite,json
+.venv/bin/python benchmarks/transcripts.py --markdown docs/benchmarks.md  # transcripts alone
 ```
+
+The Transcripts section is also written by `benchmarks/transcripts.py --markdown
+docs/benchmarks.md` alone (its search by default over {search_alone:,} events, where the
+suite searches {search_suite:,} to stay under 10 minutes); it then says so and has a
+machine table of its own.
 
 PostgreSQL is the server at `SESSIONSTORE_TEST_POSTGRES_URL` (default
 `postgresql+psycopg://postgres@127.0.0.1:5432/test`), one new schema per store, dropped
@@ -812,24 +820,32 @@ whether the targets are met or not: it is a measurement.
 
 {machine}
 
-The run took {wall:.0f} s.
+The run took {wall:.0f} s. The machine may be shared with other work: the load averages
+at the start and the end say how busy it was, and on a busy machine the figures vary by
+tens of percent from one run to the next.
 """
 
 
 def write_markdown(
     path: Path, results: dict[str, Any], tables: list[tuple[str, list[str], Rows]],
-    plots: list[tuple[str, Path]], args: argparse.Namespace,
+    plots: list[tuple[str, Path]], args: argparse.Namespace, transcripts: str = "",
 ) -> None:  # fmt: skip
+    from benchmarks import transcripts as bench_transcripts
+
     sizes = results["settings"]["sizes"]
     page = PAGE.format(
         smallest=sizes[0], largest=sizes[-1], workload=results["workload"], filter=FILTER,
         json_max=JSON_MAX_N, sample=SAMPLE_KEYS, repeats=args.repeats,
         budget=args.budget, min_samples=MIN_SAMPLES, slow=SLOW_S, wall=results["wall_s"],
         machine=markdown_table(["Machine", ""], [[k, v] for k, v in results["machine"].items()]),
+        search_alone=bench_transcripts.SEARCH_EVENTS,
+        search_suite=bench_transcripts.SUITE_SEARCH_EVENTS,
     )  # fmt: skip
     parts = [page]
     for title, header, rows in [tables[-1], *tables[:-1]]:  # the targets first
         parts += [f"## {title}\n", markdown_table(header, rows), ""]
+    if transcripts:
+        parts += [transcripts, ""]
     if results["notes"]:
         parts += ["## Notes\n", *(f"- {note}" for note in results["notes"])]
     if plots:
@@ -851,6 +867,11 @@ def main() -> int:
     parser.add_argument("--plots", type=Path, help="write PNG plots into this directory")
     parser.add_argument("--markdown", type=Path, help="write the results page here")
     parser.add_argument("--quick", action="store_true", help="a smoke run at small sizes")
+    parser.add_argument("--no-transcripts", dest="transcripts", action="store_false",
+                        help="leave out the transcript benchmarks")  # fmt: skip
+    from benchmarks import transcripts as bench_transcripts
+
+    bench_transcripts.add_arguments(parser, prefix="transcript-")
     args = parser.parse_args()
     defaults = (
         ("300,3000", 30, 0.3, 2000) if args.quick else ("1000,10000,100000", 300, 1.0, 10_000)
@@ -910,6 +931,12 @@ def main() -> int:
             header = ["Measure", "library", "raw driver", "vs raw"]
             tables.append((title, header, proposal_rows(proposal)))
             show(*tables[-1])
+        transcripts = None
+        if args.transcripts:
+            options = bench_transcripts.options(args, "transcript-", quick=args.quick, suite=True)
+            sql = [b for b in backends if b != "json"]
+            transcripts = bench_transcripts.run(options, sql, scratch)
+            bench_transcripts.show_all(transcripts)
     targets = compute_targets(runs, imports, proposal)
     tables.append(("Targets", ["Target", "Measured", "Goal", "Result"], target_rows(targets)))
     show(*tables[-1])
@@ -927,6 +954,7 @@ def main() -> int:
             **asdict(proposal), **_pairs({"open": proposal.open, "update": proposal.update})
         },
         "targets": [{**asdict(t), "result": t.result} for t in targets],
+        "transcripts": transcripts and bench_transcripts.to_json(transcripts),
         "notes": notes,
         "wall_s": wall,
     }  # fmt: skip
@@ -934,7 +962,10 @@ def main() -> int:
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     plots = draw_plots(runs, args.plots) if args.plots else []
     if args.markdown:
-        write_markdown(args.markdown, results, tables, plots, args)
+        section = ""
+        if transcripts is not None:
+            section = bench_transcripts.section(transcripts, "run by `benchmarks/suite.py`")
+        write_markdown(args.markdown, results, tables, plots, args, section)
     return 0
 
 
