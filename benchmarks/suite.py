@@ -765,9 +765,9 @@ make bench                                           # the full run, under 10 mi
 ```
 
 The Transcripts section is also written by `benchmarks/transcripts.py --markdown
-docs/benchmarks.md` alone (its search by default over {search_alone:,} events, where the
-suite searches {search_suite:,} to stay under 10 minutes); it then says so and has a
-machine table of its own.
+docs/benchmarks.md` alone (by default searching {search_alone:,} events and beside an ADK
+session of {adk_alone:,}, where the suite takes {search_suite:,} and {adk_suite:,} to stay
+under 10 minutes); it then says so and has a machine table of its own.
 
 PostgreSQL is the server at `SESSIONSTORE_TEST_POSTGRES_URL` (default
 `postgresql+psycopg://postgres@127.0.0.1:5432/test`), one new schema per store, dropped
@@ -840,6 +840,8 @@ def write_markdown(
         machine=markdown_table(["Machine", ""], [[k, v] for k, v in results["machine"].items()]),
         search_alone=bench_transcripts.SEARCH_EVENTS,
         search_suite=bench_transcripts.SUITE_SEARCH_EVENTS,
+        adk_alone=bench_transcripts.ADK_EVENTS,
+        adk_suite=bench_transcripts.SUITE_ADK_EVENTS,
     )  # fmt: skip
     parts = [page]
     for title, header, rows in [tables[-1], *tables[:-1]]:  # the targets first

@@ -20,7 +20,8 @@ time. ``benchmarks/suite.py`` runs this too (``make bench``). Usage::
         [--budget 1.0] [--out benchmarks/transcripts.json] [--markdown docs/benchmarks.md]
 
 ``--markdown`` puts the results in that page's ``## Transcripts`` section, leaving the
-rest of the page as it is.
+rest of the page as it is; ``--from-json benchmarks/transcripts.json`` writes a saved
+run's results again, without running anything.
 
 The exit status is 0 whether the targets are met or not: this is a measurement.
 """
@@ -99,6 +100,9 @@ ROLLBACK_SHARE = 0.01
 #: events searched by default, here and in the suite (which must stay under 10 minutes)
 SEARCH_EVENTS = 1_000_000
 SUITE_SEARCH_EVENTS = 100_000
+#: events of ADK's session, likewise (ADK writes about 100 a second, one at a time)
+ADK_EVENTS = 10_000
+SUITE_ADK_EVENTS = 2_000
 #: message bodies made per step of the cycle
 VARIANTS = 20_000
 SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
@@ -667,14 +671,16 @@ def add_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
                        "the suite)")  # fmt: skip
     group.add_argument(f"--{prefix}search-sessions", type=int,
                        help="sessions they are in (one per 100 events)")  # fmt: skip
-    group.add_argument(f"--{prefix}adk-events", type=int, help="events of the ADK session (10,000)")
+    group.add_argument(f"--{prefix}adk-events", type=int,
+                       help=f"events of the ADK session ({ADK_EVENTS:,}; {SUITE_ADK_EVENTS:,} in "
+                       "the suite)")  # fmt: skip
 
 
 def options(args: argparse.Namespace, prefix: str = "", *, quick: bool, suite: bool = False
             ) -> argparse.Namespace:  # fmt: skip
     """This benchmark's settings from ``args`` (options named with ``prefix``), each
     missing one its default: small with ``quick``, a smaller search in the suite (which
-    must stay under 10 minutes)."""
+    must stay under 10 minutes) and a shorter ADK session."""
     found = argparse.Namespace(
         **{name: getattr(args, prefix.replace("-", "_") + name, None) for name in OPTIONS},
         repeats=args.repeats, budget=args.budget,
@@ -683,7 +689,7 @@ def options(args: argparse.Namespace, prefix: str = "", *, quick: bool, suite: b
     defaults = {
         "sizes": "100,1000,3000" if quick else "100,1000,10000,100000",
         "search_events": 20_000 if quick else search,
-        "adk_events": 600 if quick else 10_000,
+        "adk_events": 600 if quick else SUITE_ADK_EVENTS if suite else ADK_EVENTS,
         "repeats": 30 if quick else 300,
         "budget": 0.3 if quick else 1.0,
     }
@@ -711,7 +717,7 @@ def run(args: argparse.Namespace, backends: list[str], scratch: Path) -> Results
         for backend in backends:
             results.appends.append(bench_append(backend, args, scratch))
     if "reads" in parts:
-        console.rule("Transcripts: tail and page against the session's length")
+        console.rule("Transcripts: Tail and page against the session's length")
         for tier in ("sql", "files"):
             results.reads += bench_reads(tier, sizes, args, scratch)
     if "adk" in parts:
@@ -764,7 +770,8 @@ figures move by tens of percent from one run to the next.
   `GetSessionConfig(num_recent_events=50)`, and without (every event), each run to
   completion on one event loop, in turn with `tail(key, limit=50)` and `page(key,
   limit=50)` on a SQLite store of the same events, a garbage collection after each
-  call, untimed.
+  call, untimed. The session's length is `--adk-events` ({adk_alone:,} by default;
+  {adk_suite:,} in `benchmarks/suite.py`).
 - *Search*: {events:,} events in {sessions:,} sessions ({per:,} each, their start
   times spread over 60 days); words planted at set rates make one- and two-word
   queries from very common to rare; `search(query, limit=20)`. The matching events
@@ -785,14 +792,14 @@ def section(results: Results, how: str, machine_info: dict[str, str] | None = No
         how=how, wall=results.wall_s, repeats=settings["repeats"], budget=settings["budget_s"],
         sizes=shown, adk=settings["adk_events"], events=events // sessions * sessions,
         sessions=sessions, per=events // sessions, alone=SEARCH_EVENTS, suite=SUITE_SEARCH_EVENTS,
+        adk_alone=ADK_EVENTS, adk_suite=SUITE_ADK_EVENTS,
     )  # fmt: skip
     parts = ["## Transcripts\n", text]
     if machine_info:
         parts += [markdown_table(["Machine", ""], [[k, v] for k, v in machine_info.items()]), ""]
     parts += ["### Targets\n", markdown_table(TARGETS, target_rows(targets(results))), ""]
     for title, header, rows in tables(results):
-        name = title.removeprefix("Transcripts: ")
-        parts += [f"### {name[0].upper()}{name[1:]}\n", markdown_table(header, rows), ""]
+        parts += [f"### {title.removeprefix('Transcripts: ')}\n", markdown_table(header, rows), ""]
     if results.notes:
         parts += [*(f"- {note}" for note in results.notes), ""]
     return "\n".join(parts).rstrip() + "\n"
@@ -851,7 +858,7 @@ def tables(results: Results) -> list[tuple[str, list[str], Rows]]:
              _ratio(a.library.median_ms / a.raw_full.median_ms)]
             for a in results.appends
         ]  # fmt: skip
-        out.append(("Transcripts: append one event, against the bare driver", APPENDS, rows))
+        out.append(("Transcripts: Append one event, against the bare driver", APPENDS, rows))
     if results.reads:
         sizes = sorted({r.events for r in results.reads})
         header = ["Tier", "Operation", *(f"{n:,} events, ms" for n in sizes),
@@ -863,7 +870,7 @@ def tables(results: Results) -> list[tuple[str, list[str], Rows]]:
                 cells = [_stat(by_n[n].latency[op]) if n in by_n else "-" for n in sizes]
                 ratio = by_n[sizes[-1]].latency[op].median_ms / by_n[sizes[0]].latency[op].median_ms
                 rows.append([tier, label, *cells, _ratio(ratio)])
-        out.append(("Transcripts: tail and page against the session's length", header, rows))
+        out.append(("Transcripts: Tail and page against the session's length", header, rows))
     if adk := results.adk:
         rows = [
             [f"ADK {adk.adk_version} get_session(num_recent_events=50)", _stat(adk.adk_recent),
@@ -875,7 +882,7 @@ def tables(results: Results) -> list[tuple[str, list[str], Rows]]:
             ["sessionstore page(key, limit=50)", _stat(adk.page), str(adk.page.samples),
              _ratio(adk.page.median_ms / adk.tail.median_ms)],
         ]  # fmt: skip
-        title = f"Transcripts: the last 50 of {adk.events:,} events, beside Google ADK (SQLite)"
+        title = f"Transcripts: The last 50 of {adk.events:,} events, beside Google ADK (SQLite)"
         out.append((title, ADK_HEADER, rows))
     if results.searches:
         rows = [
@@ -900,7 +907,7 @@ def tables(results: Results) -> list[tuple[str, list[str], Rows]]:
                        f"sql tier ({s.backend})", f"{s.events:,}", f"{s.build_s:.1f}",
                        f"{s.events / s.build_s:,.0f}", f"{s.disk_mb:,.0f}"])  # fmt: skip
     if builds:
-        out.append(("Transcripts: loading the events", BUILD_HEADER, builds))
+        out.append(("Transcripts: Loading the events", BUILD_HEADER, builds))
     return out
 
 
@@ -954,6 +961,35 @@ def to_json(results: Results) -> dict[str, Any]:
     }
 
 
+def from_json(document: dict[str, Any]) -> Results:
+    """The results of a run from its JSON file (:func:`to_json`), to write them again."""
+
+    def stat(value: dict[str, Any]) -> Stat:
+        return Stat(**value)
+
+    results = Results(settings=document["settings"], notes=document["notes"],
+                      wall_s=document["wall_s"])  # fmt: skip
+    results.appends = [
+        AppendRun(a["backend"], stat(a["library"]), stat(a["raw_row"]), stat(a["raw_full"]),
+                  a["events_before"])
+        for a in document["appends"]
+    ]  # fmt: skip
+    results.reads = [
+        ReadRun(r["tier"], r["events"], r["build_s"], {k: stat(v) for k, v in r["latency"].items()})
+        for r in document["reads"]
+    ]
+    if adk := document["adk"]:
+        results.adk = AdkRun(adk["events"], adk["adk_version"], adk["build_s"],
+                             stat(adk["adk_recent"]), stat(adk["adk_all"]), stat(adk["tail"]),
+                             stat(adk["page"]))  # fmt: skip
+    results.searches = [
+        SearchRun(s["backend"], s["events"], s["sessions"], s["build_s"], s["disk_mb"],
+                  [{**q, "stat": stat(q["stat"])} for q in s["queries"]])
+        for s in document["searches"]
+    ]  # fmt: skip
+    return results
+
+
 def available_backends(wanted: list[str], notes: list[str]) -> tuple[list[str], str | None]:
     """``wanted`` without an unreachable PostgreSQL (noted), and its version."""
     backends = [b for b in wanted if b in ("sqlite", "postgresql")]
@@ -980,7 +1016,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run at small sizes")
     parser.add_argument("--parts", default=",".join(PARTS),
                         help="which parts to run, comma-separated (all four)")  # fmt: skip
+    parser.add_argument("--from-json", type=Path,
+                        help="run nothing: show (and with --markdown write) the results "
+                        "that run saved in this file")  # fmt: skip
     given = parser.parse_args()
+    if given.from_json:
+        document = json.loads(given.from_json.read_text(encoding="utf-8"))
+        saved = from_json(document)
+        show_all(saved)
+        if given.markdown:
+            replace_section(given.markdown, section(saved, "run alone", document["machine"]))
+        return 0
     args = options(given, quick=given.quick)
     args.parts = [p.strip() for p in given.parts.split(",") if p.strip()]
     if unknown := set(args.parts) - set(PARTS):

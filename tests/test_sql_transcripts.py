@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import text
 
 from sessionstore import (
@@ -30,6 +31,8 @@ from sessionstore.contract import (
     decode_transcript_cursor,
     encode_transcript_cursor,
 )
+from sessionstore.sql import statements as q
+from sessionstore.sql.schema import transcript_events
 from sessionstore.sql.transcripts import SqlTranscripts
 from tests.contract.backends import engine_of, sql_store
 from tests.reliability.workloads import StartSignal, run_workers
@@ -472,3 +475,19 @@ def test_concurrent_appenders_leave_no_gap_and_no_duplicate(
     entry = store.get(KEY)
     assert entry is not None and entry.message_count == total
     assert store.transcripts.count(KEY) == total
+
+
+@pytest.mark.postgres
+def test_postgresql_search_can_use_its_index(postgresql_url: str) -> None:
+    """The query's expression is the index's (revision 0006): if they drift apart,
+    PostgreSQL scans every event, which no small-table test would notice. With
+    sequential scans priced out, the plan names the index only if it can use it."""
+    with open_store(postgresql_url, auto_upgrade=True) as opened:
+        opened.put(KEY, {"sessionId": "s-main", "updatedAt": 1})
+        opened.transcripts.append(KEY, [message("rollback plan")])
+        statement = sa.select(transcript_events.c.seq).where(q.POSTGRESQL_MATCH)
+        with engine_of(opened) as engine, engine.connect() as conn:
+            conn.execute(text("SET enable_seqscan = off"))
+            compiled = statement.compile(dialect=engine.dialect)
+            plan = conn.exec_driver_sql(f"EXPLAIN {compiled}", {"q": "rollback"}).all()
+    assert "ix_transcript_events_search" in "\n".join(row[0] for row in plan)

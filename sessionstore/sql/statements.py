@@ -393,6 +393,11 @@ _EVENTS_OF = and_(_E.c.agent_id == bindparam("tr_agent"), _E.c.transcript_id == 
 SEARCH_WORDS = func.regexp_replace(
     _E.c.search_text, literal_column("'\\W+'"), literal_column("' '"), literal_column("'g'")
 )
+_SIMPLE: ColumnElement[str] = literal_column("'simple'")
+#: PostgreSQL's full-text condition on ``:q``, on exactly the expression of its index
+POSTGRESQL_MATCH = func.to_tsvector(_SIMPLE, SEARCH_WORDS).op("@@")(
+    func.plainto_tsquery(_SIMPLE, bindparam("q"))
+)
 # The lines a reader is given: not the header, nor lines that are not JSON objects.
 _VISIBLE = and_(_E.c.kind.is_not(None), _E.c.kind != "session")
 
@@ -541,12 +546,7 @@ def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
         )
         source = _FTS.join(_E, indexed).join(_T, of_transcript)
     elif dialect == "postgresql":
-        simple: ColumnElement[str] = literal_column("'simple'")
-        conditions.append(
-            func.to_tsvector(simple, SEARCH_WORDS).op("@@")(
-                func.plainto_tsquery(simple, bindparam("q"))
-            )
-        )
+        conditions.append(POSTGRESQL_MATCH)
     else:
         conditions.append(_E.c.search_text.match(bindparam("q")))
     return (
