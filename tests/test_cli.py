@@ -611,9 +611,10 @@ def test_transcript_tail_and_search_on_either_tier(
     assert hits["count"] == len(hits["hits"]) >= 1 and hits["transcripts"] == "sql"
     assert all(word.casefold() in hit["snippet"].casefold() for hit in hits["hits"])
     same = _json(run("transcript", "search", word, "--url", url, *as_files, "--json"))
-    assert [(h["key"], h["position"]) for h in same["hits"]] == [
-        (h["key"], h["position"]) for h in hits["hits"]
-    ]
+    # The files also hold topic transcripts that migrate left as files (it reports
+    # them): every hit of the SQL tier is found in the files too.
+    found_in_files = {(h["key"], h["sessionId"], h["position"]) for h in same["hits"]}
+    assert found_in_files >= {(h["key"], h["sessionId"], h["position"]) for h in hits["hits"]}
     narrowed = _json(run("transcript", "search", word, "--url", url, "--key", key, "--json"))
     assert {hit["key"] for hit in narrowed["hits"]} <= {key}
     shown = run("transcript", "search", word, "--url", url, "--limit", "1")
