@@ -284,9 +284,9 @@ def test_pages_and_cursors(store: SessionStore) -> None:
     rest = transcripts.page(KEY, after=forward.next_cursor, limit=3)
     assert [event["id"] for event in rest.items] == ["e4", "e5", "e6"]
     assert rest.next_cursor is None
-    assert decode_transcript_cursor(forward.next_cursor, "s-main") == 4
-    negative = base64.urlsafe_b64encode(orjson.dumps(["t", "s-main", -1])).decode()
-    for bad in ("garbage", encode_transcript_cursor("s-other", 2), "", negative, "W10"):
+    assert decode_transcript_cursor(forward.next_cursor, "s-main.jsonl") == 4
+    negative = base64.urlsafe_b64encode(orjson.dumps(["t", "s-main.jsonl", -1])).decode()
+    for bad in ("garbage", encode_transcript_cursor("s-other.jsonl", 2), "", negative, "W10"):
         with pytest.raises(InvalidArgumentError, match="invalid cursor"):
             transcripts.page(KEY, before=bad)
     with pytest.raises(InvalidArgumentError):
