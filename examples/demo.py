@@ -142,7 +142,7 @@ def report_table(report: TransferReport) -> Table:
         table.add_row(
             agent.agent_id,
             f"[{style}]{agent.status.value}[/{style}]",
-            *(f"{n:,}" for n in counts),
+            *("-" if n is None else f"{n:,}" for n in counts),  # messages: when counted
             agent.checksum[:16] if agent.checksum else escape(agent.error or "-"),
         )
     return table
