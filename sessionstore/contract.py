@@ -35,6 +35,7 @@ import orjson
 
 from sessionstore.entry import SessionEntry, SessionPage, validate_key
 from sessionstore.errors import InvalidArgumentError
+from sessionstore.events import Tally
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -470,6 +471,27 @@ class AppendResult:
     total_tokens: int | None
     created: bool
 
+    @classmethod
+    def of(
+        cls, path: Path | None, tally: Tally, *, written: int, skipped: int, created: bool
+    ) -> AppendResult:
+        """The result of writing ``written`` events whose counts are ``tally``."""
+        return cls(
+            path,
+            written=written,
+            skipped=skipped,
+            messages=tally.messages,
+            input_tokens=tally.input_tokens,
+            output_tokens=tally.output_tokens,
+            total_tokens=tally.total_tokens,
+            created=created,
+        )
+
+    @property
+    def tally(self) -> Tally:
+        """The counts of the written events."""
+        return Tally(self.messages, self.input_tokens, self.output_tokens, self.total_tokens)
+
 
 @dataclass(frozen=True)
 class TranscriptStats:
@@ -502,6 +524,24 @@ class TranscriptPage:
 
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+    @staticmethod
+    def check(before: str | None, after: str | None, limit: int) -> None:
+        """Refuse both cursors at once, or a limit outside 1..MAX_PAGE_SIZE."""
+        if before is not None and after is not None:
+            raise InvalidArgumentError("page takes before= or after=, not both")
+        check_limit(limit)
+
+    @classmethod
+    def of(
+        cls, items: list[dict[str, Any]], positions: list[int], limit: int, transcript: str
+    ) -> TranscriptPage:
+        """The page of the first ``limit`` of the ``items`` read, whose places in the
+        transcript named ``transcript`` are ``positions``: a page reads one more than
+        ``limit``, and one more means that another page follows."""
+        if len(positions) <= limit:
+            return cls(items[:limit], None)
+        return cls(items[:limit], encode_transcript_cursor(transcript, positions[limit - 1]))
 
 
 @dataclass(frozen=True)

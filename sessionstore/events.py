@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -115,6 +115,36 @@ class Tally:
             self.output_tokens += _count(usage.get("output")) or 0
             if (total := _count(usage.get("totalTokens"))) is not None:
                 self.total_tokens = total
+
+    def entry_changes(
+        self,
+        message_count: int | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        full_count: Callable[[], int],
+    ) -> dict[str, Any]:
+        """The entry fields (JSON names) that appending these events to the entry's own
+        transcript moves, given the entry's counters. An entry that never counted its
+        messages gets the transcript's full count (``full_count()``, asked only then);
+        tokens add up; the last ``totalTokens`` wins and is fresh.
+
+        >>> tally = Tally(messages=2, input_tokens=5, output_tokens=7, total_tokens=40)
+        >>> tally.entry_changes(3, None, 1, lambda: 0)
+        {'messageCount': 5, 'inputTokens': 5, 'outputTokens': 8, 'totalTokens': 40, \
+'totalTokensFresh': True}
+        """
+        changes: dict[str, Any] = {}
+        if message_count is None:
+            changes["messageCount"] = full_count()
+        elif self.messages:
+            changes["messageCount"] = message_count + self.messages
+        if self.input_tokens or self.output_tokens or self.total_tokens is not None:
+            changes["inputTokens"] = (input_tokens or 0) + self.input_tokens
+            changes["outputTokens"] = (output_tokens or 0) + self.output_tokens
+        if self.total_tokens is not None:
+            changes["totalTokens"] = self.total_tokens
+            changes["totalTokensFresh"] = True
+        return changes
 
 
 def idempotency_key(event: Mapping[str, Any]) -> str | None:

@@ -28,7 +28,15 @@ from typing import Any
 
 from sessionstore.entry import MAX_KEY_BYTES, SessionSummary, count_of, timestamp_of
 
-__all__ = ["INDEX_COLUMNS", "SHORT_TEXT", "project", "summary_from_columns", "truncate_utf8"]
+__all__ = [
+    "COUNT_COLUMNS",
+    "INDEX_COLUMNS",
+    "SHORT_TEXT",
+    "count_columns",
+    "project",
+    "summary_from_columns",
+    "truncate_utf8",
+]
 
 #: Size of the short text columns in bytes of UTF-8; longer values are indexed by
 #: their beginning (a bound in bytes keeps every index within MySQL's 3072 bytes).
@@ -54,6 +62,8 @@ _COUNT_FIELDS = {
     "output_tokens": "outputTokens",
     "message_count": "messageCount",
 }
+#: The projected counters, which an append moves.
+COUNT_COLUMNS = tuple(_COUNT_FIELDS)
 
 #: Every projected column, in table order.
 INDEX_COLUMNS: tuple[str, ...] = (
@@ -91,6 +101,11 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def count_columns(entry: Mapping[str, Any]) -> dict[str, int | None]:
+    """The counter columns (:data:`COUNT_COLUMNS`) of one entry's JSON object."""
+    return {column: count_of(entry.get(field)) for column, field in _COUNT_FIELDS.items()}
+
+
 def project(entry: Mapping[str, Any]) -> dict[str, Any]:
     """Index column values for one entry given as its JSON object (camelCase keys)."""
     columns: dict[str, Any] = {
@@ -99,8 +114,7 @@ def project(entry: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": timestamp_of(entry.get("sessionStartedAt")),
         "archived": timestamp_of(entry.get("archivedAt")) is not None,
     }
-    for column, field in _COUNT_FIELDS.items():
-        columns[column] = count_of(entry.get(field))
+    columns.update(count_columns(entry))
     for column, field in _TEXT_FIELDS.items():
         columns[column] = _text(entry.get(field))
     columns["spawned_by"] = _text(entry.get("spawnedBy"), MAX_KEY_BYTES)

@@ -339,6 +339,64 @@ def test_counters_follow_the_files_tier_rules(store: SessionStore) -> None:
     )
 
 
+SKILLS = {"prompt": "Use the skills. " * 64, "skills": [{"name": "weather"}]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "counts"),
+    [
+        pytest.param({}, (None, None, None), id="no-counters"),
+        pytest.param({"messageCount": 9, "inputTokens": 995}, (9, 995, None), id="digits-grow"),
+        pytest.param(
+            {"messageCount": 99, "skillsSnapshot": SKILLS}, (99, None, None), id="blob-grows"
+        ),
+        pytest.param(
+            {
+                "messageCount": 12,
+                "inputTokens": 100,
+                "outputTokens": 100,
+                "totalTokens": 10,
+                "totalTokensFresh": True,
+                "skillsSnapshot": SKILLS,
+            },
+            (12, 100, 100),
+            id="blob-same-size",
+        ),
+        pytest.param({"messageCount": 2.5, "outputTokens": 1e3}, (2, None, 1000), id="as-written"),
+        pytest.param({"messageCount": 3, "label": "cut \ud83d"}, (3, None, None), id="surrogate"),
+    ],
+)
+def test_counters_move_in_the_entry_as_stored(
+    store: SessionStore, fields: dict[str, Any], counts: tuple[int | None, ...]
+) -> None:
+    """Every shape of stored entry (blobs, numbers as written, lone surrogates kept as
+    text) gets the same counters and keeps everything else, read back validated."""
+    store.put(KEY, {"sessionId": "s-main", "updatedAt": 1, "note": "kept", **fields})
+    before, version = store.get_with_version(KEY)
+    assert before is not None
+    usage = {"input": 5, "output": 7, "totalTokens": 40}
+    reply = {"type": "message", "message": {"role": "assistant", "content": "ok", "usage": usage}}
+    store.transcripts.append(KEY, [message("hi"), reply])
+    after, moved = store.get_with_version(KEY)
+    assert after is not None and moved > version
+    messages, input_tokens, output_tokens = counts
+    expected = before.with_fields(
+        message_count=2 if messages is None else messages + 2,
+        input_tokens=(input_tokens or 0) + 5,
+        output_tokens=(output_tokens or 0) + 7,
+        total_tokens=40,
+        totalTokensFresh=True,
+    )
+    assert after.to_dict() == expected.to_dict()
+    (summary,) = [item for item in store.list().items if item.key == KEY]
+    assert (summary.message_count, summary.input_tokens, summary.output_tokens) == (
+        expected.message_count,
+        expected.input_tokens,
+        expected.output_tokens,
+    )
+    assert summary.total_tokens == 40
+
+
 def test_import_and_lines_round_trip_verbatim(store: SessionStore) -> None:
     transcripts = store.transcripts
     transcripts.append(KEY, [message("to be replaced")])

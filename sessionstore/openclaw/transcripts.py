@@ -22,6 +22,7 @@ without ever being held in memory whole.
 from __future__ import annotations
 
 import errno
+import functools
 import heapq
 import os
 import re
@@ -48,7 +49,6 @@ from sessionstore.contract import (
     TranscriptStats,
     check_limit,
     decode_transcript_cursor,
-    encode_transcript_cursor,
     event_header,
 )
 from sessionstore.entry import SessionEntry, as_entry, validate_key
@@ -390,15 +390,8 @@ class Transcripts:
                 created = _append_lines(path, out, header)
             except OSError as exc:
                 raise StoreUnavailableError(f"cannot write {path}: {exc.strerror}") from exc
-        return AppendResult(
-            path,
-            written=len(batch) - skipped,
-            skipped=skipped,
-            messages=tally.messages,
-            input_tokens=tally.input_tokens,
-            output_tokens=tally.output_tokens,
-            total_tokens=tally.total_tokens,
-            created=created,
+        return AppendResult.of(
+            path, tally, written=len(batch) - skipped, skipped=skipped, created=created
         )
 
     def archive(
@@ -652,24 +645,17 @@ def _append_counted(
         result = transcripts._append_locked(path, entry.session_id, batch, cwd)
         if not result.written or path != transcripts.path(entry):
             return result  # the counters mirror the entry's own transcript only
-        full_count: list[int] = []  # counted once, even if the store retries fn
+
+        @functools.cache  # counted once, even if the store retries advance
+        def full_count() -> int:
+            return transcripts._stats(path).messages
 
         def advance(current: SessionEntry | None) -> SessionEntry | None:
             if current is None or current.session_id != entry.session_id:
                 return None
-            changes: dict[str, Any] = {}
-            if current.message_count is None:
-                if not full_count:
-                    full_count.append(transcripts._stats(path).messages)
-                changes["messageCount"] = full_count[0]
-            elif result.messages:
-                changes["messageCount"] = current.message_count + result.messages
-            if result.input_tokens or result.output_tokens or result.total_tokens is not None:
-                changes["inputTokens"] = (current.input_tokens or 0) + result.input_tokens
-                changes["outputTokens"] = (current.output_tokens or 0) + result.output_tokens
-            if result.total_tokens is not None:
-                changes["totalTokens"] = result.total_tokens
-                changes["totalTokensFresh"] = True
+            changes = result.tally.entry_changes(
+                current.message_count, current.input_tokens, current.output_tokens, full_count
+            )
             return current.with_fields(**changes) if changes else None
 
         store.update(key, advance)
@@ -857,9 +843,7 @@ class FileTranscripts:
         """One page of events, read from a byte offset (the cursor) backwards (newest
         first) or forwards (``after=``): O(page) bytes, never the whole file. A cursor
         is the offset of a line start in this transcript, else InvalidArgumentError."""
-        if before is not None and after is not None:
-            raise InvalidArgumentError("give before= or after=, not both")
-        check_limit(limit)
+        TranscriptPage.check(before, after, limit)
         found = self._existing(key, topic_id)
         if found is None:
             return TranscriptPage([], None)
@@ -889,9 +873,7 @@ class FileTranscripts:
                         marks.append(offset)
                         if len(items) > limit:
                             break
-        if len(items) <= limit:
-            return TranscriptPage(items, None)
-        return TranscriptPage(items[:limit], encode_transcript_cursor(name, marks[limit - 1]))
+        return TranscriptPage.of(items, marks, limit, name)
 
     def count(self, key: str, *, topic_id: TopicId = None) -> int:
         """The messages of the current transcript: the entry's ``messageCount`` (which

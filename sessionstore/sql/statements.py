@@ -48,7 +48,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, ReturningDelete
 
 from sessionstore.contract import Filters
-from sessionstore.projection import INDEX_COLUMNS
+from sessionstore.projection import COUNT_COLUMNS, INDEX_COLUMNS
 from sessionstore.sql.blobs import BLOB_COLUMNS
 from sessionstore.sql.schema import SEARCH_TABLE, imports
 from sessionstore.sql.schema import blobs as blob_table
@@ -68,6 +68,7 @@ __all__ = [
     "INSERT_ROW",
     "LOCK_ROW",
     "RAISE_FLOOR",
+    "UPDATE_COUNTS",
     "UPDATE_ROW",
     "blob_upsert",
     "count",
@@ -108,6 +109,17 @@ UPDATE_ROW = (
     .values(
         {
             **{name: bindparam(f"new_{name}") for name in (*INDEX_COLUMNS, *CONTENT)},
+            "version": _BUMP,
+        }
+    )
+)
+#: the counters of an entry and its entry_json, as an append moves them
+UPDATE_COUNTS = (
+    update(t)
+    .where(_KEY)
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in ("entry_json", *COUNT_COLUMNS)},
             "version": _BUMP,
         }
     )

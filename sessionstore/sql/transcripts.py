@@ -36,6 +36,7 @@ archived) with its counters; ``transcript_events`` one row per line, numbered by
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -58,10 +59,9 @@ from sessionstore.contract import (
     batched,
     check_limit,
     decode_transcript_cursor,
-    encode_transcript_cursor,
     event_header,
 )
-from sessionstore.entry import SessionEntry, as_entry, validate_key
+from sessionstore.entry import SessionEntry, as_entry, check_size, loads_json, validate_key
 from sessionstore.errors import InvalidArgumentError, SessionNotFoundError, SessionStoreError
 from sessionstore.events import (
     DUMP_OPTIONS,
@@ -81,6 +81,7 @@ from sessionstore.events import (
     words_of,
 )
 from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.projection import count_columns
 from sessionstore.sql import statements as q
 from sessionstore.sql.blobs import Blob
 
@@ -132,6 +133,7 @@ class _Store(Protocol):
 
     _agent_id: str
     _dialect: str
+    _max_entry_bytes: int
 
     def _query(self, action: str, stmt: Any, params: Mapping[str, Any]) -> list[Row]: ...
 
@@ -212,20 +214,48 @@ def _line_columns(event: Mapping[str, Any], line: str, size: int) -> dict[str, A
     }
 
 
-def _topic(entry: SessionEntry, topic_id: TopicId) -> str:
-    """The ``topic`` column of the transcript of ``entry``: ``topic_id``, else the topic
-    in the entry's ``sessionFile`` name, else ``""``."""
+def _topic(session_id: str, session_file: Any, topic_id: TopicId) -> str:
+    """The ``topic`` column of an entry's transcript: ``topic_id``, else the topic in
+    the name of the entry's ``sessionFile``, else ``""``."""
     if topic_id is not None:
-        transcript_file_name(entry.session_id, topic_id)  # refuses what is not a topic
+        transcript_file_name(session_id, topic_id)  # refuses what is not a topic
         topic = str(topic_id)
         if not topic:
             raise InvalidArgumentError("topic id must not be empty")
     else:
-        name = re.split(r"[\\/]", (entry.session_file or "").strip())[-1]
-        topic = topic_of_file(entry.session_id, name) or ""
+        file = session_file.strip() if isinstance(session_file, str) else ""
+        topic = topic_of_file(session_id, re.split(r"[\\/]", file)[-1]) or ""
     if "\x00" in topic or len(topic.encode(errors="surrogatepass")) > _TOPIC_BYTES:
         raise InvalidArgumentError(f"topic id {topic_id!r} is not a usable topic")
     return topic
+
+
+def _entry_topic(entry: SessionEntry, topic_id: TopicId) -> str:
+    return _topic(entry.session_id, entry.session_file, topic_id)
+
+
+def _entry_object(entry_json: Any) -> tuple[dict[str, Any], bool]:
+    """The entry's JSON object in a row's ``entry_json``, and whether the column holds
+    it as such (not as its JSON text in a string, as ``row_params`` stores an entry
+    with lone surrogates). Its large values are nulls (their digests are columns)."""
+    data = loads_json(entry_json) if isinstance(entry_json, str | bytes) else entry_json
+    if isinstance(data, str):
+        return loads_json(data), False
+    return data, True
+
+
+def _in_place(entry: dict[str, Any], changes: Mapping[str, Any], has_blobs: bool) -> bytes | None:
+    """``entry`` (a stored JSON object) with ``changes`` made, encoded as the row's
+    ``entry_json``; ``None`` when it must be rewritten whole: it holds lone surrogates
+    (stored as text), or it has blobs and grows, so that its size has to be checked
+    with the blobs against the store's limit."""
+    try:
+        before = len(orjson.dumps(entry)) if has_blobs else 0
+        entry.update(changes)
+        encoded = orjson.dumps(entry)
+    except orjson.JSONEncodeError:
+        return None
+    return None if has_blobs and len(encoded) > before else encoded
 
 
 def _file_name(session_id: str, topic: str) -> str:
@@ -264,12 +294,16 @@ class SqlTranscripts:
         return {"tr_agent": self._agent, "tr_session": session_id, "tr_topic": topic}
 
     def _find(self, key: str, topic_id: TopicId) -> tuple[str, dict[str, Any]] | None:
-        """The session id of ``key``'s entry and its live transcript's parameters."""
+        """The session id of ``key``'s entry and its live transcript's parameters (the
+        entry's JSON is parsed, not validated: the store validated it when it wrote it)."""
         validate_key(key)
-        entry = self._store.get(key)
-        if entry is None:
+        rows = self._store._query("read session", q.GET, self._store._key(key))
+        if not rows:
             return None
-        return entry.session_id, self._live(entry.session_id, _topic(entry, topic_id))
+        entry, _ = _entry_object(rows[0][0])
+        session_id = entry["sessionId"]
+        topic = _topic(session_id, entry.get("sessionFile"), topic_id)
+        return session_id, self._live(session_id, topic)
 
     def _row(self, live: Mapping[str, Any]) -> _Live | None:
         rows = self._store._query("read transcript", q.TRANSCRIPT, live)
@@ -277,7 +311,7 @@ class SqlTranscripts:
 
     def _session_row(self, session: EntryLike, topic_id: TopicId) -> _Live | None:
         entry = as_entry(session)
-        return self._row(self._live(entry.session_id, _topic(entry, topic_id)))
+        return self._row(self._live(entry.session_id, _entry_topic(entry, topic_id)))
 
     def _new_id(self, tx: _Tx) -> int:
         """A transcript id unique in the database. SQLite: one more than the highest
@@ -350,28 +384,36 @@ class SqlTranscripts:
         """Append ``events`` and move the entry's counters, in one transaction."""
         validate_key(key)
         batch = [checked_event(event) for event in events]
+        # The first try inserts without looking up the batch's ids and keys: one that
+        # the transcript holds (an append retried) fails the insert, and the tries
+        # after look them up and skip those events.
+        tries = itertools.count()
         return self._store._retry(
-            "append to transcript", lambda: self._append(key, batch, topic_id)
+            "append to transcript",
+            lambda: self._append(key, batch, topic_id, look_up=next(tries) > 0),
         )
 
-    def _append(self, key: str, batch: list[dict[str, Any]], topic_id: TopicId) -> AppendResult:
+    def _append(
+        self, key: str, batch: list[dict[str, Any]], topic_id: TopicId, *, look_up: bool
+    ) -> AppendResult:
         store = self._store
         with store._write() as write:
             tx: _Tx = write.tx
             found = tx.rows(q.LOCK_ROW, store._key(key))
             if not found:
                 raise SessionNotFoundError(key)
-            entry = store._entries(found, 1)[0]
-            live = self._live(entry.session_id, _topic(entry, topic_id))
+            entry, _ = _entry_object(found[0][1])
+            session_id, session_file = entry["sessionId"], entry.get("sessionFile")
+            live = self._live(session_id, _topic(session_id, session_file, topic_id))
             rows = tx.rows(q.LOCK_TRANSCRIPT, live)
             current = _Live.of(rows[0]) if rows else None
             now = current_time_ms()
-            lines, skipped, tally = self._lines_of(tx, current, batch, now)
+            lines, skipped, tally = self._lines_of(tx, current, batch, now, look_up)
             if lines:
                 if current is None:
                     own_header = batch[0].get("type") == "session"
                     if not own_header:
-                        header = header_event(entry.session_id, "", now)
+                        header = header_event(session_id, "", now)
                         lines.insert(0, self._line(header, None, None))
                     transcript_id = self._new_row(tx, key, live, now, tally, len(lines) - 1)
                     first = 0
@@ -398,17 +440,14 @@ class SqlTranscripts:
                 tx.run(q.INSERT_EVENT, lines)
             # The counters mirror the entry's own transcript (not another topic's), as
             # on the files tier and as check compares them.
-            if lines and live["tr_topic"] == _topic(entry, None):
+            if lines and live["tr_topic"] == _topic(session_id, session_file, None):
                 total = (current.messages if current else 0) + tally.messages
-                self._advance(write, key, entry, tally, total)
-        return AppendResult(
+                self._advance(write, key, found[0], tally, total)
+        return AppendResult.of(
             None,
+            tally,
             written=len(batch) - skipped,
             skipped=skipped,
-            messages=tally.messages,
-            input_tokens=tally.input_tokens,
-            output_tokens=tally.output_tokens,
-            total_tokens=tally.total_tokens,
             created=bool(lines) and current is None,
         )
 
@@ -423,13 +462,19 @@ class SqlTranscripts:
         }
 
     def _lines_of(
-        self, tx: _Tx, current: _Live | None, batch: list[dict[str, Any]], now: int
+        self,
+        tx: _Tx,
+        current: _Live | None,
+        batch: list[dict[str, Any]],
+        now: int,
+        look_up: bool,
     ) -> tuple[list[dict[str, Any]], int, Tally]:
-        """The lines to insert for ``batch`` (what is already there skipped, ids filled
-        in as the files tier does), how many were skipped, and their counts."""
+        """The lines to insert for ``batch`` (with ``look_up``, what is already there
+        skipped; ids filled in as the files tier does), how many were skipped, and
+        their counts."""
         existing_ids: set[str] = set()
         existing_keys: set[str] = set()
-        if current is not None:
+        if current is not None and look_up:
             given_ids = {
                 _fit(e["id"], _EVENT_ID_BYTES) for e in batch if isinstance(e.get("id"), str)
             }
@@ -485,28 +530,32 @@ class SqlTranscripts:
             lines.append(self._line(event, stored_id, key))
         return lines, skipped, tally
 
-    def _advance(self, write: Any, key: str, entry: SessionEntry, tally: Tally, total: int) -> None:
-        """Move the entry's counters as the files tier's ``append_to_session`` does,
-        in the append's transaction (whose lock on the row keeps its ``sessionId``)."""
-        changes: dict[str, Any] = {}
-        if entry.message_count is None:
-            changes["messageCount"] = total
-        elif tally.messages:
-            changes["messageCount"] = entry.message_count + tally.messages
-        if tally.input_tokens or tally.output_tokens or tally.total_tokens is not None:
-            changes["inputTokens"] = (entry.input_tokens or 0) + tally.input_tokens
-            changes["outputTokens"] = (entry.output_tokens or 0) + tally.output_tokens
-        if tally.total_tokens is not None:
-            changes["totalTokens"] = tally.total_tokens
-            changes["totalTokensFresh"] = True
+    def _advance(self, write: Any, key: str, locked: Row, tally: Tally, total: int) -> None:
+        """Move the counters of the entry in the ``locked`` row (``q.LOCK_ROW``) as the
+        files tier does, in the append's transaction (whose lock keeps its
+        ``sessionId``). The counters are set in the entry's JSON object as stored,
+        without validating it again (the store did when it wrote it); an entry that
+        cannot be moved so is rewritten whole (see :func:`_in_place`)."""
+        store = self._store
+        entry, as_object = _entry_object(locked[1])
+        counts = count_columns(entry)
+        changes = tally.entry_changes(
+            counts["message_count"], counts["input_tokens"], counts["output_tokens"], lambda: total
+        )
         if not changes:
             return
-        store = self._store
+        has_blobs = any(locked[2:])
+        encoded = _in_place(entry, changes, has_blobs) if as_object else None
+        if encoded is not None:
+            if not has_blobs:  # its JSON is the whole entry
+                check_size(len(encoded), store._max_entry_bytes)
+            params: dict[str, Any] = {**store._key(key), "new_entry_json": encoded}
+            params.update((f"new_{name}", n) for name, n in count_columns(entry).items())
+            write.tx.run(q.UPDATE_COUNTS, params)
+            return
         blobs: list[Blob] = []
-        params = {
-            **store._key(key),
-            **store._params(key, entry.with_fields(**changes), blobs, "new_"),
-        }
+        moved = store._entries([locked], 1)[0].with_fields(**changes)
+        params = {**store._key(key), **store._params(key, moved, blobs, "new_")}
         store._write_blobs(write, blobs)
         write.tx.run(q.UPDATE_ROW, params)
 
@@ -525,7 +574,7 @@ class SqlTranscripts:
         (and nothing was written)."""
         validate_key(key)
         entry = as_entry(session)
-        live = self._live(entry.session_id, _topic(entry, topic_id))
+        live = self._live(entry.session_id, _entry_topic(entry, topic_id))
 
         def attempt() -> int:
             with self._store._write() as write:
@@ -648,7 +697,7 @@ class SqlTranscripts:
         entry = as_entry(session) if session is not None else self._store.get(key)
         if entry is None:
             return None
-        topic = _topic(entry, topic_id)
+        topic = _entry_topic(entry, topic_id)
         live = self._live(entry.session_id, topic)
         start = current_time_ms() if now_ms is None else now_ms
 
@@ -722,9 +771,7 @@ class SqlTranscripts:
         bodies: bool = True,
         topic_id: TopicId = None,
     ) -> TranscriptPage:
-        if before is not None and after is not None:
-            raise InvalidArgumentError("page takes before= or after=, not both")
-        check_limit(limit)
+        TranscriptPage.check(before, after, limit)
         found = self._find(key, topic_id)
         if found is None:
             return TranscriptPage([], None)
@@ -739,10 +786,8 @@ class SqlTranscripts:
             direction, params["pos"] = "before", decode_transcript_cursor(before, name)
         stmt = q.transcript_page(direction, bool(bodies))
         rows = self._store._query("read transcript", stmt, params)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        cursor = encode_transcript_cursor(name, int(rows[-1][0])) if more else None
-        return TranscriptPage([orjson.loads(row[1]) for row in rows], cursor)
+        items = [orjson.loads(row[1]) for row in rows[:limit]]
+        return TranscriptPage.of(items, [int(row[0]) for row in rows], limit, name)
 
     def count(self, key: str, *, topic_id: TopicId = None) -> int:
         found = self._find(key, topic_id)
