@@ -746,6 +746,21 @@ def postgres_version() -> str:
         engine.dispose()
 
 
+def available_backends(wanted: list[str], notes: list[str]) -> tuple[list[str], str | None]:
+    """``wanted`` without PostgreSQL when its server is not reachable (noted), and the
+    server's version."""
+    backends = list(wanted)
+    pg = None
+    if "postgresql" in backends:
+        try:
+            pg = postgres_version()
+        except UnavailableError as exc:
+            backends.remove("postgresql")
+            notes.append(f"postgresql skipped, the server is not reachable: {exc}")
+            console.print(f"[yellow]{notes[-1]}[/yellow]")
+    return backends, pg
+
+
 PAGE = """\
 # Benchmarks
 
@@ -889,14 +904,7 @@ def main() -> int:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
     started = time.perf_counter()
     notes: list[str] = []
-    pg = None
-    if "postgresql" in backends:
-        try:
-            pg = postgres_version()
-        except UnavailableError as exc:
-            backends.remove("postgresql")
-            notes.append(f"postgresql skipped, the server is not reachable: {exc}")
-            console.print(f"[yellow]{notes[-1]}[/yellow]")
+    backends, pg = available_backends(backends, notes)
     info = machine(pg)
     console.print("; ".join(f"{k}: {v}" for k, v in info.items()))
     runs: dict[tuple[str, int], Run] = {}

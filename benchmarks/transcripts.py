@@ -59,15 +59,14 @@ from benchmarks.suite import (  # noqa: E402
     Op,
     Stat,
     Target,
-    UnavailableError,
     _ms,
     _ratio,
+    available_backends,
     console,
     fresh_target,
     machine,
     markdown_table,
     measure,
-    postgres_version,
     show,
 )
 from sessionstore import SessionEntry, open_store  # noqa: E402
@@ -990,20 +989,6 @@ def from_json(document: dict[str, Any]) -> Results:
     return results
 
 
-def available_backends(wanted: list[str], notes: list[str]) -> tuple[list[str], str | None]:
-    """``wanted`` without an unreachable PostgreSQL (noted), and its version."""
-    backends = [b for b in wanted if b in ("sqlite", "postgresql")]
-    pg = None
-    if "postgresql" in backends:
-        try:
-            pg = postgres_version()
-        except UnavailableError as exc:
-            backends.remove("postgresql")
-            notes.append(f"postgresql skipped, the server is not reachable: {exc}")
-            console.print(f"[yellow]{notes[-1]}[/yellow]")
-    return backends, pg
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_arguments(parser)
@@ -1034,7 +1019,8 @@ def main() -> int:
     # A stopped run still drops its PostgreSQL schemas and temporary files.
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     notes: list[str] = []
-    backends, pg = available_backends(given.backends.split(","), notes)
+    wanted = [b for b in given.backends.split(",") if b in ("sqlite", "postgresql")]
+    backends, pg = available_backends(wanted, notes)
     info = machine(pg)
     console.print("; ".join(f"{k}: {v}" for k, v in info.items()))
     with tempfile.TemporaryDirectory(prefix="sessionstore-bench-") as tmp:

@@ -84,6 +84,7 @@ from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.projection import count_columns
 from sessionstore.sql import statements as q
 from sessionstore.sql.blobs import Blob
+from sessionstore.sql.schema import transcript_events, transcripts
 
 __all__ = ["IMPORT_BATCH", "MYSQL_STOPWORDS", "SqlTranscripts"]
 
@@ -96,11 +97,17 @@ the this to was what when where who will with und www"""
 MYSQL_STOPWORDS = frozenset(_STOPWORDS.split())
 # InnoDB's innodb_ft_min_token_size and innodb_ft_max_token_size defaults.
 _MYSQL_WORD_CHARS = (3, 84)
-# Column sizes (bytes) of transcript_events (sessionstore.sql.schema)
-_EVENT_ID_BYTES = 128
-_KEY_BYTES = 256
-_KIND_BYTES = 64
-_TOPIC_BYTES = 512
+
+
+def _bytes_of(column: Any) -> int:
+    """The size in bytes of an ``ExactText`` column of the schema."""
+    return int(column.type.length)
+
+
+_EVENT_ID_BYTES = _bytes_of(transcript_events.c.event_id)
+_KEY_BYTES = _bytes_of(transcript_events.c.idempotency_key)
+_KIND_BYTES = _bytes_of(transcript_events.c.kind)
+_TOPIC_BYTES = _bytes_of(transcripts.c.topic)
 # SQLite's search rows are numbered transcript_id << 32 | seq, which must fit 63 bits.
 _SQLITE_MAX_TRANSCRIPT_ID = 2**31
 _LINES_BATCH = 1000
