@@ -527,9 +527,12 @@ class TranscriptPage:
 
     @staticmethod
     def check(before: str | None, after: str | None, limit: int) -> None:
-        """Refuse both cursors at once, or a limit outside 1..MAX_PAGE_SIZE."""
+        """Refuse both cursors at once, ``before=TRANSCRIPT_START`` (nothing is before
+        the start: it is a cursor for ``after=``), or a limit outside 1..MAX_PAGE_SIZE."""
         if before is not None and after is not None:
             raise InvalidArgumentError("page takes before= or after=, not both")
+        if before == TRANSCRIPT_START:
+            raise InvalidArgumentError(f"{TRANSCRIPT_START!r} is a cursor for after=, not before=")
         check_limit(limit)
 
     @classmethod
@@ -565,8 +568,9 @@ class TranscriptStore(Protocol):
     ``sessionId`` (with ``topic_id``, the topic transcript OpenClaw keeps beside it).
     Events are JSON objects in OpenClaw's transcript format; the header (``type:
     "session"``) is written by the store and never returned by :meth:`tail` or
-    :meth:`page`. Every read is bounded: :meth:`tail`, :meth:`page` and :meth:`count`
-    cost O(log n + page) whatever the transcript's length.
+    :meth:`page`. Every read is bounded: :meth:`tail` and :meth:`page` cost O(log n +
+    page) whatever the transcript's length, and so does :meth:`count` (on the files tier
+    the entry's ``messageCount``, one pass over the file when it has none).
 
     >>> from sessionstore import open_store
     >>> with open_store("sqlite://", auto_upgrade=True) as store:  # in memory: SQL tier

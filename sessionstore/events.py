@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -34,6 +34,7 @@ __all__ = [
     "TRANSCRIPT_VERSION",
     "Tally",
     "archive_name",
+    "check_archive",
     "checked_event",
     "event_time_ms",
     "filled_event",
@@ -57,6 +58,7 @@ MAX_SEARCH_TEXT = 256 * 1024
 DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _WORD = re.compile(r"\w+")
 _SNIPPET_CHARS = 80
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso_ms(ms: int) -> str:
@@ -86,7 +88,13 @@ def event_time_ms(event: Mapping[str, Any]) -> int | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return _epoch_ms(moment)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    """``moment`` in epoch ms, exactly (a float timestamp times 1000 can come out 1 ms
+    low)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def _count(value: Any) -> int | None:
@@ -235,6 +243,21 @@ def _stamp(ms: int) -> str:
     return iso_ms(ms).replace(":", "-")
 
 
+#: The last millisecond an archive name can hold (year 9999).
+_LAST_MS = 253_402_300_799_999
+
+
+def check_archive(reason: str, now_ms: int | None) -> None:
+    """Refuse an archive reason other than ``deleted`` or ``reset``, and a time that
+    is not epoch ms of the years 1970 to 9999."""
+    if reason not in ("deleted", "reset"):
+        raise InvalidArgumentError(f"reason must be 'deleted' or 'reset', got {reason!r}")
+    if now_ms is not None and (
+        isinstance(now_ms, bool) or not isinstance(now_ms, int) or not 0 <= now_ms <= _LAST_MS
+    ):
+        raise InvalidArgumentError(f"now_ms must be epoch milliseconds, got {now_ms!r}")
+
+
 def archive_name(file_name: str, reason: str, ms: int) -> str:
     """``<file>.<reason>.<ts>``, the time as ``2026-03-31T08-00-00.000Z``.
 
@@ -249,7 +272,7 @@ def stamp_ms(stamp: str) -> int | None:
     names no real time (month 13)."""
     iso = stamp[:10] + "T" + stamp[11:19].replace("-", ":") + stamp[19:].replace("Z", "+00:00")
     try:
-        return int(datetime.fromisoformat(iso).timestamp() * 1000)
+        return _epoch_ms(datetime.fromisoformat(iso))
     except ValueError:
         return None
 
@@ -305,8 +328,12 @@ def snippet(text: str, words: Iterable[str]) -> str:
     >>> snippet("a long story. The rollback plan is ready. More text follows here.", ["plan"])
     'a long story. The rollback plan is ready. More text follows here.'
     """
-    folded = text.casefold()
-    found = [m.start() for w in words if (m := re.search(rf"\b{re.escape(w)}", folded))]
+    # in the text itself: casefold() can change its length (ß -> ss)
+    found = [
+        m.start()
+        for w in words
+        if (m := re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE | re.UNICODE))
+    ]
     at = min(found) if found else 0
     start = max(0, at - _SNIPPET_CHARS // 2)
     end = min(len(text), start + _SNIPPET_CHARS)

@@ -38,6 +38,8 @@ from sessionstore.contract import (
     encode_transcript_cursor,
     event_header,
 )
+from sessionstore.events import event_time_ms, iso_ms, snippet, stamp_ms
+from sessionstore.lifecycle import reset
 from sessionstore.locate import locate
 from sessionstore.openclaw.statedir import sessions_dir
 from sessionstore.openclaw.transcripts import (
@@ -1011,3 +1013,50 @@ def test_state_directory_stores_keep_transcripts_as_files(tmp_path: Path) -> Non
     open_store(database.target, auto_upgrade=True).close()
     with database.open("work") as store:
         assert store.transcripts.tier == "sql"
+
+
+def test_an_append_that_meets_a_reset_goes_to_the_new_transcript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reset between the append's first read of the entry and its lock on the file
+    (it archives the old file, the entry moves to a new one): the event goes to the new
+    transcript, the old one stays archived and is not written again."""
+    with open_store(tmp_path / "sessions.json") as store:
+        store.put(KEY, {"sessionId": "s1", "updatedAt": 1})
+        t = store.transcripts
+        t.append(KEY, [user("before the reset")])
+        read = store.get
+        met: list[SessionEntry] = []
+        pending = [reset]  # right after the append's first read, once
+
+        def read_then_reset(key: str) -> SessionEntry | None:
+            found = read(key)
+            if pending:
+                met.append(pending.pop()(store, key, transcripts=t))
+            return found
+
+        monkeypatch.setattr(store, "get", read_then_reset)
+        result = t.append(KEY, [user("after the reset")])
+        monkeypatch.undo()
+        entry = store.get(KEY)
+    assert entry is not None and entry.session_id == met[0].session_id != "s1"
+    assert result.path is not None and result.path.name == f"{entry.session_id}.jsonl"
+    assert not (tmp_path / "s1.jsonl").exists()
+    assert [a.reason for a in t.archives()] == ["reset"]
+    assert [event["message"]["content"] for event in t.tail(KEY)] == ["after the reset"]
+    assert entry.message_count == 1
+
+
+def test_event_times_are_exact_milliseconds() -> None:
+    # a float timestamp times 1000 comes out 1 ms low for this one
+    assert event_time_ms({"timestamp": "2004-03-15T07:55:47.472Z"}) == 1079337347472
+    assert stamp_ms("2004-03-15T07-55-47.472Z") == 1079337347472
+    for ms in range(1079337347000, 1079337348000):
+        assert event_time_ms({"timestamp": iso_ms(ms)}) == ms
+
+
+def test_a_snippet_shows_the_word_where_folding_changes_the_length() -> None:
+    text = "ß" * 60 + " the plan " + "x" * 100
+    assert "plan" in snippet(text, ["plan"])
+    # a whole word: "planning" is not where "plan" is
+    assert snippet("planning " + "y" * 200 + " plan", ["plan"]).endswith("plan")

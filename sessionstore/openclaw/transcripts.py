@@ -63,6 +63,7 @@ from sessionstore.events import (
     TRANSCRIPT_VERSION,
     Tally,
     archive_name,
+    check_archive,
     checked_event,
     event_time_ms,
     filled_event,
@@ -404,8 +405,7 @@ class Transcripts:
     ) -> Path | None:
         """Rename the transcript to ``<file>.<reason>.<ts>`` (``2026-03-31T08-00-00.000Z``)
         and return the new path; ``None`` if there is no file. Never deletes anything."""
-        if reason not in ("deleted", "reset"):
-            raise InvalidArgumentError(f"reason must be 'deleted' or 'reset', got {reason!r}")
+        check_archive(reason, now_ms)
         return self._archive(self.path(entry, topic_id=topic_id), reason, now_ms)
 
     def _archive(self, path: Path, reason: str, now_ms: int | None) -> Path | None:
@@ -636,29 +636,52 @@ def _append_counted(
     cwd: str | None,
 ) -> AppendResult:
     """The body of :func:`append_to_session`; ``locate`` finds the entry's file."""
+    batch = [checked_event(event) for event in events]
+    path = locate(_entry_of(store, key))
+    while True:
+        with transcripts._locked(path):
+            # Read again under the lock: a reset may have archived this file and moved
+            # the entry to a new one while the lock was awaited.
+            entry = _entry_of(store, key)
+            if locate(entry) == path:
+                return _append_and_count(store, transcripts, key, entry, path, batch, cwd)
+            path = locate(entry)
+
+
+def _entry_of(store: SessionStore, key: str) -> SessionEntry:
     entry = store.get(key)
     if entry is None:
         raise SessionNotFoundError(key)
-    path = locate(entry)
-    batch = [checked_event(event) for event in events]
-    with transcripts._locked(path):
-        result = transcripts._append_locked(path, entry.session_id, batch, cwd)
-        if not result.written or path != transcripts.path(entry):
-            return result  # the counters mirror the entry's own transcript only
+    return entry
 
-        @functools.cache  # counted once, even if the store retries advance
-        def full_count() -> int:
-            return transcripts._stats(path).messages
 
-        def advance(current: SessionEntry | None) -> SessionEntry | None:
-            if current is None or current.session_id != entry.session_id:
-                return None
-            changes = result.tally.entry_changes(
-                current.message_count, current.input_tokens, current.output_tokens, full_count
-            )
-            return current.with_fields(**changes) if changes else None
+def _append_and_count(
+    store: SessionStore,
+    transcripts: Transcripts,
+    key: str,
+    entry: SessionEntry,
+    path: Path,
+    batch: list[dict[str, Any]],
+    cwd: str | None,
+) -> AppendResult:
+    """Append ``batch`` to ``path`` (locked by the caller) and move the counters."""
+    result = transcripts._append_locked(path, entry.session_id, batch, cwd)
+    if not result.written or path != transcripts.path(entry):
+        return result  # the counters mirror the entry's own transcript only
 
-        store.update(key, advance)
+    @functools.cache  # counted once, even if the store retries advance
+    def full_count() -> int:
+        return transcripts._stats(path).messages
+
+    def advance(current: SessionEntry | None) -> SessionEntry | None:
+        if current is None or current.session_id != entry.session_id:
+            return None
+        changes = result.tally.entry_changes(
+            current.message_count, current.input_tokens, current.output_tokens, full_count
+        )
+        return current.with_fields(**changes) if changes else None
+
+    store.update(key, advance)
     return result
 
 
@@ -769,8 +792,7 @@ class FileTranscripts:
     ) -> str | None:
         """Rename the transcript of ``key``'s entry (or of ``session``) to its archive
         name (:meth:`Transcripts.archive`) and return that name."""
-        if reason not in ("deleted", "reset"):
-            raise InvalidArgumentError(f"reason must be 'deleted' or 'reset', got {reason!r}")
+        check_archive(reason, now_ms)
         entry = self._entry(key) if session is None else as_entry(session)
         if entry is None:
             return None
@@ -911,7 +933,8 @@ class FileTranscripts:
         seen: set[Path] = set()
 
         def paths(entry: SessionEntry) -> list[Path]:
-            found = [self.path(entry), *topics.get(entry.session_id, [])]
+            # key= narrows to the session's own transcript, as on the SQL tier
+            found = [self.path(entry), *(topics.get(entry.session_id, []) if key is None else [])]
             fresh = [path for path in found if path not in seen]
             seen.update(fresh)
             return fresh

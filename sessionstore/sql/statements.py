@@ -538,13 +538,19 @@ _FTS = table(SEARCH_TABLE, column("rowid", BigInteger))
 @lru_cache(maxsize=8)
 def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
     """``(session_key, session_id, seq, created_at, search_text)`` of message lines of
-    live transcripts whose text matches ``:q`` (the database's own full-text query),
+    the live transcripts of current entries whose text matches ``:q`` (the database's own full-text query),
     newest first, ``:n`` from offset ``:skip``; ``narrowed``: of transcript ``:tr_id``
     only. Never reads ``event_json``."""
     conditions: list[ColumnElement[bool]] = [_OF_AGENT, _T.c.archive_slot == _LIVE_SLOT]
     if narrowed:
         conditions.append(_T.c.transcript_id == bindparam("tr_id"))
     of_transcript = and_(_E.c.agent_id == _T.c.agent_id, _E.c.transcript_id == _T.c.transcript_id)
+    # the transcripts of current entries only, as the files tier reads them
+    of_entry = and_(
+        t.c.agent_id == _T.c.agent_id,
+        t.c.session_key == _T.c.session_key,
+        t.c.session_id == _T.c.session_id,
+    )
     source: Any = _E.join(_T, of_transcript)
     if dialect == "sqlite":
         rowid = _FTS.c.rowid
@@ -561,6 +567,7 @@ def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
         conditions.append(POSTGRESQL_MATCH)
     else:
         conditions.append(_E.c.search_text.match(bindparam("q")))
+    source = source.join(t, of_entry)
     return (
         select(_T.c.session_key, _T.c.session_id, _E.c.seq, _E.c.created_at, _E.c.search_text)
         .select_from(source)

@@ -67,6 +67,7 @@ from sessionstore.events import (
     DUMP_OPTIONS,
     Tally,
     archive_name,
+    check_archive,
     checked_event,
     event_time_ms,
     filled_event,
@@ -612,6 +613,9 @@ class SqlTranscripts:
                 seq += 1
                 malformed += bad
             tx.run(q.INSERT_EVENT, batch)
+        if not seq:  # no lines, no transcript (as the files tier leaves no file)
+            self._delete(tx, transcript_id)
+            return 0
         tx.run(
             q.UPDATE_TRANSCRIPT,
             {
@@ -698,8 +702,7 @@ class SqlTranscripts:
         """Move the live transcript to the archive slot ``<reason>.<ts>``; its name is
         the files tier's ``<file>.<reason>.<ts>`` (a later archive in the same
         millisecond takes the next one)."""
-        if reason not in ("deleted", "reset"):
-            raise InvalidArgumentError(f"reason must be 'deleted' or 'reset', got {reason!r}")
+        check_archive(reason, now_ms)
         validate_key(key)
         entry = as_entry(session) if session is not None else self._store.get(key)
         if entry is None:

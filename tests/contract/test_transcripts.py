@@ -590,6 +590,8 @@ def test_both_cursors_are_refused(transcript_store: SessionStore) -> None:
         t.page(KEY, before=cursor, after=cursor)
     with pytest.raises(InvalidArgumentError):
         t.page(KEY, before=cursor, after=TRANSCRIPT_START)
+    with pytest.raises(InvalidArgumentError, match="after="):
+        t.page(KEY, before=TRANSCRIPT_START)  # nothing is before the start
 
 
 GARBAGE_CURSORS = [
@@ -959,6 +961,27 @@ def test_search_finds_topic_transcripts(transcript_store: SessionStore) -> None:
     ]
 
 
+def test_search_key_does_not_reach_topic_transcripts(transcript_store: SessionStore) -> None:
+    started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [user("zebra in the main one", seconds=1)])
+    t.append(KEY, [user("zebra in the topic", seconds=2)], topic_id=42)
+    assert len(t.search("zebra")) == 2
+    assert [hit.snippet for hit in t.search("zebra", key=KEY)] == ["zebra in the main one"]
+
+
+def test_search_covers_current_entries_only(transcript_store: SessionStore) -> None:
+    """A deleted entry's transcript stays until it is archived, and is not searched."""
+    session = started(transcript_store)
+    started(transcript_store, OTHER, "s-2")
+    t = transcript_store.transcripts
+    t.append(KEY, [user("zebra of a deleted session")])
+    t.append(OTHER, [user("zebra live")])
+    transcript_store.delete(KEY)
+    assert t.exists(session)
+    assert [hit.key for hit in t.search("zebra")] == [OTHER]
+
+
 def test_search_does_not_find_archived_transcripts(transcript_store: SessionStore) -> None:
     started(transcript_store)
     started(transcript_store, OTHER, "s-2")
@@ -1108,6 +1131,17 @@ def test_archive_reason_is_checked(transcript_store: SessionStore, reason: str) 
     t.append(KEY, [user("one")])
     with pytest.raises(InvalidArgumentError):
         t.archive(KEY, reason, now_ms=T0)  # type: ignore[arg-type]
+    assert t.exists(session)
+    assert t.archives() == []
+
+
+@pytest.mark.parametrize("now_ms", [-1, 10**15, 1.5, "2026", True])
+def test_archive_time_is_checked(transcript_store: SessionStore, now_ms: Any) -> None:
+    session = started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [user("one")])
+    with pytest.raises(InvalidArgumentError, match="now_ms"):
+        t.archive(KEY, "reset", now_ms=now_ms)
     assert t.exists(session)
     assert t.archives() == []
 
@@ -1316,6 +1350,19 @@ def test_import_lines_replaces_the_transcript(transcript_store: SessionStore) ->
     assert ids(t.tail(KEY)) == ["n0", "n1", "n2"]
     assert t.count(KEY) == 3
     assert counters(transcript_store)["messageCount"] == 3  # left alone: 1 + the 2 appended
+
+
+def test_an_empty_import_leaves_no_transcript(transcript_store: SessionStore) -> None:
+    session = started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [user("old one")])
+    assert t.import_lines(KEY, session, []) == 0
+    assert not t.exists(session)
+    assert t.tail(KEY) == []
+    # the next append starts the transcript again: its header first, the event at 1
+    t.append(KEY, [user("new zebra")])
+    assert orjson.loads(next(iter(t.lines(session))))["type"] == "session"
+    assert [hit.position for hit in t.search("zebra")] == [1]
 
 
 def test_appends_after_an_import_continue_it(transcript_store: SessionStore) -> None:
