@@ -426,6 +426,23 @@ TRANSCRIPT = select(
 ).where(_LIVE)
 #: as TRANSCRIPT, locking the row (FOR UPDATE where the database has it)
 LOCK_TRANSCRIPT = TRANSCRIPT.with_for_update()
+#: (*LOCK_ROW's columns, topic, *TRANSCRIPT's columns) of entry :k_key and each of its
+#: live transcripts, all locked; no row when it has none
+LOCK_ENTRY_AND_TRANSCRIPTS = (
+    select(*LOCK_ROW.selected_columns, _T.c.topic, *TRANSCRIPT.selected_columns)
+    .select_from(
+        t.join(
+            _T,
+            and_(
+                _T.c.agent_id == t.c.agent_id,
+                _T.c.session_id == t.c.session_id,
+                _T.c.archive_slot == _LIVE_SLOT,
+            ),
+        )
+    )
+    .where(_KEY)
+    .with_for_update()
+)
 #: (id,): one more than the highest transcript id of the database (SQLite's choice)
 NEXT_TRANSCRIPT_ID = select(func.coalesce(func.max(_T.c.transcript_id), 0) + literal_column("1"))
 INSERT_TRANSCRIPT = insert(_T)
@@ -538,9 +555,9 @@ _FTS = table(SEARCH_TABLE, column("rowid", BigInteger))
 @lru_cache(maxsize=8)
 def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
     """``(session_key, session_id, seq, created_at, search_text)`` of message lines of
-    the live transcripts of current entries whose text matches ``:q`` (the database's own full-text query),
-    newest first, ``:n`` from offset ``:skip``; ``narrowed``: of transcript ``:tr_id``
-    only. Never reads ``event_json``."""
+    the live transcripts of current entries whose text matches ``:q`` (the database's
+    own full-text query), newest first, ``:n`` from offset ``:skip``; ``narrowed``: of
+    transcript ``:tr_id`` only. Never reads ``event_json``."""
     conditions: list[ColumnElement[bool]] = [_OF_AGENT, _T.c.archive_slot == _LIVE_SLOT]
     if narrowed:
         conditions.append(_T.c.transcript_id == bindparam("tr_id"))

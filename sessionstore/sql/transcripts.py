@@ -118,6 +118,8 @@ _ARCHIVE = re.compile(
     r"(?P<base>.+)\.jsonl\.(?P<slot>(?:deleted|reset)\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z)"
 )
 _NO_STATS = TranscriptStats(0, 0, 0, None, 0)
+# q.LOCK_ROW's columns, which q.LOCK_ENTRY_AND_TRANSCRIPTS begins with
+_LOCKED_COLUMNS = len(q.LOCK_ROW.selected_columns)
 
 T = TypeVar("T")
 EntryLike = SessionEntry | Mapping[str, Any]
@@ -407,14 +409,25 @@ class SqlTranscripts:
         store = self._store
         with store._write() as write:
             tx: _Tx = write.tx
-            found = tx.rows(q.LOCK_ROW, store._key(key))
+            # One statement locks the entry and its live transcripts (one per topic);
+            # an entry without any is locked alone.
+            found = tx.rows(q.LOCK_ENTRY_AND_TRANSCRIPTS, store._key(key))
             if not found:
-                raise SessionNotFoundError(key)
-            entry, _ = _entry_object(found[0][1])
+                found = tx.rows(q.LOCK_ROW, store._key(key))
+                if not found:
+                    raise SessionNotFoundError(key)
+            locked = found[0][:_LOCKED_COLUMNS]
+            entry, _ = _entry_object(locked[1])
             session_id, session_file = entry["sessionId"], entry.get("sessionFile")
             live = self._live(session_id, _topic(session_id, session_file, topic_id))
-            rows = tx.rows(q.LOCK_TRANSCRIPT, live)
-            current = _Live.of(rows[0]) if rows else None
+            current = next(
+                (
+                    _Live.of(row[_LOCKED_COLUMNS + 1 :])
+                    for row in found
+                    if len(row) > _LOCKED_COLUMNS and row[_LOCKED_COLUMNS] == live["tr_topic"]
+                ),
+                None,
+            )
             now = current_time_ms()
             lines, skipped, tally = self._lines_of(tx, current, batch, now, look_up)
             if lines:
@@ -450,7 +463,7 @@ class SqlTranscripts:
             # on the files tier and as check compares them.
             if lines and live["tr_topic"] == _topic(session_id, session_file, None):
                 total = (current.messages if current else 0) + tally.messages
-                self._advance(write, key, found[0], tally, total)
+                self._advance(write, key, locked, tally, total)
         return AppendResult.of(
             None,
             tally,
