@@ -495,7 +495,7 @@ def _migrate_agent(
             report.removed = len(plan.extra)
             if options.dry_run:
                 if options.transcripts == "sql" and not _plan_transcripts(
-                    source, store, loaded.validated, report, progress
+                    source, store, loaded.validated, options.replace, report, progress
                 ):
                     return report
                 wrote = report.imported or report.transcripts_imported
@@ -514,7 +514,12 @@ def _migrate_agent(
                 return report
             if options.transcripts == "sql":
                 if not _import_transcripts(
-                    source, store, loaded.validated, False, report, progress
+                    source,
+                    store,
+                    loaded.validated,
+                    _TranscriptRun(False, options.replace),
+                    report,
+                    progress,
                 ):
                     return report
                 if report.transcripts_imported:
@@ -542,15 +547,26 @@ def _plan_transcripts(
     source: AgentSource,
     store: SessionStore | None,
     validated: Mapping[str, SessionEntry],
+    replace: bool,
     report: AgentReport,
     progress: Progress,
 ) -> bool:
     """A dry run of :func:`_import_transcripts`: what it would import into ``store``,
     or, when there is no target yet, into an empty one (in memory: nothing is made)."""
+    run = _TranscriptRun(True, replace)
     if store is not None:
-        return _import_transcripts(source, store, validated, True, report, progress)
+        return _import_transcripts(source, store, validated, run, report, progress)
     with open_store("sqlite://", agent_id=source.agent_id, auto_upgrade=True) as empty:
-        return _import_transcripts(source, empty, validated, True, report, progress)
+        return _import_transcripts(source, empty, validated, run, report, progress)
+
+
+@dataclass(frozen=True)
+class _TranscriptRun:
+    """How :func:`_import_transcripts` runs: as a dry run or not; ``replace``: a
+    transcript the database holds with other lines is replaced (else the agent FAILS)."""
+
+    dry_run: bool
+    replace: bool
 
 
 def _write_plan(
@@ -624,6 +640,8 @@ class _Carry:
     #: keep a replaced file of the files tier as ``<file>.bak.<ms>``
     backup: bool = False
     dry_run: bool = False
+    #: the option that allows ``overwrite``, named when a transcript is refused
+    flag: str = "force (--force)"
 
 
 def _carry_transcripts(
@@ -666,8 +684,7 @@ def _carry_one(key: str, entry: SessionEntry, carry: _Carry, report: AgentReport
             return
         if not carry.overwrite:
             raise _TranscriptError(
-                f"{_where(target, entry)} exists with other lines; pass force (--force) "
-                "to replace it"
+                f"{_where(target, entry)} exists with other lines; pass {carry.flag} to replace it"
             )
     if carry.dry_run:
         want = want or LineDigest.of(source.lines(entry))
@@ -750,7 +767,7 @@ def _import_transcripts(
     source: AgentSource,
     store: SessionStore,
     validated: Mapping[str, SessionEntry],
-    dry_run: bool,
+    run: _TranscriptRun,
     report: AgentReport,
     progress: Progress,
 ) -> bool:
@@ -764,7 +781,9 @@ def _import_transcripts(
     sources = [FileTranscripts(store, source.sessions_dir)]
     if source.legacy_path is not None:
         sources.append(FileTranscripts(store, source.legacy_path.parent))
-    carry = _Carry(sources, target, dry_run=dry_run)
+    carry = _Carry(
+        sources, target, overwrite=run.replace, dry_run=run.dry_run, flag="replace (--replace)"
+    )
     progress.start(f"{source.agent_id}: importing transcripts", len(validated))
     failures = _carry_transcripts(validated.items(), carry, report, progress)
     if (warning := _unimported_files(source.sessions_dir, sources, validated)) is not None:

@@ -549,3 +549,30 @@ def test_postgresql_search_can_use_its_index(postgresql_url: str) -> None:
             compiled = statement.compile(dialect=engine.dialect)
             plan = conn.exec_driver_sql(f"EXPLAIN {compiled}", {"q": "rollback"}).all()
     assert "ix_transcript_events_search" in "\n".join(row[0] for row in plan)
+
+
+def test_search_returns_each_hit_once_while_lines_are_appended(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search reads its candidates in batches, each a read of its own: lines appended
+    between two batches shift them, and no hit comes twice."""
+    t = store.transcripts
+    t.append(KEY, [message(f"user turn {n}", timestamp=1000 + n) for n in range(10)])
+    # candidates of the index that are no whole-word hit: the first batch is not enough
+    t.append(KEY, [message(f"user_id {n}", timestamp=2000 + n) for n in range(19)])
+    query = store._query  # type: ignore[attr-defined]
+    batches: list[int] = []
+
+    def query_then_append(action: str, stmt: Any, params: Any) -> Any:
+        rows = query(action, stmt, params)
+        if action == "search transcripts" and not batches:
+            batches.append(len(rows))
+            t.append(KEY, [message(f"user late {n}", timestamp=3000 + n) for n in range(3)])
+        return rows
+
+    monkeypatch.setattr(store, "_query", query_then_append)
+    hits = t.search("user", limit=5)
+    monkeypatch.undo()
+    assert batches  # the hook ran
+    positions = [hit.position for hit in hits]
+    assert len(positions) == len(set(positions)) == 5

@@ -395,6 +395,31 @@ def test_migrate_transcripts_into_sql_verified_resumable_and_the_files_untouched
     assert snapshot(state.state_dir) == before
 
 
+def test_a_rerun_never_replaces_a_transcript_written_since_without_replace(
+    small_state: GeneratedStateDir, sql_target: str
+) -> None:
+    """An event appended in the database after a migration stays: the rerun fails the
+    agent naming the transcript and --replace; with replace the file's lines win."""
+    state = small_state
+    assert migrate(state.state_dir, sql_target, transcripts="sql", agents=["main"]).ok
+    with open_store(sql_target, transcripts="sql") as store:
+        key, entry = next((k, e) for k, e in store.iter_entries() if store.transcripts.exists(e))
+        store.transcripts.append(key, [{"type": "message", "id": "late", "message": {
+            "role": "user", "content": "after the migration"}}])  # fmt: skip
+    again = migrate(state.state_dir, sql_target, transcripts="sql", agents=["main"])
+    (agent,) = again.agents
+    assert agent.status is Status.FAILED and not again.ok
+    assert entry.session_id in (agent.error or "") and "--replace" in (agent.error or "")
+    with open_store(sql_target, transcripts="sql") as store:
+        assert store.transcripts.tail(key, limit=1)[0]["id"] == "late"
+    replaced = migrate(
+        state.state_dir, sql_target, transcripts="sql", agents=["main"], replace=True
+    )
+    assert replaced.ok
+    with open_store(sql_target, transcripts="sql") as store:
+        assert store.transcripts.tail(key, limit=1)[0]["id"] != "late"
+
+
 def test_migrate_without_transcripts_leaves_them_files(
     small_state: GeneratedStateDir, tmp_path: Path
 ) -> None:

@@ -428,6 +428,12 @@ class SqlTranscripts:
                 ),
                 None,
             )
+            if current is None:
+                # Read it again under the entry's lock: one that the writer holding the
+                # lock before us created is not in the first statement's snapshot
+                # (PostgreSQL), nor one that it archived and replaced.
+                rows = tx.rows(q.LOCK_TRANSCRIPT, live)
+                current = _Live.of(rows[0]) if rows else None
             now = current_time_ms()
             lines, skipped, tally = self._lines_of(tx, current, batch, now, look_up)
             if lines:
@@ -607,6 +613,9 @@ class SqlTranscripts:
             return attempt()
 
     def _import(self, tx: _Tx, key: str, live: Mapping[str, Any], lines: Iterable[bytes]) -> int:
+        # The entry's row first (if there is one), as appends lock it: an import queues
+        # behind them instead of replacing the transcript under one.
+        tx.rows(q.LOCK_ROW, self._store._key(key))
         rows = tx.rows(q.LOCK_TRANSCRIPT, live)
         if rows:
             self._delete(tx, _Live.of(rows[0]).transcript_id)
@@ -885,6 +894,9 @@ class SqlTranscripts:
         stmt = q.transcript_search(self._dialect, key is not None)
         wanted = set(words)
         hits: list[SearchHit] = []
+        # Batches are separate reads: lines appended between them shift the offsets,
+        # so a line may come twice.
+        seen: set[tuple[str, str, int]] = set()
         fetch = limit + 16
         params.update(q=match, n=fetch, skip=0)
         while True:
@@ -892,8 +904,10 @@ class SqlTranscripts:
             for session_key, session_id, seq, created_at, text in rows:
                 # The databases' tokenizers are looser than whole words (diacritics,
                 # parts of words): each hit holds every word, as on the files tier.
-                if text is None or not wanted <= words_of(text):
+                place = (str(session_key), str(session_id), int(seq))
+                if text is None or place in seen or not wanted <= words_of(text):
                     continue
+                seen.add(place)
                 hits.append(
                     SearchHit(
                         key=str(session_key),
