@@ -279,6 +279,19 @@ def _tier(value: str | None) -> TranscriptTier | None:
     raise InvalidArgumentError(f"--transcripts must be files or sql, got {value!r}")
 
 
+def _agents_of(
+    where: Location, agent: list[str] | None, every: bool, sessions: Path | None
+) -> list[str]:
+    """The agents a command acts on; ``--sessions-dir`` is one agent's directory."""
+    agents = where.agents(agent, every=every)
+    if sessions is not None and len(agents) > 1:
+        raise InvalidArgumentError(
+            f"--sessions-dir is one agent's directory, and {len(agents)} agents are chosen: "
+            "pass --agent"
+        )
+    return agents
+
+
 def _open(
     settings: Settings,
     where: Location,
@@ -866,7 +879,7 @@ def cleanup_command(
         None if prune_after.strip().lower() == "off" else lifecycle.parse_duration(prune_after)
     )
     reports = []
-    for agent_id in where.agents(agent, every=all_agents):
+    for agent_id in _agents_of(where, agent, all_agents, sessions):
         with _open(settings, where, agent_id, sessions=sessions) as store:
             tier = store.transcripts
             # no transcripts directory: transcripts are left alone
@@ -951,7 +964,7 @@ def check_command(
     settings = _settings(state_dir, url, transcripts)
     where = settings.location()
     reports = []
-    for agent_id in where.agents(agent, every=all_agents):
+    for agent_id in _agents_of(where, agent, all_agents, sessions):
         with _open(settings, where, agent_id, read_only=not repair, sessions=sessions) as store:
             reports.append(lifecycle.check(store, store.transcripts, repair=repair))
     if as_json:

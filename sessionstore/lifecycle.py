@@ -313,6 +313,14 @@ def cleanup(
     tier = _tier(store, transcripts)
     if fix_missing and tier is None:
         raise InvalidArgumentError("fix_missing needs the transcripts (store.transcripts)")
+    if fix_missing and tier is not None and not tier.session_ids() and store.count():
+        # Most likely the transcripts are on the other tier (a database migrated without
+        # --transcripts sql keeps them as files): then every entry would be dropped.
+        raise InvalidArgumentError(
+            f"fix_missing: the {tier.tier} tier holds no transcript of agent "
+            f"{store.agent_id!r}, so every entry would be judged missing; are its "
+            "transcripts elsewhere (files: --sessions-dir; a database: --transcripts sql)?"
+        )
     now = current_time_ms() if now_ms is None else now_ms
     agent_id = store.agent_id
     report = CleanupReport(agent_id, mode, dry_run, before=store.count())

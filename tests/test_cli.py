@@ -584,6 +584,26 @@ def test_check_uses_the_sql_tier_of_a_database_and_the_files_of_a_state_dir(
     assert both.exit_code == 1 and both.stderr.startswith("error: --sessions-dir")
 
 
+def test_fix_missing_is_refused_where_it_would_drop_every_entry(tmp_path: Path) -> None:
+    """After a migrate that leaves the transcripts files, the database's SQL tier holds
+    none: --fix-missing there is refused, as is one agent's --sessions-dir for several."""
+    state = generate_state_dir(
+        tmp_path / "state", agents=("main", "work"), sessions_per_agent=6, heavy_share=0.0
+    )
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrated = run("migrate", "--state-dir", str(state.state_dir), "--to", url, "--all-agents")
+    assert migrated.exit_code == 0, migrated.stdout
+    no_sql = run("cleanup", "--url", url, "--fix-missing", "--prune-after", "off", "--no-cap")
+    assert no_sql.exit_code == 1 and "holds no transcript" in no_sql.stderr
+    main_dir = str(state.store_path("main").parent)
+    for args in (("cleanup", "--fix-missing", "--dry-run"), ("check",)):
+        every = run(*args, "--url", url, "--all-agents", "--sessions-dir", main_dir)
+        assert every.exit_code == 1, every.stdout
+        assert every.stderr.startswith("error: --sessions-dir is one agent's directory")
+    with open_store(url, agent_id="work") as store:
+        assert store.count() == 6
+
+
 def test_transcript_tail_and_search_on_either_tier(
     sql_transcripts: tuple[GeneratedStateDir, str],
 ) -> None:

@@ -131,6 +131,16 @@ def test_fix_missing_on_either_tier(tiered: SessionStore) -> None:
     assert store.get("agent:main:webchat:direct:b") is None
 
 
+def test_fix_missing_refuses_a_tier_without_any_transcript(tiered: SessionStore) -> None:
+    """A tier that holds no transcript of the agent (a database migrated without its
+    transcripts, a wrong directory) would make every entry missing: refused."""
+    store = tiered
+    store.put("agent:main:webchat:direct:a", {"sessionId": "elsewhere", "updatedAt": NOW})
+    with pytest.raises(InvalidArgumentError, match="holds no transcript"):
+        cleanup(store, now_ms=NOW, fix_missing=True, transcripts=store.transcripts)
+    assert store.count() == 1
+
+
 def test_reset_archives_the_old_transcript_on_either_tier(tiered: SessionStore) -> None:
     store, tier = tiered, tiered.transcripts
     key = "agent:main:main"
