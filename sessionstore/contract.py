@@ -39,6 +39,7 @@ from sessionstore.events import Tally
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "HEADER_STRING_CHARS",
     "LARGE_EVENT_BYTES",
     "MAX_PAGE_SIZE",
     "TRANSCRIPT_START",
@@ -688,10 +689,15 @@ class TranscriptStore(Protocol):
         ...
 
 
+#: The longest top-level string an event's header keeps (a header stays small).
+HEADER_STRING_CHARS = 1024
+
+
 def event_header(event: Mapping[str, Any], size: int) -> dict[str, Any]:
     """What :meth:`TranscriptStore.page` returns for a large event when asked for no
     bodies: its scalar top-level fields (``type``, ``id``, ``parentId``,
-    ``timestamp``...), the message's ``role``, and ``omittedBytes``, the event's size.
+    ``timestamp``...) but strings over :data:`HEADER_STRING_CHARS`, the message's
+    ``role``, and ``omittedBytes``, the event's size.
 
     >>> event = {"type": "message", "id": "a1", "message": {"role": "tool", "content": "x"}}
     >>> event_header(event, 70_000)
@@ -700,7 +706,9 @@ def event_header(event: Mapping[str, Any], size: int) -> dict[str, Any]:
     header: dict[str, Any] = {
         name: value
         for name, value in event.items()
-        if value is None or isinstance(value, str | int | float | bool)
+        if value is None
+        or isinstance(value, int | float | bool)
+        or (isinstance(value, str) and len(value) <= HEADER_STRING_CHARS)
     }
     message = event.get("message")
     if isinstance(message, Mapping) and isinstance(message.get("role"), str):

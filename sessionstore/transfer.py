@@ -672,8 +672,8 @@ def _carry_one(key: str, entry: SessionEntry, carry: _Carry, report: AgentReport
     """Carry one transcript: skipped when the target holds the same lines; otherwise
     imported as one unit and read back, and a copy that differs is removed again."""
     source = next((tier for tier in carry.sources if tier.exists(entry)), None)
-    if source is None:
-        return  # no transcript: nothing to carry
+    if source is None or next(iter(source.lines(entry)), None) is None:
+        return  # no transcript, or an empty file (no tier keeps one): nothing to carry
     target = carry.target
     want: LineDigest | None = None
     if target.exists(entry):

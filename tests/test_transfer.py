@@ -420,6 +420,18 @@ def test_a_rerun_never_replaces_a_transcript_written_since_without_replace(
         assert store.transcripts.tail(key, limit=1)[0]["id"] != "late"
 
 
+def test_an_empty_transcript_file_is_nothing_to_import(
+    small_state: GeneratedStateDir, sql_target: str
+) -> None:
+    state = small_state
+    files = sorted(state.store_path("main").parent.glob("*.jsonl"))
+    files[0].write_bytes(b"")  # OpenClaw made the file, nothing was written yet
+    first = migrate(state.state_dir, sql_target, transcripts="sql", agents=["main"])
+    assert first.ok and first.agents[0].transcripts_imported == len(files) - 1
+    again = migrate(state.state_dir, sql_target, transcripts="sql", agents=["main"])
+    assert again.ok and again.agents[0].status is Status.SKIPPED
+
+
 def test_migrate_without_transcripts_leaves_them_files(
     small_state: GeneratedStateDir, tmp_path: Path
 ) -> None:

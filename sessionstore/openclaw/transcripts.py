@@ -73,6 +73,7 @@ from sessionstore.events import (
     search_words,
     snippet,
     stamp_ms,
+    topic_of_file,
     transcript_file_name,
     words_of,
 )
@@ -240,8 +241,9 @@ class Transcripts:
 
         A usable ``sessionFile`` wins; an absolute one from a moved state directory
         (``…/agents/<id>/sessions/<name>``) keeps its name. Otherwise, and silently
-        for unsafe values, the file is ``<sessionId>.jsonl``, or with ``topic_id``
-        ``<sessionId>-topic-<topic>.jsonl`` (strings encoded as ``encodeURIComponent``).
+        for unsafe values, the file is ``<sessionId>.jsonl``, or with ``topic_id`` (else
+        the topic the ``sessionFile``'s name gives) ``<sessionId>-topic-<topic>.jsonl``
+        (strings encoded as ``encodeURIComponent``).
         """
         session = as_entry(entry)  # raises InvalidEntryError for an unsafe sessionId
         candidate = (session.session_file or "").strip()
@@ -253,6 +255,8 @@ class Transcripts:
                 found = self._inside(parts[-1])
             if found is not None:
                 return found
+        if topic_id is None:  # the topic the sessionFile names, wherever it was
+            topic_id = topic_of_file(session.session_id, os.path.basename(candidate))
         name = transcript_file_name(session.session_id, topic_id)
         found = self._inside(name)
         if found is None:  # only if someone planted a symlink or directory there

@@ -554,10 +554,10 @@ _FTS = table(SEARCH_TABLE, column("rowid", BigInteger))
 
 @lru_cache(maxsize=8)
 def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
-    """``(session_key, session_id, seq, created_at, search_text)`` of message lines of
-    the live transcripts of current entries whose text matches ``:q`` (the database's
-    own full-text query), newest first, ``:n`` from offset ``:skip``; ``narrowed``: of
-    transcript ``:tr_id`` only. Never reads ``event_json``."""
+    """``(session_key, session_id, seq, created_at, search_text, transcript_id)`` of
+    message lines of the live transcripts of current entries whose text matches ``:q``
+    (the database's own full-text query), newest first, ``:n`` from offset ``:skip``;
+    ``narrowed``: of transcript ``:tr_id`` only. Never reads ``event_json``."""
     conditions: list[ColumnElement[bool]] = [_OF_AGENT, _T.c.archive_slot == _LIVE_SLOT]
     if narrowed:
         conditions.append(_T.c.transcript_id == bindparam("tr_id"))
@@ -586,7 +586,14 @@ def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
         conditions.append(_E.c.search_text.match(bindparam("q")))
     source = source.join(t, of_entry)
     return (
-        select(_T.c.session_key, _T.c.session_id, _E.c.seq, _E.c.created_at, _E.c.search_text)
+        select(
+            _T.c.session_key,
+            _T.c.session_id,
+            _E.c.seq,
+            _E.c.created_at,
+            _E.c.search_text,
+            _E.c.transcript_id,
+        )
         .select_from(source)
         .where(*conditions)
         .order_by(

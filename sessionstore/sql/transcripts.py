@@ -896,15 +896,15 @@ class SqlTranscripts:
         hits: list[SearchHit] = []
         # Batches are separate reads: lines appended between them shift the offsets,
         # so a line may come twice.
-        seen: set[tuple[str, str, int]] = set()
+        seen: set[tuple[int, int]] = set()
         fetch = limit + 16
         params.update(q=match, n=fetch, skip=0)
         while True:
             rows = self._store._query("search transcripts", stmt, params)
-            for session_key, session_id, seq, created_at, text in rows:
+            for session_key, session_id, seq, created_at, text, transcript_id in rows:
                 # The databases' tokenizers are looser than whole words (diacritics,
                 # parts of words): each hit holds every word, as on the files tier.
-                place = (str(session_key), str(session_id), int(seq))
+                place = (int(transcript_id), int(seq))
                 if text is None or place in seen or not wanted <= words_of(text):
                     continue
                 seen.add(place)

@@ -706,6 +706,21 @@ def test_without_bodies_large_events_come_as_their_header(transcript_store: Sess
     assert t.tail(KEY)[1] == large
 
 
+def test_the_header_of_a_large_event_leaves_out_its_long_strings(
+    transcript_store: SessionStore,
+) -> None:
+    """An event whose bulk is a top-level string (a compaction summary): its header
+    stays small, and every database can hold it."""
+    started(transcript_store)
+    t = transcript_store.transcripts
+    summary = {"type": "compaction", "id": "c1", "summary": "x" * 100_000, "note": "short"}
+    assert t.append(KEY, [summary]).written == 1
+    (header,) = t.page(KEY, bodies=False).items
+    assert "summary" not in header and header["omittedBytes"] > 100_000
+    assert (header["type"], header["id"], header["note"]) == ("compaction", "c1", "short")
+    assert t.tail(KEY)[0]["summary"] == summary["summary"]
+
+
 def test_an_event_of_exactly_the_bound_is_not_large(transcript_store: SessionStore) -> None:
     started(transcript_store)
     t = transcript_store.transcripts
