@@ -812,7 +812,8 @@ def copy(
     source's transcript tier to the target's (``store.transcripts`` of each: the SQL
     tier of a database, the ``.jsonl`` files beside a ``sessions.json``), each one
     verified by its lines read back; one the target already holds is skipped, one it
-    holds with other lines is replaced.
+    holds with other lines is replaced (a file of the files tier kept as
+    ``<file>.bak.<ms>``).
     """
     progress = progress or NullProgress()
     source_text, target_text = str(source), str(target)
@@ -859,7 +860,8 @@ def _copy_agent(
                 report.entries_read = expected.count
                 report.status = Status.COPIED
                 if _verify(dst, expected, report) and transcripts:
-                    carry = _Carry([src.transcripts], dst.transcripts)
+                    # a replaced file is kept, as export keeps it
+                    carry = _Carry([src.transcripts], dst.transcripts, backup=True)
                     progress.start(f"{agent_id}: copying transcripts", total)
                     failures = _carry_transcripts(src.iter_entries(), carry, report, progress)
                     _failed_transcripts(report, failures)

@@ -601,6 +601,13 @@ def test_copy_carries_transcripts_from_tier_to_tier(
     to_twin = copy(mysql_url, twin, agents=["work"])  # the twin keeps files beside it
     assert to_twin.ok and to_twin.agents[0].transcripts_imported == state.transcripts["work"]
     assert transcript_files(state.store_path("work").parent) == transcript_files(twin.parent)
+    # a file of the twin with other lines is replaced, and kept as <file>.bak.<ms>
+    changed = sorted(twin.parent.glob("*.jsonl"))[0]
+    grown = changed.read_bytes() + b'{"type":"custom","note":"written beside"}\n'
+    changed.write_bytes(grown)
+    assert copy(mysql_url, twin, agents=["work"]).ok
+    (kept,) = twin.parent.glob(f"{changed.name}.bak.*")
+    assert kept.read_bytes() == grown and changed.read_bytes() != grown
     again = copy(sqlite_url, postgresql_url)
     assert again.ok and all(a.transcripts_imported == 0 for a in again.agents)
     assert sum(a.transcripts_skipped for a in again.agents) == sum(state.transcripts.values())
