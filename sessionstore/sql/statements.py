@@ -426,6 +426,11 @@ TRANSCRIPT = select(
 ).where(_LIVE)
 #: as TRANSCRIPT, locking the row (FOR UPDATE where the database has it)
 LOCK_TRANSCRIPT = TRANSCRIPT.with_for_update()
+#: (session_key, session_id) of those of the entries :keys (a list) of agent :tr_agent
+#: that exist
+SESSION_IDS = select(t.c.session_key, t.c.session_id).where(
+    t.c.agent_id == bindparam("tr_agent"), t.c.session_key.in_(bindparam("keys", expanding=True))
+)
 #: (*LOCK_ROW's columns, topic, *TRANSCRIPT's columns) of entry :k_key and each of its
 #: live transcripts, all locked; no row when it has none
 LOCK_ENTRY_AND_TRANSCRIPTS = (
@@ -555,19 +560,13 @@ _FTS = table(SEARCH_TABLE, column("rowid", BigInteger))
 @lru_cache(maxsize=8)
 def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
     """``(session_key, session_id, seq, created_at, search_text, transcript_id)`` of
-    message lines of the live transcripts of current entries whose text matches ``:q``
+    message lines of the live transcripts whose text matches ``:q``
     (the database's own full-text query), newest first, ``:n`` from offset ``:skip``;
     ``narrowed``: of transcript ``:tr_id`` only. Never reads ``event_json``."""
     conditions: list[ColumnElement[bool]] = [_OF_AGENT, _T.c.archive_slot == _LIVE_SLOT]
     if narrowed:
         conditions.append(_T.c.transcript_id == bindparam("tr_id"))
     of_transcript = and_(_E.c.agent_id == _T.c.agent_id, _E.c.transcript_id == _T.c.transcript_id)
-    # the transcripts of current entries only, as the files tier reads them
-    of_entry = and_(
-        t.c.agent_id == _T.c.agent_id,
-        t.c.session_key == _T.c.session_key,
-        t.c.session_id == _T.c.session_id,
-    )
     source: Any = _E.join(_T, of_transcript)
     if dialect == "sqlite":
         rowid = _FTS.c.rowid
@@ -584,7 +583,6 @@ def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
         conditions.append(POSTGRESQL_MATCH)
     else:
         conditions.append(_E.c.search_text.match(bindparam("q")))
-    source = source.join(t, of_entry)
     return (
         select(
             _T.c.session_key,

@@ -863,6 +863,14 @@ class SqlTranscripts:
 
     # -- search ----------------------------------------------------------------------
 
+    def _current(self, keys: set[str]) -> set[tuple[str, str]]:
+        """``(key, sessionId)`` of those of ``keys`` whose entry exists."""
+        if not keys:
+            return set()
+        params = {"tr_agent": self._agent, "keys": sorted(keys)}
+        rows = self._store._query("search transcripts", q.SESSION_IDS, params)
+        return {(str(key), str(session_id)) for key, session_id in rows}
+
     def _match_query(self, words: list[str]) -> str | None:
         """The database's full-text query for ``words`` (each taken literally), or
         ``None`` when the database indexes none of them."""
@@ -901,7 +909,12 @@ class SqlTranscripts:
         params.update(q=match, n=fetch, skip=0)
         while True:
             rows = self._store._query("search transcripts", stmt, params)
+            # The transcripts of current entries only, as the files tier reads them (a
+            # deleted entry's stays until it is archived): one read per batch.
+            current = self._current({str(row[0]) for row in rows})
             for session_key, session_id, seq, created_at, text, transcript_id in rows:
+                if (str(session_key), str(session_id)) not in current:
+                    continue
                 # The databases' tokenizers are looser than whole words (diacritics,
                 # parts of words): each hit holds every word, as on the files tier.
                 place = (int(transcript_id), int(seq))
