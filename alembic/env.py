@@ -35,9 +35,9 @@ def _url() -> str:
 
 
 def _described(name: str | None, type_: str, _parent: object) -> bool:
-    """Whether the models describe ``name``: the full-text index is built by each
-    database its own way (revision 0006), so the drift check leaves it out."""
-    return type_ not in ("table", "index") or not is_search_object(name)
+    """Whether the models describe ``name``: the full-text search is built by each
+    database its own way (revisions 0006 and 0007), so the drift check leaves it out."""
+    return type_ not in ("table", "index", "column") or not is_search_object(name)
 
 
 def _configure(**kwargs: object) -> None:

@@ -269,6 +269,71 @@ def _count(url: str, table: str) -> int:
         engine.dispose()
 
 
+def _searched(url: str, query: str) -> list[tuple[str, int]]:
+    with open_store(url, transcripts="sql") as store:
+        return [(hit.session_id, hit.position) for hit in store.transcripts.search(query)]
+
+
+def _indexed_at_0006(url: str, word: str) -> int:
+    """Lines revision 0006's full-text index finds for ``word``, queried as 0006 did."""
+    engine = create_sql_engine(url)
+    match = {
+        "sqlite": "SELECT COUNT(*) FROM transcript_search WHERE transcript_search MATCH :w",
+        "postgresql": "SELECT COUNT(*) FROM transcript_events WHERE to_tsvector('simple', "
+        "regexp_replace(search_text, '\\W+', ' ', 'g')) @@ plainto_tsquery('simple', :w)",
+        "mysql": "SELECT COUNT(*) FROM transcript_events "
+        "WHERE MATCH (search_text) AGAINST (:w IN BOOLEAN MODE)",
+    }[engine.dialect.name]
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(match), {"w": word}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_revision_0007_down_and_up_keeps_transcripts_and_search(empty_url: str) -> None:
+    """Down to 0006 and up again with transcripts: every line stays, search finds the
+    same hits newest first at both revisions, and the schema has no drift after."""
+    upgrade(empty_url)
+    with open_store(empty_url) as store:
+        for n in range(3):
+            key = f"agent:main:k{n}"
+            store.put(key, SessionEntry(session_id=f"s{n}", updated_at=n))
+            events = [
+                {"type": "message", "timestamp": 1_000 * (n + 3 * i),
+                 "message": {"role": "user", "content": f"deploy step {i} of {n}"}}
+                for i in range(4)
+            ]  # fmt: skip
+            store.transcripts.append(key, events)
+    newest = [("s2", 4), ("s1", 4), ("s0", 4), ("s2", 3), ("s1", 3)]
+    assert _searched(empty_url, "deploy")[:5] == newest
+    lines = _count(empty_url, "transcript_events")
+
+    downgrade(empty_url, "0006")
+    assert current_revision(empty_url) == "0006"
+    assert _count(empty_url, "transcript_events") == lines
+    assert _indexed_at_0006(empty_url, "deploy") == 12  # 0006's own search objects back
+    engine = create_sql_engine(empty_url)
+    try:  # a line written at 0006 is found after the upgrade
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO transcript_events (agent_id, transcript_id, seq, kind, "
+                    "created_at, bytes, search_text, event_json) SELECT agent_id, "
+                    "transcript_id, 5, 'message', 99000, 2, 'deploy late', '{}' "
+                    "FROM session_transcripts WHERE session_id = 's0'"
+                )
+            )
+    finally:
+        engine.dispose()
+
+    upgrade(empty_url)
+    check(empty_url)
+    assert _count(empty_url, "transcript_events") == lines + 1
+    assert _searched(empty_url, "deploy")[:2] == [("s0", 5), ("s2", 4)]
+    assert _searched(empty_url, "late") == [("s0", 5)]
+
+
 def test_revision_0006_down_and_up_with_sessions_and_transcripts(empty_url: str) -> None:
     """Down to 0005 and up again with data: the downgrade refuses while transcripts
     hold events (nothing dropped), ``drop_transcripts=yes`` drops only them, the

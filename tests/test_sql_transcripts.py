@@ -535,20 +535,76 @@ def test_concurrent_appenders_leave_no_gap_and_no_duplicate(
     assert store.transcripts.count(KEY) == total
 
 
+def _plan(store: SessionStore, statement: Any, params: dict[str, Any], *settings: str) -> str:
+    """The database's plan of ``statement``, after ``SET`` of each of ``settings``."""
+    with engine_of(store) as engine, engine.connect() as conn:
+        for setting in settings:
+            conn.execute(text(f"SET {setting}"))
+        compiled = statement.compile(dialect=engine.dialect)
+        values: Any = compiled.construct_params(params)
+        if compiled.positiontup is not None:  # SQLite's ? parameters
+            values = tuple(values[name] for name in compiled.positiontup)
+        explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
+        rows = conn.exec_driver_sql(f"{explain} {compiled}", values).all()
+    return "\n".join(str(row[-1]) for row in rows)
+
+
 @pytest.mark.postgres
-def test_postgresql_search_can_use_its_index(postgresql_url: str) -> None:
-    """The query's expression is the index's (revision 0006): if they drift apart,
-    PostgreSQL scans every event, which no small-table test would notice. With
-    sequential scans priced out, the plan names the index only if it can use it."""
+def test_postgresql_search_can_use_its_indexes(postgresql_url: str) -> None:
+    """The query's condition is what the GIN index covers and its order what the
+    newest index holds (revision 0007): if they drift apart, PostgreSQL scans and sorts
+    every event, which no small-table test would notice. With the other ways priced
+    out, a plan names an index only if it can use it."""
     with open_store(postgresql_url, auto_upgrade=True) as opened:
         opened.put(KEY, {"sessionId": "s-main", "updatedAt": 1})
         opened.transcripts.append(KEY, [message("rollback plan")])
-        statement = sa.select(transcript_events.c.seq).where(q.POSTGRESQL_MATCH)
-        with engine_of(opened) as engine, engine.connect() as conn:
-            conn.execute(text("SET enable_seqscan = off"))
-            compiled = statement.compile(dialect=engine.dialect)
-            plan = conn.exec_driver_sql(f"EXPLAIN {compiled}", {"q": "rollback"}).all()
-    assert "ix_transcript_events_search" in "\n".join(row[0] for row in plan)
+        matching = sa.select(transcript_events.c.seq).where(q.POSTGRESQL_MATCH)
+        found = _plan(opened, matching, {"q": "rollback"}, "enable_seqscan = off")
+        assert "ix_transcript_events_search" in found
+        params = {"tr_agent": "main", "q": "rollback", "n": 20, "skip": 0}
+        walked = _plan(
+            opened,
+            q.transcript_search("postgresql", False),
+            params,
+            "enable_seqscan = off",
+            "enable_bitmapscan = off",
+            "enable_sort = off",
+        )
+        assert "ix_transcript_events_newest" in walked and "Sort" not in walked
+
+
+def _conversation(t: Any, key: str, n: int, first_ms: int) -> None:
+    words = ["deploy done", "deploy failed", "rollback plan", "lunch"]
+    t.append(key, [message(f"{words[i % 4]} {i}", timestamp=first_ms + 1000 * i) for i in range(n)])
+
+
+def test_sqlite_search_walks_newest_first_when_a_word_is_common(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word with many matches is searched by walking the messages from the newest
+    (revision 0007's index), a rare one through FTS5 first: both give the same hits."""
+    with open_store(sqlite_url, auto_upgrade=True) as opened:
+        t = opened.transcripts
+        for n, key in enumerate((KEY, OTHER, "agent:main:third")):
+            opened.put(key, {"sessionId": f"s{n}", "updatedAt": n})
+            _conversation(t, key, 40, first_ms=500 * n)
+        assert isinstance(t, SqlTranscripts)
+        params = {"tr_agent": "main", "q": '"deploy"', "n": 20, "skip": 0}
+        walk = q.transcript_search("sqlite", False, True)
+        assert "USING INDEX ix_transcript_events_newest" in _plan(opened, walk, params)
+        assert "TEMP B-TREE" not in _plan(opened, walk, params)  # no sort: the index's order
+
+        queries = ["deploy", "deploy failed", "rollback plan", "lunch 7", "nothing"]
+        by_fts = {query: t.search(query, limit=25) for query in queries}
+        monkeypatch.setattr("sessionstore.sql.transcripts._WALK_FROM_MATCHES", 4)
+        assert t._walks(None, '"deploy"') and not t._walks(None, '"lunch" "7"')
+        assert not t._walks(KEY, '"deploy"')  # one session's matches are few
+        assert {query: t.search(query, limit=25) for query in queries} == by_fts
+    assert [(h.session_id, h.position) for h in by_fts["deploy"][:3]] == [
+        ("s2", 38),
+        ("s1", 38),
+        ("s0", 38),
+    ]  # fmt: skip (the last "deploy" is event 37, position 38; s2's clock runs ahead)
 
 
 def test_search_returns_each_hit_once_while_lines_are_appended(

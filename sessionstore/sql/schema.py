@@ -24,8 +24,10 @@ from sessionstore.projection import SHORT_TEXT
 from sessionstore.sql.types import ExactText, JSONDocument, LongText
 
 __all__ = [
+    "NEWEST_INDEX",
     "SEARCH_INDEX",
     "SEARCH_TABLE",
+    "SEARCH_VECTOR",
     "VERSION_TABLE",
     "Base",
     "BlobRow",
@@ -52,6 +54,12 @@ SEARCH_TABLE = "transcript_search"
 #: The full-text index on ``transcript_events.search_text`` on PostgreSQL (GIN over a
 #: ``tsvector``) and MySQL/MariaDB (``FULLTEXT``); created by revision ``0006`` only.
 SEARCH_INDEX = "ix_transcript_events_search"
+#: PostgreSQL's stored ``tsvector`` of ``search_text``, what its GIN index covers
+#: (revision ``0007``, a generated column the models leave out like the index).
+SEARCH_VECTOR = "search_vector"
+#: The messages (``search_text`` set) by time, newest first, that a search walks;
+#: SQLite and PostgreSQL, created by revision ``0007`` only.
+NEWEST_INDEX = "ix_transcript_events_newest"
 
 metadata = MetaData(
     naming_convention={
@@ -249,6 +257,8 @@ transcript_events = cast(Table, TranscriptEventRow.__table__)
 
 
 def is_search_object(name: str | None) -> bool:
-    """Whether ``name`` is part of the full-text index, which each database builds its
-    own way (revision ``0006``) and the models do not describe."""
-    return name is not None and (name.startswith(SEARCH_TABLE) or name == SEARCH_INDEX)
+    """Whether ``name`` is part of the full-text search, which each database builds its
+    own way (revisions ``0006`` and ``0007``) and the models do not describe."""
+    return name is not None and (
+        name.startswith(SEARCH_TABLE) or name in (SEARCH_INDEX, SEARCH_VECTOR, NEWEST_INDEX)
+    )

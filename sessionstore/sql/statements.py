@@ -50,7 +50,7 @@ from sqlalchemy.sql.dml import Insert, ReturningDelete
 from sessionstore.contract import Filters
 from sessionstore.projection import COUNT_COLUMNS, INDEX_COLUMNS
 from sessionstore.sql.blobs import BLOB_COLUMNS
-from sessionstore.sql.schema import SEARCH_TABLE, imports
+from sessionstore.sql.schema import SEARCH_TABLE, SEARCH_VECTOR, imports
 from sessionstore.sql.schema import blobs as blob_table
 from sessionstore.sql.schema import sessions as t
 from sessionstore.sql.schema import transcript_events as event_table
@@ -400,14 +400,10 @@ _LIVE = and_(
     _T.c.archive_slot == _LIVE_SLOT,
 )
 _EVENTS_OF = and_(_E.c.agent_id == bindparam("tr_agent"), _E.c.transcript_id == bindparam("tr_id"))
-#: The text PostgreSQL's search index covers (revision 0006): words as Python's ``\w+``
-#: finds them, since PostgreSQL's parser keeps "a/b", "a.b" and addresses whole.
-SEARCH_WORDS = func.regexp_replace(
-    _E.c.search_text, literal_column("'\\W+'"), literal_column("' '"), literal_column("'g'")
-)
 _SIMPLE: ColumnElement[str] = literal_column("'simple'")
-#: PostgreSQL's full-text condition on ``:q``, on exactly the expression of its index
-POSTGRESQL_MATCH = func.to_tsvector(_SIMPLE, SEARCH_WORDS).op("@@")(
+#: PostgreSQL's full-text condition on ``:q``: the stored ``tsvector`` of the text's
+#: words as Python's ``\w+`` finds them (revision 0007), which its GIN index covers
+POSTGRESQL_MATCH = literal_column(SEARCH_VECTOR).op("@@")(
     func.plainto_tsquery(_SIMPLE, bindparam("q"))
 )
 # The lines a reader is given: not the header, nor lines that are not JSON objects.
@@ -555,22 +551,42 @@ def transcript_page(direction: str, bodies: bool) -> Select[Any]:
 
 #: SQLite's full-text index (revision 0006): row ids are transcript_id << 32 | seq
 _FTS = table(SEARCH_TABLE, column("rowid", BigInteger))
+_FTS_MATCH = literal_column(SEARCH_TABLE).op("MATCH")(bindparam("q"))
+_FTS_ROWID = _E.c.transcript_id.op("<<")(literal_column("32")).op("|")(_E.c.seq)
+
+#: How many of SQLite's full-text index rows match ``:q``, counted up to ``:n``.
+FTS_MATCHES = select(func.count()).select_from(
+    select(_FTS.c.rowid).where(_FTS_MATCH).limit(bindparam("n", type_=BigInteger)).subquery()
+)
 
 
-@lru_cache(maxsize=8)
-def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
+@lru_cache(maxsize=16)
+def transcript_search(dialect: str, narrowed: bool, walk: bool = False) -> Select[Any]:
     """``(session_key, session_id, seq, created_at, search_text, transcript_id)`` of
     message lines of the live transcripts whose text matches ``:q``
     (the database's own full-text query), newest first, ``:n`` from offset ``:skip``;
-    ``narrowed``: of transcript ``:tr_id`` only. Never reads ``event_json``."""
-    conditions: list[ColumnElement[bool]] = [_OF_AGENT, _T.c.archive_slot == _LIVE_SLOT]
+    ``narrowed``: of transcript ``:tr_id`` only. Never reads ``event_json``.
+
+    SQLite reads the full-text index first and sorts what matched, unless ``walk``: it
+    then walks the messages from the newest (revision 0007's index) and keeps those
+    among the matches, which is cheaper when most messages match. PostgreSQL's planner
+    makes that choice itself."""
+    conditions: list[ColumnElement[bool]] = [
+        _OF_AGENT,
+        _T.c.archive_slot == _LIVE_SLOT,
+        _E.c.search_text.is_not(None),  # the messages: what the newest index holds
+    ]
     if narrowed:
         conditions.append(_T.c.transcript_id == bindparam("tr_id"))
     of_transcript = and_(_E.c.agent_id == _T.c.agent_id, _E.c.transcript_id == _T.c.transcript_id)
     source: Any = _E.join(_T, of_transcript)
-    if dialect == "sqlite":
+    newest = _E.c.created_at.desc()
+    if dialect == "sqlite" and walk:
+        matches = select(_FTS.c.rowid).where(_FTS_MATCH)
+        conditions += [_E.c.agent_id == bindparam("tr_agent"), _FTS_ROWID.in_(matches)]
+    elif dialect == "sqlite":
         rowid = _FTS.c.rowid
-        conditions.append(literal_column(SEARCH_TABLE).op("MATCH")(bindparam("q")))
+        conditions.append(_FTS_MATCH)
         if narrowed:  # a range of the index's own row ids
             conditions += [rowid >= bindparam("lo"), rowid <= bindparam("hi")]
         indexed = and_(
@@ -581,6 +597,7 @@ def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
         source = _FTS.join(_E, indexed).join(_T, of_transcript)
     elif dialect == "postgresql":
         conditions.append(POSTGRESQL_MATCH)
+        newest = newest.nulls_last()  # as the newest index holds them (elsewhere NULL sorts low)
     else:
         conditions.append(_E.c.search_text.match(bindparam("q")))
     return (
@@ -594,12 +611,7 @@ def transcript_search(dialect: str, narrowed: bool) -> Select[Any]:
         )
         .select_from(source)
         .where(*conditions)
-        .order_by(
-            _E.c.created_at.is_(None),
-            _E.c.created_at.desc(),
-            _E.c.seq.desc(),
-            _E.c.transcript_id.desc(),
-        )
+        .order_by(newest, _E.c.seq.desc(), _E.c.transcript_id.desc())
         .limit(bindparam("n", type_=BigInteger))
         .offset(bindparam("skip", type_=BigInteger))
     )

@@ -218,7 +218,7 @@ def head_revision() -> str:
     """The newest revision this library knows.
 
     >>> head_revision()
-    '0006'
+    '0007'
     """
     head = _scripts().get_current_head()
     assert head is not None
