@@ -170,14 +170,19 @@ class Op:
 
 def measure(ops: list[Op], repeats: int, budget: float) -> list[Stat]:
     """Time the ops interleaved, one repetition of each in turn, until ``repeats``
-    samples or ``budget`` seconds (at least MIN_SAMPLES). The first round warms up and
-    is dropped, unless an operation took over SLOW_S: then it is kept as a sample."""
+    samples or ``budget`` seconds (at least MIN_SAMPLES). Each round runs them in a new
+    order (seeded), so that no op always runs after the same one: a heavy op leaves
+    cold caches to whichever follows it. The first round warms up and is dropped, unless an
+    operation took over SLOW_S: then it is kept as a sample."""
     samples: list[list[float]] = [[] for _ in ops]
+    paired = list(zip(ops, samples, strict=True))
+    order = random.Random(len(ops))
     started = time.perf_counter()
     for i in range(-1, repeats):
         if min(map(len, samples)) >= MIN_SAMPLES and time.perf_counter() - started > budget:
             break
-        for op, times in zip(ops, samples, strict=True):
+        order.shuffle(paired)
+        for op, times in paired:
             t0 = time.perf_counter()
             op.run(i)
             elapsed = time.perf_counter() - t0

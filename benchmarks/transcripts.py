@@ -38,6 +38,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -467,6 +469,21 @@ class AdkRun:
     adk_all: Stat
     tail: Stat
     page: Stat
+    #: the floor: the bare driver reading the same 50 lines and parsing them
+    bare: Stat | None = None
+
+
+#: The bare driver's read of the newest lines of the live transcript of session ``?``.
+BARE_TAIL = (
+    "SELECT event_json FROM transcript_events WHERE agent_id = 'main' AND transcript_id = "
+    "(SELECT transcript_id FROM session_transcripts WHERE agent_id = 'main' AND session_id = ? "
+    "AND topic = '' AND archive_slot = '') ORDER BY seq DESC LIMIT ?"
+)
+
+
+def _bare_tail(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(BARE_TAIL, (session_id, TAIL)).fetchall()
+    return [orjson.loads(row[0]) for row in reversed(rows)]
 
 
 def _adk_events(conv: Conversation, n: int) -> tuple[list[Any], list[dict[str, Any]]]:
@@ -545,14 +562,23 @@ def bench_adk(args: argparse.Namespace, scratch: Path) -> AdkRun:
                          *map(orjson.dumps, ours)]  # fmt: skip
                 t.import_lines(KEY, entry("s1"), lines)
                 assert [e["id"] for e in t.tail(KEY, limit=TAIL)] == [e["id"] for e in ours[-TAIL:]]
+                bare = sqlite3.connect(make_url(store.url).database or "")
+                assert _bare_tail(bare, "s1") == t.tail(KEY, limit=TAIL)
                 # ADK's calls leave much garbage: collected untimed after every call, so
-                # that none is charged to the call after it.
-                adk_recent, tail, page = measure(
+                # that none is charged to the call after it. What lives already is frozen:
+                # a collection of the old generation inside a timed call would charge a
+                # pass over ADK's and its libraries' objects to whichever call it hit.
+                gc.collect()
+                gc.freeze()
+                adk_recent, tail, page, floor = measure(
                     [Op(lambda r: adk_get(recent), _collect),
                      Op(lambda r: t.tail(KEY, limit=TAIL), _collect),
-                     Op(lambda r: t.page(KEY, limit=TAIL), _collect)],
+                     Op(lambda r: t.page(KEY, limit=TAIL), _collect),
+                     Op(lambda r: _bare_tail(bare, "s1"), _collect)],
                     args.repeats, 3 * args.budget,
                 )  # fmt: skip
+                bare.close()
+                gc.unfreeze()
                 (adk_all,) = measure([Op(lambda r: adk_get(None))], 5, args.budget)
         finally:
             loop.run_until_complete(service.close())
@@ -562,7 +588,7 @@ def bench_adk(args: argparse.Namespace, scratch: Path) -> AdkRun:
         f"{_ms(adk_all.median_ms)} ms; tail(50) {_ms(tail.median_ms)} ms: "
         f"{adk_recent.median_ms / tail.median_ms:,.0f}x"
     )
-    return AdkRun(n, version("google-adk"), build_s, adk_recent, adk_all, tail, page)
+    return AdkRun(n, version("google-adk"), build_s, adk_recent, adk_all, tail, page, floor)
 
 
 def _collect(r: int) -> None:
@@ -768,8 +794,10 @@ figures move by tens of percent from one run to the next.
   `function_call` and `function_response` parts). Its `get_session` with
   `GetSessionConfig(num_recent_events=50)`, and without (every event), each run to
   completion on one event loop, in turn with `tail(key, limit=50)` and `page(key,
-  limit=50)` on a SQLite store of the same events, a garbage collection after each
-  call, untimed. The session's length is `--adk-events` ({adk_alone:,} by default;
+  limit=50)` on a SQLite store of the same events, and beside the floor of any
+  library on this layout: the bare `sqlite3` module reading the same 50 lines with
+  one `SELECT` and parsing them with `orjson`; a garbage collection after each call,
+  untimed. The session's length is `--adk-events` ({adk_alone:,} by default;
   {adk_suite:,} in `benchmarks/suite.py`).
 - *Search*: {events:,} events in {sessions:,} sessions ({per:,} each, their start
   times spread over 60 days); words planted at set rates make one- and two-word
@@ -880,6 +908,9 @@ def tables(results: Results) -> list[tuple[str, list[str], Rows]]:
             ["sessionstore tail(key, limit=50)", _stat(adk.tail), str(adk.tail.samples), "1.00x"],
             ["sessionstore page(key, limit=50)", _stat(adk.page), str(adk.page.samples),
              _ratio(adk.page.median_ms / adk.tail.median_ms)],
+            *([["bare sqlite3: the same 50 lines, SELECT and orjson.loads (the floor)",
+                _stat(adk.bare), str(adk.bare.samples),
+                _ratio(adk.bare.median_ms / adk.tail.median_ms)]] if adk.bare else []),
         ]  # fmt: skip
         title = f"Transcripts: The last 50 of {adk.events:,} events, beside Google ADK (SQLite)"
         out.append((title, ADK_HEADER, rows))
@@ -980,7 +1011,8 @@ def from_json(document: dict[str, Any]) -> Results:
     if adk := document["adk"]:
         results.adk = AdkRun(adk["events"], adk["adk_version"], adk["build_s"],
                              stat(adk["adk_recent"]), stat(adk["adk_all"]), stat(adk["tail"]),
-                             stat(adk["page"]))  # fmt: skip
+                             stat(adk["page"]),
+                             stat(adk["bare"]) if adk.get("bare") else None)  # fmt: skip
     results.searches = [
         SearchRun(s["backend"], s["events"], s["sessions"], s["build_s"], s["disk_mb"],
                   [{**q, "stat": stat(q["stat"])} for q in s["queries"]])
