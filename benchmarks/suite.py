@@ -176,7 +176,7 @@ def measure(ops: list[Op], repeats: int, budget: float) -> list[Stat]:
     operation took over SLOW_S: then it is kept as a sample."""
     samples: list[list[float]] = [[] for _ in ops]
     paired = list(zip(ops, samples, strict=True))
-    order = random.Random(len(ops))
+    order = random.Random(0)
     started = time.perf_counter()
     for i in range(-1, repeats):
         if min(map(len, samples)) >= MIN_SAMPLES and time.perf_counter() - started > budget:

@@ -565,11 +565,7 @@ def bench_adk(args: argparse.Namespace, scratch: Path) -> AdkRun:
                 bare = sqlite3.connect(make_url(store.url).database or "")
                 assert _bare_tail(bare, "s1") == t.tail(KEY, limit=TAIL)
                 # ADK's calls leave much garbage: collected untimed after every call, so
-                # that none is charged to the call after it. What lives already is frozen:
-                # a collection of the old generation inside a timed call would charge a
-                # pass over ADK's and its libraries' objects to whichever call it hit.
-                gc.collect()
-                gc.freeze()
+                # that none is charged to the call after it.
                 adk_recent, tail, page, floor = measure(
                     [Op(lambda r: adk_get(recent), _collect),
                      Op(lambda r: t.tail(KEY, limit=TAIL), _collect),
@@ -578,7 +574,6 @@ def bench_adk(args: argparse.Namespace, scratch: Path) -> AdkRun:
                     args.repeats, 3 * args.budget,
                 )  # fmt: skip
                 bare.close()
-                gc.unfreeze()
                 (adk_all,) = measure([Op(lambda r: adk_get(None))], 5, args.budget)
         finally:
             loop.run_until_complete(service.close())

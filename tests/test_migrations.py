@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
@@ -332,6 +333,46 @@ def test_revision_0007_down_and_up_keeps_transcripts_and_search(empty_url: str) 
     assert _count(empty_url, "transcript_events") == lines + 1
     assert _searched(empty_url, "deploy")[:2] == [("s0", 5), ("s2", 4)]
     assert _searched(empty_url, "late") == [("s0", 5)]
+
+
+def test_revision_0007_converts_mysql_transcript_tables_to_utf8mb4(mysql_url: str) -> None:
+    """Revision 0006 left the transcript tables at the server's default character set:
+    on a server whose default is not utf8mb4, 0007 converts them, keeps the header
+    column TEXT (the conversion widens it) and leaves no drift."""
+    upgrade(mysql_url, "0006")
+    engine = create_sql_engine(mysql_url)
+    tables = ("session_transcripts", "transcript_events")
+    try:
+        with engine.begin() as conn:
+            for table in tables:
+                conn.execute(text(f"ALTER TABLE {table} CONVERT TO CHARACTER SET latin1"))
+        upgrade(mysql_url)
+        with engine.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT table_name, table_collation FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE() AND table_name IN :names"
+                ).bindparams(sa.bindparam("names", expanding=True)),
+                {"names": list(tables)},
+            ).all()
+            header = conn.execute(
+                text(
+                    "SELECT data_type FROM information_schema.columns "
+                    "WHERE table_schema = DATABASE() AND table_name = 'transcript_events' "
+                    "AND column_name = 'header_json'"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert sorted(name for name, _ in found) == sorted(tables)
+    assert all(collation.startswith("utf8mb4") for _, collation in found), found
+    assert header == "text"
+    check(mysql_url)
+    with open_store(mysql_url) as store:
+        store.put("agent:main:k", SessionEntry(session_id="s", updated_at=1))
+        said = {"role": "user", "content": "déploiement 🚀 prêt"}
+        store.transcripts.append("agent:main:k", [{"type": "message", "message": said}])
+        assert [hit.key for hit in store.transcripts.search("déploiement")] == ["agent:main:k"]
 
 
 def test_revision_0006_down_and_up_with_sessions_and_transcripts(empty_url: str) -> None:

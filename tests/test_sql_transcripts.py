@@ -590,9 +590,9 @@ def test_sqlite_search_walks_newest_first_when_a_word_is_common(
             _conversation(t, key, 40, first_ms=500 * n)
         assert isinstance(t, SqlTranscripts)
         params = {"tr_agent": "main", "q": '"deploy"', "n": 20, "skip": 0}
-        walk = q.transcript_search("sqlite", False, True)
-        assert "USING INDEX ix_transcript_events_newest" in _plan(opened, walk, params)
-        assert "TEMP B-TREE" not in _plan(opened, walk, params)  # no sort: the index's order
+        walked = _plan(opened, q.transcript_search("sqlite", False, True), params)
+        assert "USING INDEX ix_transcript_events_newest" in walked
+        assert "TEMP B-TREE" not in walked  # no sort: the index's order
 
         queries = ["deploy", "deploy failed", "rollback plan", "lunch 7", "nothing"]
         by_fts = {query: t.search(query, limit=25) for query in queries}

@@ -574,6 +574,7 @@ def transcript_search(dialect: str, narrowed: bool, walk: bool = False) -> Selec
     conditions: list[ColumnElement[bool]] = [
         _OF_AGENT,
         _T.c.archive_slot == _LIVE_SLOT,
+        _E.c.agent_id == bindparam("tr_agent"),  # what each index of the events leads with
         _E.c.search_text.is_not(None),  # the messages: what the newest index holds
     ]
     if narrowed:
@@ -582,15 +583,13 @@ def transcript_search(dialect: str, narrowed: bool, walk: bool = False) -> Selec
     source: Any = _E.join(_T, of_transcript)
     newest = _E.c.created_at.desc()
     if dialect == "sqlite" and walk:
-        matches = select(_FTS.c.rowid).where(_FTS_MATCH)
-        conditions += [_E.c.agent_id == bindparam("tr_agent"), _FTS_ROWID.in_(matches)]
+        conditions.append(_FTS_ROWID.in_(select(_FTS.c.rowid).where(_FTS_MATCH)))
     elif dialect == "sqlite":
         rowid = _FTS.c.rowid
         conditions.append(_FTS_MATCH)
         if narrowed:  # a range of the index's own row ids
             conditions += [rowid >= bindparam("lo"), rowid <= bindparam("hi")]
         indexed = and_(
-            _E.c.agent_id == bindparam("tr_agent"),
             _E.c.transcript_id == rowid.op(">>")(literal_column("32")),
             _E.c.seq == rowid.op("&")(literal_column(str(2**32 - 1))),
         )

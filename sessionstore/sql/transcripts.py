@@ -112,8 +112,8 @@ _TOPIC_BYTES = _bytes_of(transcripts.c.topic)
 # SQLite's search rows are numbered transcript_id << 32 | seq, which must fit 63 bits.
 _SQLITE_MAX_TRANSCRIPT_ID = 2**31
 _LINES_BATCH = 1000
-# From this many full-text matches SQLite's search walks the messages newest first
-# (cheaper than sorting them all once a word is in more than ~1 message in 250 of 1M).
+# Fewer full-text matches than this are read and sorted whole, which stays cheap; from
+# it on, SQLite's search walks the messages newest first and stops at its limit.
 _WALK_FROM_MATCHES = 4096
 _HASHED = re.compile(r"sha256:[0-9a-f]{64}")
 # <file>.jsonl.<reason>.<ts>, as archive_name writes it
