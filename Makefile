@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint typecheck check wheel clean bench
+.PHONY: demo test interop lint typecheck check wheel clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)  ## the main job on SQLite, no server needed
 
 test: $(STAMP) lint typecheck  ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
+
+interop: $(STAMP)  ## the real OpenClaw as the judge: installs Node and its releases into a cache, then runs tests/interop
+	$(BIN)/python -m tests.interop.install
+	$(BIN)/python -m pytest tests/interop -m interop
 
 check: $(STAMP) lint typecheck  ## lint, type-check and run the quick tests (not slow, no network)
 	$(BIN)/python -m pytest -m "not slow and not network"
