@@ -720,8 +720,6 @@ def draw_plots(runs: dict[tuple[str, int], Run], directory: Path) -> list[tuple[
 
 
 def machine(postgres: str | None) -> dict[str, str]:
-    import psutil
-
     cpu = platform.processor() or platform.machine()
     info = Path("/proc/cpuinfo")
     lines = info.read_text().splitlines() if info.exists() else []
@@ -730,7 +728,8 @@ def machine(postgres: str | None) -> dict[str, str]:
         cpu = names[0].split(":", 1)[1].strip()
     return {
         "CPU": f"{cpu}, {os.cpu_count()} logical CPUs",
-        "Memory": f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        # sysconf, not psutil: the interop suite runs the OpenClaw benchmark without it.
+        "Memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
         "Load average at start (1 min)": f"{os.getloadavg()[0]:.2f}",
         "OS": platform.platform(terse=True),
         "Python": platform.python_version(),
