@@ -258,9 +258,8 @@ def bench(n: int, w: Workload, args: argparse.Namespace, scratch: Path) -> Run:
     console.print(f"  OpenClaw {SQLITE_ERA}: writing {n:,} entries and timing ...")
     found = run_openclaw(items, keys, sample, args, scratch / f"state-{n}")
     assert found["count"] == n, f"OpenClaw lists {found['count']} of {n} entries"
-    openclaw = Side(
-        found["buildMs"] / 1000, {op: Stat.of([t / 1000 for t in ts]) for op, ts in found["times"].items()}
-    )
+    seconds = {op: [ms / 1000 for ms in times] for op, times in found["times"].items()}
+    openclaw = Side(found["buildMs"] / 1000, {op: Stat.of(s) for op, s in seconds.items()})
     console.print(f"  sessionstore: writing {n:,} entries and timing ...")
     ours, bare, read = run_sessionstore(items, keys, sample, args, scratch)
     run = Run(n, openclaw, ours, bare)

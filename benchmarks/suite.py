@@ -781,12 +781,18 @@ make bench                                           # the full run, under 10 mi
 .venv/bin/python benchmarks/suite.py --quick         # a smoke run at small sizes
 .venv/bin/python benchmarks/suite.py --sizes 1000,10000 --backends sqlite,json
 .venv/bin/python benchmarks/transcripts.py --markdown docs/benchmarks.md  # transcripts alone
+.venv/bin/python benchmarks/openclaw_peer.py --markdown docs/benchmarks.md  # beside OpenClaw
 ```
 
 The Transcripts section is also written by `benchmarks/transcripts.py --markdown
 docs/benchmarks.md` alone (by default searching {search_alone:,} events and beside an ADK
 session of {adk_alone:,}, where the suite takes {search_suite:,} and {adk_suite:,} to stay
 under 10 minutes); it then says so and has a machine table of its own.
+
+`make bench` then runs `benchmarks/openclaw_peer.py`, which writes the section
+[Beside OpenClaw 2026.9.6](#beside-openclaw-202696): OpenClaw's own store against the
+SQLite backend. It needs Node and the OpenClaw releases that `make interop` installs;
+without them it prints why and leaves the section out.
 
 PostgreSQL is the server at `SESSIONSTORE_TEST_POSTGRES_URL` (default
 `postgresql+psycopg://postgres@127.0.0.1:5432/test`), one new schema per store, dropped
