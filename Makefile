@@ -41,6 +41,8 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)  ## the benchmark suite (under 10 minutes): docs/benchmarks.md and its plots
 	$(BIN)/python benchmarks/suite.py --out benchmarks/results.json \
 		--plots docs/benchmarks --markdown docs/benchmarks.md
+	# beside OpenClaw 2026.9.6, from the releases make interop installs (without them: a note)
+	$(BIN)/python benchmarks/openclaw_peer.py --markdown docs/benchmarks.md
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist

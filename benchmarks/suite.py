@@ -720,8 +720,6 @@ def draw_plots(runs: dict[tuple[str, int], Run], directory: Path) -> list[tuple[
 
 
 def machine(postgres: str | None) -> dict[str, str]:
-    import psutil
-
     cpu = platform.processor() or platform.machine()
     info = Path("/proc/cpuinfo")
     lines = info.read_text().splitlines() if info.exists() else []
@@ -730,7 +728,8 @@ def machine(postgres: str | None) -> dict[str, str]:
         cpu = names[0].split(":", 1)[1].strip()
     return {
         "CPU": f"{cpu}, {os.cpu_count()} logical CPUs",
-        "Memory": f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        # sysconf, not psutil: the interop suite runs the OpenClaw benchmark without it.
+        "Memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
         "Load average at start (1 min)": f"{os.getloadavg()[0]:.2f}",
         "OS": platform.platform(terse=True),
         "Python": platform.python_version(),
@@ -782,12 +781,18 @@ make bench                                           # the full run, under 10 mi
 .venv/bin/python benchmarks/suite.py --quick         # a smoke run at small sizes
 .venv/bin/python benchmarks/suite.py --sizes 1000,10000 --backends sqlite,json
 .venv/bin/python benchmarks/transcripts.py --markdown docs/benchmarks.md  # transcripts alone
+.venv/bin/python benchmarks/openclaw_peer.py --markdown docs/benchmarks.md  # beside OpenClaw
 ```
 
 The Transcripts section is also written by `benchmarks/transcripts.py --markdown
 docs/benchmarks.md` alone (by default searching {search_alone:,} events and beside an ADK
 session of {adk_alone:,}, where the suite takes {search_suite:,} and {adk_suite:,} to stay
 under 10 minutes); it then says so and has a machine table of its own.
+
+`make bench` then runs `benchmarks/openclaw_peer.py`, which writes the section
+[Beside OpenClaw 2026.9.6](#beside-openclaw-202696): OpenClaw's own store against the
+SQLite backend. It needs Node and the OpenClaw releases that `make interop` installs;
+without them it prints why and leaves the section out.
 
 PostgreSQL is the server at `SESSIONSTORE_TEST_POSTGRES_URL` (default
 `postgresql+psycopg://postgres@127.0.0.1:5432/test`), one new schema per store, dropped

@@ -851,12 +851,12 @@ def floors(results: Results) -> list[str]:
     return found
 
 
-def replace_section(page: Path, text: str) -> None:
-    """Put ``text`` in place of the page's ``## Transcripts`` section (up to the next
-    ``## `` heading), or before its notes and plots when it has none."""
+def replace_section(page: Path, text: str, heading: str = "## Transcripts") -> None:
+    """Put ``text`` in place of the page's ``heading`` section (up to the next ``## ``
+    heading), or before its notes and plots when it has none."""
     lines = page.read_text(encoding="utf-8").splitlines(keepends=True) if page.exists() else []
     heads = [i for i, line in enumerate(lines) if line.startswith("## ")]
-    mine = [i for i in heads if lines[i].strip() == "## Transcripts"]
+    mine = [i for i in heads if lines[i].strip() == heading]
     if mine:
         start = mine[0]
         end = next((i for i in heads if i > start), len(lines))
