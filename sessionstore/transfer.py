@@ -519,7 +519,7 @@ def _migrate_source(
         loaded = load_agent(source, verbatim=options.verbatim, database=database)
         report.entries_read = loaded.read
         report.rejected, report.changes = loaded.rejected, loaded.changes
-        report.warnings = loaded.warnings
+        report.warnings.extend(loaded.warnings)
         expected = Checksum.of(loaded.entries.items())
         if not loaded.entries and not loaded.rejected:
             report.status = Status.NO_DATA
