@@ -97,11 +97,16 @@ def test_migrate_imports_both_shapes_and_the_transcripts_as_openclaw_reads_them(
 
 _WRITER = """
 const { existsSync } = await import('node:fs');
+const transcripts = await import('openclaw/plugin-sdk/session-transcript-runtime');
+const main = { agentId: 'main', sessionId: 's-main', sessionKey: 'agent:main:main' };
 let i = 0;
-while (!existsSync(data.stop) && i < 1000000) {
+while (!existsSync(data.stop) && i < 100000) {
   const sessionKey = `agent:main:writer:${i % 20}`;
   const entry = { sessionId: `w-${i % 20}`, updatedAt: data.now + i, label: `write ${i}` };
   await store.upsertSessionEntry({ agentId: 'main', sessionKey, entry });
+  const content = [{ type: 'text', text: `append ${i}` }];
+  const message = { role: 'user', content, timestamp: data.now };
+  await transcripts.appendSessionTranscriptMessageByIdentity({ ...main, message });
   i += 1;
   if (i === 1) emit({ started: true });
 }
@@ -112,6 +117,9 @@ emit({ written: i });
 def test_a_migrate_while_openclaw_writes_reads_one_snapshot_and_disturbs_nothing(
     openclaw_sqlite: OpenClaw, era: dict[str, Any], state_dir: Path, tmp_path: Path
 ) -> None:
+    """OpenClaw upserts entry ``i`` then appends message ``i`` to ``s-main``, over and
+    over, during the whole migrate: in one snapshot the appends are the upserts, or one
+    fewer; read at two moments, the transcript would hold more."""
     stop = tmp_path / "stop"
     now = int(time.time() * 1000)
     target = tmp_path / "sessions.db"
@@ -126,19 +134,27 @@ def test_a_migrate_while_openclaw_writes_reads_one_snapshot_and_disturbs_nothing
             stop.touch()
         rest, errors = writer.stdout.read(), writer.stderr.read()
         assert writer.wait(timeout=RUN_TIMEOUT_S) == 0, errors.decode()
-    written = [result_of(x) for x in rest.splitlines()]
+    [written] = [r["written"] for r in map(result_of, rest.splitlines()) if r]
     assert (agent.status, agent.error) == (Status.MIGRATED, None)
+    assert agent.lines_imported == agent.events  # counted and carried in one snapshot
     with open_store(target, agent_id="main") as store:
         labels = {
             int(key.rsplit(":", 1)[1]): int(entry.to_dict()["label"].split()[1])
             for key, entry in store.iter_entries()
             if key.startswith("agent:main:writer:")
         }
-        assert store.count() == len(era["entries"]) + len(labels)
-    # One snapshot: the writes 0..last, each key holding the last of them it got.
-    last = max(labels.values())
-    assert labels == {k: last - (last - k) % 20 for k in range(min(20, last + 1))}
-    assert written and written[-1]["written"] > last
+        main = store.get("agent:main:main")
+        assert main is not None
+        appended = [
+            json.loads(line)["message"]["content"][0]["text"]
+            for line in list(store.transcripts.lines(main))[len(era["events"]["s-main"]) :]
+        ]
+    upserts = max(labels.values()) + 1
+    # the entries: the upserts 0..upserts-1, each key holding the last one it got
+    assert labels == {k: upserts - 1 - (upserts - 1 - k) % 20 for k in range(min(20, upserts))}
+    assert appended == [f"append {i}" for i in range(len(appended))]
+    assert len(appended) in (upserts - 1, upserts)
+    assert written >= upserts
 
 
 def test_export_is_the_way_back_the_doctor_imports_it_as_openclaws_own_data(
