@@ -189,3 +189,33 @@ def test_a_damaged_compressed_event_fails_the_agent_naming_it(state: Path) -> No
     [agent] = migrate(state).agents
     assert agent.status is Status.FAILED
     assert agent.error is not None and "session s-main" in agent.error
+
+
+def test_into_a_sessions_json_the_transcripts_become_files_beside_it(
+    state: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "twin" / "sessions.json"
+    [agent] = migrate(state, target).agents
+    assert (agent.status, agent.error) == (Status.MIGRATED, None)
+    for session_id, lines in EXPECTED["lines"].items():
+        written = (target.parent / f"{session_id}.jsonl").read_text()
+        assert written == "".join(f"{line}\n" for line in lines)
+
+
+def test_an_agent_with_only_a_database_is_found_and_a_bad_entry_is_rejected(
+    state: Path,
+) -> None:
+    shutil.rmtree(state / "agents/main/sessions")
+    with sqlite3.connect(database_path(state, "main")) as raw:
+        raw.execute(
+            "INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at)"
+            " VALUES ('agent:main:bad', 's-bad', '{\"sessionId\": \"../x\"}', 1)"
+        )
+    raw.close()
+    [source] = discover_agents(state)
+    assert (source.agent_id, source.era) == ("main", "sqlite")
+    [agent] = migrate(state, dry_run=True).agents
+    assert agent.status is Status.PARTIAL
+    assert [key for key, _ in agent.rejected] == ["agent:main:bad"]
+    # the prompt file went with the sessions directory: the entry keeps its promptRef
+    assert len(agent.warnings) == 1 and PROMPT_OWNER in agent.warnings[0]
