@@ -857,7 +857,9 @@ def _import_transcripts(
     target = store.transcripts
     if database is not None:
         lines = _DatabaseLines(database)
-        carry = _Carry([lines], target, overwrite=run.replace, dry_run=run.dry_run)
+        carry = _Carry(
+            [lines], target, overwrite=run.replace, dry_run=run.dry_run, flag="replace (--replace)"
+        )
         progress.start(f"{source.agent_id}: importing transcripts", len(validated))
         return _failed_transcripts(
             report, _carry_transcripts(validated.items(), carry, report, progress)
