@@ -861,9 +861,14 @@ def _import_transcripts(
             [lines], target, overwrite=run.replace, dry_run=run.dry_run, flag="replace (--replace)"
         )
         progress.start(f"{source.agent_id}: importing transcripts", len(validated))
-        return _failed_transcripts(
-            report, _carry_transcripts(validated.items(), carry, report, progress)
-        )
+        failures = _carry_transcripts(validated.items(), carry, report, progress)
+        current = {entry.session_id for entry in validated.values()}
+        if earlier := len(database.session_ids() - current):
+            report.warnings.append(
+                f"{earlier} transcripts of sessions no entry holds now (earlier generations: "
+                f"resets, rollovers, forks) were not imported; they stay in {database.path}"
+            )
+        return _failed_transcripts(report, failures)
     if target.tier != "sql":
         raise InvalidArgumentError(
             f"transcripts='sql' needs a database target with the SQL tier, not {report.target}"

@@ -219,3 +219,29 @@ def test_an_agent_with_only_a_database_is_found_and_a_bad_entry_is_rejected(
     assert [key for key, _ in agent.rejected] == ["agent:main:bad"]
     # the prompt file went with the sessions directory: the entry keeps its promptRef
     assert len(agent.warnings) == 1 and PROMPT_OWNER in agent.warnings[0]
+
+
+def octet_length(value: str | bytes | None) -> int | None:
+    """SQLite's ``octet_length`` (3.43), which OpenClaw's CHECK constraints call, for
+    the older SQLite of some Pythons."""
+    return None if value is None else len(value.encode() if isinstance(value, str) else value)
+
+
+def test_the_transcript_of_an_earlier_generation_stays_and_is_named(state: Path) -> None:
+    with sqlite3.connect(database_path(state, "main")) as raw:
+        raw.create_function("octet_length", 1, octet_length, deterministic=True)
+        raw.execute(
+            "INSERT INTO session_windows (session_id, session_key, reason, created_at, updated_at)"
+            " VALUES ('s-old', 'agent:main:main', 'reset', 1, 1)"
+        )
+        raw.execute(
+            "INSERT INTO transcript_events (session_id, seq, event_json, created_at)"
+            ' VALUES (\'s-old\', 0, \'{"type":"session","version":3,"id":"s-old"}\', 1)'
+        )
+    raw.close()
+    [agent] = migrate(state).agents
+    assert (agent.status, agent.transcripts_imported) == (Status.MIGRATED, 3)
+    assert agent.warnings == [
+        "1 transcripts of sessions no entry holds now (earlier generations: resets, "
+        f"rollovers, forks) were not imported; they stay in {database_path(state, 'main')}"
+    ]
