@@ -132,16 +132,20 @@ class AgentDatabase:
     def lines(self, session_id: str) -> Iterator[bytes]:
         """The transcript of ``session_id`` line by line in ``seq`` order, each line the
         UTF-8 JSON text OpenClaw reads back (a compressed event decompressed)."""
-        rows = self._query(
-            "SELECT seq, event_json, event_zstd, event_utf8_bytes FROM transcript_events "
-            "WHERE session_id = ? ORDER BY seq",
-            session_id,
-        )
-        for seq, text, compressed, size in rows:
-            if text is not None:
-                yield text.encode("utf-8", "surrogatepass")
-                continue
-            yield self._decompress(session_id, seq, compressed, size)
+        try:
+            rows = self._db.execute(
+                "SELECT seq, event_json, event_zstd, event_utf8_bytes FROM transcript_events "
+                "WHERE session_id = ? ORDER BY seq",
+                (session_id,),
+            )
+            while batch := rows.fetchmany(256):  # a long transcript is not held at once
+                for seq, text, compressed, size in batch:
+                    if text is not None:
+                        yield text.encode("utf-8", "surrogatepass")
+                    else:
+                        yield self._decompress(session_id, seq, compressed, size)
+        except sqlite3.Error as exc:
+            raise CorruptStoreError(f"{self.path} cannot be read: {exc}") from exc
 
     def _decompress(self, session_id: str, seq: int, data: Any, size: Any) -> bytes:
         where = f"{self.path}: event {seq} of session {session_id}"
