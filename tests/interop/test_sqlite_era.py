@@ -62,6 +62,17 @@ def hydrated(state: Path, entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "skillsSnapshot": {**rest, "prompt": prompt}}
 
 
+#: Each line as OpenClaw's reader returns it, serialised again by JavaScript.
+_LINES = """
+const lines = {};
+for (const { sessionKey, entry } of store.listSessionEntries({ agentId: 'main' })) {
+  const where = { agentId: 'main', sessionId: entry.sessionId, sessionKey };
+  lines[entry.sessionId] = store.loadTranscriptEventsSync(where).map((e) => JSON.stringify(e));
+}
+emit(lines);
+"""
+
+
 def test_migrate_imports_both_shapes_and_the_transcripts_as_openclaw_reads_them(
     openclaw_sqlite: OpenClaw, era: dict[str, Any], state_dir: Path, sql_target: str
 ) -> None:
@@ -76,6 +87,7 @@ def test_migrate_imports_both_shapes_and_the_transcripts_as_openclaw_reads_them(
     [agent] = migrate(state_dir, sql_target).agents
     assert (agent.status, agent.error) == (Status.MIGRATED, None)
     assert fingerprint(database) == before
+    openclaw_lines = openclaw_sqlite.run(_LINES, state_dir)
     with open_store(sql_target, agent_id="main") as store:
         stored = {key: entry.to_dict() for key, entry in store.iter_entries()}
         assert stored == {k: hydrated(state_dir, e) for k, e in era["entries"].items()}
@@ -83,6 +95,7 @@ def test_migrate_imports_both_shapes_and_the_transcripts_as_openclaw_reads_them(
         for _, entry in store.iter_entries():
             lines = list(store.transcripts.lines(entry))
             assert [json.loads(x) for x in lines] == era["events"].get(entry.session_id, [])
+            assert [x.decode() for x in lines] == openclaw_lines[entry.session_id]
             if lines:
                 carried += 1
                 assert [x.decode() for x in lines] == transcript_lines(entry.session_id)
