@@ -37,7 +37,7 @@ from sessionstore.openclaw.transcripts import FileTranscripts
 from sessionstore.settings import Settings
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.engine import mask_url, sqlite_file
-from sessionstore.transfer import Status, TransferReport
+from sessionstore.transfer import AgentReport, Status, TransferReport
 
 __all__ = ["app", "main"]
 
@@ -611,6 +611,15 @@ def info(
 # -- migrate, export, copy --------------------------------------------------------
 
 
+def _era_line(agent: AgentReport) -> str:
+    """What a migrate dry run reads for one agent, e.g. ``main   sqlite
+    (openclaw-agent.sqlite, schema 23)   19 entries   46 events``."""
+    found = (
+        f"{agent.transcripts:,} transcripts" if agent.events is None else f"{agent.events:,} events"
+    )
+    return f"{agent.agent_id}   {agent.era}   {agent.entries_read:,} entries   {found}"
+
+
 def _report(report: TransferReport, as_json: bool) -> None:
     """Print a transfer report; exit 1 unless it is ok."""
     if as_json:
@@ -620,6 +629,10 @@ def _report(report: TransferReport, as_json: bool) -> None:
         console = _console()
         dry = " (dry run: nothing written)" if report.dry_run else ""
         console.print(f"{verb[report.operation]} {escape(report.target)}{dry}")
+        if report.dry_run:
+            for agent in report.agents:
+                if agent.era is not None:
+                    console.print(escape(_era_line(agent)), highlight=False)
         table = Table(
             "Agent",
             "Status",

@@ -15,6 +15,12 @@ The entry keeps every value as written; a column holds its index form:
   a string;
 - ``archived``: whether ``archivedAt`` is a number.
 
+An entry of OpenClaw 2026.9 that folds its delivery fields into ``delivery: {kind:
+"external", context, origin}`` is indexed by the flat fields that stands for, as
+OpenClaw projects them: ``channel`` from ``context.channel`` (else
+``origin.provider``), ``lastChannel``, ``lastTo``, ``lastAccountId`` and
+``lastThreadId`` from ``context``. A flat field the entry has wins.
+
 >>> columns = project({"sessionId": "s1", "updatedAt": 7, "lastThreadId": 42, "archivedAt": 9})
 >>> columns["last_thread_id"], columns["archived"]
 ('42', True)
@@ -106,8 +112,36 @@ def count_columns(entry: Mapping[str, Any]) -> dict[str, int | None]:
     return {column: count_of(entry.get(field)) for column, field in _COUNT_FIELDS.items()}
 
 
+def _delivery_fields(delivery: Any) -> dict[str, Any]:
+    """The flat fields a folded ``delivery`` stands for (OpenClaw's
+    ``projectSessionDeliveryFields``); none unless it is ``external``.
+
+    >>> delivery = {"kind": "external", "context": {"to": "7"}, "origin": {"provider": "x"}}
+    >>> fields = _delivery_fields(delivery)
+    >>> fields["channel"], fields["lastTo"], fields["lastChannel"]
+    ('x', '7', None)
+    """
+    if not isinstance(delivery, dict) or delivery.get("kind") != "external":
+        return {}
+    context = delivery.get("context")
+    context = context if isinstance(context, dict) else {}
+    origin = delivery.get("origin")
+    origin = origin if isinstance(origin, dict) else {}
+    channel = context.get("channel")
+    return {
+        "channel": origin.get("provider") if channel is None else channel,
+        "lastChannel": channel,
+        "lastTo": context.get("to"),
+        "lastAccountId": context.get("accountId"),
+        "lastThreadId": context.get("threadId"),
+    }
+
+
 def project(entry: Mapping[str, Any]) -> dict[str, Any]:
     """Index column values for one entry given as its JSON object (camelCase keys)."""
+    if "delivery" in entry:
+        folded = _delivery_fields(entry["delivery"])
+        entry = {**folded, **{k: v for k, v in entry.items() if k not in folded or v is not None}}
     columns: dict[str, Any] = {
         "session_id": entry["sessionId"],
         "updated_at": timestamp_of(entry.get("updatedAt")) or 0,

@@ -60,6 +60,7 @@ from sessionstore.locate import (
     source_agents,
 )
 from sessionstore.open import is_json_target, open_store
+from sessionstore.openclaw.agentdb import DATABASE_NAME, AgentDatabase
 from sessionstore.openclaw.merge import now_ms
 from sessionstore.openclaw.skillprompts import PromptBlobs
 from sessionstore.openclaw.statedir import (
@@ -253,6 +254,11 @@ class AgentReport:
     #: the checksum both sides agreed on (``None`` when not verified)
     checksum: str | None = None
     error: str | None = None
+    #: for ``migrate``: where the agent was read, e.g. ``json (sessions.json)`` or
+    #: ``sqlite (openclaw-agent.sqlite, schema 23)`` for OpenClaw 2026.9's database
+    era: str | None = None
+    #: for an agent read from OpenClaw 2026.9's database: its transcript events
+    events: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (the CLI's ``--json`` output)."""
@@ -276,6 +282,8 @@ class AgentReport:
             "linesSkipped": self.lines_skipped,
             "checksum": self.checksum,
             "error": self.error,
+            "era": self.era,
+            "events": self.events,
         }
 
 
@@ -455,18 +463,63 @@ def migrate(
 def _migrate_agent(
     source: AgentSource, target: str, options: _MigrateOptions, progress: Progress
 ) -> AgentReport:
-    report = AgentReport(source.agent_id, Status.FAILED, str(source.path), describe_target(target))
+    """One agent, read from its ``sessions.json`` files or, from OpenClaw 2026.9 on, its
+    database: that one is read in one snapshot, its transcripts included, and they go
+    into the target's tier (a database's SQL tier, or the files beside a
+    ``sessions.json``)."""
+    if source.database is None:
+        return _migrate_source(source, None, target, options, progress)
     try:
-        report.transcripts, report.messages = _count_transcripts(
-            source.sessions_dir, progress, options.count_messages
+        database = AgentDatabase(source.database)
+    except SessionStoreError as exc:
+        report = AgentReport(
+            source.agent_id, Status.FAILED, str(source.database), describe_target(target)
         )
+        report.error = str(exc)
+        return report
+    with database:
+        tier: TranscriptTier | None = None if is_json_target(target) else "sql"
+        options = replace(options, transcripts=tier)
+        return _migrate_source(source, database, target, options, progress)
+
+
+def _describe_database(source: AgentSource, database: AgentDatabase, report: AgentReport) -> None:
+    """What the report says of an agent read from its 2026.9 database."""
+    report.era = f"sqlite ({DATABASE_NAME}, schema {database.schema_version})"
+    report.transcripts = len(database.session_ids())
+    report.events = database.event_count()
+    if source.path.exists() or source.legacy_path is not None:
+        report.era += "; a sessions.json too, not read"
+        report.warnings.append(
+            f"{source.path} is there too and was not read: since OpenClaw 2026.9 the "
+            f"agent's live store is {source.database}"
+        )
+
+
+def _migrate_source(
+    source: AgentSource,
+    database: AgentDatabase | None,
+    target: str,
+    options: _MigrateOptions,
+    progress: Progress,
+) -> AgentReport:
+    where = str(source.path if database is None else database.path)
+    report = AgentReport(source.agent_id, Status.FAILED, where, describe_target(target))
+    report.era = f"json ({source.path.name})"
+    try:
+        if database is not None:
+            _describe_database(source, database, report)
+        else:
+            report.transcripts, report.messages = _count_transcripts(
+                source.sessions_dir, progress, options.count_messages
+            )
         if not source.exists():
             report.status = Status.NO_DATA
             return report
-        loaded = load_agent(source, verbatim=options.verbatim)
+        loaded = load_agent(source, verbatim=options.verbatim, database=database)
         report.entries_read = loaded.read
         report.rejected, report.changes = loaded.rejected, loaded.changes
-        report.warnings = loaded.warnings
+        report.warnings.extend(loaded.warnings)
         expected = Checksum.of(loaded.entries.items())
         if not loaded.entries and not loaded.rejected:
             report.status = Status.NO_DATA
@@ -493,9 +546,10 @@ def _migrate_agent(
                 )
                 return report
             report.removed = len(plan.extra)
+            carry_transcripts = options.transcripts == "sql" or database is not None
             if options.dry_run:
-                if options.transcripts == "sql" and not _plan_transcripts(
-                    source, store, loaded.validated, options.replace, report, progress
+                if carry_transcripts and not _plan_transcripts(
+                    source, store, loaded.validated, options.replace, report, progress, database
                 ):
                     return report
                 wrote = report.imported or report.transcripts_imported
@@ -512,7 +566,7 @@ def _migrate_agent(
                 report.status = Status.MIGRATED
             if not _verify(store, expected, report):
                 return report
-            if options.transcripts == "sql":
+            if carry_transcripts:
                 if not _import_transcripts(
                     source,
                     store,
@@ -520,6 +574,7 @@ def _migrate_agent(
                     _TranscriptRun(False, options.replace),
                     report,
                     progress,
+                    database,
                 ):
                     return report
                 if report.transcripts_imported:
@@ -529,7 +584,7 @@ def _migrate_agent(
                 store.record_import(
                     ImportRecord(
                         source.agent_id,
-                        str(source.path),
+                        where,
                         expected.count,
                         expected.hexdigest(),
                         now_ms(),
@@ -550,14 +605,15 @@ def _plan_transcripts(
     replace: bool,
     report: AgentReport,
     progress: Progress,
+    database: AgentDatabase | None = None,
 ) -> bool:
     """A dry run of :func:`_import_transcripts`: what it would import into ``store``,
     or, when there is no target yet, into an empty one (in memory: nothing is made)."""
     run = _TranscriptRun(True, replace)
     if store is not None:
-        return _import_transcripts(source, store, validated, run, report, progress)
+        return _import_transcripts(source, store, validated, run, report, progress, database)
     with open_store("sqlite://", agent_id=source.agent_id, auto_upgrade=True) as empty:
-        return _import_transcripts(source, empty, validated, run, report, progress)
+        return _import_transcripts(source, empty, validated, run, report, progress, database)
 
 
 @dataclass(frozen=True)
@@ -628,12 +684,34 @@ class _TranscriptError(Exception):
     """A transcript that was not carried (why, for the agent's error)."""
 
 
+class _LineSource(Protocol):
+    """Where a carried transcript is read: a transcript tier, or a 2026.9 database."""
+
+    def exists(self, session: SessionEntry) -> bool: ...
+
+    def lines(self, session: SessionEntry) -> Iterable[bytes]: ...
+
+
+class _DatabaseLines:
+    """The transcripts of OpenClaw 2026.9's database, by each entry's ``sessionId``."""
+
+    def __init__(self, database: AgentDatabase) -> None:
+        self._database = database
+        self._ids = database.session_ids()
+
+    def exists(self, session: SessionEntry) -> bool:
+        return session.session_id in self._ids
+
+    def lines(self, session: SessionEntry) -> Iterator[bytes]:
+        return self._database.lines(session.session_id)
+
+
 @dataclass(frozen=True)
 class _Carry:
     """How one agent's transcripts go from one tier to another."""
 
     #: where a transcript is looked for, in order: the first that has it is read
-    sources: Sequence[TranscriptStore]
+    sources: Sequence[_LineSource]
     target: TranscriptStore
     #: replace a transcript that the target holds with other lines
     overwrite: bool = True
@@ -770,10 +848,27 @@ def _import_transcripts(
     run: _TranscriptRun,
     report: AgentReport,
     progress: Progress,
+    database: AgentDatabase | None = None,
 ) -> bool:
     """``migrate(transcripts="sql")``: the ``.jsonl`` files the entries refer to, into
-    the store's SQL tier; ``False`` (the agent FAILED) if one was not imported."""
+    the store's SQL tier; ``False`` (the agent FAILED) if one was not imported. With
+    ``database`` (OpenClaw 2026.9's) the transcripts are read from it instead, into the
+    store's tier, whichever it is."""
     target = store.transcripts
+    if database is not None:
+        lines = _DatabaseLines(database)
+        carry = _Carry(
+            [lines], target, overwrite=run.replace, dry_run=run.dry_run, flag="replace (--replace)"
+        )
+        progress.start(f"{source.agent_id}: importing transcripts", len(validated))
+        failures = _carry_transcripts(validated.items(), carry, report, progress)
+        current = {entry.session_id for entry in validated.values()}
+        if earlier := len(database.session_ids() - current):
+            report.warnings.append(
+                f"{earlier} transcripts of sessions no entry holds now (earlier generations: "
+                f"resets, rollovers, forks) were not imported; they stay in {database.path}"
+            )
+        return _failed_transcripts(report, failures)
     if target.tier != "sql":
         raise InvalidArgumentError(
             f"transcripts='sql' needs a database target with the SQL tier, not {report.target}"

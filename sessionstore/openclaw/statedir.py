@@ -36,6 +36,7 @@ from sessionstore.entry import (
     validate_key,
 )
 from sessionstore.errors import CorruptStoreError, InvalidEntryError, StoreUnavailableError
+from sessionstore.openclaw.agentdb import AgentDatabase, database_path
 from sessionstore.openclaw.skillprompts import PromptBlobs
 from sessionstore.openclaw.storefile import (
     BOM,
@@ -294,6 +295,9 @@ class AgentSource:
     path: Path
     #: the legacy top-level store, when it holds keys of this agent
     legacy_path: Path | None = None
+    #: OpenClaw 2026.9's ``agent/openclaw-agent.sqlite``, when the agent has one: then it
+    #: is the agent's live store and the ``sessions.json`` files are not read
+    database: Path | None = None
 
     @property
     def sessions_dir(self) -> Path:
@@ -302,7 +306,12 @@ class AgentSource:
 
     def exists(self) -> bool:
         """Whether any source file of this agent exists."""
-        return self.path.exists() or self.legacy_path is not None
+        return self.database is not None or self.path.exists() or self.legacy_path is not None
+
+    @property
+    def era(self) -> str:
+        """``sqlite`` (OpenClaw 2026.9's database) or ``json`` (``sessions.json``)."""
+        return "json" if self.database is None else "sqlite"
 
 
 def discover_agents(state_dir: str | os.PathLike[str]) -> list[AgentSource]:
@@ -314,7 +323,8 @@ def discover_agents(state_dir: str | os.PathLike[str]) -> list[AgentSource]:
     found = {
         child.name
         for child in (root / "agents").glob("*")
-        if (child / "sessions").is_dir() and normalise_agent_id(child.name) == child.name
+        if ((child / "sessions").is_dir() or database_path(root, child.name).is_file())
+        and normalise_agent_id(child.name) == child.name
     }
     legacy = legacy_store_path(root)
     legacy_agents: set[str] = set()
@@ -328,20 +338,31 @@ def discover_agents(state_dir: str | os.PathLike[str]) -> list[AgentSource]:
             agent_id,
             store_path(root, agent_id),
             legacy if agent_id in legacy_agents else None,
+            database if (database := database_path(root, agent_id)).is_file() else None,
         )
         for agent_id in sorted(found | legacy_agents)
     ]
 
 
-def load_agent(source: AgentSource, *, verbatim: bool = False) -> NormalisedStore:
+def load_agent(
+    source: AgentSource, *, verbatim: bool = False, database: AgentDatabase | None = None
+) -> NormalisedStore:
     """Read and normalise one agent's entries: its own store, then its keys in the
-    legacy store (so that on a tie the agent's own copy wins).
+    legacy store (so that on a tie the agent's own copy wins). With ``database`` (the
+    agent's open :attr:`AgentSource.database`) the entries are read from it instead,
+    as stored: OpenClaw 2026.9 normalised them when it wrote them.
 
     Skill prompts kept in files beside a store are read back into their entries; an
     entry whose prompt file is missing or wrong keeps its ``promptRef`` and is named in
     ``warnings``. A corrupt store file raises :class:`CorruptStoreError`; nothing is ever
     written.
     """
+    if database is not None:
+        stored = dict(database.entries())
+        problems = PromptBlobs(source.sessions_dir).hydrate(stored)
+        loaded = normalise_entries(stored.items(), verbatim=True)
+        loaded.warnings.extend(str(problem) for problem in problems)
+        return loaded
     own = read_store_file(source.path) or {}
     problems = PromptBlobs(source.sessions_dir).hydrate(own)
     items = list(own.items())
