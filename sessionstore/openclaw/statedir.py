@@ -68,6 +68,21 @@ DEFAULT_AGENT_ID = "main"
 # (legacy name, current name): OpenClaw's store migrations, applied on every load.
 _LEGACY_RENAMES = (("provider", "channel"), ("lastProvider", "lastChannel"))
 _INVALID_AGENT_CHARS = re.compile(r"[^a-z0-9_-]+")
+_VALID_AGENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}", re.IGNORECASE | re.ASCII)
+#: What JavaScript's ``trim`` removes: its WhiteSpace and LineTerminator characters.
+_JS_WHITESPACE = (
+    "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+#: A JavaScript ``/…/i`` pattern: ASCII letters match their other case, nothing else.
+_JS_IGNORECASE = re.IGNORECASE | re.ASCII
+#: OpenClaw's ``CASE_PRESERVING_PEERS``: (channel, peer kinds, what keeps its case).
+#: ``segment``: the one ``:``-free segment after ``<channel>:<kind>:``; ``tail``:
+#: everything after it, but for a ``:thread:`` marker.
+_CASE_PRESERVING_PEERS = (
+    ("signal", ("group",), "segment"),
+    ("matrix", ("channel", "group"), "tail"),
+)
 
 
 def sessions_dir(state_dir: str | os.PathLike[str], agent_id: str) -> Path:
@@ -99,13 +114,17 @@ def legacy_store_path(state_dir: str | os.PathLike[str]) -> Path:
 
 
 def normalise_agent_id(name: str) -> str:
-    """OpenClaw's agent id: lowercase ``[a-z0-9_-]``, other runs collapsed to ``-``,
-    at most 64 characters; empty becomes ``main``.
+    """OpenClaw's ``normalizeAgentId``: lowercase ``[a-z0-9_-]``, other runs collapsed to
+    ``-`` and dashes stripped from the ends, then cut to 64 characters; empty becomes
+    ``main``.
 
     >>> normalise_agent_id("Work Bot!")
     'work-bot'
     """
-    cleaned = _INVALID_AGENT_CHARS.sub("-", name.strip().lower()).strip("-")[:64].strip("-")
+    trimmed = _js_trim(name)
+    if _VALID_AGENT_ID.fullmatch(trimmed):
+        return trimmed.lower()
+    cleaned = _INVALID_AGENT_CHARS.sub("-", trimmed.lower()).strip("-")[:64]
     return cleaned or DEFAULT_AGENT_ID
 
 
@@ -123,20 +142,96 @@ def agent_of_store_path(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def _js_trim(text: str) -> str:
+    """JavaScript's ``String.prototype.trim`` (its whitespace is not Python's)."""
+    return text.strip(_JS_WHITESPACE)
+
+
+def _units(text: str) -> str:
+    """``text`` as UTF-16 code units, one character each, so that offsets are
+    JavaScript's (a character outside the BMP counts two)."""
+    data = text.encode("utf-16-le", "surrogatepass")
+    return "".join(chr(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2))
+
+
+def _text(units: str) -> str:
+    """The string that UTF-16 code units spell (the inverse of :func:`_units`)."""
+    data = b"".join(ord(unit).to_bytes(2, "little") for unit in units)
+    return data.decode("utf-16-le", "surrogatepass")
+
+
+def _js_lower(units: str) -> str:
+    """JavaScript's ``toLowerCase`` of a run of code units, as code units."""
+    return _units(_text(units).lower())
+
+
+def _preserved_spans(raw: str) -> list[tuple[int, int, bool]]:
+    """OpenClaw's ``collectCasePreservedSpans``: (start, end, trim) of each opaque peer
+    id in ``raw`` (code units) whose case is kept."""
+    spans: list[tuple[int, int, bool]] = []
+
+    def tail(start: int) -> None:
+        if start >= len(raw):
+            return
+        marker = _js_lower(_js_trim(raw[start:])).rfind(":thread:")
+        if marker == -1:
+            spans.append((start, len(raw), False))
+            return
+        spans.append((start, start + marker, False))
+        if start + marker + 8 < len(raw):
+            spans.append((start + marker + 8, len(raw), False))
+
+    for channel, kinds, span in _CASE_PRESERVING_PEERS:
+        for kind in kinds:
+            if span == "segment":
+                pattern = re.compile(rf"(^|:){channel}:{kind}:([^:]+)", _JS_IGNORECASE)
+                spans.extend((m.start(2), m.end(2), True) for m in pattern.finditer(raw))
+                continue
+            prefix = re.match(rf"(?:(?:agent:[^:]*:)+:*)?{channel}:{kind}:", raw, _JS_IGNORECASE)
+            if prefix:
+                tail(prefix.end())
+    return spans
+
+
 def normalise_key(key: str) -> str:
-    """OpenClaw's ``normalizeStoreSessionKey``: trimmed and lowercased."""
-    return key.strip().lower()
+    """OpenClaw's ``normalizeStoreSessionKey``: trimmed and lowercased, except the
+    opaque peer ids whose case is meaningful (Matrix rooms after ``matrix:channel:`` or
+    ``matrix:group:``, and their thread ids; Signal groups after ``signal:group:``).
+
+    >>> normalise_key(" Agent:Main:Matrix:Channel:!AbCdEf:matrix.org ")
+    'agent:main:matrix:channel:!AbCdEf:matrix.org'
+    >>> normalise_key("Agent:Main:Slack:Channel:C0AbCdEf")
+    'agent:main:slack:channel:c0abcdef'
+    """
+    raw = _js_trim(key)
+    lowered = raw.lower()
+    if not any(f"{channel}:" in lowered for channel, _, _ in _CASE_PRESERVING_PEERS):
+        return lowered
+    units = _units(raw)
+    normalised, cursor = "", 0
+    for start, end, trim in sorted(
+        (span for span in _preserved_spans(units) if span[1] > span[0]), key=lambda s: s[0]
+    ):
+        if start < cursor:
+            continue
+        kept = units[start:end]
+        normalised += _js_lower(_js_trim(units[cursor:start])) + (_js_trim(kept) if trim else kept)
+        cursor = end
+    return _text(normalised + _js_lower(_js_trim(units[cursor:])))
 
 
 def agent_of_key(key: str) -> str:
-    """The agent a key belongs to: ``agent:<id>:…`` names it, anything else is ``main``.
+    """OpenClaw's ``resolveAgentIdFromSessionKey``: ``agent:<id>:<rest>`` names the
+    agent, anything else is ``main``.
 
-    >>> agent_of_key("agent:Work:main"), agent_of_key("global")
-    ('work', 'main')
+    >>> agent_of_key("agent:Work:main"), agent_of_key("global"), agent_of_key("agent:x::y")
+    ('work', 'main', 'main')
     """
     parts = normalise_key(key).split(":")
-    if len(parts) >= 3 and parts[0] == "agent" and parts[1]:
-        return normalise_agent_id(parts[1])
+    if len(parts) >= 3 and parts[0] == "agent" and parts[1] and parts[2]:
+        agent_id = _js_trim(parts[1])
+        if agent_id and ":".join(parts[2:]):
+            return normalise_agent_id(agent_id)
     return DEFAULT_AGENT_ID
 
 
