@@ -160,13 +160,13 @@ def load(
 ) -> dict[str, Any]:
     """What OpenClaw reads of each agent (``stores``: a ``sessions.json`` per agent, by
     default the state directory's), with the state directory's path written
-    ``<state>``, and each path of ``seen_as`` as given: ``sessionFile`` is absolute,
+    ``<state>`` and each path of ``seen_as`` as it says: ``sessionFile`` is absolute,
     so a copy elsewhere differs by that prefix alone."""
     loaded = openclaw.run(LOAD, state_dir, {"agents": stores or dict.fromkeys(SESSIONS)})
     text = json.dumps(loaded)
-    for path, placeholder in {**(seen_as or {}), state_dir: "<state>"}.items():
+    for path, placeholder in {state_dir: "<state>", **(seen_as or {})}.items():
         text = text.replace(json.dumps(str(path))[1:-1], placeholder)
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 @pytest.fixture
@@ -263,3 +263,202 @@ def test_migrate_then_export_one_agent_to_a_file(
         seen_as={out.parent: "<state>/agents/work/sessions"},
     )
     assert got == {"work": written["work"]}
+
+
+#: Every key form OpenClaw writes or accepts that normalisation treats differently:
+#: the opaque ids whose case it keeps (Matrix rooms and threads, Signal groups) and
+#: those it folds (Slack, Discord, Telegram), agent wrappers, agent-less legacy keys,
+#: main aliases, JavaScript's whitespace (not Python's) and Unicode case mapping.
+LEGACY_KEYS = [
+    "agent:main:matrix:channel:!AbCdEf:matrix.org",
+    " Agent:Main:Matrix:Channel:!AbCdEf:matrix.org ",
+    "agent:main:matrix:channel:!abcdef:matrix.org",
+    "AGENT:MAIN:MATRIX:GROUP:!XyZ:Example.ORG:THREAD:$EvEnT",
+    "agent:main:matrix:channel:!Room:srv:Thread:$A:thread:$B",
+    "Matrix:Channel:!Unscoped:Srv",
+    "agent:main::Matrix:Channel:!ExtraColon:srv",
+    "agent:Ops:agent:Inner:matrix:group:!Nested:srv",
+    "agent:main:matrix:direct:@Alice:matrix.org",
+    "agent:main:matrix:channel: !Spaced:srv",
+    "agent:main:matrix:channel:!Emoji🎉Room:srv:thread:$Ü",
+    "agent:work:signal:group:AbCdEfGh+/ij==",
+    "Agent:Work:Signal:Group: PaddedGroup :member:X",
+    "signal:group:LegacyGroup",
+    "agent:work:signal:direct:+4915112345678",
+    "agent:main:slack:channel:C0ABCDEF",
+    "agent:main:slack:channel:C0ABCDEF:thread:1712345678.000100",
+    "Agent:Main:Slack:Direct:U01AbCdEf",
+    "agent:main:discord:channel:123456789012345678",
+    "Agent:Main:Discord:Direct:UserX",
+    "agent:main:telegram:group:-1001234567890:topic:42",
+    "Agent:Main:Telegram:Direct:42",
+    "agent:main:telegram:dm:42",
+    "Agent:Main:WebChat:DM:MiXeD-User",
+    "agent:main:main",
+    "Agent:Main:Main",
+    "agent:main:MAIN",
+    "main",
+    "Main",
+    "global",
+    " GLOBAL ",
+    "cron:Daily-Report",
+    "agent:main:cron:Daily:run:R1",
+    "hook:3F2A-UUID",
+    "subagent:Research",
+    "agent:main:subagent:5B1F0C2E",
+    "agent:Work Bot!:main",
+    "agent:x::y",
+    "agent: spaced :main",
+    "\u00a0agent:main:nbsp\u3000",
+    "\ufeffagent:main:bom",
+    "\x1cagent:main:file-separator",
+    "agent:main:next-line\x85",
+    "agent:main:webchat:dm:İSTANBUL",
+    "agent:main:webchat:dm:ΟΔΟΣ",
+    "agent:main:webchat:dm:𐐀𐐁",
+    "agent:main:\u017fignal:group:LongS",  # a long s: only ASCII letters match /s/i
+]
+
+CANONICAL = """
+const keys = await import('openclaw/plugin-sdk/session-key-runtime');
+emit(data.keys.map((sessionKey) => [
+  store.resolveSessionStoreEntry({ store: {}, sessionKey }).normalizedKey,
+  keys.resolveAgentIdFromSessionKey(sessionKey),
+]));
+"""
+
+
+def test_keys_normalise_as_openclaw_normalises_them(
+    openclaw_json: OpenClaw, state_dir: Path
+) -> None:
+    theirs = openclaw_json.run(CANONICAL, state_dir, {"keys": LEGACY_KEYS})
+    ours = [[normalise_key(key), agent_of_key(key)] for key in LEGACY_KEYS]
+    assert dict(zip(LEGACY_KEYS, ours, strict=True)) == dict(zip(LEGACY_KEYS, theirs, strict=True))
+
+
+#: OpenClaw saves the keys as given, each in its agent's store; then finds the entry
+#: that each key names, as its lookups do (aliases included).
+SAVE_RAW = """
+const keys = await import('openclaw/plugin-sdk/session-key-runtime');
+const byAgent = {};
+for (const [i, sessionKey] of data.keys.entries()) {
+  const agent = keys.resolveAgentIdFromSessionKey(sessionKey);
+  (byAgent[agent] ??= {})[sessionKey] = { sessionId: `s${i}`, updatedAt: data.now - i };
+}
+for (const [agentId, entries] of Object.entries(byAgent)) {
+  await store.saveSessionStore(store.resolveStorePath(undefined, { agentId }), entries);
+}
+emit(Object.keys(byAgent));
+"""
+
+LOOK_UP = """
+const keys = await import('openclaw/plugin-sdk/session-key-runtime');
+emit(data.keys.map((sessionKey) => {
+  const agentId = keys.resolveAgentIdFromSessionKey(sessionKey);
+  const loaded = store.loadSessionStore(store.resolveStorePath(undefined, { agentId }));
+  return store.resolveSessionStoreEntry({ store: loaded, sessionKey }).existing?.sessionId;
+}));
+"""
+
+
+def test_migrate_stores_openclaws_canonical_keys(
+    openclaw_json: OpenClaw, state_dir: Path, database: str, tmp_path: Path
+) -> None:
+    agents = openclaw_json.run(SAVE_RAW, state_dir, {"keys": LEGACY_KEYS, "now": NOW})
+    found = openclaw_json.run(LOOK_UP, state_dir, {"keys": LEGACY_KEYS})
+    canonical = openclaw_json.run(CANONICAL, state_dir, {"keys": LEGACY_KEYS})
+    migrate(state_dir, database, "files")
+    for agent in agents:
+        with open_store(database, agent_id=agent) as db:
+            stored = {key for key, _ in db.iter_entries()}
+        assert stored == {key for key, owner in canonical if owner == agent}
+    new = tmp_path / "new"
+    sessionstore("export", "--from", database, "--state-dir", str(new), "--all-agents")
+    assert openclaw_json.run(LOOK_UP, new, {"keys": LEGACY_KEYS}) == found
+
+
+TOPIC = "agent:main:telegram:group:-1001234567890:topic:42"
+
+
+def main_store(state_dir: Path) -> Path:
+    return state_dir / "agents" / "main" / "sessions" / "sessions.json"
+
+
+def assert_in_openclaws_format(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("preserve_activity", [False, True])
+def test_openclaw_reads_exactly_what_the_twin_patched(
+    openclaw_json: OpenClaw, state_dir: Path, written: Any, preserve_activity: bool
+) -> None:
+    changes = {"label": "Renommé ✓", "thinkingLevel": "high"}
+    with open_store(main_store(state_dir)) as twin:
+        patched = twin.patch(MATRIX_ROOM, changes, preserve_activity=preserve_activity)
+    expected = json.loads(json.dumps(written))
+    before = expected["main"]["store"][MATRIX_ROOM]
+    updated_at = before["updatedAt"] if preserve_activity else patched.updated_at
+    assert updated_at >= before["updatedAt"]
+    before.update(changes, updatedAt=updated_at)
+    assert load(openclaw_json, state_dir) == expected
+    assert_in_openclaws_format(main_store(state_dir))
+
+
+def test_openclaw_reads_exactly_what_the_twin_put_and_deleted(
+    openclaw_json: OpenClaw, state_dir: Path, written: Any
+) -> None:
+    added = {"sessionId": "added-by-twin", "updatedAt": NOW, "label": "Nouveau 🌱"}
+    with open_store(main_store(state_dir)) as twin:
+        topic = twin.get(TOPIC)
+        assert topic is not None
+        assert topic.to_dict()["skillsSnapshot"]["prompt"] == LONG_PROMPT
+        twin.put(TOPIC, topic.with_fields(label="Тема 42, renamed"))
+        twin.put("agent:main:webchat:dm:new-user", added)
+        assert twin.delete("agent:main:cron:daily-report")
+    expected = json.loads(json.dumps(written))
+    store = expected["main"]["store"]
+    store[TOPIC]["label"] = "Тема 42, renamed"
+    store["agent:main:webchat:dm:new-user"] = added
+    expected["main"]["transcripts"]["agent:main:webchat:dm:new-user"] = []
+    del store["agent:main:cron:daily-report"]
+    del expected["main"]["transcripts"]["agent:main:cron:daily-report"]
+    assert load(openclaw_json, state_dir) == expected
+    assert_in_openclaws_format(main_store(state_dir))
+
+
+#: OpenClaw writes on top of the twin with each of its writers, and reports what it
+#: then reads itself.
+OPENCLAW_WRITES = """
+const storePath = store.resolveStorePath(undefined, { agentId: 'main' });
+await store.updateSessionStore(storePath, (s) => {
+  s['agent:main:webchat:dm:from-openclaw'] = {
+    sessionId: 'from-openclaw', updatedAt: data.now, label: 'ajouté par OpenClaw ✓',
+  };
+});
+await store.upsertSessionEntry({
+  agentId: 'main', sessionKey: 'agent:main:cron:daily-report',
+  entry: { sessionId: 'cron-replaced', updatedAt: data.now, label: 'remplacé' },
+});
+await store.patchSessionEntry({
+  agentId: 'main', sessionKey: data.room,
+  update: () => ({ label: 'patché 🧩', thinkingLevel: 'low' }),
+});
+emit(store.loadSessionStore(storePath, { skipCache: true }));
+"""
+
+
+def test_the_twin_reads_exactly_what_openclaw_wrote_on_top(
+    openclaw_json: OpenClaw, state_dir: Path, written: Any
+) -> None:
+    with open_store(main_store(state_dir)) as twin:
+        twin.patch(MATRIX_ROOM, {"label": "by the twin"})
+        assert {key: e.to_dict() for key, e in twin.iter_entries()} == load(
+            openclaw_json, state_dir, seen_as={state_dir: str(state_dir)}
+        )["main"]["store"]
+        theirs = openclaw_json.run(OPENCLAW_WRITES, state_dir, {"now": NOW, "room": MATRIX_ROOM})
+        ours = {key: entry.to_dict() for key, entry in twin.iter_entries()}
+    assert theirs["agent:main:matrix:channel:!AbCdEf:matrix.org"]["label"] == "patché 🧩"
+    assert theirs["agent:main:cron:daily-report"]["sessionId"] == "cron-replaced"
+    assert ours == theirs
