@@ -16,6 +16,7 @@ from sessionstore.openclaw.statedir import (
     load_agent,
     normalise_agent_id,
     normalise_entries,
+    normalise_key,
     read_store_file,
     store_path,
 )
@@ -35,6 +36,41 @@ def test_keys_are_trimmed_and_lowercased() -> None:
     result = normalise_entries([("  Agent:Main:WebChat:DM:MiXeD-User ", entry())])
     assert list(result.entries) == ["agent:main:webchat:dm:mixed-user"]
     assert any("key normalised" in change for change in result.changes)
+
+
+@pytest.mark.parametrize(
+    ("key", "canonical"),
+    [
+        # Matrix rooms and their threads keep their case, the rest is lowercased
+        (
+            " Agent:Main:Matrix:Channel:!AbCdEf:matrix.org:THREAD:$EvT1 ",
+            "agent:main:matrix:channel:!AbCdEf:matrix.org:thread:$EvT1",
+        ),
+        ("Matrix:Group:!Unscoped:Srv", "matrix:group:!Unscoped:Srv"),
+        ("agent:main:matrix:direct:@Alice:srv", "agent:main:matrix:direct:@alice:srv"),
+        # a Signal group keeps one segment, trimmed
+        ("Agent:Work:Signal:Group: AbC+/== :X", "agent:work:signal:group:AbC+/==:x"),
+        # other opaque ids are folded, as OpenClaw folds them
+        ("agent:main:slack:channel:C0ABCDEF", "agent:main:slack:channel:c0abcdef"),
+        ("Agent:Main:Discord:Direct:UserX", "agent:main:discord:direct:userx"),
+        # JavaScript's whitespace, not Python's
+        ("\ufeffagent:main:main\u3000", "agent:main:main"),
+        ("\x1cagent:main:main\x85", "\x1cagent:main:main\x85"),
+        ("agent:main:webchat:dm:İSTANBUL", "agent:main:webchat:dm:i\u0307stanbul"),
+    ],
+)
+def test_keys_normalise_as_openclaw_normalises_them(key: str, canonical: str) -> None:
+    """The same table, and more, is checked against OpenClaw itself in the interop
+    suite; this one runs without it."""
+    assert normalise_key(key) == canonical
+
+
+def test_a_lowercased_matrix_key_is_another_key() -> None:
+    """Until 2026.7 OpenClaw lowercased Matrix room ids; its lowercased twin of a room
+    is a distinct key to it now, and both are kept."""
+    room = "agent:main:matrix:channel:!AbCdEf:matrix.org"
+    result = normalise_entries([(room, entry("new", 2)), (room.lower(), entry("old", 1))])
+    assert list(result.entries) == [room, room.lower()]
 
 
 @pytest.mark.parametrize("fresh_first", [True, False])
@@ -117,6 +153,9 @@ def test_agent_ids_and_keys() -> None:
     assert agent_of_key("agent:ops:telegram:direct:1") == "ops"
     assert agent_of_key("cron:daily") == "main"
     assert agent_of_key("hook:abc") == "main"
+    assert agent_of_key("agent:ops::x") == "main"  # no rest after the agent: no agent
+    # cut to 64 characters after the dashes are stripped, as normalizeAgentId does
+    assert normalise_agent_id("a" * 63 + "!b") == "a" * 63 + "-"
 
 
 def test_json5_fallback_for_hand_edited_files(tmp_path: Path) -> None:

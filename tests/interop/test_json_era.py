@@ -307,6 +307,7 @@ LEGACY_KEYS = [
     "subagent:Research",
     "agent:main:subagent:5B1F0C2E",
     "agent:Work Bot!:main",
+    "agent:" + "A" * 63 + "!b:main",
     "agent:x::y",
     "agent: spaced :main",
     "\u00a0agent:main:nbsp\u3000",
