@@ -341,9 +341,9 @@ def normalise_entries(
 
     Keys are normalised by :func:`normalise_key`; keys that then coincide are aliases
     and the one with the freshest ``updatedAt`` wins (on a tie, the key already in
-    canonical form, then the first one read). Legacy ``provider``/``lastProvider``/``room`` fields are
-    renamed and ``skillsSnapshot.resolvedSkills`` is stripped; every other field is
-    kept as it was. Invalid entries are reported in ``rejected``, never dropped
+    canonical form, then the first one read). Legacy ``provider``/``lastProvider``/
+    ``room`` fields are renamed and ``skillsSnapshot.resolvedSkills`` is stripped;
+    every other field is kept as it was. Invalid entries are reported in ``rejected``, never dropped
     silently. ``verbatim=True`` only validates: keys and fields stay as written.
     """
     result = NormalisedStore()
