@@ -65,12 +65,42 @@ def test_keys_normalise_as_openclaw_normalises_them(key: str, canonical: str) ->
     assert normalise_key(key) == canonical
 
 
-def test_a_lowercased_matrix_key_is_another_key() -> None:
-    """Until 2026.7 OpenClaw lowercased Matrix room ids; its lowercased twin of a room
-    is a distinct key to it now, and both are kept."""
-    room = "agent:main:matrix:channel:!AbCdEf:matrix.org"
-    result = normalise_entries([(room, entry("new", 2)), (room.lower(), entry("old", 1))])
-    assert list(result.entries) == [room, room.lower()]
+ROOM = "agent:main:matrix:channel:!AbCdEf:matrix.org"
+
+
+def test_a_lowercased_matrix_key_is_another_key_without_proof() -> None:
+    """Until 2026.7 OpenClaw lowercased Matrix room ids. A lowercased key whose entry
+    does not deliver to the room in its case is another room to OpenClaw now."""
+    elsewhere = {"lastTo": "room:!Other:matrix.org"}
+    result = normalise_entries(
+        [(ROOM, entry("new", 2)), (ROOM.lower(), entry("old", 1, **elsewhere))]
+    )
+    assert list(result.entries) == [ROOM, ROOM.lower()]
+
+
+def test_a_lowercased_key_goes_back_to_the_case_its_entry_delivers_to() -> None:
+    to_room = {"deliveryContext": {"channel": "matrix", "to": "room:!AbCdEf:matrix.org"}}
+    result = normalise_entries(
+        [
+            (ROOM.lower(), entry("room", 9, **to_room)),
+            (f"{ROOM.lower()}:thread:$evt1", entry("thread", 9, lastThreadId="$EvT1", **to_room)),
+            ("agent:work:signal:group:abc+/==", entry("group", 9, lastTo="group:AbC+/==")),
+        ]
+    )
+    assert list(result.entries) == [ROOM, f"{ROOM}:thread:$EvT1", "agent:work:signal:group:AbC+/=="]
+
+
+def test_the_rooms_own_key_wins_over_a_fresher_lowercased_alias() -> None:
+    """As OpenClaw's lookup: the exact Matrix key first, whatever the ages (Signal
+    groups' aliases compete by age, as all others)."""
+    alias = entry("alias", 9, lastTo="room:!AbCdEf:matrix.org")
+    result = normalise_entries([(ROOM.lower(), alias), (ROOM, entry("own", 1))])
+    assert result.entries[ROOM]["sessionId"] == "own"
+    assert f"{ROOM.lower()!r}: collapsed into {ROOM!r} (a lowercased alias)" in result.changes
+    group = "agent:work:signal:group:AbC"
+    fresher = entry("alias", 9, lastTo="group:AbC")
+    result = normalise_entries([(group.lower(), fresher), (group, entry("own", 1))])
+    assert result.entries[group]["sessionId"] == "alias"
 
 
 @pytest.mark.parametrize("fresh_first", [True, False])

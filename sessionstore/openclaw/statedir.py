@@ -220,6 +220,91 @@ def normalise_key(key: str) -> str:
     return _text(normalised + _js_lower(_js_trim(units[cursor:])))
 
 
+def _thread_suffix(key: str) -> tuple[str, str | None]:
+    """OpenClaw's ``parseThreadSessionSuffix``: (the key before its last ``:thread:``,
+    the thread id after it, trimmed, or ``None``)."""
+    raw = _js_trim(key)
+    marker = raw.lower().rfind(":thread:")
+    if marker == -1:
+        return raw, None
+    return raw[:marker], _js_trim(raw[marker + 8 :]) or None
+
+
+def _delivery_targets(entry: Mapping[str, Any]) -> list[str]:
+    """OpenClaw's ``entryDeliveryTargets``: where the entry delivers, each from its
+    first ``!`` or ``#`` on (a Matrix room), in the case the channel gave it."""
+    context, origin = entry.get("deliveryContext"), entry.get("origin")
+    values = [
+        context.get("to") if isinstance(context, dict) else None,
+        entry.get("lastTo"),
+        origin.get("nativeChannelId") if isinstance(origin, dict) else None,
+        origin.get("to") if isinstance(origin, dict) else None,
+        entry.get("groupId"),
+    ]
+    targets = []
+    for value in values:
+        if isinstance(value, str) and (target := _js_trim(value)):
+            sigils = [i for i in (target.find("!"), target.find("#")) if i >= 0]
+            targets.append(target[min(sigils) :] if sigils else target)
+    return targets
+
+
+def _entry_thread_id(entry: Mapping[str, Any]) -> str:
+    """OpenClaw's ``entryThreadId``: the thread the entry delivers to, as a string."""
+    context, origin = entry.get("deliveryContext"), entry.get("origin")
+    for value in (
+        context.get("threadId") if isinstance(context, dict) else None,
+        entry.get("lastThreadId"),
+        origin.get("threadId") if isinstance(origin, dict) else None,
+    ):
+        if value is not None:
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            return _js_trim(value) if isinstance(value, str) else str(value) if is_number else ""
+    return ""
+
+
+def _room_key_wins(key: str) -> bool:
+    """OpenClaw's ``requiresFoldedSessionKeyAliasProof``: whether ``key`` names a
+    Matrix room (a ``tail`` span), whose own entry wins over a lowercased alias
+    whatever their ages (a Signal group's aliases compete by age, as any others)."""
+    parts, start = _js_trim(key).split(":"), 0
+    while len(parts) - start >= 3 and _js_trim(parts[start]).lower() == "agent":
+        start += 2
+        while start < len(parts) and not _js_trim(parts[start]):
+            start += 1
+    channel, kind = (_js_trim(part).lower() for part in [*parts[start : start + 2], "", ""][:2])
+    return any(
+        (channel, span) == (name, "tail") and kind in kinds
+        for name, kinds, span in _CASE_PRESERVING_PEERS
+    )
+
+
+def _unfolded_key(key: str, entry: Mapping[str, Any]) -> str | None:
+    """The key that an older release lowercased, given back the case of the room its
+    entry delivers to; ``None`` when the entry does not prove one.
+
+    Until 2026.7 OpenClaw lowercased whole keys; now it keeps the case of Matrix rooms
+    and Signal groups, and its next write to such a room moves the entry stored under
+    the lowercased key (its ``foldedSessionKeyAliasCandidates``) to the key in the
+    room's case, once the entry's delivery target names that room
+    (``isConfirmedLowercasedLegacyAlias``).
+    """
+    base, thread = _thread_suffix(key)
+    for target in _delivery_targets(entry):
+        folded = target.lower()
+        if folded == target or not base.endswith(folded):
+            continue
+        unfolded = base[: len(base) - len(folded)] + target
+        if thread is not None:
+            thread_id = _entry_thread_id(entry)
+            if thread_id.lower() != thread:
+                continue
+            unfolded = f"{unfolded}:thread:{thread_id}"
+        if normalise_key(unfolded) == unfolded and unfolded.lower() == key:
+            return unfolded
+    return None
+
+
 def agent_of_key(key: str) -> str:
     """OpenClaw's ``resolveAgentIdFromSessionKey``: ``agent:<id>:<rest>`` names the
     agent, anything else is ``main``.
@@ -339,15 +424,19 @@ def normalise_entries(
 ) -> NormalisedStore:
     """Apply OpenClaw's normalisation on load to raw ``(key, entry)`` pairs.
 
-    Keys are normalised by :func:`normalise_key`; keys that then coincide are aliases
-    and the one with the freshest ``updatedAt`` wins (on a tie, the key already in
-    canonical form, then the first one read). Legacy ``provider``/``lastProvider``/
-    ``room`` fields are renamed and ``skillsSnapshot.resolvedSkills`` is stripped;
-    every other field is kept as it was. Invalid entries are reported in ``rejected``, never dropped
-    silently. ``verbatim=True`` only validates: keys and fields stay as written.
+    Keys are normalised by :func:`normalise_key`, and a Matrix or Signal key that an
+    older release lowercased goes back to its room's case when its entry delivers
+    there; keys that then coincide are aliases and the one with the freshest
+    ``updatedAt`` wins (on a tie, the key already in canonical form, then the first one
+    read), but the room's own key always wins over a lowercased alias, as in OpenClaw.
+    Legacy ``provider``/``lastProvider``/``room`` fields are renamed and
+    ``skillsSnapshot.resolvedSkills`` is stripped; every other field is kept as it was.
+    Invalid entries are reported in ``rejected``, never dropped silently.
+    ``verbatim=True`` only validates: keys and fields stay as written.
     """
     result = NormalisedStore()
     chosen: dict[str, tuple[str, dict[str, Any], SessionEntry]] = {}
+    unfolded_keys: set[str] = set()
     for key, value in items:
         result.read += 1
         if not isinstance(value, dict):
@@ -355,6 +444,10 @@ def normalise_entries(
             continue
         canonical = key if verbatim else normalise_key(key)
         entry = value if verbatim else _normalise_fields(key, value, result.changes)
+        unfolded = None if verbatim else _unfolded_key(canonical, entry)
+        if unfolded is not None:
+            unfolded_keys.add(key)
+            canonical = unfolded
         try:
             validate_key(canonical)
             model = SessionEntry.from_dict(entry)
@@ -365,13 +458,22 @@ def normalise_entries(
             chosen[canonical] = (key, entry, model)
             continue
         other_key, other, _ = chosen[canonical]
-        newer = _freshness(entry) > _freshness(other) or (
-            _freshness(entry) == _freshness(other) and key == canonical != other_key
-        )
+        why = "an older alias"
+        if (
+            canonical in (key, other_key)
+            and unfolded_keys & {key, other_key}
+            and _room_key_wins(canonical)
+        ):
+            newer = key == canonical  # the room's own key wins over its lowercased alias
+            why = "a lowercased alias"
+        else:
+            newer = _freshness(entry) > _freshness(other) or (
+                _freshness(entry) == _freshness(other) and key == canonical != other_key
+            )
         loser = other_key if newer else key
         if newer:
             chosen[canonical] = (key, entry, model)
-        result.changes.append(f"{loser!r}: collapsed into {canonical!r} (an older alias)")
+        result.changes.append(f"{loser!r}: collapsed into {canonical!r} ({why})")
     for canonical, (key, entry, model) in chosen.items():
         if key != canonical:
             result.changes.append(f"{key!r}: key normalised to {canonical!r}")

@@ -463,3 +463,43 @@ def test_the_twin_reads_exactly_what_openclaw_wrote_on_top(
     assert theirs["agent:main:matrix:channel:!AbCdEf:matrix.org"]["label"] == "patché 🧩"
     assert theirs["agent:main:cron:daily-report"]["sessionId"] == "cron-replaced"
     assert ours == theirs
+
+
+#: Routes to rooms whose ids have a case; 2026.3.31 lowercased the keys it stored them
+#: under, 2026.7.35 keeps the case and moves such an entry on its next write.
+ROOMS = [
+    {"sessionKey": MATRIX_ROOM, "channel": "matrix", "to": "room:!AbCdEf:matrix.org"},
+    {
+        "sessionKey": f"{MATRIX_ROOM}:thread:$EvT1",
+        "channel": "matrix",
+        "to": "room:!AbCdEf:matrix.org",
+        "threadId": "$EvT1",
+    },
+    {
+        "sessionKey": "agent:main:signal:group:AbCdEfGh+/ij==",
+        "channel": "signal",
+        "to": "group:AbCdEfGh+/ij==",
+    },
+]
+
+ROUTE = """
+const storePath = store.resolveStorePath(undefined, { agentId: 'main' });
+for (const room of data.rooms) await store.updateLastRoute({ storePath, ...room });
+const loaded = store.loadSessionStore(storePath, { skipCache: true });
+emit(Object.fromEntries(Object.entries(loaded).map(([key, entry]) => [key, entry.sessionId])));
+"""
+
+
+def test_keys_an_older_release_lowercased_go_where_openclaw_moves_them(
+    openclaw_lock: OpenClaw, openclaw_json: OpenClaw, state_dir: Path, tmp_path: Path
+) -> None:
+    before = openclaw_lock.run(ROUTE, state_dir, {"rooms": ROOMS})
+    assert sorted(before) == sorted(room["sessionKey"].lower() for room in ROOMS)
+    upgraded = tmp_path / "upgraded"
+    shutil.copytree(state_dir, upgraded)
+    after = openclaw_json.run(ROUTE, upgraded, {"rooms": ROOMS})
+    assert sorted(after) == sorted(room["sessionKey"] for room in ROOMS)
+    database = f"sqlite:///{tmp_path / 'sessions.db'}"
+    migrate(state_dir, database, "files")
+    with open_store(database) as db:
+        assert {key: entry.session_id for key, entry in db.iter_entries()} == after
