@@ -74,6 +74,7 @@ _JS_WHITESPACE = (
     "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: A JavaScript ``/…/i`` pattern: ASCII letters match their other case, nothing else.
 _JS_IGNORECASE = re.IGNORECASE | re.ASCII
 #: OpenClaw's ``CASE_PRESERVING_PEERS``: (channel, peer kinds, what keeps its case).
@@ -150,12 +151,16 @@ def _js_trim(text: str) -> str:
 def _units(text: str) -> str:
     """``text`` as UTF-16 code units, one character each, so that offsets are
     JavaScript's (a character outside the BMP counts two)."""
+    if max(text, default="") < "\U00010000":
+        return text  # every character is one code unit already
     data = text.encode("utf-16-le", "surrogatepass")
     return "".join(chr(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2))
 
 
 def _text(units: str) -> str:
     """The string that UTF-16 code units spell (the inverse of :func:`_units`)."""
+    if not _SURROGATE.search(units):
+        return units
     data = b"".join(ord(unit).to_bytes(2, "little") for unit in units)
     return data.decode("utf-16-le", "surrogatepass")
 
