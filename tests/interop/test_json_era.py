@@ -199,6 +199,8 @@ def test_openclaw_wrote_what_the_round_trips_need(state_dir: Path, written: Any)
     ]
     assert said == ["hello", "wörld ✓"]
     assert set(written) == {"main", "work"}
+    assert_in_openclaws_format(main_store(state_dir))  # the format the twin and export write
+    assert not list(state_dir.rglob("*.lock"))  # 2026.7.35 queues its writes in process
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -207,6 +209,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'sessions.db'}"
     else:
         yield request.getfixturevalue("postgresql_url")
+
+
+def main_store(state_dir: Path) -> Path:
+    return state_dir / "agents" / "main" / "sessions" / "sessions.json"
+
+
+def assert_in_openclaws_format(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def migrate(state_dir: Path, database: str, transcripts: str) -> None:
@@ -235,6 +247,8 @@ def test_migrate_then_export_to_a_new_state_dir(
     sessionstore("export", "--from", database, "--state-dir", str(new), "--all-agents")
     shutil.rmtree(state_dir)  # OpenClaw reads the copy, with nothing left to fall back on
     assert load(openclaw_json, new) == written
+    for agent in SESSIONS:
+        assert_in_openclaws_format(new / "agents" / agent / "sessions" / "sessions.json")
 
 
 def test_transcripts_left_as_files_stay_where_they_are(
@@ -263,6 +277,7 @@ def test_migrate_then_export_one_agent_to_a_file(
         seen_as={out.parent: "<state>/agents/work/sessions"},
     )
     assert got == {"work": written["work"]}
+    assert_in_openclaws_format(out)
 
 
 #: Every key form OpenClaw writes or accepts that normalisation treats differently:
@@ -379,16 +394,6 @@ def test_migrate_stores_openclaws_canonical_keys(
 
 
 TOPIC = "agent:main:telegram:group:-1001234567890:topic:42"
-
-
-def main_store(state_dir: Path) -> Path:
-    return state_dir / "agents" / "main" / "sessions" / "sessions.json"
-
-
-def assert_in_openclaws_format(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    assert path.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize("preserve_activity", [False, True])
