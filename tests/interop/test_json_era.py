@@ -139,6 +139,22 @@ emit(out);
 """
 
 RUNNER = CliRunner()
+#: What the commands would otherwise take from the environment: every test names its
+#: store and state directory.
+_SETTINGS = (
+    "SESSIONSTORE_STORE_TYPE",
+    "SESSIONSTORE_STATE_DIR",
+    "OPENCLAW_STATE_DIR",
+    "SESSIONSTORE_AGENT_ID",
+    "SESSIONSTORE_URL",
+    "SESSIONSTORE_TRANSCRIPTS",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _SETTINGS:
+        monkeypatch.delenv(name, raising=False)
 
 
 def sessionstore(*args: str) -> str:
