@@ -8,6 +8,7 @@ and its own transcript reader, compared deep-equal with what it read from the or
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import time
 from collections.abc import Iterator
@@ -366,6 +367,34 @@ def test_keys_normalise_as_openclaw_normalises_them(
     theirs = openclaw_json.run(CANONICAL, state_dir, {"keys": LEGACY_KEYS})
     ours = [[normalise_key(key), agent_of_key(key)] for key in LEGACY_KEYS]
     assert dict(zip(LEGACY_KEYS, ours, strict=True)) == dict(zip(LEGACY_KEYS, theirs, strict=True))
+
+
+def random_keys(count: int, seed: int) -> list[str]:
+    """Keys built from the pieces normalisation looks at, in every case, with
+    whitespace, ``:thread:`` markers and characters whose case mapping is unusual."""
+    rng = random.Random(seed)
+    pieces = [
+        "agent", "Agent", "AGENT", " agent", "main", "Work", "matrix", "Matrix", "signal",
+        "SIGNAL", "slack", "discord", "telegram", "webchat", "channel", "Channel", "group",
+        "GROUP", "direct", "dm", "thread", "THREAD", "topic", "cron", "run", "subagent",
+        "!AbC", "#Room", "$EvT", "@User", "AbC+/==", "C0ABCDEF", "42", "-100123", "",
+        " ", "\u00a0", "\ufeff", "\x85", "\u3000", "İ", "Σ", "ß", "ǅ", "𐐀", "🎉",
+        "K", "\u212a", "\u017f", "Ω",
+    ]  # fmt: skip
+    return [":".join(rng.choices(pieces, k=rng.randint(1, 9))) for _ in range(count)]
+
+
+def test_random_keys_normalise_as_openclaw_normalises_them(
+    openclaw_json: OpenClaw, state_dir: Path
+) -> None:
+    keys = [key for key in random_keys(3000, seed=2026) if key.strip()]
+    theirs = openclaw_json.run(CANONICAL, state_dir, {"keys": keys})
+    mismatched = {
+        key: (ours, their)
+        for key, their in zip(keys, theirs, strict=True)
+        if (ours := [normalise_key(key), agent_of_key(key)]) != their
+    }
+    assert mismatched == {}
 
 
 #: OpenClaw saves the keys as given, each in its agent's store; then finds the entry
