@@ -262,9 +262,13 @@ def _entry_thread_id(entry: Mapping[str, Any]) -> str:
         entry.get("lastThreadId"),
         origin.get("threadId") if isinstance(origin, dict) else None,
     ):
-        if value is not None:
-            is_number = isinstance(value, int | float) and not isinstance(value, bool)
-            return _js_trim(value) if isinstance(value, str) else str(value) if is_number else ""
+        if value is None:
+            continue
+        if isinstance(value, str):
+            return _js_trim(value)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # JavaScript's String(42.0) is "42"
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
     return ""
 
 
