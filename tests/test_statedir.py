@@ -85,9 +85,16 @@ def test_a_lowercased_key_goes_back_to_the_case_its_entry_delivers_to() -> None:
             (ROOM.lower(), entry("room", 9, **to_room)),
             (f"{ROOM.lower()}:thread:$evt1", entry("thread", 9, lastThreadId="$EvT1", **to_room)),
             ("agent:work:signal:group:abc+/==", entry("group", 9, lastTo="group:AbC+/==")),
+            # a room lowercased, its thread id not
+            (f"{ROOM.lower()}:thread:$EvT2", entry("t2", 9, lastThreadId="$EvT2", **to_room)),
         ]
     )
-    assert list(result.entries) == [ROOM, f"{ROOM}:thread:$EvT1", "agent:work:signal:group:AbC+/=="]
+    assert list(result.entries) == [
+        ROOM,
+        f"{ROOM}:thread:$EvT1",
+        "agent:work:signal:group:AbC+/==",
+        f"{ROOM}:thread:$EvT2",
+    ]
 
 
 def test_the_rooms_own_key_wins_over_a_fresher_lowercased_alias() -> None:

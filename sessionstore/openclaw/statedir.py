@@ -304,12 +304,14 @@ def _unfolded_key(key: str, entry: Mapping[str, Any]) -> str | None:
         if folded == target or not base.endswith(folded):
             continue
         unfolded = base[: len(base) - len(folded)] + target
+        aliases = {unfolded.lower()}
         if thread is not None:
             thread_id = _entry_thread_id(entry)
-            if thread_id.lower() != thread:
+            if thread_id.lower() != thread.lower():
                 continue
+            aliases = {f"{unfolded}:thread:{thread_id}".lower(), f"{base}:thread:{thread_id}"}
             unfolded = f"{unfolded}:thread:{thread_id}"
-        if normalise_key(unfolded) == unfolded and unfolded.lower() == key:
+        if normalise_key(unfolded) == unfolded and key in aliases:
             return unfolded
     return None
 

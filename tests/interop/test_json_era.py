@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from sessionstore import open_store
 from sessionstore.cli import app
-from sessionstore.openclaw.statedir import agent_of_key, normalise_key
+from sessionstore.openclaw.statedir import agent_of_key, normalise_entries, normalise_key
 from tests.interop.openclaw import OpenClaw
 
 #: Recent: OpenClaw's maintenance prunes entries idle for 30 days.
@@ -553,3 +553,34 @@ def test_keys_an_older_release_lowercased_go_where_openclaw_moves_them(
     migrate(state_dir, database, "files")
     with open_store(database) as db:
         assert {key: entry.session_id for key, entry in db.iter_entries()} == after
+
+
+_TO_ROOM = {"deliveryContext": {"channel": "matrix", "to": "room:!AbCdEf:matrix.org"}}
+#: Entries under keys an older release lowercased, each naming its room in its case.
+LOWERCASED = {
+    MATRIX_ROOM.lower(): {"lastTo": "!AbCdEf:matrix.org"},
+    f"{MATRIX_ROOM.lower()}:thread:$evt1": {"lastThreadId": "$EvT1", **_TO_ROOM},
+    f"{MATRIX_ROOM.lower()}:thread:$EvT2": {"lastThreadId": "$EvT2", **_TO_ROOM},
+    "agent:main:matrix:group:#room:srv": {"groupId": "#Room:srv"},
+    "agent:work:signal:group:abcdefgh+/ij==": {"lastTo": "group:AbCdEfGh+/ij=="},
+}
+
+RESOLVE = """
+emit(data.map(([stored, entry, wanted]) => {
+  const found = store.resolveSessionStoreEntry({ store: { [stored]: entry }, sessionKey: wanted });
+  return [found.normalizedKey, found.existing?.sessionId ?? null, found.legacyKeys];
+}));
+"""
+
+
+def test_a_lowercased_key_goes_to_the_key_whose_lookup_finds_it(
+    openclaw_json: OpenClaw, state_dir: Path
+) -> None:
+    cases = []
+    for i, (key, fields) in enumerate(LOWERCASED.items()):
+        entry = {"sessionId": f"s{i}", "updatedAt": NOW, **fields}
+        (unfolded,) = normalise_entries([(key, entry)]).entries
+        assert unfolded != key
+        cases.append([key, entry, unfolded])
+    found = openclaw_json.run(RESOLVE, state_dir, cases)
+    assert found == [[unfolded, entry["sessionId"], [key]] for key, entry, unfolded in cases]
