@@ -555,9 +555,11 @@ def test_keys_an_older_release_lowercased_go_where_openclaw_moves_them(
         assert {key: entry.session_id for key, entry in db.iter_entries()} == after
 
 
-_TO_ROOM = {"deliveryContext": {"channel": "matrix", "to": "room:!AbCdEf:matrix.org"}}
+_TO_ROOM: dict[str, Any] = {
+    "deliveryContext": {"channel": "matrix", "to": "room:!AbCdEf:matrix.org"}
+}
 #: Entries under keys an older release lowercased, each naming its room in its case.
-LOWERCASED = {
+LOWERCASED: dict[str, dict[str, Any]] = {
     MATRIX_ROOM.lower(): {"lastTo": "!AbCdEf:matrix.org"},
     f"{MATRIX_ROOM.lower()}:thread:$evt1": {"lastThreadId": "$EvT1", **_TO_ROOM},
     f"{MATRIX_ROOM.lower()}:thread:$EvT2": {"lastThreadId": "$EvT2", **_TO_ROOM},
@@ -576,11 +578,11 @@ emit(data.map(([stored, entry, wanted]) => {
 def test_a_lowercased_key_goes_to_the_key_whose_lookup_finds_it(
     openclaw_json: OpenClaw, state_dir: Path
 ) -> None:
-    cases = []
+    cases: list[tuple[str, dict[str, Any], str]] = []
     for i, (key, fields) in enumerate(LOWERCASED.items()):
         entry = {"sessionId": f"s{i}", "updatedAt": NOW, **fields}
         (unfolded,) = normalise_entries([(key, entry)]).entries
         assert unfolded != key
-        cases.append([key, entry, unfolded])
+        cases.append((key, entry, unfolded))
     found = openclaw_json.run(RESOLVE, state_dir, cases)
     assert found == [[unfolded, entry["sessionId"], [key]] for key, entry, unfolded in cases]
