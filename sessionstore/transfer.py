@@ -1033,7 +1033,9 @@ def _export_agent(
                 return report
             carry = None
             if transcripts:
-                carry = _Carry([src.transcripts], FileTranscripts(src, path.parent), backup=True)
+                files = FileTranscripts(src, path.parent)
+                carry = _Carry([src.transcripts], files, backup=True)
+                entries = [(key, _session_file_in(files, src.transcripts, e)) for key, e in entries]
                 if not force:  # refused before anything is written
                     ahead = AgentReport(agent_id, Status.FAILED, report.source, report.target)
                     check = replace(carry, overwrite=False, dry_run=True)
@@ -1074,6 +1076,19 @@ def _export_agent(
         if report.status is Status.FAILED and existed:
             report.error = f"{report.error}; {path} was left as it was"
     return report
+
+
+def _session_file_in(
+    files: FileTranscripts, source: TranscriptStore, entry: SessionEntry
+) -> SessionEntry:
+    """``entry`` with an absolute ``sessionFile`` pointed at the copy of its transcript
+    that the export writes to ``files``. OpenClaw follows an absolute ``sessionFile``
+    wherever it points, back into the state directory exported from too."""
+    old = entry.session_file
+    if old is None or not os.path.isabs(old) or not source.exists(entry):
+        return entry
+    new = str(files.path(entry))
+    return entry if new == old else entry.with_fields(session_file=new)
 
 
 def _keep_backup(path: Path) -> None:

@@ -16,6 +16,7 @@ from sessionstore.openclaw.statedir import (
     load_agent,
     normalise_agent_id,
     normalise_entries,
+    normalise_key,
     read_store_file,
     store_path,
 )
@@ -35,6 +36,78 @@ def test_keys_are_trimmed_and_lowercased() -> None:
     result = normalise_entries([("  Agent:Main:WebChat:DM:MiXeD-User ", entry())])
     assert list(result.entries) == ["agent:main:webchat:dm:mixed-user"]
     assert any("key normalised" in change for change in result.changes)
+
+
+@pytest.mark.parametrize(
+    ("key", "canonical"),
+    [
+        # Matrix rooms and their threads keep their case, the rest is lowercased
+        (
+            " Agent:Main:Matrix:Channel:!AbCdEf:matrix.org:THREAD:$EvT1 ",
+            "agent:main:matrix:channel:!AbCdEf:matrix.org:thread:$EvT1",
+        ),
+        ("Matrix:Group:!Unscoped:Srv", "matrix:group:!Unscoped:Srv"),
+        ("agent:main:matrix:direct:@Alice:srv", "agent:main:matrix:direct:@alice:srv"),
+        # a Signal group keeps one segment, trimmed
+        ("Agent:Work:Signal:Group: AbC+/== :X", "agent:work:signal:group:AbC+/==:x"),
+        # other opaque ids are folded, as OpenClaw folds them
+        ("agent:main:slack:channel:C0ABCDEF", "agent:main:slack:channel:c0abcdef"),
+        ("Agent:Main:Discord:Direct:UserX", "agent:main:discord:direct:userx"),
+        # JavaScript's whitespace, not Python's
+        ("\ufeffagent:main:main\u3000", "agent:main:main"),
+        ("\x1cagent:main:main\x85", "\x1cagent:main:main\x85"),
+        ("agent:main:webchat:dm:İSTANBUL", "agent:main:webchat:dm:i\u0307stanbul"),
+    ],
+)
+def test_keys_normalise_as_openclaw_normalises_them(key: str, canonical: str) -> None:
+    """The same table, and more, is checked against OpenClaw itself in the interop
+    suite; this one runs without it."""
+    assert normalise_key(key) == canonical
+
+
+ROOM = "agent:main:matrix:channel:!AbCdEf:matrix.org"
+
+
+def test_a_lowercased_matrix_key_is_another_key_without_proof() -> None:
+    """Until 2026.7 OpenClaw lowercased Matrix room ids. A lowercased key whose entry
+    does not deliver to the room in its case is another room to OpenClaw now."""
+    elsewhere = {"lastTo": "room:!Other:matrix.org"}
+    result = normalise_entries(
+        [(ROOM, entry("new", 2)), (ROOM.lower(), entry("old", 1, **elsewhere))]
+    )
+    assert list(result.entries) == [ROOM, ROOM.lower()]
+
+
+def test_a_lowercased_key_goes_back_to_the_case_its_entry_delivers_to() -> None:
+    to_room = {"deliveryContext": {"channel": "matrix", "to": "room:!AbCdEf:matrix.org"}}
+    result = normalise_entries(
+        [
+            (ROOM.lower(), entry("room", 9, **to_room)),
+            (f"{ROOM.lower()}:thread:$evt1", entry("thread", 9, lastThreadId="$EvT1", **to_room)),
+            ("agent:work:signal:group:abc+/==", entry("group", 9, lastTo="group:AbC+/==")),
+            # a room lowercased, its thread id not
+            (f"{ROOM.lower()}:thread:$EvT2", entry("t2", 9, lastThreadId="$EvT2", **to_room)),
+        ]
+    )
+    assert list(result.entries) == [
+        ROOM,
+        f"{ROOM}:thread:$EvT1",
+        "agent:work:signal:group:AbC+/==",
+        f"{ROOM}:thread:$EvT2",
+    ]
+
+
+def test_the_rooms_own_key_wins_over_a_fresher_lowercased_alias() -> None:
+    """As OpenClaw's lookup: the exact Matrix key first, whatever the ages (Signal
+    groups' aliases compete by age, as all others)."""
+    alias = entry("alias", 9, lastTo="room:!AbCdEf:matrix.org")
+    result = normalise_entries([(ROOM.lower(), alias), (ROOM, entry("own", 1))])
+    assert result.entries[ROOM]["sessionId"] == "own"
+    assert f"{ROOM.lower()!r}: collapsed into {ROOM!r} (a lowercased alias)" in result.changes
+    group = "agent:work:signal:group:AbC"
+    fresher = entry("alias", 9, lastTo="group:AbC")
+    result = normalise_entries([(group.lower(), fresher), (group, entry("own", 1))])
+    assert result.entries[group]["sessionId"] == "alias"
 
 
 @pytest.mark.parametrize("fresh_first", [True, False])
@@ -117,6 +190,9 @@ def test_agent_ids_and_keys() -> None:
     assert agent_of_key("agent:ops:telegram:direct:1") == "ops"
     assert agent_of_key("cron:daily") == "main"
     assert agent_of_key("hook:abc") == "main"
+    assert agent_of_key("agent:ops::x") == "main"  # no rest after the agent: no agent
+    # cut to 64 characters after the dashes are stripped, as normalizeAgentId does
+    assert normalise_agent_id("a" * 63 + "!b") == "a" * 63 + "-"
 
 
 def test_json5_fallback_for_hand_edited_files(tmp_path: Path) -> None:

@@ -69,6 +69,22 @@ DEFAULT_AGENT_ID = "main"
 # (legacy name, current name): OpenClaw's store migrations, applied on every load.
 _LEGACY_RENAMES = (("provider", "channel"), ("lastProvider", "lastChannel"))
 _INVALID_AGENT_CHARS = re.compile(r"[^a-z0-9_-]+")
+_VALID_AGENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}", re.IGNORECASE | re.ASCII)
+#: What JavaScript's ``trim`` removes: its WhiteSpace and LineTerminator characters.
+_JS_WHITESPACE = (
+    "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A JavaScript ``/…/i`` pattern: ASCII letters match their other case, nothing else.
+_JS_IGNORECASE = re.IGNORECASE | re.ASCII
+#: OpenClaw's ``CASE_PRESERVING_PEERS``: (channel, peer kinds, what keeps its case).
+#: ``segment``: the one ``:``-free segment after ``<channel>:<kind>:``; ``tail``:
+#: everything after it, but for a ``:thread:`` marker.
+_CASE_PRESERVING_PEERS = (
+    ("signal", ("group",), "segment"),
+    ("matrix", ("channel", "group"), "tail"),
+)
 
 
 def sessions_dir(state_dir: str | os.PathLike[str], agent_id: str) -> Path:
@@ -100,13 +116,17 @@ def legacy_store_path(state_dir: str | os.PathLike[str]) -> Path:
 
 
 def normalise_agent_id(name: str) -> str:
-    """OpenClaw's agent id: lowercase ``[a-z0-9_-]``, other runs collapsed to ``-``,
-    at most 64 characters; empty becomes ``main``.
+    """OpenClaw's ``normalizeAgentId``: lowercase ``[a-z0-9_-]``, other runs collapsed to
+    ``-`` and dashes stripped from the ends, then cut to 64 characters; empty becomes
+    ``main``.
 
     >>> normalise_agent_id("Work Bot!")
     'work-bot'
     """
-    cleaned = _INVALID_AGENT_CHARS.sub("-", name.strip().lower()).strip("-")[:64].strip("-")
+    trimmed = _js_trim(name)
+    if _VALID_AGENT_ID.fullmatch(trimmed):
+        return trimmed.lower()
+    cleaned = _INVALID_AGENT_CHARS.sub("-", trimmed.lower()).strip("-")[:64]
     return cleaned or DEFAULT_AGENT_ID
 
 
@@ -124,20 +144,191 @@ def agent_of_store_path(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def _js_trim(text: str) -> str:
+    """JavaScript's ``String.prototype.trim`` (its whitespace is not Python's)."""
+    return text.strip(_JS_WHITESPACE)
+
+
+def _units(text: str) -> str:
+    """``text`` as UTF-16 code units, one character each, so that offsets are
+    JavaScript's (a character outside the BMP counts two)."""
+    if max(text, default="") < "\U00010000":
+        return text  # every character is one code unit already
+    data = text.encode("utf-16-le", "surrogatepass")
+    return "".join(chr(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2))
+
+
+def _text(units: str) -> str:
+    """The string that UTF-16 code units spell (the inverse of :func:`_units`)."""
+    if not _SURROGATE.search(units):
+        return units
+    data = b"".join(ord(unit).to_bytes(2, "little") for unit in units)
+    return data.decode("utf-16-le", "surrogatepass")
+
+
+def _js_lower(units: str) -> str:
+    """JavaScript's ``toLowerCase`` of a run of code units, as code units."""
+    return _units(_text(units).lower())
+
+
+def _preserved_spans(raw: str) -> list[tuple[int, int, bool]]:
+    """OpenClaw's ``collectCasePreservedSpans``: (start, end, trim) of each opaque peer
+    id in ``raw`` (code units) whose case is kept."""
+    spans: list[tuple[int, int, bool]] = []
+
+    def tail(start: int) -> None:
+        if start >= len(raw):
+            return
+        marker = _js_lower(_js_trim(raw[start:])).rfind(":thread:")
+        if marker == -1:
+            spans.append((start, len(raw), False))
+            return
+        spans.append((start, start + marker, False))
+        if start + marker + 8 < len(raw):
+            spans.append((start + marker + 8, len(raw), False))
+
+    for channel, kinds, span in _CASE_PRESERVING_PEERS:
+        for kind in kinds:
+            if span == "segment":
+                pattern = re.compile(rf"(^|:){channel}:{kind}:([^:]+)", _JS_IGNORECASE)
+                spans.extend((m.start(2), m.end(2), True) for m in pattern.finditer(raw))
+                continue
+            prefix = re.match(rf"(?:(?:agent:[^:]*:)+:*)?{channel}:{kind}:", raw, _JS_IGNORECASE)
+            if prefix:
+                tail(prefix.end())
+    return spans
+
+
 def normalise_key(key: str) -> str:
-    """OpenClaw's ``normalizeStoreSessionKey``: trimmed and lowercased."""
-    return key.strip().lower()
+    """OpenClaw's ``normalizeStoreSessionKey``: trimmed and lowercased, except the
+    opaque peer ids whose case is meaningful (Matrix rooms after ``matrix:channel:`` or
+    ``matrix:group:``, and their thread ids; Signal groups after ``signal:group:``).
+
+    >>> normalise_key(" Agent:Main:Matrix:Channel:!AbCdEf:matrix.org ")
+    'agent:main:matrix:channel:!AbCdEf:matrix.org'
+    >>> normalise_key("Agent:Main:Slack:Channel:C0AbCdEf")
+    'agent:main:slack:channel:c0abcdef'
+    """
+    raw = _js_trim(key)
+    lowered = raw.lower()
+    if not any(f"{channel}:" in lowered for channel, _, _ in _CASE_PRESERVING_PEERS):
+        return lowered
+    units = _units(raw)
+    normalised, cursor = "", 0
+    for start, end, trim in sorted(
+        (span for span in _preserved_spans(units) if span[1] > span[0]), key=lambda s: s[0]
+    ):
+        if start < cursor:
+            continue
+        kept = units[start:end]
+        normalised += _js_lower(_js_trim(units[cursor:start])) + (_js_trim(kept) if trim else kept)
+        cursor = end
+    return _text(normalised + _js_lower(_js_trim(units[cursor:])))
+
+
+def _thread_suffix(key: str) -> tuple[str, str | None]:
+    """OpenClaw's ``parseThreadSessionSuffix``: (the key before its last ``:thread:``,
+    the thread id after it, trimmed, or ``None``)."""
+    raw = _js_trim(key)
+    marker = raw.lower().rfind(":thread:")
+    if marker == -1:
+        return raw, None
+    return raw[:marker], _js_trim(raw[marker + 8 :]) or None
+
+
+def _delivery_targets(entry: Mapping[str, Any]) -> list[str]:
+    """OpenClaw's ``entryDeliveryTargets``: where the entry delivers, each from its
+    first ``!`` or ``#`` on (a Matrix room), in the case the channel gave it."""
+    context, origin = entry.get("deliveryContext"), entry.get("origin")
+    values = [
+        context.get("to") if isinstance(context, dict) else None,
+        entry.get("lastTo"),
+        origin.get("nativeChannelId") if isinstance(origin, dict) else None,
+        origin.get("to") if isinstance(origin, dict) else None,
+        entry.get("groupId"),
+    ]
+    targets = []
+    for value in values:
+        if isinstance(value, str) and (target := _js_trim(value)):
+            sigils = [i for i in (target.find("!"), target.find("#")) if i >= 0]
+            targets.append(target[min(sigils) :] if sigils else target)
+    return targets
+
+
+def _entry_thread_id(entry: Mapping[str, Any]) -> str:
+    """OpenClaw's ``entryThreadId``: the thread the entry delivers to, as a string."""
+    context, origin = entry.get("deliveryContext"), entry.get("origin")
+    for value in (
+        context.get("threadId") if isinstance(context, dict) else None,
+        entry.get("lastThreadId"),
+        origin.get("threadId") if isinstance(origin, dict) else None,
+    ):
+        if value is None:
+            continue
+        if isinstance(value, str):
+            return _js_trim(value)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # JavaScript's String(42.0) is "42"
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
+    return ""
+
+
+def _room_key_wins(key: str) -> bool:
+    """OpenClaw's ``requiresFoldedSessionKeyAliasProof``: whether ``key`` names a
+    Matrix room (a ``tail`` span), whose own entry wins over a lowercased alias
+    whatever their ages (a Signal group's aliases compete by age, as any others)."""
+    parts, start = _js_trim(key).split(":"), 0
+    while len(parts) - start >= 3 and _js_trim(parts[start]).lower() == "agent":
+        start += 2
+        while start < len(parts) and not _js_trim(parts[start]):
+            start += 1
+    channel, kind = (_js_trim(part).lower() for part in [*parts[start : start + 2], "", ""][:2])
+    return any(
+        (channel, span) == (name, "tail") and kind in kinds
+        for name, kinds, span in _CASE_PRESERVING_PEERS
+    )
+
+
+def _unfolded_key(key: str, entry: Mapping[str, Any]) -> str | None:
+    """The key that an older release lowercased, given back the case of the room its
+    entry delivers to; ``None`` when the entry does not prove one.
+
+    Until 2026.7 OpenClaw lowercased whole keys; now it keeps the case of Matrix rooms
+    and Signal groups, and its next write to such a room moves the entry stored under
+    the lowercased key (its ``foldedSessionKeyAliasCandidates``) to the key in the
+    room's case, once the entry's delivery target names that room
+    (``isConfirmedLowercasedLegacyAlias``).
+    """
+    base, thread = _thread_suffix(key)
+    for target in _delivery_targets(entry):
+        folded = target.lower()
+        if folded == target or not base.endswith(folded):
+            continue
+        unfolded = base[: len(base) - len(folded)] + target
+        aliases = {unfolded.lower()}
+        if thread is not None:
+            thread_id = _entry_thread_id(entry)
+            if thread_id.lower() != thread.lower():
+                continue
+            aliases = {f"{unfolded}:thread:{thread_id}".lower(), f"{base}:thread:{thread_id}"}
+            unfolded = f"{unfolded}:thread:{thread_id}"
+        if normalise_key(unfolded) == unfolded and key in aliases:
+            return unfolded
+    return None
 
 
 def agent_of_key(key: str) -> str:
-    """The agent a key belongs to: ``agent:<id>:…`` names it, anything else is ``main``.
+    """OpenClaw's ``resolveAgentIdFromSessionKey``: ``agent:<id>:<rest>`` names the
+    agent, anything else is ``main``.
 
-    >>> agent_of_key("agent:Work:main"), agent_of_key("global")
-    ('work', 'main')
+    >>> agent_of_key("agent:Work:main"), agent_of_key("global"), agent_of_key("agent:x::y")
+    ('work', 'main', 'main')
     """
     parts = normalise_key(key).split(":")
-    if len(parts) >= 3 and parts[0] == "agent" and parts[1]:
-        return normalise_agent_id(parts[1])
+    if len(parts) >= 3 and parts[0] == "agent" and parts[1] and parts[2]:
+        agent_id = _js_trim(parts[1])
+        if agent_id and ":".join(parts[2:]):
+            return normalise_agent_id(agent_id)
     return DEFAULT_AGENT_ID
 
 
@@ -245,15 +436,19 @@ def normalise_entries(
 ) -> NormalisedStore:
     """Apply OpenClaw's normalisation on load to raw ``(key, entry)`` pairs.
 
-    Keys are trimmed and lowercased; keys that then coincide are aliases and the one
-    with the freshest ``updatedAt`` wins (on a tie, the key already in canonical form,
-    then the first one read). Legacy ``provider``/``lastProvider``/``room`` fields are
-    renamed and ``skillsSnapshot.resolvedSkills`` is stripped; every other field is
-    kept as it was. Invalid entries are reported in ``rejected``, never dropped
-    silently. ``verbatim=True`` only validates: keys and fields stay as written.
+    Keys are normalised by :func:`normalise_key`, and a Matrix or Signal key that an
+    older release lowercased goes back to its room's case when its entry delivers
+    there; keys that then coincide are aliases and the one with the freshest
+    ``updatedAt`` wins (on a tie, the key already in canonical form, then the first one
+    read), but the room's own key always wins over a lowercased alias, as in OpenClaw.
+    Legacy ``provider``/``lastProvider``/``room`` fields are renamed and
+    ``skillsSnapshot.resolvedSkills`` is stripped; every other field is kept as it was.
+    Invalid entries are reported in ``rejected``, never dropped silently.
+    ``verbatim=True`` only validates: keys and fields stay as written.
     """
     result = NormalisedStore()
     chosen: dict[str, tuple[str, dict[str, Any], SessionEntry]] = {}
+    unfolded_keys: set[str] = set()
     for key, value in items:
         result.read += 1
         if not isinstance(value, dict):
@@ -261,6 +456,10 @@ def normalise_entries(
             continue
         canonical = key if verbatim else normalise_key(key)
         entry = value if verbatim else _normalise_fields(key, value, result.changes)
+        unfolded = None if verbatim else _unfolded_key(canonical, entry)
+        if unfolded is not None:
+            unfolded_keys.add(key)
+            canonical = unfolded
         try:
             validate_key(canonical)
             model = SessionEntry.from_dict(entry)
@@ -271,13 +470,22 @@ def normalise_entries(
             chosen[canonical] = (key, entry, model)
             continue
         other_key, other, _ = chosen[canonical]
-        newer = _freshness(entry) > _freshness(other) or (
-            _freshness(entry) == _freshness(other) and key == canonical != other_key
-        )
+        why = "an older alias"
+        if (
+            canonical in (key, other_key)
+            and unfolded_keys & {key, other_key}
+            and _room_key_wins(canonical)
+        ):
+            newer = key == canonical  # the room's own key wins over its lowercased alias
+            why = "a lowercased alias"
+        else:
+            newer = _freshness(entry) > _freshness(other) or (
+                _freshness(entry) == _freshness(other) and key == canonical != other_key
+            )
         loser = other_key if newer else key
         if newer:
             chosen[canonical] = (key, entry, model)
-        result.changes.append(f"{loser!r}: collapsed into {canonical!r} (an older alias)")
+        result.changes.append(f"{loser!r}: collapsed into {canonical!r} ({why})")
     for canonical, (key, entry, model) in chosen.items():
         if key != canonical:
             result.changes.append(f"{key!r}: key normalised to {canonical!r}")
