@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import shlex
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout, suppress
 from functools import lru_cache
@@ -165,11 +166,18 @@ def schema_lock(connection: Connection, url: str | URL) -> Iterator[None]:
         yield
 
 
+#: Alembic hands env.py its connection through module-level proxies (``alembic.context``,
+#: ``alembic.op``): threads of one process that ran commands at once used each other's
+#: connections. They take turns here, always after the database's schema lock, so a
+#: thread waiting for a database never holds this.
+_ALEMBIC_TURN = threading.Lock()
+
+
 @contextmanager
 def _changing(target: str | Engine, action: str) -> Iterator[Connection]:
     """A connection holding the schema lock, for a change of the schema."""
     url = _url(target)
-    with _connected(target, action) as connection, schema_lock(connection, url):
+    with _connected(target, action) as connection, schema_lock(connection, url), _ALEMBIC_TURN:
         yield connection
 
 
@@ -363,7 +371,7 @@ def check(target: str | Engine) -> None:
     """Raise :class:`SchemaOutdatedError` unless the database is at the head revision
     and matches the models (Alembic's autogenerate comparison finds nothing)."""
     require_head(current_revision(target), _url(target))
-    with _connected(target, "schema check") as connection:
+    with _connected(target, "schema check") as connection, _ALEMBIC_TURN:
         try:
             with redirect_stdout(io.StringIO()):
                 command.check(_config(connection))

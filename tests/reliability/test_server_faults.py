@@ -27,8 +27,10 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager, suppress
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,7 +49,7 @@ from sessionstore import (
 from sessionstore.backends.sql import SqlStore
 from sessionstore.cli import app
 from sessionstore.sql.engine import create_sql_engine
-from sessionstore.sql.upgrade import schema_state
+from sessionstore.sql.upgrade import check, schema_state
 from tests.contract.backends import BACKENDS, with_marks_of
 from tests.reliability.workloads import run_workers
 
@@ -284,6 +286,37 @@ def test_processes_opening_a_fresh_database_at_once_all_succeed(
     done = run_workers(open_fresh, [(target, index) for index in range(OPENERS)])
     assert done.results == [head_revision()] * OPENERS
     with open_store(target) as store:
+        assert store.count() == OPENERS
+
+
+THREADS = 8
+
+
+@pytest.mark.slow
+def test_threads_upgrading_databases_at_once_all_succeed(tmp_path: Path) -> None:
+    """Alembic gives each upgrade its connection through module-level proxies: threads
+    of one process that upgraded at once used each other's connections (a table created
+    in the wrong database, the driver misused, the interpreter crashed). Eight threads
+    open their own new databases and four more share one, all released together."""
+    own = [f"sqlite:///{tmp_path / f'own-{index}.db'}" for index in range(THREADS)]
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    targets = own + [shared] * OPENERS
+    ready = threading.Barrier(len(targets))
+
+    def start() -> None:
+        ready.wait()
+
+    def opener(index: int, target: str) -> str | None:
+        return open_fresh(target, index, start)
+
+    with ThreadPoolExecutor(len(targets)) as pool:
+        revisions = list(pool.map(opener, range(len(targets)), targets))
+    assert revisions == [head_revision()] * len(targets)
+    for index, target in enumerate(own):
+        check(target)
+        with open_store(target) as store:
+            assert [key for key, _ in store.iter_entries()] == [f"agent:main:opener-{index}"]
+    with open_store(shared) as store:
         assert store.count() == OPENERS
 
 
