@@ -329,6 +329,10 @@ class SessionEntry(BaseModel):
             except ValidationError as exc:
                 raise EntryValidationError.of(exc) from None
 
+        # It validates as BaseModel.__init__ does: so validation (model_validate) does
+        # not call it, which would validate every entry twice and drop the context.
+        __init__.__pydantic_base_init__ = True
+
     def __eq__(self, other: object) -> bool:
         # Equal when the JSON is: an explicit null differs from an absent field.
         if not isinstance(other, SessionEntry):
