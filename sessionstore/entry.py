@@ -475,8 +475,10 @@ class SessionEntry(BaseModel):
         {'sessionId': 's1', 'updatedAt': 1, 'label': None}
         """
         data = self.model_dump(exclude_unset=True)
-        if self._as_written:
-            data.update(self._as_written)
+        # read from the private attributes' dict: the attribute goes through __getattr__
+        written = (self.__pydantic_private__ or {}).get("_as_written")
+        if written:
+            data.update(written)
         return data
 
     def to_json(self) -> bytes:
