@@ -44,6 +44,7 @@ from sessionstore.contract import (
     ImportRecord,
     SessionStore,
     SupportsImportRecords,
+    SupportsStoredJson,
     TranscriptStore,
     TranscriptTier,
     batched,
@@ -150,8 +151,12 @@ class Checksum:
 
     def add(self, key: str, data: Mapping[str, Any]) -> None:
         """Count one pair in."""
+        self.add_digest(self.digest(key, data))
+
+    def add_digest(self, digest: int) -> None:
+        """Count one pair in by its :meth:`digest`."""
         self.count += 1
-        self._sum = (self._sum + self.digest(key, data)) % 2**256
+        self._sum = (self._sum + digest) % 2**256
 
     def hexdigest(self) -> str:
         """The checksum as 64 hex digits."""
@@ -170,6 +175,14 @@ class Checksum:
         checksum = cls()
         for key, data in items:
             checksum.add(key, data)
+        return checksum
+
+    @classmethod
+    def of_digests(cls, digests: Iterable[int]) -> Checksum:
+        """The checksum of the pairs whose :meth:`digest` are ``digests``."""
+        checksum = cls()
+        for digest in digests:
+            checksum.add_digest(digest)
         return checksum
 
 
@@ -325,17 +338,32 @@ def _updated(data: Mapping[str, Any]) -> float:
     return -1 if number is None else number
 
 
-def _plan(source: Mapping[str, dict[str, Any]], target: SessionStore | None) -> _Plan:
+def _stored(store: SessionStore) -> Iterator[tuple[str, Mapping[str, Any], int]]:
+    """Every entry of ``store`` as its JSON object, with its version: read as stored
+    where the store can (``SupportsStoredJson``), else through its entries."""
+    if isinstance(store, SupportsStoredJson):
+        yield from store.iter_json_with_versions()
+        return
+    for key, entry, version in store.iter_entries_with_versions():
+        yield key, entry.to_dict(), version
+
+
+def _plan(
+    source: Mapping[str, dict[str, Any]],
+    digests: Mapping[str, int],
+    target: SessionStore | None,
+) -> _Plan:
+    """Compare the target with the source, whose entries' :meth:`Checksum.digest` are
+    ``digests``."""
     plan = _Plan()
-    rows = target.iter_entries_with_versions() if target is not None else ()
-    for key, entry, version in rows:
+    rows = _stored(target) if target is not None else ()
+    for key, data, version in rows:
         plan.versions[key] = version
         wanted = source.get(key)
         if wanted is None:
             plan.extra.append(key)
             continue
-        data = entry.to_dict()
-        if Checksum.digest(key, data) == Checksum.digest(key, wanted):
+        if Checksum.digest(key, data) == digests[key]:
             plan.unchanged += 1
         elif _updated(data) > _updated(wanted):
             plan.newer.append(key)
@@ -467,7 +495,9 @@ def _migrate_agent(
         report.entries_read = loaded.read
         report.rejected, report.changes = loaded.rejected, loaded.changes
         report.warnings = loaded.warnings
-        expected = Checksum.of(loaded.entries.items())
+        # one digest per source entry: the plan compares them, the checksum sums them
+        digests = {key: Checksum.digest(key, data) for key, data in loaded.entries.items()}
+        expected = Checksum.of_digests(digests.values())
         if not loaded.entries and not loaded.rejected:
             report.status = Status.NO_DATA
             return report
@@ -480,7 +510,7 @@ def _migrate_agent(
                 transcripts=options.transcripts,
             )
         try:
-            plan = _plan(loaded.entries, store)
+            plan = _plan(loaded.entries, digests, store)
             report.unchanged = plan.unchanged
             report.imported = len(plan.writes) + (len(plan.newer) if options.replace else 0)
             conflicts = plan.extra + plan.newer
@@ -608,7 +638,7 @@ def _mark_partial(report: AgentReport) -> None:
 def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> bool:
     """Read the agent back from the target and compare it with the source; on a
     difference the agent FAILS."""
-    actual = Checksum.of((key, entry.to_dict()) for key, entry in store.iter_entries())
+    actual = Checksum.of((key, data) for key, data, _ in _stored(store))
     if actual != expected:
         report.status = Status.FAILED
         report.error = (
