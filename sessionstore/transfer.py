@@ -28,6 +28,7 @@ already equal in the target is skipped, so these resume too.
 
 from __future__ import annotations
 
+import gc
 import glob
 import hashlib
 import os
@@ -35,6 +36,7 @@ import shutil
 import uuid
 from collections import UserList
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -476,8 +478,29 @@ def migrate(
     options = _MigrateOptions(dry_run, replace, verbatim, count_messages, tier)
     for agent_id in wanted:
         source = found.get(agent_id) or AgentSource(agent_id, store_path(state_dir, agent_id))
-        report.agents.append(_migrate_agent(source, target_text, options, progress))
+        with _collector_paused():
+            report.agents.append(_migrate_agent(source, target_text, options, progress))
     return report
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while one agent migrates.
+
+    A migration builds many objects that stay alive together (the agent's entries,
+    their rows, what is read back), and every pass of the collector walks all of them:
+    those passes took about a sixth of the time of a large migration. Reference
+    counting still frees everything else; the collector resumes afterwards, unless it
+    was paused already.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _migrate_agent(
