@@ -810,6 +810,7 @@ and `benchmarks/results.json`: every number here was printed by the run it descr
 make bench                                           # the full run, under 10 minutes
 .venv/bin/python benchmarks/suite.py --quick         # a smoke run at small sizes
 .venv/bin/python benchmarks/suite.py --sizes 1000,10000 --backends sqlite,json
+.venv/bin/python benchmarks/suite.py --import-only --backends sqlite,postgresql  # bulk import
 .venv/bin/python benchmarks/transcripts.py --markdown docs/benchmarks.md  # transcripts alone
 ```
 
@@ -859,9 +860,14 @@ whether the targets are met or not: it is a measurement.
 - **Memory**, in a new process per store (drivers and the backend's modules imported
   first): the RSS that opening the store and listing the first page adds, and the peak
   RSS (`VmHWM`) after 20 gets and a put. *Cold open + first page* is that first open, timed.
-- **Bulk import**: `sessionstore.transfer.migrate` of a generated `sessions.json`, and
-  `put_many`, of 2 KB entries without the large fields; the raw driver writes the same
-  rows in one transaction with one `executemany`.
+- **Bulk import**: `sessionstore.transfer.migrate` of a generated `sessions.json` (read,
+  normalised, validated, planned, written in one transaction, verified by checksum),
+  `put_many` of the same entries (built beforehand), and the raw driver writing the
+  same rows in one transaction with one `executemany` into the indexed table, of 2 KB
+  entries without the large fields: side by side, each into an empty store of its own,
+  the three in turn, {import_rounds} times, and each method's median. *vs raw* is a
+  method's time over the raw driver's; *vs {import_goal:,}/s goal* is the rate of
+  migrate into SQLite over the goal. `--import-only` runs this section alone.
 - **The earlier proposal's workload**: 1,000 sessions of about 2 KB of metadata plus the
   same ~40 KB `skillsSnapshot`, on SQLite.
 
@@ -887,6 +893,7 @@ def write_markdown(
         json_max=JSON_MAX_N, sample=SAMPLE_KEYS, repeats=args.repeats,
         budget=args.budget, min_samples=MIN_SAMPLES, slow=SLOW_S, wall=results["wall_s"],
         machine=markdown_table(["Machine", ""], [[k, v] for k, v in results["machine"].items()]),
+        import_rounds=args.import_rounds, import_goal=IMPORT_GOAL,
         search_alone=bench_transcripts.SEARCH_EVENTS,
         search_suite=bench_transcripts.SUITE_SEARCH_EVENTS,
         adk_alone=bench_transcripts.ADK_EVENTS,
