@@ -393,28 +393,20 @@ _SECONDARY_INDEXES = {
         "JOIN sqlite_master AS m ON m.type = 'index' AND m.name = i.name "
         "WHERE i.\"unique\" = 0 AND i.origin = 'c' AND m.sql IS NOT NULL ORDER BY m.name"
     ),
-    "postgresql": text(
-        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index AS x "
-        "JOIN pg_class AS i ON i.oid = x.indexrelid "
-        "JOIN pg_class AS c ON c.oid = x.indrelid "
-        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
-        "WHERE c.relname = 'sessions' AND n.nspname = current_schema() "
-        "AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.relname"
-    ),
 }
 
 
 def rebuilds_indexes(dialect: str) -> bool:
     """Whether a bulk load into an empty ``sessions`` table drops its secondary indexes
-    and builds them after the rows, in the same transaction: where DDL is
-    transactional and building an index at once is cheaper than growing it row by
-    row. SQLite only: PostgreSQL would lock the table against every reader for the
-    whole load, and MySQL/MariaDB commit the transaction at any DDL.
+    and builds them after the rows, in the same transaction: SQLite, where DDL is
+    transactional and the write lock is held from the start. PostgreSQL would lock the
+    table against every reader for the whole load, and MySQL/MariaDB commit the
+    transaction at any DDL.
 
-    >>> rebuilds_indexes("sqlite"), rebuilds_indexes("mysql")
+    >>> rebuilds_indexes("sqlite"), rebuilds_indexes("postgresql")
     (True, False)
     """
-    return dialect in _SECONDARY_INDEXES and dialect == "sqlite"
+    return dialect in _SECONDARY_INDEXES
 
 
 def secondary_indexes(dialect: str) -> TextClause:
