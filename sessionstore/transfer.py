@@ -659,9 +659,15 @@ def _mark_partial(report: AgentReport) -> None:
 
 
 def _verify(store: SessionStore, expected: Checksum, report: AgentReport) -> bool:
-    """Read the agent back from the target and compare it with the source; on a
-    difference the agent FAILS."""
-    actual = Checksum.of((key, data) for key, data, _ in _stored(store))
+    """Read the agent back from the target (as its stored JSON where the store can)
+    and compare it with the source; on a difference the agent FAILS."""
+    if isinstance(store, SupportsStoredJson):
+        pairs: Iterable[tuple[str, Mapping[str, Any]]] = (
+            (key, data) for key, data, _ in store.iter_json_with_versions()
+        )
+    else:
+        pairs = ((key, entry.to_dict()) for key, entry in store.iter_entries())
+    actual = Checksum.of(pairs)
     if actual != expected:
         report.status = Status.FAILED
         report.error = (
