@@ -1,8 +1,8 @@
 """The contract every backend implements: :class:`SessionStore`, its filters, page
 limits and cursors, the small optional capabilities some backends add
-(:class:`SupportsAgents`, :class:`SupportsMaintenance`, :class:`SupportsImportRecords`),
-and :class:`TranscriptStore`, the contract of the cold tier (``store.transcripts``)
-that the files tier and the SQL tier both implement.
+(:class:`SupportsAgents`, :class:`SupportsMaintenance`, :class:`SupportsImportRecords`,
+:class:`SupportsStoredJson`), and :class:`TranscriptStore`, the contract of the cold
+tier (``store.transcripts``) that the files tier and the SQL tier both implement.
 
 This module names no backend; :func:`sessionstore.open_store` chooses one.
 
@@ -55,6 +55,7 @@ __all__ = [
     "SupportsAgents",
     "SupportsImportRecords",
     "SupportsMaintenance",
+    "SupportsStoredJson",
     "TranscriptPage",
     "TranscriptStats",
     "TranscriptStore",
@@ -450,6 +451,20 @@ class SupportsImportRecords(Protocol):
 
     def record_import(self, record: ImportRecord) -> None:
         """Remember a verified import of this agent (replacing the previous record)."""
+        ...
+
+
+@runtime_checkable
+class SupportsStoredJson(Protocol):
+    """A store that reads its entries back as the JSON objects it holds, without
+    building and validating an entry of each (the SQL backends): what a checksum or a
+    comparison of many entries needs."""
+
+    def iter_json_with_versions(
+        self, *, batch_size: int = 500
+    ) -> Iterator[tuple[str, dict[str, Any], int]]:
+        """As :meth:`SessionStore.iter_entries_with_versions`, each entry as its JSON
+        object (equal to ``entry.to_dict()``), not validated again."""
         ...
 
 

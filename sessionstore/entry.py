@@ -240,6 +240,36 @@ def _check_json_value(value: Any, path: str, depth: int = 2) -> None:
         raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
+def _plain_json(value: Any, depth: int = 2) -> bool:
+    """Whether ``value`` is certainly one that :func:`_check_json_value` accepts: made
+    of the plain JSON types only, walked without building paths. ``False`` means "not
+    sure": the caller then runs the full check, which names the problem."""
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value
+    if kind is int:
+        return bool(-(2**63) <= value < 2**64)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict or kind is list:
+        if depth > MAX_DEPTH:
+            return False
+        children = value.values() if kind is dict else value
+        if kind is dict and not all(type(k) is str and "\x00" not in k for k in value):
+            return False
+        for child in children:
+            child_kind = type(child)
+            if child_kind is str:
+                if "\x00" in child:
+                    return False
+            elif child_kind is bool or child is None:
+                continue
+            elif not _plain_json(child, depth + 1):
+                return False
+        return True
+    return value is None or kind is bool
+
+
 class EntryValidationError(InvalidEntryError, ValidationError):
     """An entry failed validation: both an :class:`InvalidEntryError` and pydantic's
     ``ValidationError`` (so also a ``ValueError``), with one line naming each field.
@@ -329,6 +359,10 @@ class SessionEntry(BaseModel):
             except ValidationError as exc:
                 raise EntryValidationError.of(exc) from None
 
+        # It validates as BaseModel.__init__ does: so validation (model_validate) does
+        # not call it, which would validate every entry twice and drop the context.
+        __init__.__pydantic_base_init__ = True
+
     def __eq__(self, other: object) -> bool:
         # Equal when the JSON is: an explicit null differs from an absent field.
         if not isinstance(other, SessionEntry):
@@ -344,10 +378,17 @@ class SessionEntry(BaseModel):
         # form, and the number as written is kept for to_dict().
         as_written: dict[str, Any] = {}
         if isinstance(data, Mapping):
-            for name in data:
+            convert = False
+            for name, value in data.items():
                 if isinstance(name, str) and not name.isascii() and not _is_unicode(name):
                     raise ValueError(f"field name {name!r} holds a lone UTF-16 surrogate")
-            for name, (alias, index_form) in _NUMERIC_NAMES.items():
+                # most numbers are already their index form: an int in the field's range
+                bounds = _INDEX_RANGES.get(name)
+                if bounds is not None and value is not None:
+                    convert = convert or not (
+                        type(value) is int and bounds[0] <= value <= bounds[1]
+                    )
+            for name, (alias, index_form) in _NUMERIC_NAMES.items() if convert else ():
                 for given in (alias, name):
                     value = data.get(given)
                     if value is None:
@@ -381,12 +422,13 @@ class SessionEntry(BaseModel):
         # Unknown fields copied from an entry validated before need no second walk.
         checked = info.context.get(_CHECKED_EXTRAS, ()) if info.context else ()
         for name, value in (self.__pydantic_extra__ or {}).items():
-            if name not in checked:
-                _check_json_value(value, name)
-        for name, field in type(self).model_fields.items():
-            value = getattr(self, name)
+            if name not in checked and not _plain_json(value):
+                _check_json_value(value, name)  # says what is wrong, if anything
+        for name, value in self.__dict__.items():
             if isinstance(value, str) and "\x00" in value:
-                raise ValueError(f"{field.alias}: strings must not contain NUL characters")
+                raise ValueError(
+                    f"{_JSON_NAMES.get(name, name)}: strings must not contain NUL characters"
+                )
         return self
 
     @classmethod
@@ -433,8 +475,10 @@ class SessionEntry(BaseModel):
         {'sessionId': 's1', 'updatedAt': 1, 'label': None}
         """
         data = self.model_dump(exclude_unset=True)
-        if self._as_written:
-            data.update(self._as_written)
+        # read from the private attributes' dict: the attribute goes through __getattr__
+        written = (self.__pydantic_private__ or {}).get("_as_written")
+        if written:
+            data.update(written)
         return data
 
     def to_json(self) -> bytes:
@@ -467,6 +511,12 @@ _NUMERIC_NAMES = {
     name: (alias, _NUMERIC_FIELDS[alias])
     for name, alias in _JSON_NAMES.items()
     if alias in _NUMERIC_FIELDS
+}
+# JSON or Python name of a numeric field -> the ints that are their own index form
+_INDEX_RANGES = {
+    given: (0, MAX_TIMESTAMP_MS) if _NUMERIC_FIELDS[alias] is timestamp_of else _INT64
+    for name, (alias, _) in _NUMERIC_NAMES.items()
+    for given in (alias, name)
 }
 
 

@@ -32,7 +32,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sessionstore.entry import MAX_KEY_BYTES, SessionSummary, count_of, timestamp_of
+from sessionstore.entry import (
+    MAX_KEY_BYTES,
+    MAX_TIMESTAMP_MS,
+    SessionSummary,
+    count_of,
+    timestamp_of,
+)
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -98,9 +104,23 @@ def truncate_utf8(value: str, limit: int) -> str:
 def _text(value: Any, limit: int = SHORT_TEXT) -> str | None:
     if not isinstance(value, str):
         return None
-    if not value.isascii():
-        value = _SURROGATE.sub("\ufffd", value)
-    return truncate_utf8(value, limit)
+    if value.isascii():  # one byte per character
+        return value if len(value) <= limit else value[:limit]
+    return truncate_utf8(_SURROGATE.sub("\ufffd", value), limit)
+
+
+def _timestamp(value: Any) -> int | None:
+    """:func:`~sessionstore.entry.timestamp_of`, at once for an int already in range."""
+    if type(value) is int and 0 <= value <= MAX_TIMESTAMP_MS:
+        return value
+    return timestamp_of(value)
+
+
+def _count(value: Any) -> int | None:
+    """:func:`~sessionstore.entry.count_of`, at once for an int already in range."""
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return value
+    return count_of(value)
 
 
 def _int(value: Any) -> int | None:
@@ -109,7 +129,7 @@ def _int(value: Any) -> int | None:
 
 def count_columns(entry: Mapping[str, Any]) -> dict[str, int | None]:
     """The counter columns (:data:`COUNT_COLUMNS`) of one entry's JSON object."""
-    return {column: count_of(entry.get(field)) for column, field in _COUNT_FIELDS.items()}
+    return {column: _count(entry.get(field)) for column, field in _COUNT_FIELDS.items()}
 
 
 def _delivery_fields(delivery: Any) -> dict[str, Any]:
@@ -144,9 +164,9 @@ def project(entry: Mapping[str, Any]) -> dict[str, Any]:
         entry = {**folded, **{k: v for k, v in entry.items() if k not in folded or v is not None}}
     columns: dict[str, Any] = {
         "session_id": entry["sessionId"],
-        "updated_at": timestamp_of(entry.get("updatedAt")) or 0,
-        "created_at": timestamp_of(entry.get("sessionStartedAt")),
-        "archived": timestamp_of(entry.get("archivedAt")) is not None,
+        "updated_at": _timestamp(entry.get("updatedAt")) or 0,
+        "created_at": _timestamp(entry.get("sessionStartedAt")),
+        "archived": _timestamp(entry.get("archivedAt")) is not None,
     }
     columns.update(count_columns(entry))
     for column, field in _TEXT_FIELDS.items():

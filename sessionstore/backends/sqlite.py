@@ -18,8 +18,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
@@ -45,6 +46,9 @@ __all__ = ["SqliteStore"]
 
 _DIALECT = SQLiteDialect_pysqlite()
 _VERSION_QUERY = f"SELECT version_num FROM {VERSION_TABLE}"
+# The page cache of a bulk load, in KiB (a negative cache_size): 64 MiB at most, taken
+# only as the load needs it.
+_BULK_CACHE_SIZE = -65_536
 # "database is locked" after the busy timeout, or SQLITE_BUSY_SNAPSHOT: a retry helps.
 _TRANSIENT = ("database is locked", "database is busy")
 
@@ -60,13 +64,20 @@ class _Sql:
     fixed: dict[str, Any]
     #: for a list parameter (``IN (...)``), which element each placeholder takes
     elements: tuple[int | None, ...] | None = None
+    #: the values of ``names`` from a mapping, at C speed (for executemany's rows)
+    pick: Callable[[Params], Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = self.names
+        pick = itemgetter(*names) if len(names) > 1 else (lambda p: tuple(p[n] for n in names))
+        object.__setattr__(self, "pick", pick)
 
     def values(self, params: Params) -> list[Any]:
         """Positional values. Encoded JSON (bytes) goes in as TEXT, as SQLAlchemy
         stores it."""
         given = {**self.fixed, **params} if self.fixed else params
         if self.elements is None:
-            chosen = [given[name] for name in self.names]
+            chosen = self.pick(given)
         else:
             chosen = [
                 given[name] if i is None else given[name][i]
@@ -299,6 +310,23 @@ class SqliteStore(RowStore):
         except BaseException:
             self._roll_back(conn)
             raise
+
+    @contextmanager
+    def _large_write(self, large: bool) -> Iterator[None]:
+        """A page cache large enough that a bulk load does not write pages out before
+        its commit (and then again), restored afterwards."""
+        if not large or self._read_only:
+            yield
+            return
+        conn = self.connection()
+        with self._errors("put_many"):
+            before = conn.execute("PRAGMA cache_size").fetchone()[0]
+            conn.execute(f"PRAGMA cache_size={_BULK_CACHE_SIZE}")
+        try:
+            yield
+        finally:
+            with suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA cache_size={int(before)}")
 
     def _roll_back(self, conn: sqlite3.Connection) -> None:
         """Undo the open transaction, never hiding the error that got here. After some

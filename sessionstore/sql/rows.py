@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import TypeAdapter
@@ -35,6 +35,7 @@ __all__ = [
     "BlobCache",
     "blob_rows",
     "decode_entry",
+    "decode_json",
     "digests_of",
     "page_of",
     "row_params",
@@ -108,17 +109,24 @@ def digests_of(row: Sequence[Any], start: int) -> dict[str, str]:
     }
 
 
-def decode_entry(
+def decode_json(
     entry_json: Any, digests: Mapping[str, str], values: Mapping[str, Any]
-) -> SessionEntry:
-    """The entry of a row: ``entry_json`` (text, bytes or already a dict) with the blob
-    values its digests name put back."""
+) -> dict[str, Any]:
+    """The JSON object of a row's entry: ``entry_json`` (text, bytes or already a dict)
+    with the blob values its digests name put back."""
     data = loads_json(entry_json) if isinstance(entry_json, str | bytes) else entry_json
     if isinstance(data, str):  # the JSON text of an entry with lone surrogates (row_params)
         data = loads_json(data)
     if digests:
         data = put_back(data, {column: values[digest] for column, digest in digests.items()})
-    return SessionEntry._from_stored(data)
+    return cast(dict[str, Any], data)
+
+
+def decode_entry(
+    entry_json: Any, digests: Mapping[str, str], values: Mapping[str, Any]
+) -> SessionEntry:
+    """The entry of a row (see :func:`decode_json`)."""
+    return SessionEntry._from_stored(decode_json(entry_json, digests, values))
 
 
 def page_of(rows: Sequence[Sequence[Any]], limit: int) -> SessionPage:

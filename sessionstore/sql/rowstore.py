@@ -24,7 +24,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, Unpack
@@ -62,19 +62,23 @@ from sessionstore.sql.rows import (
     BlobCache,
     blob_rows,
     decode_entry,
+    decode_json,
     digests_of,
     page_of,
     row_params,
 )
 from sessionstore.sql.transcripts import SqlTranscripts
 
-__all__ = ["MAX_ATTEMPTS", "RowStore", "Transaction", "transcript_options"]
+__all__ = ["BULK_ROWS", "MAX_ATTEMPTS", "RowStore", "Transaction", "transcript_options"]
 
 T = TypeVar("T")
 #: Attempts for a write that meets a transient conflict (busy, deadlock, race).
 MAX_ATTEMPTS = 8
 # Keys per DELETE ... IN (...): well inside every database's limit on parameters.
 DELETE_BATCH = 500
+#: A put_many of at least this many items (a sequence) is a bulk load: into an empty
+#: table it builds the secondary indexes after the rows (see ``statements.rebuilds_indexes``).
+BULK_ROWS = 1000
 Row = Sequence[Any]
 Params = Mapping[str, Any]
 # Where each statement's content columns begin: GET (entry_json, *digests) ...
@@ -185,6 +189,11 @@ class RowStore(ABC):
     @abstractmethod
     def _is_transient(self, exc: Exception) -> bool:
         """Whether a retry of the whole transaction may resolve ``exc``."""
+
+    def _large_write(self, large: bool) -> AbstractContextManager[None]:
+        """Around a write transaction of a bulk load (``large``): settings for many
+        rows at once, restored afterwards. None by default."""
+        return nullcontext()
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -299,6 +308,26 @@ class RowStore(ABC):
         return [
             decode_entry(row[start], found, values) for row, found in zip(rows, refs, strict=True)
         ]
+
+    def _json_objects(self, rows: Sequence[Row], start: int) -> builtins.list[dict[str, Any]]:
+        """As :meth:`_entries`, the entries' JSON objects (not validated again)."""
+        refs = [digests_of(row, start + 1) for row in rows]
+        wanted = {digest for found in refs for digest in found.values()}
+        values = self._blob_values(wanted) if wanted else {}
+        return [
+            decode_json(row[start], found, values) for row, found in zip(rows, refs, strict=True)
+        ]
+
+    def _drop_indexes(self, write: _Write) -> builtins.list[str]:
+        """Before a bulk load: drop the table's secondary indexes if the table is empty
+        and the database rebuilds them (``statements.rebuilds_indexes``); returns the
+        statements that create them again, in this transaction."""
+        if not q.rebuilds_indexes(self._dialect) or write.tx.rows(q.ANY_ROW, {}):
+            return []
+        found = write.tx.rows(q.secondary_indexes(self._dialect), {})
+        for name, _ in found:
+            write.tx.run(q.drop_index(str(name)), {})
+        return [str(create) for _, create in found]
 
     def _read_modify_write(
         self,
@@ -481,6 +510,16 @@ class RowStore(ABC):
             for row, entry in zip(rows, entries, strict=True):
                 yield str(row[0]), entry, int(row[1])
 
+    def iter_json_with_versions(
+        self, *, batch_size: int = 500
+    ) -> Iterator[tuple[str, dict[str, Any], int]]:
+        """As :meth:`iter_entries_with_versions`, each entry as its JSON object, not
+        validated again (``SupportsStoredJson``)."""
+        for rows in self._batches(batch_size):
+            objects = self._json_objects(rows, _AFTER_KEY_VERSION)
+            for row, data in zip(rows, objects, strict=True):
+                yield str(row[0]), data, int(row[1])
+
     def put_many(
         self,
         items: Iterable[tuple[str, SessionEntry | Mapping[str, Any]]],
@@ -506,16 +545,20 @@ class RowStore(ABC):
         expected = None if expected_versions is None else check_expected_versions(expected_versions)
         if expected is not None and not isinstance(items, Sequence):
             items = builtins.list(items)
+        bulk = isinstance(items, Sequence) and len(items) >= BULK_ROWS
 
         def attempt() -> int:
             written = 0
-            with self._write() as write:
+            with self._large_write(bulk), self._write() as write:
                 kept = [key for key in expected or () if key not in doomed_keys]
                 locked = self._lock_versions(write, kept) if kept else {}
                 deleted = self._delete_rows(write, doomed) if doomed else {}
                 if expected:
                     _require_versions(expected, {**locked, **deleted})
                 new_version = self._floor(write) + 1  # after the deletes raised it
+                # Into an empty table the indexes are built once, after the rows; an
+                # error rolls the drop back with the rest.
+                indexes = self._drop_indexes(write) if bulk else []
                 inserted: set[str] = set()
                 for chunk in batched(items, batch_size):
                     blobs: builtins.list[Blob] = []
@@ -523,7 +566,8 @@ class RowStore(ABC):
                     for key, entry in chunk:
                         if validate_key(key) in doomed_keys:
                             raise InvalidArgumentError(f"{key!r} is both written and deleted")
-                        row = {**self._params(key, as_entry(entry), blobs), "version": new_version}
+                        row = self._params(key, as_entry(entry), blobs)
+                        row["version"] = new_version
                         must_be_new = expected is not None and expected.get(key) == 0
                         if must_be_new and key not in inserted:
                             inserted.add(key)
@@ -536,6 +580,8 @@ class RowStore(ABC):
                     if upserts:
                         write.tx.run(self._upsert, upserts)
                     written += len(chunk)
+                for create in indexes:
+                    write.tx.run(q.ddl(create), {})
             return written
 
         if isinstance(items, Sequence):

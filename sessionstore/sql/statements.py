@@ -41,11 +41,13 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     true,
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, ReturningDelete
+from sqlalchemy.sql.elements import TextClause
 
 from sessionstore.contract import Filters
 from sessionstore.projection import COUNT_COLUMNS, INDEX_COLUMNS
@@ -58,6 +60,7 @@ from sessionstore.sql.schema import transcripts as transcript_table
 from sessionstore.sql.schema import version_floor as floor
 
 __all__ = [
+    "ANY_ROW",
     "BLOB_BODIES",
     "COLLECT_BLOBS",
     "CONTENT",
@@ -72,11 +75,15 @@ __all__ = [
     "UPDATE_ROW",
     "blob_upsert",
     "count",
+    "ddl",
     "delete_many",
+    "drop_index",
     "has_returning",
     "iter_batch",
     "listing",
     "lock_versions",
+    "rebuilds_indexes",
+    "secondary_indexes",
     "upsert",
     "where",
 ]
@@ -370,6 +377,59 @@ def lock_versions(dialect: str) -> Select[Any]:
             .with_for_update()
         ),
     )
+
+
+# -- bulk loads: the secondary indexes built after the rows ---------------------------------
+
+#: One row if the ``sessions`` table holds any (of any agent), else none.
+ANY_ROW: Select[Any] = select(literal_column("1")).select_from(t).limit(1)
+
+# (name, CREATE INDEX statement) of each index of ``sessions`` that is neither its
+# primary key nor unique, as the database itself describes it, so that it is created
+# again exactly as it was.
+_SECONDARY_INDEXES = {
+    "sqlite": text(
+        "SELECT m.name, m.sql FROM pragma_index_list('sessions') AS i "
+        "JOIN sqlite_master AS m ON m.type = 'index' AND m.name = i.name "
+        "WHERE i.\"unique\" = 0 AND i.origin = 'c' AND m.sql IS NOT NULL ORDER BY m.name"
+    ),
+}
+
+
+def rebuilds_indexes(dialect: str) -> bool:
+    """Whether a bulk load into an empty ``sessions`` table drops its secondary indexes
+    and builds them after the rows, in the same transaction: SQLite, where DDL is
+    transactional and the write lock is held from the start. PostgreSQL would lock the
+    table against every reader for the whole load, and MySQL/MariaDB commit the
+    transaction at any DDL.
+
+    >>> rebuilds_indexes("sqlite"), rebuilds_indexes("postgresql")
+    (True, False)
+    """
+    return dialect in _SECONDARY_INDEXES
+
+
+def secondary_indexes(dialect: str) -> TextClause:
+    """``(name, CREATE INDEX ...)`` of each secondary index of ``sessions`` (see
+    :func:`rebuilds_indexes`)."""
+    return _SECONDARY_INDEXES[dialect]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@lru_cache(maxsize=64)
+def drop_index(name: str) -> TextClause:
+    """``DROP INDEX`` of one index, by its name."""
+    return ddl(f"DROP INDEX {_quoted(name)}")
+
+
+@lru_cache(maxsize=64)
+def ddl(statement: str) -> TextClause:
+    """A DDL statement as the database wrote it, with no parameters (a colon in it is
+    literal)."""
+    return text(statement.replace(":", "\\:"))
 
 
 #: Delete blobs last used before ``:used_before`` (epoch ms) that no row of any agent
