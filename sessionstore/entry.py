@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 import orjson
@@ -435,7 +435,8 @@ class SessionEntry(BaseModel):
         entry = cls.__new__(cls)
         set_ = object.__setattr__  # the model is frozen
         set_(entry, "__dict__", fields)
-        set_(entry, "__pydantic_fields_set__", given | extra.keys())
+        given.update(extra)
+        set_(entry, "__pydantic_fields_set__", given)
         set_(entry, "__pydantic_extra__", extra)
         set_(entry, "__pydantic_private__", {"_as_written": as_written})
         return entry
@@ -466,11 +467,14 @@ class SessionEntry(BaseModel):
         'Inbox'
         """
         changed = json_names(changes)
+        return self._revised({**self.to_dict(), **changed}, changed)
+
+    def _revised(self, data: Mapping[str, Any], changed: Container[str]) -> SessionEntry:
+        """Validate ``data``, this entry's JSON with the fields named in ``changed``
+        replaced: the unknown fields it keeps unchanged were checked already."""
         unchanged = {name for name in self.__pydantic_extra__ or {} if name not in changed}
         try:
-            return SessionEntry.model_validate(
-                {**self.to_dict(), **changed}, context={_CHECKED_EXTRAS: unchanged}
-            )
+            return SessionEntry.model_validate(data, context={_CHECKED_EXTRAS: unchanged})
         except ValidationError as exc:
             raise EntryValidationError.of(exc) from None
 
