@@ -419,11 +419,11 @@ class SessionEntry(BaseModel):
         """Rebuild an entry from the JSON object of one this library validated when it
         wrote it (``to_dict()``), without validating it again: the same fields, values
         and ``to_dict()`` as :meth:`from_dict` gives, at a fraction of the cost."""
-        data, as_written = _index_forms(data)
+        indexed, as_written = _index_forms(data)
         fields = dict(_DEFAULTS)  # in declaration order, as validation sets them
         given: set[str] = set()
         extra: dict[str, Any] = {}
-        for name, value in data.items():
+        for name, value in indexed.items():
             field = _FIELD_OF_ALIAS.get(name)
             if field is not None:
                 fields[field] = value
