@@ -320,8 +320,9 @@ class SessionEntry(BaseModel):
     archived_at: int | None = None
     spawned_by: str | None = None
 
-    # JSON name -> the number as written, for numeric fields whose typed value differs
-    _as_written: dict[str, Any] = PrivateAttr(default_factory=dict)
+    # JSON name -> the number as written, for numeric fields whose typed value differs;
+    # None when there are none (no dict of its own to track: a full read builds many)
+    _as_written: dict[str, Any] | None = PrivateAttr(default=None)
 
     if not TYPE_CHECKING:  # the pydantic plugin keeps the typed signature for mypy
 
@@ -438,7 +439,7 @@ class SessionEntry(BaseModel):
         given.update(extra)
         set_(entry, "__pydantic_fields_set__", given)
         set_(entry, "__pydantic_extra__", extra)
-        set_(entry, "__pydantic_private__", {"_as_written": as_written})
+        set_(entry, "__pydantic_private__", {"_as_written": as_written or None})
         return entry
 
     def to_dict(self) -> dict[str, Any]:
