@@ -156,7 +156,7 @@ def count_of(value: Any) -> int | None:
     return None if number is None else min(max(math.floor(number), _INT64[0]), _INT64[1])
 
 
-# The integers each index form leaves as they are
+# The integers each index form keeps as they are
 _INDEX_RANGES = {timestamp_of: (0, MAX_TIMESTAMP_MS), count_of: _INT64}
 
 # Numeric fields whose JSON value may be any number: JSON name -> its index form.
@@ -486,7 +486,8 @@ _FIELD_OF_ALIAS = {alias: name for name, alias in _JSON_NAMES.items()}
 _DEFAULTS = {
     name: None if f.is_required() else f.default for name, f in SessionEntry.model_fields.items()
 }
-# Python name -> (JSON name, index form) of the numeric fields
+# Python name -> (JSON name, index form, the integers it keeps as they are) of the
+# numeric fields
 _NUMERIC_NAMES = {
     name: (alias, _NUMERIC_FIELDS[alias], *_INDEX_RANGES[_NUMERIC_FIELDS[alias]])
     for name, alias in _JSON_NAMES.items()
