@@ -364,7 +364,8 @@ def section(runs: list[Run], info: dict[str, str], settings: dict[str, Any], wal
             f"dict) reads one entry of sessionstore's database in {_ms(run.bare_get.median_ms)} "
             f"ms (p95 {_ms(run.bare_get.p95_ms)}), "
             f"{run.openclaw.stats['get'].median_ms / run.bare_get.median_ms:.1f}x faster than "
-            "OpenClaw's get; `store.get`, which also builds and checks a `SessionEntry`, takes "
+            "OpenClaw's get; `store.get`, which also builds a `SessionEntry` (not validated "
+            "again: the store validated it when it wrote it), takes "
             f"{run.sessionstore.stats['get'].median_ms / run.bare_get.median_ms:.1f}x the "
             "bare driver's time.\n"
         )

@@ -233,3 +233,30 @@ def test_with_fields_checks_the_fields_it_changes() -> None:
         entry.with_fields(blob={"b": "\x00"})
     changed = entry.with_fields(label="Inbox")
     assert changed.label == "Inbox" and changed.model_extra == {"blob": {"a": [1, 2.5]}}
+
+
+def test_a_python_name_counts_only_without_its_json_name() -> None:
+    both = SessionEntry.from_dict({"sessionId": "s1", "updatedAt": 5, "updated_at": 2.5})
+    assert both.updated_at == 5
+    assert both.to_dict() == {"sessionId": "s1", "updatedAt": 5, "updated_at": 2.5}
+    alone = SessionEntry.from_dict({"sessionId": "s1", "updated_at": 2.5})
+    assert (alone.updated_at, alone.to_dict()) == (2, {"sessionId": "s1", "updatedAt": 2.5})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"sessionId": "s1", "updatedAt": 7.5, "inputTokens": -5, "notes": {"a": [1, None]}},
+        {"sessionId": "s1", "display_name": "by its Python name", "total_tokens": 2**64 - 1},
+        {"sessionId": "s1", "sessionFile": None, "lastThreadId": 42, "cut": "\ud83d"},
+    ],
+)
+def test_an_entry_rebuilt_from_storage_is_the_validated_one(data: dict[str, Any]) -> None:
+    stored = SessionEntry._from_stored(data)
+    validated = SessionEntry.from_dict(data)
+    assert stored.__dict__ == validated.__dict__
+    assert list(stored.__dict__) == list(validated.__dict__)
+    assert stored.model_extra == validated.model_extra
+    assert stored.model_fields_set == validated.model_fields_set
+    assert stored.__pydantic_private__ == validated.__pydantic_private__
+    assert list(stored.to_dict().items()) == list(validated.to_dict().items())

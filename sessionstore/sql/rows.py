@@ -102,11 +102,10 @@ def blob_rows(blobs: Iterable[Blob], now_ms: int) -> list[dict[str, Any]]:
 
 def digests_of(row: Sequence[Any], start: int) -> dict[str, str]:
     """The blob digests of a row whose blob columns begin at position ``start``."""
-    return {
-        column: digest
-        for column, digest in zip(_BLOB_NAMES, row[start : start + len(_BLOB_NAMES)], strict=True)
-        if digest is not None
-    }
+    found = row[start : start + len(_BLOB_NAMES)]
+    if not any(found):
+        return {}  # most entries, which keep no large value
+    return {column: digest for column, digest in zip(_BLOB_NAMES, found, strict=True) if digest}
 
 
 def decode_json(

@@ -47,6 +47,7 @@ from sessionstore.entry import (
     SessionEntry,
     SessionPage,
     as_entry,
+    json_names,
     validate_agent_id,
     validate_key,
 )
@@ -428,7 +429,10 @@ class RowStore(ABC):
                 preserve_activity=preserve_activity,
                 now_ms=current_time_ms() if now_ms is None else now_ms,
             )
-            result[:] = [SessionEntry.from_dict(merged)]
+            if current is None:
+                result[:] = [SessionEntry.from_dict(merged)]
+            else:
+                result[:] = [current._revised(merged, json_names(changes))]
             return result[0]
 
         self._read_modify_write("patch", key, merge)

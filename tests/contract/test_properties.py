@@ -90,3 +90,36 @@ def test_any_valid_key_round_trips(store: SessionStore, key: str) -> None:
     assert store.get(key) == SessionEntry(session_id="s1", updated_at=1)
     assert key in [item.key for item in store.list(limit=1000).items]
     assert store.delete(key)
+
+
+NUMBERS = st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.floats(
+    allow_nan=False, allow_infinity=False
+)
+NUMERIC_FIELDS = ("updatedAt", "sessionStartedAt", "archivedAt", "inputTokens", "totalTokens")
+TYPED_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(NUMERIC_FIELDS, NUMBERS),
+        "label": st.none() | TEXT,
+        "lastThreadId": st.none() | TEXT | st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    },
+)
+
+
+@EXAMPLES
+@given(typed=TYPED_FIELDS, fields=UNKNOWN_FIELDS)
+def test_entries_read_back_are_what_validation_makes(
+    store: SessionStore, typed: dict[str, Any], fields: dict[str, Any]
+) -> None:
+    original = SessionEntry.from_dict({"sessionId": "s1", **typed, **fields})
+    store.put("agent:main:main", original)
+    back = store.get("agent:main:main")
+    assert back is not None
+    validated = SessionEntry.from_dict(back.to_dict())
+    for name in SessionEntry.model_fields:
+        got, want = getattr(back, name), getattr(validated, name)
+        assert (type(got), got) == (type(want), want), name
+    assert back.model_extra == validated.model_extra
+    assert back.model_fields_set == validated.model_fields_set
+    assert back.model_dump() == validated.model_dump()
+    assert_same_json(back.to_dict(), original.to_dict())

@@ -122,11 +122,12 @@ def test_invalid_patch_leaves_the_entry_unchanged(store: SessionStore) -> None:
 
 
 def test_bad_patches_change_nothing(store: SessionStore) -> None:
-    version = store.put(KEY, entry(label="kept"))
+    version = store.put(KEY, entry(label="kept", cost=1, notes={"a": 1}))
     bad_patches: list[tuple[dict[str, Any], str]] = [
         ({"updatedAt": "soon", "sessionId": "../x"}, "sessionId"),
         ({"lastThreadId": 1.5}, "lastThreadId"),
-        ({"cost": float("nan")}, "cost"),
+        ({"cost": float("nan")}, "cost"),  # an unknown field the entry has
+        ({"notes": {"a": "\x00"}}, "notes.a"),
     ]
     for patch, named in bad_patches:
         with pytest.raises(InvalidEntryError, match=named):
