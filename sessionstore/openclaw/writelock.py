@@ -46,7 +46,7 @@ from typing import Any
 
 from sessionstore.errors import StoreLockedError, StoreUnavailableError
 
-__all__ = ["STORE_STALE_S", "TRANSCRIPT_STALE_S", "process_alive", "write_lock"]
+__all__ = ["STORE_STALE_S", "TRANSCRIPT_STALE_S", "process_alive", "start_time", "write_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def process_alive(pid: int) -> bool:
         return True  # no /proc: kill() said it exists
 
 
-def _start_time(pid: int) -> int | None:
+def start_time(pid: int) -> int | None:
     """Field 22 of ``/proc/<pid>/stat`` (clock ticks since boot), as OpenClaw reads it."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -103,7 +103,7 @@ def _payload() -> bytes:
         "pid": os.getpid(),
         "createdAt": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
     }
-    if (started := _start_time(os.getpid())) is not None:
+    if (started := start_time(os.getpid())) is not None:
         data["starttime"] = started
     if (namespace := _pid_namespace()) is not None:
         data["pidns"] = namespace
@@ -158,7 +158,7 @@ def _judge(lock: str, stale_s: float) -> _Found | None:
     elif not process_alive(pid):
         pid_reason = "dead"
     else:
-        current = _start_time(pid)
+        current = start_time(pid)
         if starttime is not None and current is not None and current != starttime:
             pid_reason = "recycled"
     age_reason = "invalid" if created_s is None else "old" if now - created_s > stale_s else None
