@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -162,6 +162,27 @@ def _go(holder: subprocess.Popen[str]) -> None:
     assert holder.wait(SIGNAL_TIMEOUT_S) == 0
 
 
+@contextmanager
+def _go_line(directory: Path) -> Iterator[tuple[Path, Callable[[], None]]]:
+    """A FIFO an OpenClaw script waits on for a line, and the call that writes it.
+    Written at the end in any case, so that a failing test never leaves it waiting."""
+    go = directory / "go"
+    os.mkfifo(go)
+    fd = os.open(go, os.O_RDWR)  # on Linux never blocks, and keeps the line until read
+    sent: list[bool] = []
+
+    def send() -> None:
+        if not sent:
+            os.write(fd, b"go\n")
+            sent.append(True)
+
+    try:
+        yield go, send
+    finally:
+        send()
+        os.close(fd)
+
+
 def _next_result(stdout: IO[bytes] | None) -> Any:
     """The next value the spawned script emits (its log lines skipped)."""
     assert stdout is not None
@@ -218,11 +239,12 @@ def test_the_twin_waits_for_openclaws_lock(
     openclaw_lock: OpenClaw, state_dir: Path, tmp_path: Path
 ) -> None:
     path = _seed(openclaw_lock, state_dir)
-    go = tmp_path / "go"
-    os.mkfifo(go)
-    data = {"key": OPENCLAW_KEY, "entry": _entry("openclaw"), "go": str(go)}
+    data: dict[str, Any] = {"key": OPENCLAW_KEY, "entry": _entry("openclaw")}
     with (
-        openclaw_lock.spawn(_WAIT_FOR_GO + _HOLD_THEN_UPDATE, state_dir, data) as openclaw,
+        _go_line(tmp_path) as (go, send_go),
+        openclaw_lock.spawn(
+            _WAIT_FOR_GO + _HOLD_THEN_UPDATE, state_dir, {**data, "go": str(go)}
+        ) as openclaw,
         open_store(path, lock_timeout=SIGNAL_TIMEOUT_S) as store,
         ThreadPoolExecutor(1) as pool,
     ):
@@ -230,7 +252,7 @@ def test_the_twin_waits_for_openclaws_lock(
         with watching_for_a_wait(Path(f"{path}.lock")) as waited:
             put = pool.submit(store.put, TWIN_KEY, _entry("twin"))
             assert waited.wait(SIGNAL_TIMEOUT_S), "the twin never found the lock held"
-        go.write_text("go\n")
+        send_go()
         put.result()
         assert sorted(_finish(openclaw)["loaded"]) == sorted(["agent:main:main", OPENCLAW_KEY])
     loaded = openclaw_lock.run(
@@ -281,26 +303,26 @@ def test_openclaw_waits_for_the_files_tiers_transcript_lock(
 def test_the_files_tier_waits_for_openclaws_transcript_lock(
     openclaw_lock: OpenClaw, state_dir: Path, transcript: Path, tmp_path: Path
 ) -> None:
-    go = tmp_path / "go"
-    os.mkfifo(go)
-    data = {
+    data: dict[str, Any] = {
         "file": str(transcript),
         "lockModule": _lock_module(openclaw_lock),
         "text": "oc",
         "hold": True,
-        "go": str(go),
     }
     transcripts = Transcripts(transcript.parent, lock_timeout=SIGNAL_TIMEOUT_S)
     event = {"type": "message", "message": {"role": "user", "content": "after"}}
     with (
-        openclaw_lock.spawn(_WAIT_FOR_GO + _TRANSCRIPT_WRITER, state_dir, data) as openclaw,
+        _go_line(tmp_path) as (go, send_go),
+        openclaw_lock.spawn(
+            _WAIT_FOR_GO + _TRANSCRIPT_WRITER, state_dir, {**data, "go": str(go)}
+        ) as openclaw,
         ThreadPoolExecutor(1) as pool,
     ):
         assert _next_result(openclaw.stdout) == "holding"
         with watching_for_a_wait(Path(f"{transcript}.lock")) as waited:
             append = pool.submit(transcripts.append, _entry("sess-1"), [event])
             assert waited.wait(SIGNAL_TIMEOUT_S), "the files tier never found the lock held"
-        go.write_text("go\n")
+        send_go()
         assert append.result().written == 1
         assert _finish(openclaw)["texts"] == ["first", "oc"]
     data = {"file": str(transcript), "lockModule": _lock_module(openclaw_lock), "text": "last"}
