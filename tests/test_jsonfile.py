@@ -359,3 +359,18 @@ def test_lone_surrogates_from_javascript_survive_a_rewrite(path: Path) -> None:
     assert '"label": "cut \\ud83d"' in text
     with _open(path) as store:
         assert store.count() == 2
+
+
+@pytest.mark.usefixtures("no_hang")  # a FIFO opened for reading would block
+@pytest.mark.parametrize("planted", ["fifo", "symlink"])
+def test_something_else_in_the_lock_files_place_is_refused(path: Path, planted: str) -> None:
+    path.parent.mkdir(parents=True)
+    lock_file = Path(f"{path}.lock")
+    if planted == "fifo":
+        os.mkfifo(lock_file)
+    else:
+        lock_file.symlink_to(path.parent / "elsewhere")
+    with _open(path, lock_timeout=0) as store, pytest.raises(StoreUnavailableError, match="lock"):
+        store.put("k", SessionEntry(session_id="s", updated_at=T0))
+    assert lock_file.is_symlink() or lock_file.is_fifo()
+    assert not path.exists()

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sessionstore.errors import StoreLockedError, StoreUnavailableError
+from sessionstore.files import open_regular
 
 __all__ = ["STORE_STALE_S", "TRANSCRIPT_STALE_S", "process_alive", "start_time", "write_lock"]
 
@@ -125,12 +126,13 @@ class _Found:
 
 def _judge(lock: str, stale_s: float) -> _Found | None:
     """Read and judge the lock file by OpenClaw's rules; ``None`` if it is gone."""
-    try:
-        with open(lock, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            raw = fh.read(4096)
+    try:  # never waits on a FIFO, nor follows a link, planted in its place
+        fd = open_regular(lock, follow_symlinks=False)
     except FileNotFoundError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        raw = fh.read(4096)
     try:
         parsed = json.loads(raw)
     except ValueError:
@@ -236,10 +238,10 @@ def _directory_lock(directory: str, deadline: float) -> Iterator[bool]:
         os.close(fd)  # drops the flock
 
 
-def _try_take(lock: str, stale_s: float, payload: bytes) -> tuple[int, int] | _Found | None:
+def _try_take(lock: str, stale_s: float) -> tuple[int, int] | _Found | None:
     """One create-or-reclaim, under the directory lock: the new lock's identity, or the
     live lock found in place (``None`` if it vanished meanwhile: try again)."""
-    identity = _link_new(lock, payload)
+    identity = _link_new(lock, _payload())  # createdAt: now, not when the wait began
     if identity is not None:
         return identity
     found = _judge(lock, stale_s)
@@ -294,14 +296,13 @@ def write_lock(
 def _acquire(lock: str, timeout: float, stale_s: float, what: str) -> tuple[int, int]:
     deadline = time.monotonic() + timeout
     directory = os.path.dirname(lock)
-    payload = _payload()
     poll = _FIRST_POLL_S
     waited = False
     holder: int | None = None
     try:
         while True:
             with _directory_lock(directory, deadline) as locked:
-                taken = _try_take(lock, stale_s, payload) if locked else None
+                taken = _try_take(lock, stale_s) if locked else None
                 if isinstance(taken, tuple):
                     with _held_mutex:
                         _held[lock] = [threading.get_ident(), 1]

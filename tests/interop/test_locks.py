@@ -164,8 +164,9 @@ def _go(holder: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def _go_line(directory: Path) -> Iterator[tuple[Path, Callable[[], None]]]:
-    """A FIFO an OpenClaw script waits on for a line, and the call that writes it.
-    Written at the end in any case, so that a failing test never leaves it waiting."""
+    """A FIFO an OpenClaw script waits on for a line, and the call that writes it (to
+    make before the script is waited for). Kept open until the end, so that the line
+    is there whenever the script opens the FIFO."""
     go = directory / "go"
     os.mkfifo(go)
     fd = os.open(go, os.O_RDWR)  # on Linux never blocks, and keeps the line until read
@@ -179,7 +180,6 @@ def _go_line(directory: Path) -> Iterator[tuple[Path, Callable[[], None]]]:
     try:
         yield go, send
     finally:
-        send()
         os.close(fd)
 
 
@@ -248,11 +248,13 @@ def test_the_twin_waits_for_openclaws_lock(
         open_store(path, lock_timeout=SIGNAL_TIMEOUT_S) as store,
         ThreadPoolExecutor(1) as pool,
     ):
-        assert _next_result(openclaw.stdout) == "holding"
-        with watching_for_a_wait(Path(f"{path}.lock")) as waited:
-            put = pool.submit(store.put, TWIN_KEY, _entry("twin"))
-            assert waited.wait(SIGNAL_TIMEOUT_S), "the twin never found the lock held"
-        send_go()
+        try:
+            assert _next_result(openclaw.stdout) == "holding"
+            with watching_for_a_wait(Path(f"{path}.lock")) as waited:
+                put = pool.submit(store.put, TWIN_KEY, _entry("twin"))
+                assert waited.wait(SIGNAL_TIMEOUT_S), "the twin never found the lock held"
+        finally:
+            send_go()  # before OpenClaw is waited for, whatever happened
         put.result()
         assert sorted(_finish(openclaw)["loaded"]) == sorted(["agent:main:main", OPENCLAW_KEY])
     loaded = openclaw_lock.run(
@@ -318,11 +320,13 @@ def test_the_files_tier_waits_for_openclaws_transcript_lock(
         ) as openclaw,
         ThreadPoolExecutor(1) as pool,
     ):
-        assert _next_result(openclaw.stdout) == "holding"
-        with watching_for_a_wait(Path(f"{transcript}.lock")) as waited:
-            append = pool.submit(transcripts.append, _entry("sess-1"), [event])
-            assert waited.wait(SIGNAL_TIMEOUT_S), "the files tier never found the lock held"
-        send_go()
+        try:
+            assert _next_result(openclaw.stdout) == "holding"
+            with watching_for_a_wait(Path(f"{transcript}.lock")) as waited:
+                append = pool.submit(transcripts.append, _entry("sess-1"), [event])
+                assert waited.wait(SIGNAL_TIMEOUT_S), "the files tier never found the lock held"
+        finally:
+            send_go()  # before OpenClaw is waited for, whatever happened
         assert append.result().written == 1
         assert _finish(openclaw)["texts"] == ["first", "oc"]
     data = {"file": str(transcript), "lockModule": _lock_module(openclaw_lock), "text": "last"}
