@@ -374,3 +374,21 @@ def test_something_else_in_the_lock_files_place_is_refused(path: Path, planted: 
         store.put("k", SessionEntry(session_id="s", updated_at=T0))
     assert lock_file.is_symlink() or lock_file.is_fifo()
     assert not path.exists()
+
+
+def test_one_store_reached_by_two_paths_is_locked_once(path: Path, tmp_path: Path) -> None:
+    """The lock is this process's own by the file's real name: reached through a
+    symbolic link, it is still held, not taken over as if its holder were gone."""
+    path.parent.mkdir(parents=True)
+    linked = tmp_path / "linked"
+    linked.symlink_to(path.parent)
+    with _open(path) as store, _open(linked / path.name, lock_timeout=0) as other:
+
+        def put_through_the_link(entry: SessionEntry | None) -> SessionEntry:
+            with pytest.raises(StoreLockedError):
+                other.put("k2", SessionEntry(session_id="s2", updated_at=T0))
+            return SessionEntry(session_id="s", updated_at=T0)
+
+        with ThreadPoolExecutor(1) as pool:
+            store.update("k", lambda e: pool.submit(put_through_the_link, e).result())
+        assert [item.key for item in store.list().items] == ["k"]

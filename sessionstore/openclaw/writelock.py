@@ -5,9 +5,9 @@ transcript this way: it creates ``<file>.lock`` with ``O_EXCL``, writes
 ``{"pid", "createdAt", "starttime"}`` into it (2-space JSON) and removes it when done.
 A process that finds the file judges it: stale when the pid is missing, dead or
 recycled (its start time differs) or ``createdAt`` is older than the stale age; a
-payload with neither pid nor ``createdAt`` (empty, unparseable) is stale only once
-its mtime is older than the stale age. A stale lock is removed and the create tried
-again; a held one is polled for until the timeout.
+payload whose only faults are a missing pid or ``createdAt`` (an empty or unparseable
+file, say) is stale only once its mtime is older than the stale age. A stale lock is
+removed and the create tried again; a held one is polled for until the timeout.
 
 :func:`write_lock` speaks the same protocol, so that sessionstore and OpenClaw exclude
 each other, and nothing is left behind. Two things make it safe where a plain
@@ -55,9 +55,9 @@ log = logging.getLogger(__name__)
 STORE_STALE_S = 30.0
 #: OpenClaw's stale age for a transcript's lock (``acquireSessionWriteLock``'s default).
 TRANSCRIPT_STALE_S = 1800.0
-#: Polls start short (writes are short) and back off, as OpenClaw's do, to this.
-_FIRST_POLL_S = 0.002
-_LONGEST_POLL_S = 0.05
+#: How often a held lock is tried again: often, as writes are short (a back-off to
+#: OpenClaw's 50 ms cut the throughput of 8 contending twin writers by 3 to 6 times).
+_POLL_S = 0.005
 
 #: The locks this process holds: lock path -> [owning thread, depth] (re-entrant).
 _held: dict[str, list[int]] = {}
@@ -218,7 +218,6 @@ def _directory_lock(directory: str, deadline: float) -> Iterator[bool]:
     """
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        poll = _FIRST_POLL_S
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -227,8 +226,7 @@ def _directory_lock(directory: str, deadline: float) -> Iterator[bool]:
                 if time.monotonic() >= deadline:
                     yield False
                     return
-                time.sleep(poll)
-                poll = min(poll * 2, _LONGEST_POLL_S)
+                time.sleep(_POLL_S / 10)  # held for a few system calls only
             except OSError as exc:
                 if exc.errno not in (errno.EBADF, errno.ENOLCK, errno.EINVAL, errno.ENOTSUP):
                     raise
@@ -240,22 +238,24 @@ def _directory_lock(directory: str, deadline: float) -> Iterator[bool]:
 
 def _try_take(lock: str, stale_s: float) -> tuple[int, int] | _Found | None:
     """One create-or-reclaim, under the directory lock: the new lock's identity, or the
-    live lock found in place (``None`` if it vanished meanwhile: try again)."""
+    live lock found in place (``None`` when there is none now: try again at once)."""
+    found = _judge(lock, stale_s)  # again: another process may have taken it meanwhile
+    if found is not None and not found.stale:
+        return found
+    if found is not None:
+        # Remove only the file judged: OpenClaw may have replaced it meanwhile.
+        try:
+            st = os.stat(lock)
+        except FileNotFoundError:
+            st = None
+        if st is not None and (st.st_dev, st.st_ino) == found.identity:
+            log.warning("%s: removed a stale lock (pid %s)", lock, found.pid)
+            os.unlink(lock)
     identity = _link_new(lock, _payload())  # createdAt: now, not when the wait began
     if identity is not None:
         return identity
-    found = _judge(lock, stale_s)
-    if found is None or not found.stale:
-        return found
-    # Remove only the file judged: another process may have replaced it meanwhile.
-    try:
-        st = os.stat(lock)
-    except FileNotFoundError:
-        return None
-    if (st.st_dev, st.st_ino) == found.identity:
-        log.warning("%s: removed a stale lock (pid %s)", lock, found.pid)
-        os.unlink(lock)
-    return None
+    found = _judge(lock, stale_s)  # created by OpenClaw just now
+    return found if found is not None and not found.stale else None
 
 
 @contextlib.contextmanager
@@ -268,7 +268,10 @@ def write_lock(
     :class:`StoreLockedError` names the file; another ``OSError`` is a
     :class:`StoreUnavailableError`. ``what`` names the lock in those errors.
     """
-    lock = f"{os.path.abspath(target)}.lock"
+    # One name for the file however it is reached, as OpenClaw names it: the lock is
+    # known as this process's own by that name.
+    directory, name = os.path.split(os.path.abspath(target))
+    lock = os.path.join(os.path.realpath(directory), f"{name}.lock")
     me = threading.get_ident()
     with _held_mutex:
         mine = _held.get(lock)
@@ -296,32 +299,31 @@ def write_lock(
 def _acquire(lock: str, timeout: float, stale_s: float, what: str) -> tuple[int, int]:
     deadline = time.monotonic() + timeout
     directory = os.path.dirname(lock)
-    poll = _FIRST_POLL_S
     waited = False
-    holder: int | None = None
     try:
         while True:
-            with _directory_lock(directory, deadline) as locked:
-                taken = _try_take(lock, stale_s) if locked else None
-                if isinstance(taken, tuple):
-                    with _held_mutex:
-                        _held[lock] = [threading.get_ident(), 1]
-                    return taken
-            if isinstance(taken, _Found):
-                holder = taken.pid
-                if not waited:
-                    log.debug("%s: held by pid %s, waiting", lock, holder)
-                    waited = True
-            elif locked:
-                continue  # reclaimed a stale lock, or it vanished: try again at once
+            # A held lock is seen without the directory lock: waiters only read.
+            found = _judge(lock, stale_s)
+            if found is None or found.stale:
+                with _directory_lock(directory, deadline) as locked:
+                    taken = _try_take(lock, stale_s) if locked else None
+                    if isinstance(taken, tuple):
+                        with _held_mutex:
+                            _held[lock] = [threading.get_ident(), 1]
+                        return taken
+                if locked and taken is None:
+                    continue  # reclaimed a stale lock, or it vanished: try again at once
+                found = taken
+            if found is not None and not waited:
+                log.debug("%s: held by pid %s, waiting", lock, found.pid)
+                waited = True
             if time.monotonic() >= deadline:
-                who = f" (pid {holder})" if holder is not None else ""
+                who = f" (pid {found.pid})" if found is not None and found.pid else ""
                 raise StoreLockedError(
                     f"timed out after {timeout:g}s waiting for the {what} {lock}, "
                     f"held by another process{who}"
                 )
-            time.sleep(poll)
-            poll = min(poll * 2, _LONGEST_POLL_S)
+            time.sleep(_POLL_S)
     except OSError as exc:
         raise StoreUnavailableError(f"cannot lock {lock}: {exc.strerror or exc}") from exc
 
