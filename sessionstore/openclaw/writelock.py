@@ -112,6 +112,9 @@ def _payload() -> bytes:
 
 
 def _number(value: Any) -> int | None:
+    """A non-negative integer as JavaScript's ``Number.isInteger`` sees one (``7.0`` is)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return value if type(value) is int and value >= 0 else None
 
 
