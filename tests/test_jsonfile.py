@@ -4,16 +4,20 @@ cannot read."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import stat
 import subprocess
 import sys
-import threading
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from filelock import FileLock
 
 from sessionstore import (
     CorruptStoreError,
@@ -23,6 +27,8 @@ from sessionstore import (
     open_store,
 )
 from sessionstore.backends.jsonfile import JsonFileStore
+from sessionstore.openclaw.writelock import start_time
+from tests.lock_holder import SIGNAL_TIMEOUT_S, lock_held, watching_for_a_wait
 
 T0 = 1_774_962_000_000
 
@@ -94,14 +100,12 @@ def test_files_and_directories_are_private(path: Path) -> None:
         store.put("k", SessionEntry(session_id="s", updated_at=T0))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    # no temp file left; the lock file stays (an OS lock is taken on it), private too
+    # no temp file and no lock file left
     assert sorted(p.name for p in path.parent.iterdir()) == [
         "sessions.json",
-        "sessions.json.lock",
         "sessions.json.versions",
     ]
     assert stat.S_IMODE(path.with_name("sessions.json.versions").stat().st_mode) == 0o600
-    assert stat.S_IMODE(Path(f"{path}.lock").stat().st_mode) == 0o600
 
 
 def test_unchanged_writes_are_skipped(path: Path) -> None:
@@ -183,17 +187,21 @@ def test_invalid_entries_are_skipped_but_kept_in_the_file(
     assert '"../etc/passwd"' in text and '"odd": 7' in text
 
 
-def test_a_held_lock_times_out_with_a_clear_error(path: Path) -> None:
+def test_a_held_lock_is_waited_for_then_times_out_with_a_clear_error(path: Path) -> None:
     with _open(path, lock_timeout=0.2) as store:
         store.put("k", SessionEntry(session_id="s", updated_at=T0))
         before = path.read_bytes()
+        lock_file = Path(f"{path}.lock")
         with (
-            FileLock(f"{path}.lock"),
-            pytest.raises(StoreLockedError, match=r"sessions\.json\.lock"),
+            lock_held(path) as holder,
+            watching_for_a_wait(lock_file) as waited,
+            pytest.raises(StoreLockedError, match=rf"sessions\.json\.lock.*pid {holder.pid}"),
         ):
             store.put("k", SessionEntry(session_id="changed", updated_at=T0))
+        assert waited.is_set()
         assert path.read_bytes() == before
         assert store.get("k").session_id == "s"  # type: ignore[union-attr]
+    assert not lock_file.exists()
 
 
 def test_an_unwritable_location_is_reported(tmp_path: Path) -> None:
@@ -205,91 +213,138 @@ def test_an_unwritable_location_is_reported(tmp_path: Path) -> None:
             store.put("k", SessionEntry(session_id="s", updated_at=T0))
 
 
-def test_a_dead_holders_lock_is_taken_over(path: Path) -> None:
-    path.parent.mkdir(parents=True)
-    with subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, f"{path}.lock"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as holder:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+def test_no_lock_file_is_left_behind(path: Path) -> None:
+    def failing(entry: SessionEntry | None) -> SessionEntry:
+        raise ValueError("the updater failed")
+
+    with _open(path) as store:
+        entry = SessionEntry(session_id="s", updated_at=T0)
+        store.put("k", entry)
+        store.put_many([("k2", entry), ("k3", entry)])
+        store.patch("k", {"label": "x"})
+        store.update("k2", lambda e: entry)
+        with pytest.raises(ValueError, match="updater failed"):
+            store.update("k3", failing)
+        store.delete("k3")
+        store.transcripts.append("k", [{"type": "message", "message": {"role": "user"}}])
+    assert not [p.name for p in path.parent.iterdir() if p.name.endswith(".lock")]
+
+
+def test_a_killed_holders_lock_is_taken_over_at_once(path: Path) -> None:
+    lock_file = Path(f"{path}.lock")
+    with lock_held(path) as holder:
         holder.kill()
-    assert Path(f"{path}.lock").exists()  # left behind by the killed process
-    with _open(path, lock_timeout=5) as store:
+        holder.wait()
+    assert lock_file.exists()  # left behind by the killed process, naming its pid
+    with _open(path, lock_timeout=0) as store:  # one try, no wait
         store.put("k", SessionEntry(session_id="s", updated_at=T0))
         assert store.get("k") is not None
+    assert not lock_file.exists()
 
 
-class _WaitingForLock(logging.Handler):
-    """Set once filelock logs (at DEBUG, on each poll) that an attempt to take
-    ``lock_file`` found it held and the caller is waiting to try again."""
-
-    def __init__(self, lock_file: Path) -> None:
-        super().__init__(logging.DEBUG)
-        self.lock_file = lock_file
-        self.event = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if " not acquired on " in message and self.lock_file.name in message:
-            self.event.set()
-
-
-#: Bounds on waits for signals that come at once, so that a broken test fails instead
-#: of hanging; nothing is timed.
-SIGNAL_TIMEOUT_S = 60.0
-
-
-def test_a_live_holder_is_waited_for(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_live_holder_is_waited_for(path: Path) -> None:
     """The holder writes the file just before it releases the lock, and releases it only
     once the writer has found the lock held: a writer that did not wait (or did not
     re-read under the lock) would lose the holder's entry or its own."""
-    path.parent.mkdir(parents=True)
+    holders_write = (path, '{"holder": {"sessionId": "h", "updatedAt": 1}}')
     lock_file = Path(f"{path}.lock")
-    waiting = _WaitingForLock(lock_file)
-    filelock_log = logging.getLogger("filelock")
     with (
-        subprocess.Popen(
-            [sys.executable, "-c", HOLD_LOCK, str(lock_file), str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        ) as holder,
-        caplog.at_level(logging.DEBUG, logger="filelock"),
         _open(path, lock_timeout=SIGNAL_TIMEOUT_S) as store,
         ThreadPoolExecutor(1) as pool,
     ):
-        assert holder.stdin is not None and holder.stdout is not None
-        assert holder.stdout.readline().strip() == "held"
-        filelock_log.addHandler(waiting)
-        try:
+        with lock_held(path, then_write=holders_write), watching_for_a_wait(lock_file) as waited:
             put = pool.submit(store.put, "k", SessionEntry(session_id="s", updated_at=T0))
-            assert waiting.event.wait(SIGNAL_TIMEOUT_S), "the writer never tried the lock"
+            assert waited.wait(SIGNAL_TIMEOUT_S), "the writer never tried the lock"
             assert not put.done() and not path.exists()  # nothing written without the lock
-        finally:
-            filelock_log.removeHandler(waiting)
-            holder.stdin.write("release\n")
-            holder.stdin.close()
         put.result()
         assert sorted(item.key for item in store.list().items) == ["holder", "k"]
-    assert holder.returncode == 0
+    assert not lock_file.exists()
 
 
-# argv: the lock file, and optionally a sessions.json to write before releasing the lock
-# (as another writer would). The lock is held until a line (or end of file) on stdin.
-HOLD_LOCK = """
-import sys
-from filelock import FileLock
-lock = FileLock(sys.argv[1])
-lock.acquire()
-print("held", flush=True)
-sys.stdin.readline()
-if len(sys.argv) > 2:
-    with open(sys.argv[2], "w") as fh:
-        fh.write('{"holder": {"sessionId": "h", "updatedAt": 1}}')
-lock.release()
-"""
+def _no_such_pid() -> int:
+    return int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+
+
+def _iso(seconds_ago: float) -> str:
+    when = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _payload(**fields: Any) -> bytes:
+    return json.dumps(fields, indent=2).encode()
+
+
+@pytest.fixture
+def live_pid() -> Iterator[int]:
+    """A process that stays alive until the test ends."""
+    with subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE) as child:
+        yield child.pid
+        child.communicate(b"\n")
+
+
+#: Lock files OpenClaw itself would judge stale and remove: (payload, age of the mtime).
+STALE_LOCKS: dict[str, Callable[[int], tuple[bytes, float]]] = {
+    "dead pid": lambda live: (_payload(pid=_no_such_pid(), createdAt=_iso(0)), 0),
+    "recycled pid": lambda live: (
+        _payload(pid=live, createdAt=_iso(0), starttime=(start_time(live) or 0) + 1),
+        0,
+    ),
+    "createdAt too old": lambda live: (_payload(pid=live, createdAt=_iso(3600)), 0),
+    "garbage, old": lambda live: (b"\x00not json", 3600),
+    "empty, old": lambda live: (b"", 3600),
+    "no pid, too old": lambda live: (_payload(createdAt=_iso(3600)), 0),
+    "another namespace, too old": lambda live: (
+        _payload(pid=live, createdAt=_iso(3600), pidns="pid:[1]"),
+        0,
+    ),
+}
+#: Lock files that are held, by OpenClaw's rules and the pid namespace's.
+HELD_LOCKS: dict[str, Callable[[int], tuple[bytes, float]]] = {
+    "live pid": lambda live: (
+        _payload(pid=live, createdAt=_iso(0), starttime=start_time(live)),
+        0,
+    ),
+    "live pid, no starttime": lambda live: (_payload(pid=live, createdAt=_iso(0)), 0),
+    "empty, fresh": lambda live: (b"", 0),
+    "garbage, fresh": lambda live: (b"{", 0),
+    "no pid, fresh createdAt": lambda live: (_payload(createdAt=_iso(0)), 0),
+    "live pid, no createdAt, fresh": lambda live: (_payload(pid=live), 0),
+    "another namespace's pid": lambda live: (
+        _payload(pid=_no_such_pid(), createdAt=_iso(0), pidns="pid:[1]"),
+        0,
+    ),
+}
+
+
+def _plant_lock(path: Path, content: bytes, mtime_age: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = Path(f"{path}.lock")
+    lock_file.write_bytes(content)
+    old = time.time() - mtime_age
+    os.utime(lock_file, (old, old))
+    return lock_file
+
+
+@pytest.mark.parametrize("make", STALE_LOCKS.values(), ids=STALE_LOCKS.keys())
+def test_a_stale_lock_file_is_taken_over_at_once(
+    path: Path, live_pid: int, make: Callable[[int], tuple[bytes, float]]
+) -> None:
+    lock_file = _plant_lock(path, *make(live_pid))
+    with _open(path, lock_timeout=0) as store:  # one try, no wait
+        store.put("k", SessionEntry(session_id="s", updated_at=T0))
+    assert not lock_file.exists()
+
+
+@pytest.mark.parametrize("make", HELD_LOCKS.values(), ids=HELD_LOCKS.keys())
+def test_a_held_lock_file_is_left_alone(
+    path: Path, live_pid: int, make: Callable[[int], tuple[bytes, float]]
+) -> None:
+    content, mtime_age = make(live_pid)
+    lock_file = _plant_lock(path, content, mtime_age)
+    with _open(path, lock_timeout=0) as store, pytest.raises(StoreLockedError):
+        store.put("k", SessionEntry(session_id="s", updated_at=T0))
+    assert lock_file.read_bytes() == content
+    assert not path.exists()
 
 
 def test_lone_surrogates_from_javascript_survive_a_rewrite(path: Path) -> None:
@@ -304,3 +359,36 @@ def test_lone_surrogates_from_javascript_survive_a_rewrite(path: Path) -> None:
     assert '"label": "cut \\ud83d"' in text
     with _open(path) as store:
         assert store.count() == 2
+
+
+@pytest.mark.usefixtures("no_hang")  # a FIFO opened for reading would block
+@pytest.mark.parametrize("planted", ["fifo", "symlink"])
+def test_something_else_in_the_lock_files_place_is_refused(path: Path, planted: str) -> None:
+    path.parent.mkdir(parents=True)
+    lock_file = Path(f"{path}.lock")
+    if planted == "fifo":
+        os.mkfifo(lock_file)
+    else:
+        lock_file.symlink_to(path.parent / "elsewhere")
+    with _open(path, lock_timeout=0) as store, pytest.raises(StoreUnavailableError, match="lock"):
+        store.put("k", SessionEntry(session_id="s", updated_at=T0))
+    assert lock_file.is_symlink() or lock_file.is_fifo()
+    assert not path.exists()
+
+
+def test_one_store_reached_by_two_paths_is_locked_once(path: Path, tmp_path: Path) -> None:
+    """The lock is this process's own by the file's real name: reached through a
+    symbolic link, it is still held, not taken over as if its holder were gone."""
+    path.parent.mkdir(parents=True)
+    linked = tmp_path / "linked"
+    linked.symlink_to(path.parent)
+    with _open(path) as store, _open(linked / path.name, lock_timeout=0) as other:
+
+        def put_through_the_link(entry: SessionEntry | None) -> SessionEntry:
+            with pytest.raises(StoreLockedError):
+                other.put("k2", SessionEntry(session_id="s2", updated_at=T0))
+            return SessionEntry(session_id="s", updated_at=T0)
+
+        with ThreadPoolExecutor(1) as pool:
+            store.update("k", lambda e: pool.submit(put_through_the_link, e).result())
+        assert [item.key for item in store.list().items] == ["k"]

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 import pytest
-from filelock import FileLock
 
 from sessionstore import (
     InvalidArgumentError,
@@ -50,6 +49,7 @@ from sessionstore.openclaw.transcripts import (
     Transcripts,
     append_to_session,
 )
+from tests.lock_holder import lock_held, watching_for_a_wait
 
 T0 = 1_774_962_000_000
 KEY = "agent:main:main"
@@ -390,14 +390,29 @@ def test_events_must_be_json_objects(transcripts: Transcripts, bad_event: Any) -
     assert not transcripts.path(entry()).exists()
 
 
-def test_a_held_lock_times_out_clearly(directory: Path) -> None:
+def test_a_held_lock_is_waited_for_then_times_out_clearly(directory: Path) -> None:
     transcripts = Transcripts(directory, lock_timeout=0.05)
-    directory.mkdir(parents=True)
+    lock_file = directory / "sess-1.jsonl.lock"
     with (
-        FileLock(f"{directory / 'sess-1.jsonl'}.lock"),
-        pytest.raises(StoreLockedError, match=r"sess-1\.jsonl\.lock"),
+        lock_held(directory / "sess-1.jsonl") as holder,
+        watching_for_a_wait(lock_file) as waited,
+        pytest.raises(StoreLockedError, match=rf"sess-1\.jsonl\.lock.*pid {holder.pid}"),
     ):
         transcripts.append(entry(), [user("hi")])
+    assert waited.is_set()
+    assert not transcripts.path(entry()).exists()
+
+
+def test_appends_leave_no_lock_file_and_take_over_a_killed_holders(directory: Path) -> None:
+    transcripts = Transcripts(directory, lock_timeout=0)  # one try, no wait
+    transcripts.append(entry(), [user("first")])
+    with lock_held(transcripts.path(entry())) as holder:
+        holder.kill()
+        holder.wait()
+    assert (directory / "sess-1.jsonl.lock").exists()  # naming the killed process
+    transcripts.append(entry(), [user("second")])
+    assert sorted(p.name for p in directory.iterdir()) == ["sess-1.jsonl"]
+    assert transcripts.count_messages(entry()) == 2
 
 
 # -- reading ------------------------------------------------------------------------

@@ -551,6 +551,7 @@ def test_export_from_the_sql_tier_writes_jsonl_the_files_tier_reads_equal(
                 if twin.transcripts.exists(entry):
                     assert twin.transcripts.count(key) >= 0
                     assert twin.transcripts.tail(key, limit=1000)
+    assert not list(back.rglob("*.lock"))  # the twin's and the files tier's locks removed
 
 
 def test_export_never_replaces_a_different_transcript_without_force(

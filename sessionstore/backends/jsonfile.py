@@ -1,8 +1,8 @@
 """The JSON twin: the same contract on OpenClaw's own ``sessions.json``.
 
 The file stays in OpenClaw's exact format: one object keyed by session key, 2-space
-indent, mode 0600. Every mutation takes a cross-process OS lock on
-``sessions.json.lock``, re-reads the file, changes the map and writes it back
+indent, mode 0600. Every mutation takes OpenClaw's lock file ``sessions.json.lock``
+(:mod:`sessionstore.openclaw.writelock`), re-reads the file, changes the map and writes it back
 atomically (temp file, fsync, ``os.replace``, fsync of the directory); a write that
 would not change a byte is skipped. Reads reuse the parsed file while its inode,
 size and mtime are unchanged. Skills prompts that OpenClaw keeps in files beside it
@@ -45,8 +45,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, Unpack
 
-from filelock import FileLock, Timeout
-
 from sessionstore.contract import (
     DEFAULT_PAGE_SIZE,
     FilterArgs,
@@ -76,7 +74,6 @@ from sessionstore.errors import (
     InvalidEntryError,
     SessionStoreError,
     StaleEntryError,
-    StoreLockedError,
     StoreUnavailableError,
 )
 from sessionstore.files import make_private_dirs, write_atomically
@@ -91,6 +88,7 @@ from sessionstore.openclaw.storefile import (
     serialise_store,
 )
 from sessionstore.openclaw.transcripts import FileTranscripts
+from sessionstore.openclaw.writelock import STORE_STALE_S, process_alive, write_lock
 from sessionstore.projection import project, summary_from_columns
 
 __all__ = ["LOCK_TIMEOUT_S", "JsonFileStore"]
@@ -157,16 +155,6 @@ class _Recorded:
         return dumps_json({"next": self.next, "text": self.text, "entries": entries})
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, owned by someone else
-    return True
-
-
 def _signature(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -229,12 +217,7 @@ class JsonFileStore:
         self._max_entry_bytes = max_entry_bytes
         self._max_store_bytes = max_store_bytes
         self._path = Path(path).absolute()
-        # An OS lock (flock) on sessions.json.lock: the kernel releases it when its holder
-        # dies, however it dies, so a crash can never leave the store locked. Polled
-        # often: writes are short.
-        self._lock = FileLock(
-            f"{self._path}.lock", timeout=lock_timeout, mode=0o600, poll_interval=0.005
-        )
+        self._lock_timeout = lock_timeout
         self._mutex = threading.RLock()
         self._snapshot: _Snapshot | None = None
         self._swept = False
@@ -326,7 +309,7 @@ class JsonFileStore:
         for target in (self._path, self._versions_path):
             for tmp in target.parent.glob(f"{glob.escape(target.name)}.*.tmp"):
                 pid = tmp.name.removeprefix(f"{target.name}.").split(".")[0]
-                if pid.isdigit() and not _process_alive(int(pid)):
+                if pid.isdigit() and not process_alive(int(pid)):
                     tmp.unlink(missing_ok=True)
 
     # -- versions (see the module's docstring) ---------------------------------------
@@ -463,7 +446,9 @@ class JsonFileStore:
         with self._mutex:
             try:
                 make_private_dirs(self._path.parent)
-                with self._lock:
+                # OpenClaw's sessions.json.lock, removed on release; a dead holder's
+                # is taken over at once (see sessionstore.openclaw.writelock)
+                with write_lock(self._path, timeout=self._lock_timeout, stale_s=STORE_STALE_S):
                     snapshot = self._read(fresh=True)
                     try:
                         yield snapshot
@@ -472,11 +457,6 @@ class JsonFileStore:
                         # that could not finish): the map in memory is ahead of the file.
                         self._snapshot = None
                         raise
-            except Timeout as exc:
-                raise StoreLockedError(
-                    f"timed out after {self._lock.timeout:g}s waiting for the lock "
-                    f"{self._lock.lock_file}, held by another process"
-                ) from exc
             except OSError as exc:
                 raise StoreUnavailableError(
                     f"cannot lock {self._path}: {exc.strerror or exc}"

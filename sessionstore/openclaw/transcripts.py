@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import orjson
-from filelock import FileLock, Timeout
 
 from sessionstore.contract import (
     DEFAULT_PAGE_SIZE,
@@ -55,7 +54,6 @@ from sessionstore.entry import SessionEntry, as_entry, validate_key
 from sessionstore.errors import (
     InvalidArgumentError,
     SessionNotFoundError,
-    StoreLockedError,
     StoreUnavailableError,
 )
 from sessionstore.events import (
@@ -84,6 +82,7 @@ from sessionstore.files import (
     open_regular,
 )
 from sessionstore.openclaw.merge import now_ms as current_time_ms
+from sessionstore.openclaw.writelock import TRANSCRIPT_STALE_S, write_lock
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -201,8 +200,9 @@ class Transcripts:
     """One agent's transcripts directory (cold storage).
 
     Every method finds its file through :meth:`path`, so nothing is read or written
-    outside ``directory``. Writers hold ``<file>.lock`` (an OS lock, released by the
-    kernel if its holder dies); readers take no lock and skip a half-written last line.
+    outside ``directory``. Writers hold ``<file>.lock`` as OpenClaw does (created
+    exclusively, removed on release, a dead holder's taken over at once); readers take
+    no lock and skip a half-written last line.
 
     >>> import tempfile
     >>> transcripts = Transcripts(tempfile.mkdtemp())
@@ -312,21 +312,15 @@ class Transcripts:
 
     @contextmanager
     def _locked(self, path: Path) -> Iterator[None]:
-        lock = FileLock(f"{path}.lock", timeout=self._lock_timeout, mode=0o600)
+        """Hold OpenClaw's ``<file>.lock`` (see :mod:`sessionstore.openclaw.writelock`)."""
         try:
             make_private_dirs(self._dir)
-            lock.acquire()
-        except Timeout as exc:
-            raise StoreLockedError(
-                f"timed out after {self._lock_timeout:g}s waiting for the transcript lock "
-                f"{lock.lock_file}, held by another process"
-            ) from exc
         except OSError as exc:
             raise StoreUnavailableError(f"cannot lock {path}: {exc.strerror or exc}") from exc
-        try:
+        with write_lock(
+            path, timeout=self._lock_timeout, stale_s=TRANSCRIPT_STALE_S, what="transcript lock"
+        ):
             yield
-        finally:
-            lock.release()
 
     def append(
         self,

@@ -225,11 +225,11 @@ def _assert_locked_out(path: Path) -> None:
 
 
 def test_lock_of_a_killed_json_writer_is_taken_over_at_once(json_path: Path) -> None:
-    """A JSON-twin writer killed while it holds the lock leaves the lock file behind;
-    the next writer gets the lock at once (the kernel released the dead holder's
-    lock) instead of waiting the 10 s lock timeout: with a lock timeout of 0 it takes
-    the lock on its first try, where it is refused while the writer is alive. The
-    killed writer's unfinished update is not in the file."""
+    """A JSON-twin writer killed while it holds the lock leaves the lock file behind,
+    naming its pid; the next writer gets the lock at once (the pid is dead) instead of
+    waiting the 10 s lock timeout: with a lock timeout of 0 it takes the lock on its
+    first try, where it is refused while the writer is alive. The killed writer's
+    unfinished update is not in the file, and no lock file is left after the next."""
     lock = Path(f"{json_path}.lock")
     for round_ in range(3):
         _kill_paused_writer(
@@ -239,6 +239,7 @@ def test_lock_of_a_killed_json_writer_is_taken_over_at_once(json_path: Path) -> 
 
         _put_without_waiting(json_path, f"after{round_}")
 
+        assert not lock.exists()
         raw = json.loads(json_path.read_bytes())
         assert sorted(raw) == sorted(
             ["agent:main:main", *(f"agent:main:after{n}" for n in range(round_ + 1))]
@@ -248,15 +249,19 @@ def test_lock_of_a_killed_json_writer_is_taken_over_at_once(json_path: Path) -> 
 def test_a_writer_killed_while_taking_the_lock_does_not_block_the_next(
     json_path: Path,
 ) -> None:
-    """A writer killed right after opening the lock file, before locking it, leaves
-    the file behind; the next writer is not held up by it: it takes the lock on its
-    first try (a lock timeout of 0)."""
-    _kill_paused_writer(json_path, "agent:main:held", "lock-created")
-    assert Path(f"{json_path}.lock").exists()
+    """A writer killed while taking the lock (holding the directory's flock, its lock
+    file written but not linked into place) leaves no lock file, and the next writer
+    is not held up: it takes the lock on its first try (a lock timeout of 0), where it
+    is refused while the writer is alive."""
+    _kill_paused_writer(
+        json_path, "agent:main:held", "taking-lock", lambda: _assert_locked_out(json_path)
+    )
+    assert not Path(f"{json_path}.lock").exists()
 
     _put_without_waiting(json_path, "after")
 
     assert sorted(json.loads(json_path.read_bytes())) == ["agent:main:after", "agent:main:main"]
+    assert not Path(f"{json_path}.lock").exists()
 
 
 def test_temp_file_of_a_killed_json_writer_is_cleaned_up(json_path: Path) -> None:

@@ -358,17 +358,16 @@ def paused_json_writer(target: str, conn: Connection, key: str, at: str) -> None
     ``at`` and block there until killed:
 
     - ``"locked"``: inside the update function, holding the lock;
-    - ``"lock-created"``: just after the lock file is opened (created on first use),
-      before it is locked;
+    - ``"taking-lock"``: taking the lock, under the directory's ``flock``, its lock
+      file written but not yet linked into place;
     - ``"temp-written"``: the new file is written to its temp file, not yet renamed.
     """
-    real_open, real_replace = os.open, os.replace
+    real_link, real_replace = os.link, os.replace
 
-    def pausing_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
-        fd = real_open(path, flags, *args, **kwargs)
-        if at == "lock-created" and str(path).endswith(".lock"):
+    def pausing_link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if at == "taking-lock" and str(dst).endswith(".lock"):
             _pause(conn)
-        return fd
+        real_link(src, dst, *args, **kwargs)
 
     def pausing_replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
         if at == "temp-written" and str(src).endswith(".tmp"):
@@ -380,10 +379,10 @@ def paused_json_writer(target: str, conn: Connection, key: str, at: str) -> None
             _pause(conn)
         return SessionEntry(session_id="paused", updated_at=BASE_MS)
 
-    if at not in ("locked", "lock-created", "temp-written"):
+    if at not in ("locked", "taking-lock", "temp-written"):
         raise ValueError(f"unknown pause point {at!r}")
     with (
-        mock.patch("os.open", pausing_open),
+        mock.patch("os.link", pausing_link),
         mock.patch("os.replace", pausing_replace),
         open_store(target) as store,
     ):
