@@ -393,7 +393,9 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path, help=f"put the results in this page's {HEADING!r}")
     args = parser.parse_args()
     if reason := missing_reason(SQLITE_ERA):
-        console.print(f"[yellow]OpenClaw beside sessionstore not run: {reason}.[/yellow]")
+        console.print(
+            f"[yellow]OpenClaw beside sessionstore not run: {reason}.[/yellow]", soft_wrap=True
+        )
         return 0
     sizes = sorted(int(n) for n in args.sizes.split(","))
     started = time.perf_counter()
