@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,8 @@ from sessionstore import (
     open_store,
 )
 from sessionstore.backends.jsonfile import JsonFileStore
-from sessionstore.openclaw.writelock import start_time
+from sessionstore.openclaw import writelock
+from sessionstore.openclaw.writelock import STORE_STALE_S, start_time
 from tests.lock_holder import SIGNAL_TIMEOUT_S, lock_held, watching_for_a_wait
 
 T0 = 1_774_962_000_000
@@ -392,3 +394,47 @@ def test_one_store_reached_by_two_paths_is_locked_once(path: Path, tmp_path: Pat
         with ThreadPoolExecutor(1) as pool:
             store.update("k", lambda e: pool.submit(put_through_the_link, e).result())
         assert [item.key for item in store.list().items] == ["k"]
+
+
+def test_a_lock_another_thread_takes_as_it_is_let_go_stays_held(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread that lets go of the lock can be followed at once by another thread of
+    the same process. The first must not then forget that the process holds the lock:
+    a third thread took it over as an orphan of this process, and two held it."""
+    path.parent.mkdir(parents=True)
+    let_go, taken, first_done, third_tried = (threading.Event() for _ in range(4))
+    release = writelock._release
+
+    def release_then_wait(lock: str, identity: tuple[int, int]) -> None:
+        release(lock, identity)  # the file is gone: the next thread may take the lock
+        let_go.set()
+        assert taken.wait(SIGNAL_TIMEOUT_S)
+
+    monkeypatch.setattr(writelock, "_release", release_then_wait)
+
+    def first() -> None:
+        with writelock.write_lock(path, timeout=0, stale_s=STORE_STALE_S):
+            pass
+        first_done.set()
+
+    def second() -> None:
+        assert let_go.wait(SIGNAL_TIMEOUT_S)
+        with writelock.write_lock(path, timeout=SIGNAL_TIMEOUT_S, stale_s=STORE_STALE_S):
+            taken.set()
+            assert third_tried.wait(SIGNAL_TIMEOUT_S)
+
+    with ThreadPoolExecutor(2) as pool:
+        running = [pool.submit(first), pool.submit(second)]
+        assert first_done.wait(SIGNAL_TIMEOUT_S)
+        try:
+            with (
+                pytest.raises(StoreLockedError, match="held by another process"),
+                writelock.write_lock(path, timeout=0, stale_s=STORE_STALE_S),
+            ):
+                pass
+        finally:
+            third_tried.set()
+        for done in running:
+            done.result(SIGNAL_TIMEOUT_S)
+    assert not Path(f"{path}.lock").exists()

@@ -296,7 +296,10 @@ def write_lock(
     finally:
         _release(lock, identity)
         with _held_mutex:
-            del _held[lock]
+            # Another thread may have taken the lock the moment the file went, and
+            # registered it: that entry is not ours to remove.
+            if _held.get(lock, [None])[0] == me:
+                del _held[lock]
 
 
 def _acquire(lock: str, timeout: float, stale_s: float, what: str) -> tuple[int, int]:
