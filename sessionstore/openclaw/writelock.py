@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -90,7 +91,15 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else None
 
 
+@functools.lru_cache(maxsize=1)
+def _own_start_time(pid: int) -> int | None:
+    """This process's start time, read once per pid (a forked child has its own)."""
+    return start_time(pid)
+
+
+@functools.lru_cache(maxsize=1)
 def _pid_namespace() -> str | None:
+    # A process never changes its pid namespace (unshare(2) moves only its children).
     try:
         return os.readlink("/proc/self/ns/pid")
     except OSError:
@@ -104,7 +113,7 @@ def _payload() -> bytes:
         "pid": os.getpid(),
         "createdAt": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
     }
-    if (started := start_time(os.getpid())) is not None:
+    if (started := _own_start_time(os.getpid())) is not None:
         data["starttime"] = started
     if (namespace := _pid_namespace()) is not None:
         data["pidns"] = namespace
