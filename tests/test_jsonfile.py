@@ -438,3 +438,28 @@ def test_a_lock_another_thread_takes_as_it_is_let_go_stays_held(
         for done in running:
             done.result(SIGNAL_TIMEOUT_S)
     assert not Path(f"{path}.lock").exists()
+
+
+def test_the_temp_files_of_killed_lock_takers_are_swept(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no unnamed file can be made, the lock is written to a named temp file
+    first; one left by a writer killed before it removed it goes at the next take, and
+    a live writer's stays."""
+    path.parent.mkdir(parents=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    left = path.parent / f"{path.name}.lock.{dead.stdout.strip()}.0badc0de.tmp"
+    live = path.parent / f"{path.name}.lock.{os.getpid()}.0badc0de.tmp"
+    for planted in (left, live):
+        planted.write_text("{}")
+    monkeypatch.delattr(os, "O_TMPFILE")
+    with writelock.write_lock(path, timeout=0, stale_s=STORE_STALE_S):
+        assert Path(f"{path}.lock").is_file()
+    assert not left.exists()
+    assert live.exists()
+    assert not Path(f"{path}.lock").exists()

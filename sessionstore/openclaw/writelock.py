@@ -34,6 +34,7 @@ import contextlib
 import errno
 import fcntl
 import functools
+import glob
 import json
 import logging
 import os
@@ -205,6 +206,7 @@ def _link_new(lock: str, payload: bytes) -> tuple[int, int] | None:
                 return (st.st_dev, st.st_ino)
         finally:
             os.close(fd)
+    _sweep_dead_writers_temps(lock)
     temp = f"{lock}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -219,6 +221,17 @@ def _link_new(lock: str, payload: bytes) -> tuple[int, int] | None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temp)
+
+
+def _sweep_dead_writers_temps(lock: str) -> None:
+    """Remove the ``<lock>.<pid>.<hex>.tmp`` files of writers killed before they
+    removed them (only where the named-file way is used; a live writer's stay)."""
+    prefix = f"{os.path.basename(lock)}."
+    for tmp in glob.glob(f"{glob.escape(lock)}.*.tmp"):
+        pid = os.path.basename(tmp).removeprefix(prefix).split(".")[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 @contextlib.contextmanager
