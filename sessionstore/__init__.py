@@ -7,7 +7,7 @@ Every public name is listed in ``__all__``, and the package is typed (``py.typed
 
 >>> import sessionstore
 >>> sorted(sessionstore.__all__)[:3]
-['AppendResult', 'CorruptStoreError', 'DEFAULT_PAGE_SIZE']
+['AppendResult', 'AsyncSessionStore', 'AsyncTranscriptStore']
 >>> sessionstore.__version__.count(".") >= 2
 True
 
@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names as the type checker sees them; at run time, lazily
     __version__: str
+    from sessionstore.asyncstore import AsyncSessionStore, AsyncTranscriptStore
     from sessionstore.contract import (
         DEFAULT_PAGE_SIZE,
         MAX_PAGE_SIZE,
@@ -84,7 +85,7 @@ if TYPE_CHECKING:  # the names as the type checker sees them; at run time, lazil
         StoreLockedError,
         StoreUnavailableError,
     )
-    from sessionstore.open import open_store
+    from sessionstore.open import open_async_store, open_store
     from sessionstore.openclaw.transcripts import Transcripts, append_to_session
     from sessionstore.settings import Settings, open_configured
     from sessionstore.sql.upgrade import current_revision, downgrade, head_revision, upgrade
@@ -96,6 +97,8 @@ _EXPORTS = {
     "MAX_PAGE_SIZE": "sessionstore.contract",
     "TRANSCRIPT_START": "sessionstore.contract",
     "AppendResult": "sessionstore.contract",
+    "AsyncSessionStore": "sessionstore.asyncstore",
+    "AsyncTranscriptStore": "sessionstore.asyncstore",
     "Filters": "sessionstore.contract",
     "SearchHit": "sessionstore.contract",
     "SessionStore": "sessionstore.contract",
@@ -113,6 +116,7 @@ _EXPORTS = {
     "StaleEntryError": "sessionstore.errors",
     "StoreLockedError": "sessionstore.errors",
     "StoreUnavailableError": "sessionstore.errors",
+    "open_async_store": "sessionstore.open",
     "open_store": "sessionstore.open",
     "Transcripts": "sessionstore.openclaw.transcripts",
     "append_to_session": "sessionstore.openclaw.transcripts",
@@ -129,6 +133,8 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "TRANSCRIPT_START",
     "AppendResult",
+    "AsyncSessionStore",
+    "AsyncTranscriptStore",
     "CorruptStoreError",
     "Filters",
     "InvalidArgumentError",
@@ -153,6 +159,7 @@ __all__ = [
     "current_revision",
     "downgrade",
     "head_revision",
+    "open_async_store",
     "open_configured",
     "open_store",
     "upgrade",

@@ -24,16 +24,19 @@ backend), for tools that want the engine.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from sessionstore.asyncstore import AsyncSessionStore, ThreadRunner
 from sessionstore.contract import SessionStore
-from sessionstore.entry import MAX_ENTRY_BYTES
+from sessionstore.entry import MAX_ENTRY_BYTES, validate_agent_id
 
-__all__ = ["backend_of", "database_url", "is_json_target", "open_store"]
+__all__ = ["backend_of", "database_url", "is_json_target", "open_async_store", "open_store"]
 
 #: Backend name -> (module, class). Imported on first use (see module docstring).
 BACKENDS = {
@@ -89,6 +92,13 @@ def backend_of(target: str | Path) -> str:
     return "sqlite" if scheme == "sqlite" and plain_file else "sql"
 
 
+#: Worker threads of an async store that runs on threads (SQLite, the JSON twin, the
+#: files tier): SQLite in WAL mode reads on several at once and writes on one.
+THREAD_WORKERS = 4
+# SQLAlchemy's default pool: pool_size and max_overflow.
+_POOL_SIZE, _MAX_OVERFLOW = 5, 10
+
+
 def _backend(name: str) -> Any:
     module, cls = BACKENDS[name]
     return getattr(importlib.import_module(module), cls)
@@ -136,6 +146,37 @@ def open_store(
     ('SqliteStore', True)
     """
     name = backend_of(target)
+    location, options = _options(
+        name,
+        target,
+        agent_id=agent_id,
+        auto_upgrade=auto_upgrade,
+        lock_timeout=lock_timeout,
+        engine_options=engine_options,
+        max_entry_bytes=max_entry_bytes,
+        read_only=read_only,
+        transcripts=transcripts,
+        transcripts_dir=transcripts_dir,
+    )
+    store: SessionStore = _backend(name)(location, **options)
+    return store
+
+
+def _options(
+    name: str,
+    target: str | Path,
+    *,
+    agent_id: str,
+    auto_upgrade: bool,
+    lock_timeout: float | None,
+    engine_options: Mapping[str, Any] | None,
+    max_entry_bytes: int,
+    read_only: bool,
+    transcripts: Literal["files", "sql"] | None,
+    transcripts_dir: str | os.PathLike[str] | None,
+) -> tuple[str, dict[str, Any]]:
+    """The location and the options of backend ``name`` for ``target``: those of
+    :func:`open_store` that apply to it."""
     options: dict[str, Any] = {"agent_id": agent_id, "max_entry_bytes": max_entry_bytes}
     if transcripts is not None:
         options["transcripts"] = transcripts
@@ -152,5 +193,104 @@ def open_store(
             options["engine_options"] = engine_options
         elif read_only:
             options["read_only"] = True
-    store: SessionStore = _backend(name)(location, **options)
-    return store
+    return location, options
+
+
+def open_async_store(
+    target: str | Path,
+    *,
+    agent_id: str = "main",
+    auto_upgrade: bool = False,
+    lock_timeout: float | None = None,
+    engine_options: Mapping[str, Any] | None = None,
+    max_entry_bytes: int = MAX_ENTRY_BYTES,
+    read_only: bool = False,
+    transcripts: Literal["files", "sql"] | None = None,
+    transcripts_dir: str | os.PathLike[str] | None = None,
+) -> AsyncSessionStore:
+    """The store :func:`open_store` opens, as an
+    :class:`~sessionstore.asyncstore.AsyncSessionStore`: the same targets, options,
+    contract and errors, awaited. It connects on first use or on ``async with``.
+
+    On PostgreSQL and MySQL/MariaDB with SQL transcripts the I/O is asyncio's own:
+    psycopg's asyncio connections for ``postgresql+psycopg://``, asyncmy for
+    ``mysql+pymysql://`` (the ``mysql`` extra installs it; the ``async`` extra installs
+    greenlet, which SQLAlchemy's asyncio support needs), or the asyncio driver a URL
+    names. SQLite, the JSON twin and the files tier run on worker threads of the
+    store's own. Schema upgrades (``auto_upgrade=True``) run on a thread with the sync
+    driver.
+
+    >>> import asyncio, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "sessions.json")
+    >>> async def main():
+    ...     async with open_async_store(path) as store:
+    ...         await store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+    ...         return (await store.get("agent:main:main")).session_id
+    >>> asyncio.run(main())
+    's1'
+    """
+    validate_agent_id(agent_id)
+    name = backend_of(target)
+    location, options = _options(
+        name,
+        target,
+        agent_id=agent_id,
+        auto_upgrade=auto_upgrade,
+        lock_timeout=lock_timeout,
+        engine_options=engine_options,
+        max_entry_bytes=max_entry_bytes,
+        read_only=read_only,
+        transcripts=transcripts,
+        transcripts_dir=transcripts_dir,
+    )
+    tier: Literal["files", "sql"] = transcripts or ("files" if name == "json" else "sql")
+    if name != "sql":
+        description = location
+    else:
+        description = importlib.import_module("sessionstore.sql.engine").mask_url(location)
+    dialect, _, driver = location.partition("://")[0].partition("+")
+    if name == "sql" and tier == "sql" and (dialect != "sqlite" or driver == "aiosqlite"):
+        return _native_async_store(location, options, agent_id=agent_id, description=description)
+    in_memory = name == "sql" and dialect == "sqlite"  # one connection, kept by the pool
+    runner = ThreadRunner(1 if in_memory else THREAD_WORKERS)
+    open_sync = functools.partial(_backend(name), location, **options)
+
+    async def opener() -> SessionStore:
+        store: SessionStore = await runner.call(open_sync)
+        return store
+
+    return AsyncSessionStore(opener, runner, agent_id=agent_id, tier=tier, description=description)
+
+
+def _native_async_store(
+    url: str, options: dict[str, Any], *, agent_id: str, description: str
+) -> AsyncSessionStore:
+    """An async store whose statements are awaited on the loop (see
+    :mod:`sessionstore.sql.aio`)."""
+    aio = importlib.import_module("sessionstore.sql.aio")
+    engine_options = dict(options.pop("engine_options") or {})
+    auto_upgrade = options.pop("auto_upgrade")
+    limit = engine_options.get("pool_size", _POOL_SIZE) + engine_options.get(
+        "max_overflow", _MAX_OVERFLOW
+    )
+    runner = aio.GreenletRunner(limit)
+    sql_store = _backend("sql")
+    engine = aio.create_async_sql_engine(url, **engine_options)  # connects on first use
+
+    async def opener() -> SessionStore:
+        if auto_upgrade:  # schema commands take turns across threads: never on the loop
+            upgrade_url = importlib.import_module("sessionstore.sql.engine").sync_url(url)
+            options_of_upgrade = {"agent_id": agent_id, "engine_options": engine_options}
+            upgrade = functools.partial(
+                sql_store,
+                upgrade_url.render_as_string(hide_password=False),
+                auto_upgrade=True,
+                **options_of_upgrade,
+            )
+            (await asyncio.to_thread(upgrade)).close()
+        store: SessionStore = await runner.call(
+            functools.partial(sql_store, url, engine=engine.sync_engine, **options)
+        )
+        return store
+
+    return AsyncSessionStore(opener, runner, agent_id=agent_id, tier="sql", description=description)

@@ -10,7 +10,9 @@ no BEGIN/ROLLBACK round trips); writes lock what they change.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.util import await_only
 
 from sessionstore.contract import TranscriptTier
 from sessionstore.entry import MAX_ENTRY_BYTES
@@ -69,7 +72,11 @@ class SqlStore(RowStore):
         max_entry_bytes: int = MAX_ENTRY_BYTES,
         transcripts: TranscriptTier | None = None,
         transcripts_dir: str | os.PathLike[str] | None = None,
+        engine: Engine | None = None,
     ) -> None:
+        """``engine``, instead of one made from ``url`` and ``engine_options``: the
+        ``sync_engine`` of an asyncio engine on ``url`` (the async API's; the store is
+        then used inside its greenlets, and owns the engine)."""
         transcript_options(transcripts, transcripts_dir)  # refused before connecting
         self._url = url
         self._masked_url = mask_url(url)
@@ -79,7 +86,7 @@ class SqlStore(RowStore):
                 if not auto_upgrade:
                     schema.require_head(None, url)  # refuse before creating anything
                 ensure_sqlite_file(url)
-            self._engine: Engine = create_sql_engine(url, **dict(engine_options or {}))
+            self._engine: Engine = engine or create_sql_engine(url, **dict(engine_options or {}))
         super().__init__(
             agent_id=agent_id,
             max_entry_bytes=max_entry_bytes,
@@ -131,6 +138,12 @@ class SqlStore(RowStore):
 
     def _errors(self, action: str) -> AbstractContextManager[None]:
         return database_errors(self._url, action)
+
+    def _pause(self, seconds: float) -> None:
+        if self._engine.dialect.is_async:  # inside a greenlet on the loop: never block it
+            await_only(asyncio.sleep(seconds))
+        else:
+            time.sleep(seconds)
 
     def _is_transient(self, exc: Exception) -> bool:
         """Conflicts that a retry of the whole transaction resolves."""

@@ -17,10 +17,10 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -41,6 +41,7 @@ __all__ = [
     "READ_TIMEOUT_S",
     "STATEMENT_TIMEOUT_S",
     "WRITE",
+    "async_url",
     "create_sql_engine",
     "database_errors",
     "ensure_sqlite_file",
@@ -50,8 +51,10 @@ __all__ = [
     "sqlite_file",
     "sqlite_pragmas",
     "sqlite_read_only",
+    "sync_url",
 ]
 
+E = TypeVar("E")
 #: How long SQLite waits for another writer before reporting "database is locked".
 BUSY_TIMEOUT_MS = 10_000
 #: Execution options for a connection that will write: ``BEGIN IMMEDIATE`` on SQLite.
@@ -75,6 +78,15 @@ KEEPALIVES = {
     "keepalives_idle": 30,
     "keepalives_interval": 10,
     "keepalives_count": 3,
+}
+#: The asyncio driver the async API uses for the driver a URL names, so that one URL
+#: opens both APIs (asyncmy rather than aiomysql: it has a read timeout, and it was
+#: the faster in ``benchmarks/async_api.py``). A URL naming an asyncio driver is kept.
+ASYNC_DRIVERS = {
+    "postgresql+psycopg": "postgresql+psycopg_async",
+    "mysql+pymysql": "mysql+asyncmy",
+    "mariadb+pymysql": "mariadb+asyncmy",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
 }
 #: The extra that installs the driver of each database.
 _EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
@@ -208,20 +220,68 @@ def create_sql_engine(url: str | URL, **options: Any) -> Engine:
     options.setdefault("pool_pre_ping", True)
     connect_args = options["connect_args"] = dict(options.get("connect_args") or {})
     read_timeout = server_defaults(parsed, connect_args)
-    try:
-        engine = create_engine(parsed, **options)
-    except ModuleNotFoundError as exc:
-        raise StoreUnavailableError(_missing_driver(parsed, exc)) from exc
+    engine = _create(create_engine, parsed, options)
     if read_timeout:
         _wait_at_most(engine)
     return engine
 
 
+def async_url(url: str | URL) -> URL:
+    """The URL of ``url``'s database through the asyncio driver of :data:`ASYNC_DRIVERS`.
+
+    >>> async_url("mysql+pymysql://root@db/app").render_as_string()
+    'mysql+asyncmy://root@db/app'
+    >>> async_url("postgresql+psycopg2://db/app")
+    Traceback (most recent call last):
+    ...
+    sessionstore.errors.InvalidArgumentError: no asyncio driver for postgresql+psycopg2:// ...
+    """
+    parsed = _parse(url)
+    if parsed is None:
+        raise InvalidArgumentError("not a database URL (expected dialect+driver://...)")
+    if parsed.get_dialect().is_async:
+        return parsed
+    name = f"{parsed.get_backend_name()}+{parsed.get_driver_name()}"
+    if name not in ASYNC_DRIVERS:
+        raise InvalidArgumentError(
+            f"no asyncio driver for {parsed.drivername}:// in the async API; use "
+            "postgresql+psycopg://, mysql+pymysql:// or a URL naming an asyncio driver"
+        )
+    return parsed.set(drivername=ASYNC_DRIVERS[name])
+
+
+def sync_url(url: str | URL) -> URL:
+    """The URL of ``url``'s database through the sync driver whose asyncio driver it
+    names (:data:`ASYNC_DRIVERS`), or ``url`` itself.
+
+    >>> sync_url("mysql+asyncmy://root@db/app").render_as_string()
+    'mysql+pymysql://root@db/app'
+    """
+    parsed = _parse(url)
+    if parsed is None:
+        raise InvalidArgumentError("not a database URL (expected dialect+driver://...)")
+    name = f"{parsed.get_backend_name()}+{parsed.get_driver_name()}"
+    for sync, asynchronous in ASYNC_DRIVERS.items():
+        if name == asynchronous:
+            return parsed.set(drivername=sync)
+    return parsed
+
+
+def _create(create: Callable[..., E], url: URL, options: dict[str, Any]) -> E:
+    """``create(url, **options)``, a missing driver named with the extra to install."""
+    try:
+        return create(url, **options)
+    except ModuleNotFoundError as exc:
+        raise StoreUnavailableError(_missing_driver(url, exc)) from exc
+
+
 def _missing_driver(url: URL, exc: ModuleNotFoundError) -> str:
     extra = _EXTRAS.get(url.get_backend_name())
+    if exc.name == "greenlet":  # SQLAlchemy's asyncio support
+        return "the async API on this database needs greenlet: pip install 'sessionstore[async]'"
     advice = f": pip install 'sessionstore[{extra}]'" if extra else ""
     supported = {"postgres": "postgresql+psycopg", "mysql": "mysql+pymysql"}.get(extra or "")
-    if supported and url.drivername != supported:
+    if supported and url.drivername not in (supported, ASYNC_DRIVERS.get(supported)):
         advice += f" and use a {supported}:// URL"
     return f"the database driver for {url.drivername}:// is not installed ({exc.name}){advice}"
 
@@ -235,9 +295,10 @@ def server_defaults(url: URL, connect_args: dict[str, Any]) -> bool:
 
     PostgreSQL (psycopg, psycopg2): ``connect_timeout``, the :data:`KEEPALIVES`, and
     ``statement_timeout`` and ``lock_timeout`` through ``options`` (ours first, so a
-    ``-c`` of the user's own comes later and wins); with psycopg, ``read_timeout``.
-    MySQL/MariaDB (PyMySQL, mysqlclient): ``connect_timeout``, ``read_timeout``,
-    ``write_timeout``, and ``innodb_lock_wait_timeout`` through ``init_command`` (an
+    ``-c`` of the user's own comes later and wins); with psycopg (sync or asyncio),
+    ``read_timeout``.
+    MySQL/MariaDB (PyMySQL, mysqlclient, asyncmy): ``connect_timeout``, ``read_timeout``,
+    ``write_timeout`` (not asyncmy), and ``innodb_lock_wait_timeout`` through ``init_command`` (an
     ``init_command`` of the user's own replaces it).
 
     >>> args = {}
@@ -253,7 +314,7 @@ def server_defaults(url: URL, connect_args: dict[str, Any]) -> bool:
             connect_args[key] = value
 
     backend, driver = url.get_backend_name(), url.get_driver_name()
-    if backend == "postgresql" and driver in ("psycopg", "psycopg2"):
+    if backend == "postgresql" and driver in ("psycopg", "psycopg_async", "psycopg2"):
         default("connect_timeout", CONNECT_TIMEOUT_S)
         for key, value in KEEPALIVES.items():
             default(key, value)
@@ -264,13 +325,14 @@ def server_defaults(url: URL, connect_args: dict[str, Any]) -> bool:
         theirs = given.get("options")
         theirs = " ".join(theirs) if isinstance(theirs, tuple) else theirs
         connect_args["options"] = f"{ours} {theirs}" if theirs else ours
-        if driver == "psycopg":
+        if driver in ("psycopg", "psycopg_async"):
             default("read_timeout", READ_TIMEOUT_S)
             return True
-    elif backend in ("mysql", "mariadb") and driver in ("pymysql", "mysqldb"):
+    elif backend in ("mysql", "mariadb") and driver in ("pymysql", "mysqldb", "asyncmy"):
         default("connect_timeout", CONNECT_TIMEOUT_S)
         default("read_timeout", READ_TIMEOUT_S)
-        default("write_timeout", READ_TIMEOUT_S)
+        if driver != "asyncmy":  # asyncmy has no write timeout
+            default("write_timeout", READ_TIMEOUT_S)
         default("init_command", f"SET SESSION innodb_lock_wait_timeout = {LOCK_TIMEOUT_S}")
     return False
 
@@ -392,11 +454,12 @@ def _use_wal_if_new(cursor: sqlite3.Cursor) -> None:
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     while True:
         try:
-            if (
-                cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
-                and cursor.execute("PRAGMA page_count").fetchone()[0] == 0
-            ):
-                cursor.execute("PRAGMA journal_mode=WAL")
+            # one call each, not chained: aiosqlite's adapted cursor returns no cursor
+            cursor.execute("PRAGMA journal_mode")
+            if cursor.fetchone()[0] != "wal":
+                cursor.execute("PRAGMA page_count")
+                if cursor.fetchone()[0] == 0:
+                    cursor.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() >= deadline:

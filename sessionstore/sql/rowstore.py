@@ -239,8 +239,12 @@ class RowStore(ABC):
                 except Exception as exc:
                     if n == MAX_ATTEMPTS or not self._is_transient(exc):
                         raise
-                    time.sleep(random.uniform(0, 0.005 * 2**n))
+                    self._pause(random.uniform(0, 0.005 * 2**n))
         raise AssertionError("unreachable")
+
+    def _pause(self, seconds: float) -> None:
+        """The backoff between two tries of a write."""
+        time.sleep(seconds)
 
     @contextmanager
     def _write(self) -> Iterator[_Write]:

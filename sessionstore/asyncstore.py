@@ -1,0 +1,465 @@
+"""The async API: :class:`AsyncSessionStore`, the contract of
+:class:`~sessionstore.contract.SessionStore` as coroutines, and
+:class:`AsyncTranscriptStore`, that of ``store.transcripts``.
+
+There is one body of logic. An async store drives a store of the sync API, the same
+backend classes with the same statements, projection, blobs, merge rules, retries and
+validation, through a :class:`Runner`, which is the only part that differs:
+
+- on PostgreSQL and MySQL/MariaDB, :class:`~sessionstore.sql.aio.GreenletRunner` runs
+  a :class:`~sessionstore.backends.sql.SqlStore` built on an asyncio engine (psycopg's
+  and asyncmy's asyncio connections) inside a greenlet, SQLAlchemy's bridge for this:
+  every statement is awaited on the event loop, no thread is involved;
+- SQLite, the JSON twin, and the files tier anywhere (files have no asyncio I/O) use
+  :class:`ThreadRunner`: the sync store on worker threads of the store's own, so the
+  loop only hands each call over (measured faster than aiosqlite, which hops to its
+  thread for every statement: ``benchmarks/async_api.py``).
+
+:func:`sessionstore.open_async_store` chooses the runner; this module names no backend.
+
+>>> import asyncio
+>>> from sessionstore import open_async_store
+>>> async def main():
+...     async with open_async_store("sqlite://", auto_upgrade=True) as store:  # in memory
+...         await store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+...         entry = await store.patch("agent:main:main", {"label": "Inbox"}, now_ms=2)
+...         return entry.label, await store.count()
+>>> asyncio.run(main())
+('Inbox', 1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import inspect
+import itertools
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar, Unpack
+
+from sessionstore.contract import (
+    DEFAULT_PAGE_SIZE,
+    AppendResult,
+    Archive,
+    ArchiveReason,
+    EntryLike,
+    FilterArgs,
+    Order,
+    SearchHit,
+    SessionStore,
+    TranscriptPage,
+    TranscriptStats,
+    TranscriptStore,
+    TranscriptTier,
+    check_limit,
+)
+from sessionstore.entry import SessionEntry, SessionPage
+from sessionstore.errors import SessionStoreError
+
+__all__ = ["AsyncSessionStore", "AsyncTranscriptStore", "AsyncUpdater", "Runner", "ThreadRunner"]
+
+T = TypeVar("T")
+Item = tuple[str, SessionEntry | Mapping[str, Any]]
+#: The function of :meth:`AsyncSessionStore.update`: plain or a coroutine function.
+AsyncUpdater = Callable[[SessionEntry | None], SessionEntry | Awaitable[SessionEntry | None] | None]
+
+
+class Runner(Protocol):
+    """Where the calls of a sync store run for an :class:`AsyncSessionStore`."""
+
+    async def call(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """``fn(*args)``, run so that the event loop is never blocked by its I/O."""
+        ...
+
+    def wait(self, awaitable: Awaitable[T]) -> T:
+        """From inside :meth:`call`: the result of ``awaitable``, awaited on the loop
+        (the coroutine function given to ``update``, an async iterable's next item)."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the runner holds, once the store is closed."""
+        ...
+
+
+def iterate(runner: Runner, items: AsyncIterable[T]) -> Iterator[T]:
+    """A sync iterator over ``items``, for use inside ``runner.call``: each item is
+    awaited on the loop through ``runner.wait``."""
+    iterator = aiter(items)
+    while True:
+        try:
+            yield runner.wait(_awaited(anext(iterator)))
+        except StopAsyncIteration:
+            return
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+# Inside a ThreadRunner call: its loop and the futures it awaits there.
+_CALL: contextvars.ContextVar[tuple[asyncio.AbstractEventLoop, set[Any]]] = contextvars.ContextVar(
+    "sessionstore_thread_call"
+)
+
+
+class ThreadRunner:
+    """Runs each call on a worker thread of its own pool (``workers`` threads).
+
+    A task cancelled while its call runs cannot stop the thread. What the call awaits on
+    the loop (``update``'s coroutine function, an async iterable of ``put_many``) is
+    cancelled, so a write in progress rolls back, and the task waits until the call has
+    settled before it ends cancelled: once the task is done, nothing of it still runs.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="sessionstore"
+        )
+
+    async def call(self, fn: Callable[..., T], /, *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        awaited: set[concurrent.futures.Future[Any]] = set()
+        context = contextvars.copy_context()  # the caller's, in the worker thread
+        context.run(_CALL.set, (loop, awaited))
+        future = loop.run_in_executor(self._executor, functools.partial(context.run, fn, *args))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            for child in list(awaited):
+                child.cancel()
+            await asyncio.wait([future])  # a second cancellation stops this wait
+            if not future.cancelled():
+                future.exception()  # retrieved: the task's outcome is its cancellation
+            raise
+
+    def wait(self, awaitable: Awaitable[T]) -> T:
+        loop, awaited = _CALL.get()
+        future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop)
+        awaited.add(future)
+        try:
+            return future.result()
+        finally:
+            awaited.discard(future)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown)
+
+
+class AsyncSessionStore:
+    """One agent's sessions, the contract of :class:`~sessionstore.contract.SessionStore`
+    awaited: the same operations, arguments, results and errors. Made by
+    :func:`sessionstore.open_async_store`; it connects on first use or on ``async
+    with``. A store belongs to the event loop that first uses it.
+
+    ``update`` also takes a coroutine function, and ``put_many`` an async iterable;
+    ``iter_entries`` is an async iterator.
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[], Awaitable[SessionStore]],
+        runner: Runner,
+        *,
+        agent_id: str,
+        tier: TranscriptTier,
+        description: str,
+    ) -> None:
+        self._opener = opener
+        self._runner = runner
+        self._agent_id = agent_id
+        self._description = description
+        self._store: SessionStore | None = None
+        self._opening: asyncio.Lock | None = None
+        self._closed = False
+        self._transcripts = AsyncTranscriptStore(self, tier)
+
+    @property
+    def agent_id(self) -> str:
+        """The agent whose sessions this store holds."""
+        return self._agent_id
+
+    @property
+    def transcripts(self) -> AsyncTranscriptStore:
+        """The conversations of this store's sessions (the cold tier), awaited."""
+        return self._transcripts
+
+    async def sync_store(self) -> SessionStore:
+        """The store of the sync API behind this one, opened if it was not yet: for
+        tools that must reach beyond the contract. Its calls block; make them on a
+        thread, or inside the runner."""
+        if self._closed:
+            raise SessionStoreError(f"{self._description} is closed")
+        if self._store is None:
+            if self._opening is None:
+                self._opening = asyncio.Lock()
+            async with self._opening:
+                if self._store is None:
+                    self._store = await self._opener()
+        return self._store
+
+    async def _run(self, operation: Callable[[SessionStore], T]) -> T:
+        store = await self.sync_store()
+        return await self._runner.call(operation, store)
+
+    def _blocking(self, fn: AsyncUpdater) -> Callable[[SessionEntry | None], SessionEntry | None]:
+        """``fn`` as the sync updater of the store behind this one."""
+        wait = self._runner.wait
+
+        def apply(current: SessionEntry | None) -> SessionEntry | None:
+            result = fn(current)
+            return wait(result) if inspect.isawaitable(result) else result
+
+        return apply
+
+    # -- the contract, awaited ------------------------------------------------------------
+
+    async def get(self, key: str) -> SessionEntry | None:
+        """The entry under ``key``, or ``None``."""
+        return await self._run(lambda store: store.get(key))
+
+    async def version(self, key: str) -> int:
+        """The current version of ``key``; ``0`` when it does not exist."""
+        return await self._run(lambda store: store.version(key))
+
+    async def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
+        """The entry and its version, read together (``(None, 0)`` when absent)."""
+        return await self._run(lambda store: store.get_with_version(key))
+
+    async def put(self, key: str, entry: EntryLike, *, expected_version: int | None = None) -> int:
+        """Insert or replace ``key`` and return its new version (see
+        :meth:`SessionStore.put`, compare-and-set with ``expected_version``)."""
+        return await self._run(
+            lambda store: store.put(key, entry, expected_version=expected_version)
+        )
+
+    async def patch(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        *,
+        preserve_activity: bool = False,
+        now_ms: int | None = None,
+    ) -> SessionEntry:
+        """Merge ``changes`` into ``key`` with OpenClaw's rules and return the result."""
+        return await self._run(
+            lambda store: store.patch(
+                key, changes, preserve_activity=preserve_activity, now_ms=now_ms
+            )
+        )
+
+    async def update(self, key: str, fn: AsyncUpdater) -> SessionEntry | None:
+        """Atomic read-modify-write: ``fn(current)``, a plain or a coroutine function,
+        returns the new entry or ``None`` (no change). The row stays locked while ``fn``
+        runs, so keep it short. Returns what is stored afterwards."""
+        apply = self._blocking(fn)
+        return await self._run(lambda store: store.update(key, apply))
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; ``True`` if it existed."""
+        return await self._run(lambda store: store.delete(key))
+
+    async def delete_many(self, keys: Iterable[str], *, updated_before: int | None = None) -> int:
+        """Remove the keys given, all or nothing; returns how many were removed."""
+        chosen = list(keys)
+        return await self._run(
+            lambda store: store.delete_many(chosen, updated_before=updated_before)
+        )
+
+    async def list(
+        self,
+        *,
+        order: Order = "desc",
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        **filters: Unpack[FilterArgs],
+    ) -> SessionPage:
+        """One page of summaries ordered by ``(updated_at, key)`` (see
+        :meth:`SessionStore.list`)."""
+        return await self._run(
+            lambda store: store.list(order=order, cursor=cursor, limit=limit, **filters)
+        )
+
+    async def count(self, **filters: Unpack[FilterArgs]) -> int:
+        """How many entries pass the filters."""
+        return await self._run(lambda store: store.count(**filters))
+
+    async def put_many(
+        self,
+        items: Iterable[Item] | AsyncIterable[Item],
+        *,
+        batch_size: int = 500,
+        delete: Iterable[str] = (),
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> int:
+        """Upsert ``items`` and remove the keys of ``delete`` as one unit, all or
+        nothing (see :meth:`SessionStore.put_many`). ``items`` may be an async iterable,
+        streamed into the unit as it yields (then, as an iterator, it is not retried)."""
+        runner = self._runner
+        source: Iterable[Item] = (
+            iterate(runner, items) if isinstance(items, AsyncIterable) else items
+        )
+        doomed = list(delete)
+        return await self._run(
+            lambda store: store.put_many(
+                source, batch_size=batch_size, delete=doomed, expected_versions=expected_versions
+            )
+        )
+
+    async def iter_entries(
+        self, *, batch_size: int = 500
+    ) -> AsyncIterator[tuple[str, SessionEntry]]:
+        """Every ``(key, entry)`` in key order, read ``batch_size`` at a time."""
+        async for key, entry, _version in self.iter_entries_with_versions(batch_size=batch_size):
+            yield key, entry
+
+    async def iter_entries_with_versions(
+        self, *, batch_size: int = 500
+    ) -> AsyncIterator[tuple[str, SessionEntry, int]]:
+        """As :meth:`iter_entries`, each entry with its version."""
+        check_limit(batch_size, "batch_size")
+        store = await self.sync_store()
+        rows = store.iter_entries_with_versions(batch_size=batch_size)
+        # One call per batch: the store reads a batch per statement anyway.
+        take = functools.partial(lambda it: list(itertools.islice(it, batch_size)), rows)
+        while batch := await self._runner.call(take):
+            for row in batch:
+                yield row
+            if len(batch) < batch_size:
+                return
+
+    async def close(self) -> None:
+        """Release connections and threads; the store cannot be used afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._store is not None:
+                await self._runner.call(self._store.close)
+        finally:
+            await self._runner.close()
+
+    async def __aenter__(self) -> Self:
+        await self.sync_store()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncSessionStore({self._description}, agent_id={self._agent_id!r})"
+
+
+class AsyncTranscriptStore:
+    """The contract of :class:`~sessionstore.contract.TranscriptStore`, awaited:
+    ``store.transcripts`` of an :class:`AsyncSessionStore`."""
+
+    def __init__(self, store: AsyncSessionStore, tier: TranscriptTier) -> None:
+        self._store = store
+        self._tier = tier
+
+    @property
+    def tier(self) -> TranscriptTier:
+        """``files`` (``.jsonl`` files beside the store) or ``sql`` (the same database)."""
+        return self._tier
+
+    async def _run(self, operation: Callable[[TranscriptStore], T]) -> T:
+        return await self._store._run(lambda store: operation(store.transcripts))
+
+    async def append(
+        self,
+        key: str,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        topic_id: str | int | None = None,
+    ) -> AppendResult:
+        """Append ``events`` to the transcript of ``key``'s entry and bring the entry's
+        counters along (see :meth:`TranscriptStore.append`)."""
+        chosen = list(events)
+        return await self._run(lambda t: t.append(key, chosen, topic_id=topic_id))
+
+    async def tail(
+        self, key: str, *, limit: int = DEFAULT_PAGE_SIZE, topic_id: str | int | None = None
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` events (1-1000), oldest first."""
+        return await self._run(lambda t: t.tail(key, limit=limit, topic_id=topic_id))
+
+    async def page(
+        self,
+        key: str,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        bodies: bool = True,
+        topic_id: str | int | None = None,
+    ) -> TranscriptPage:
+        """One page of events (see :meth:`TranscriptStore.page`)."""
+        return await self._run(
+            lambda t: t.page(
+                key, before=before, after=after, limit=limit, bodies=bodies, topic_id=topic_id
+            )
+        )
+
+    async def count(self, key: str, *, topic_id: str | int | None = None) -> int:
+        """How many ``message`` events the current transcript of ``key`` holds."""
+        return await self._run(lambda t: t.count(key, topic_id=topic_id))
+
+    async def search(
+        self, query: str, *, key: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Events of live transcripts whose message text contains every word of
+        ``query``, newest first (see :meth:`TranscriptStore.search`)."""
+        return await self._run(lambda t: t.search(query, key=key, limit=limit))
+
+    async def archive(
+        self,
+        key: str,
+        reason: ArchiveReason,
+        *,
+        session: EntryLike | None = None,
+        now_ms: int | None = None,
+        topic_id: str | int | None = None,
+    ) -> str | None:
+        """Archive the transcript of ``key`` and return the archive's name (``None``:
+        there was none)."""
+        return await self._run(
+            lambda t: t.archive(key, reason, session=session, now_ms=now_ms, topic_id=topic_id)
+        )
+
+    async def archives(self) -> list[Archive]:
+        """Every archived transcript of this agent, sorted by name."""
+        return await self._run(lambda t: t.archives())
+
+    async def remove_archive(self, name: str) -> None:
+        """Delete the archive ``name``; nothing if it is gone."""
+        await self._run(lambda t: t.remove_archive(name))
+
+    async def stats(
+        self, session: EntryLike, *, topic_id: str | int | None = None
+    ) -> TranscriptStats:
+        """Counts over the whole transcript of ``session`` (an entry), in one pass."""
+        return await self._run(lambda t: t.stats(session, topic_id=topic_id))
+
+    async def exists(self, session: EntryLike, *, topic_id: str | int | None = None) -> bool:
+        """Whether ``session`` (an entry) has a transcript."""
+        return await self._run(lambda t: t.exists(session, topic_id=topic_id))
+
+    async def session_ids(self) -> set[str]:
+        """The ``sessionId`` of every live transcript of this agent."""
+        return await self._run(lambda t: t.session_ids())
