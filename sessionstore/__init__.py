@@ -54,6 +54,23 @@ The files tier on its own, a directory of transcripts: :class:`Transcripts`, and
 ...     entry = store.get("agent:main:main")
 >>> entry.message_count, transcripts.path(entry).name, transcripts.count_messages(entry)
 (1, 's1.jsonl', 1)
+
+The async API: :func:`open_async_store` takes the targets and options of
+:func:`open_store` and returns an :class:`AsyncSessionStore`, the same contract with
+every operation a coroutine; its ``transcripts`` is an :class:`AsyncTranscriptStore`.
+
+>>> import asyncio
+>>> async def main():
+...     async with sessionstore.open_async_store("sqlite://", auto_upgrade=True) as store:
+...         _ = await store.put("agent:main:main", {"sessionId": "s1", "updatedAt": 1})
+...         _ = await store.transcripts.append("agent:main:main", [event])
+...         entry = await store.get("agent:main:main")
+...     return store, entry
+>>> store, entry = asyncio.run(main())
+>>> isinstance(store, sessionstore.AsyncSessionStore), entry.message_count
+(True, 1)
+>>> isinstance(store.transcripts, sessionstore.AsyncTranscriptStore)
+True
 """
 
 import importlib
