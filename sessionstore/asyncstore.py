@@ -196,8 +196,11 @@ class AsyncSessionStore:
 
     async def sync_store(self) -> SessionStore:
         """The store of the sync API behind this one, opened if it was not yet: for
-        tools that must reach beyond the contract. Its calls block; make them on a
-        thread, or inside the runner."""
+        tools that must reach beyond the contract. Its calls block: on worker threads
+        (SQLite, the JSON twin, the files tier) make them on a thread of your own. On
+        the greenlets (PostgreSQL, MySQL/MariaDB) its engine is an asyncio engine's
+        ``sync_engine``, whose statements run only inside the runner: a call made
+        from outside it fails."""
         if self._closed:
             raise SessionStoreError(f"{self._description} is closed")
         if self._store is None:
