@@ -19,9 +19,11 @@ same run:
 
     python benchmarks/async_api.py [--quick] [--parts postgresql,adk,sqlite,drivers,loop]
         [--out benchmarks/async_api.json] [--markdown docs/benchmarks.md]
+        [--from-json benchmarks/async_api.json]
 
 ``--markdown`` puts the results in that page's ``## Async API`` section, leaving the
-rest of the page as it is. A server that cannot be reached is reported as not run.
+rest of the page as it is; ``--from-json`` writes a saved run's results again, without
+running anything. A server that cannot be reached is reported as not run.
 The exit status is 0 whether the goals are met or not: this is a measurement.
 """
 
@@ -31,6 +33,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import functools
+import gc
 import importlib
 import json
 import os
@@ -40,7 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -600,6 +603,29 @@ class Health:
     p99_ms: float
     idle_worst_ms: float
     idle_p99_ms: float
+    #: the longest pass of Python's cyclic garbage collector during the bursts
+    gc_worst_ms: float
+    #: whether the objects made before were frozen out of its passes (``gc.freeze()``)
+    frozen: bool = False
+
+
+@contextmanager
+def gc_passes() -> Iterator[list[float]]:
+    """The duration of every pass of the cyclic garbage collector meanwhile."""
+    passes: list[float] = []
+    started = [0.0]
+
+    def timed(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            passes.append(time.perf_counter() - started[0])
+
+    gc.callbacks.append(timed)
+    try:
+        yield passes
+    finally:
+        gc.callbacks.remove(timed)
 
 
 async def heartbeat(stop: asyncio.Event) -> list[float]:
@@ -617,9 +643,12 @@ def _p99(values: list[float]) -> float:
     return ordered[max(0, round(0.99 * len(ordered)) - 1)] * 1000
 
 
-async def beside_bursts(store: Any, keys: list[str], backend: str, s: Settings) -> Health:
+async def beside_bursts(
+    store: Any, keys: list[str], backend: str, s: Settings, frozen: bool = False
+) -> Health:
     """The heartbeat alone for a moment, then beside ``bursts`` of ``burst`` operations
-    started at once: every other one a ``get``, the rest ``patch``, on random keys."""
+    started at once: every other one a ``get``, the rest ``patch``, on random keys
+    (``frozen``: after ``gc.freeze()``, as a server may do once it has started)."""
     stop = asyncio.Event()
     beat = asyncio.create_task(heartbeat(stop))
     await asyncio.sleep(0.5)
@@ -632,14 +661,20 @@ async def beside_bursts(store: Any, keys: list[str], backend: str, s: Settings) 
         return await (store.get(key) if i % 2 else store.patch(key, {"label": f"burst {i}"}))
 
     await asyncio.gather(*(one(i) for i in range(TASKS)))  # warm-up
-    stop = asyncio.Event()
-    beat = asyncio.create_task(heartbeat(stop))
-    t0 = time.perf_counter()
-    for _ in range(s.bursts):
-        await asyncio.gather(*(one(i) for i in range(s.burst)))
-    busy = time.perf_counter() - t0
-    stop.set()
-    late = await beat
+    if frozen:
+        gc.freeze()
+    try:
+        with gc_passes() as passes:
+            stop = asyncio.Event()
+            beat = asyncio.create_task(heartbeat(stop))
+            t0 = time.perf_counter()
+            for _ in range(s.bursts):
+                await asyncio.gather(*(one(i) for i in range(s.burst)))
+            busy = time.perf_counter() - t0
+            stop.set()
+            late = await beat
+    finally:
+        gc.unfreeze()
     ops = s.bursts * s.burst
     return Health(
         backend,
@@ -650,6 +685,8 @@ async def beside_bursts(store: Any, keys: list[str], backend: str, s: Settings) 
         _p99(late),
         max(idle) * 1000,
         _p99(idle),
+        max(passes, default=0.0) * 1000,
+        frozen,
     )
 
 
@@ -660,13 +697,16 @@ async def bench_loop(
         with fresh_target(backend, scratch) as url:
             keys = seeded(url, w)
             async with async_store(url) as store:
-                health = await beside_bursts(store, keys, backend, s)
-        results.loop.append(health)
-        console.print(
-            f"  {backend}: {health.ops:,} operations in bursts of {s.burst:,} "
-            f"({health.ops_per_s:,.0f}/s); heartbeat late by at worst {_ms(health.worst_ms)} "
-            f"ms, p99 {_ms(health.p99_ms)} ms ({health.beats:,} beats)"
-        )
+                for frozen in (False, True):
+                    health = await beside_bursts(store, keys, backend, s, frozen)
+                    results.loop.append(health)
+                    console.print(
+                        f"  {backend}{', gc.freeze()' if frozen else ''}: {health.ops:,} "
+                        f"operations in bursts of {s.burst:,} ({health.ops_per_s:,.0f}/s); "
+                        f"heartbeat late by at worst {_ms(health.worst_ms)} ms, p99 "
+                        f"{_ms(health.p99_ms)} ms ({health.beats:,} beats); longest gc pass "
+                        f"{_ms(health.gc_worst_ms)} ms"
+                    )
 
 
 # -- results -----------------------------------------------------------------------------
@@ -761,26 +801,13 @@ def tables(r: Results) -> list[tuple[str, list[str], Rows]]:
         out.append(("Driver choices", header, rows))
     if r.loop:
         rows = [
-            [
-                h.backend,
-                f"{h.ops:,}",
-                f"{h.ops_per_s:,.0f}",
-                f"{h.beats:,}",
-                _ms(h.worst_ms),
-                _ms(h.p99_ms),
-                f"{_ms(h.idle_worst_ms)} / {_ms(h.idle_p99_ms)}",
-            ]
+            [h.backend, "gc.freeze() first" if h.frozen else "as started", f"{h.ops:,}",
+             f"{h.ops_per_s:,.0f}", f"{h.beats:,}", _ms(h.worst_ms), _ms(h.p99_ms),
+             _ms(h.gc_worst_ms), f"{_ms(h.idle_worst_ms)} / {_ms(h.idle_p99_ms)}"]
             for h in r.loop
-        ]
-        header = [
-            "Backend",
-            "operations",
-            "ops/s",
-            "beats",
-            "worst late ms",
-            "p99 late ms",
-            "idle loop: worst / p99 ms",
-        ]
+        ]  # fmt: skip
+        header = ["Backend", "Collector", "operations", "ops/s", "beats", "worst late ms",
+                  "p99 late ms", "longest gc pass ms", "idle loop: worst / p99 ms"]  # fmt: skip
         out.append(("Event loop: a 1 ms heartbeat beside bursts of operations", header, rows))
     return out
 
@@ -828,7 +855,7 @@ def targets(r: Results) -> list[Target]:
         found.append(
             Target("SQLite get p50, async over sync (one task)", "<= 3x", ratio, 3, _ratio(ratio))
         )
-    for h in r.loop:
+    for h in (h for h in r.loop if not h.frozen):
         found.append(
             Target(
                 f"{h.backend}: heartbeat lateness beside {h.ops:,} operations, worst",
@@ -874,10 +901,11 @@ docs/benchmarks.md` writes this section). The run took {wall:.0f} s.
   *p95* are of every operation's latency.
 - **patch** sets a label (`{{"label": ...}}`). On 64 distinct keys task *t* patches key
   *t*; on one hot key all patch the same row, which its lock serialises. **Bare
-  psycopg** holds {pool} `psycopg.AsyncConnection`s in an `asyncio.Queue` and sends the
-  store's statements for a patch, `SELECT version, entry_json, ... FOR UPDATE` and an
-  `UPDATE` of `entry_json` and the index columns (`sessionstore.projection.project`),
-  in one transaction, with orjson: no validation, no pool, no retries. **The sync store
+  psycopg** holds {pool} `psycopg.AsyncConnection`s, taken in turn through an
+  `asyncio.Semaphore` as the store's runner takes its turns, and sends the store's
+  statements for a patch, `SELECT version, entry_json, ... FOR UPDATE` and an `UPDATE`
+  of `entry_json` and the index columns (`sessionstore.projection.project`), in one
+  transaction, with orjson: no validation, no SQLAlchemy, no retries. **The sync store
   on 64 threads** is `open_store` on the same schema, `patch` called through
   `loop.run_in_executor` on a `ThreadPoolExecutor(64)`. The store's engines ping each
   connection they take from the pool (`pool_pre_ping=True`, an empty query: one round
@@ -892,10 +920,22 @@ docs/benchmarks.md` writes this section). The run took {wall:.0f} s.
   transcript lives in the transcript tier. A metadata update is, in ADK,
   `append_event` of an event whose `actions.state_delta` sets the label; here it is
   `patch`.
+- **SQLite get**: the sync store's `get` called directly and the async store's `get`,
+  one task in sequence, on the same file and keys; beside them, as the floor of any
+  call handed to a thread, the sync `get` through `loop.run_in_executor` on a pool of
+  {workers} threads, and a call of nothing the same way.
+- **Driver choices**: the same file opened as `sqlite:///` (the store's worker threads)
+  and as `sqlite+aiosqlite:///` (SQLAlchemy's asyncio engine on aiosqlite, in
+  greenlets); the same MySQL/MariaDB database opened as `mysql+asyncmy://` and
+  `mysql+aiomysql://`. *throughput over the first* is each path's ops/s over the
+  first's.
 - **Event loop**: a task sleeps `asyncio.sleep(0.001)` in a loop and records how late
   each sleep ends, first alone for 0.5 s (the idle loop), then while {bursts} bursts of
   {burst:,} operations are started at once with `asyncio.gather`, every other one a
-  `get`, the rest `patch`, on random keys.
+  `get`, the rest `patch`, on random keys. Each pass of Python's cyclic garbage
+  collector meanwhile is timed (`gc.callbacks`). The bursts run twice: as the process
+  is, and after `gc.freeze()` (the objects made so far left out of the collector's
+  passes, as a server may do once it has started).
 """
 
 
@@ -921,12 +961,82 @@ def section(r: Results, info: dict[str, str]) -> str:
     parts += ["### Goals\n", markdown_table(TARGETS, target_rows(targets(r))), ""]
     for title, header, rows in tables(r):
         parts += [f"### {title}\n", markdown_table(header, rows), ""]
-    parts += [f"- {note}" for note in r.notes]
+    parts += [*(f"- {line}" for line in findings(r)), *(f"- {note}" for note in r.notes)]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def findings(r: Results) -> list[str]:
+    """What the figures say about the goals missed and the choices made."""
+    found = []
+    if seq := r.sqlite.get("sequential"):
+        sync, hop_alone = seq[SYNC_GET].p50_ms, seq[HOP].p50_ms
+        found.append(
+            f"SQLite: a call handed to a worker thread and back costs {_ms(hop_alone)} ms "
+            f"(p50) by itself, {hop_alone / sync:.1f}x a whole sync `get`; the async `get` "
+            f"takes {seq[ASYNC_GET].p50_ms / seq[HOP_GET].p50_ms:.2f}x the sync `get` "
+            "handed over with a bare `loop.run_in_executor`."
+        )
+    for scenario, f in r.postgresql.items():
+        if NO_PING in f:
+            found.append(
+                f"PostgreSQL patch, {scenario}: without `pool_pre_ping` the async store does "
+                f"{f[NO_PING].per_s / f[STORE].per_s:.2f}x the throughput with it; bare "
+                f"psycopg does {f[BARE].per_s / f[NO_PING].per_s:.2f}x that."
+            )
+    for h in r.loop:
+        if h.frozen:
+            continue
+        frozen = next((f for f in r.loop if f.frozen and f.backend == h.backend), None)
+        line = (
+            f"Event loop, {h.backend}: worst lateness {_ms(h.worst_ms)} ms; the longest pass "
+            f"of Python's cyclic garbage collector meanwhile, which stops every thread, took "
+            f"{_ms(h.gc_worst_ms)} ms"
+        )
+        if frozen:
+            line += (
+                f"; after `gc.freeze()` the longest pass took {_ms(frozen.gc_worst_ms)} ms and "
+                f"the worst lateness was {_ms(frozen.worst_ms)} ms (p99 {_ms(frozen.p99_ms)} ms)"
+            )
+        found.append(line + ".")
+    for backend, names in (("sqlite", ("worker threads", "aiosqlite")),
+                           ("mysql", ("asyncmy", "aiomysql"))):  # fmt: skip
+        ratios = [d.figures[names[1]].per_s / d.figures[names[0]].per_s
+                  for d in r.drivers if d.backend == backend]  # fmt: skip
+        if ratios:
+            found.append(
+                f"{names[1]}'s throughput over {names[0]}'s, across the {len(ratios)} "
+                f"comparisons above: {min(ratios):.2f}x to {max(ratios):.2f}x."
+            )
+    return found
+
+
+def show_all(r: Results) -> None:
+    for title, header, rows in tables(r):
+        show(title, header, rows)
+    show("Async API: goals", TARGETS, target_rows(targets(r)))
+    for line in findings(r):
+        console.print(f"- {line}")
 
 
 def to_json(r: Results) -> dict[str, Any]:
     return {**asdict(r), "targets": [{**asdict(t), "result": t.result} for t in targets(r)]}
+
+
+def from_json(document: dict[str, Any]) -> Results:
+    """The results of a run from its JSON file (:func:`to_json`), to write them again."""
+
+    def figures(found: dict[str, Any]) -> dict[str, Figure]:
+        return {name: Figure(**f) for name, f in found.items()}
+
+    r = Results(settings=document["settings"], notes=document["notes"],
+                wall_s=document["wall_s"])  # fmt: skip
+    r.postgresql = {k: figures(v) for k, v in document["postgresql"].items()}
+    r.adk = {b: {op: figures(v) for op, v in ops.items()} for b, ops in document["adk"].items()}
+    r.sqlite = {k: figures(v) for k, v in document["sqlite"].items()}
+    r.drivers = [Drivers(d["backend"], d["op"], d["tasks"], figures(d["figures"]))
+                 for d in document["drivers"]]  # fmt: skip
+    r.loop = [Health(**h) for h in document["loop"]]
+    return r
 
 
 # -- main --------------------------------------------------------------------------------
@@ -969,7 +1079,17 @@ def main() -> int:
     parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated (all five)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "async_api.json")
     parser.add_argument("--markdown", type=Path, help=f"put the results in this page's {HEADING!r}")
+    parser.add_argument("--from-json", type=Path,
+                        help="run nothing: show (and with --markdown write) the results "
+                        "that run saved in this file")  # fmt: skip
     args = parser.parse_args()
+    if args.from_json:
+        document = json.loads(args.from_json.read_text(encoding="utf-8"))
+        saved = from_json(document)
+        show_all(saved)
+        if args.markdown:
+            replace_section(args.markdown, section(saved, document["machine"]), HEADING)
+        return 0
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if unknown := set(parts) - set(PARTS):
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
@@ -999,9 +1119,7 @@ def main() -> int:
             run(s, parts, results, pg_version is not None, mysql_version is not None, Path(tmp))
         )
     results.wall_s = time.perf_counter() - started
-    for title, header, rows in tables(results):
-        show(title, header, rows)
-    show("Async API: goals", TARGETS, target_rows(targets(results)))
+    show_all(results)
     info["Load average at the end (1 min)"] = f"{os.getloadavg()[0]:.2f}"
     console.print(f"Finished in {results.wall_s:.0f} s; load average now {os.getloadavg()[0]:.2f}.")
     args.out.parent.mkdir(parents=True, exist_ok=True)
