@@ -106,7 +106,7 @@ class Settings:
     burst: int
 
 
-FULL = Settings(rounds=4, sequential=500, per_task=16, adk_per_task=4, bursts=5, burst=1_000)
+FULL = Settings(rounds=3, sequential=500, per_task=16, adk_per_task=4, bursts=5, burst=1_000)
 QUICK = Settings(rounds=2, sequential=100, per_task=3, adk_per_task=2, bursts=1, burst=300)
 
 
