@@ -43,6 +43,8 @@ bench: $(BENCH_STAMP)  ## the benchmark suite (under 10 minutes): docs/benchmark
 		--plots docs/benchmarks --markdown docs/benchmarks.md
 	# beside OpenClaw 2026.9.6, from the releases make interop installs (without them: a note)
 	$(BIN)/python benchmarks/openclaw_peer.py --markdown docs/benchmarks.md
+	# the async API beside bare psycopg, a thread pool, Google ADK and the other drivers
+	$(BIN)/python benchmarks/async_api.py --markdown docs/benchmarks.md
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist
