@@ -31,6 +31,7 @@ validation, through a :class:`Runner`, which is the only part that differs:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import concurrent.futures
 import contextvars
 import functools
@@ -107,6 +108,8 @@ async def _awaited(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
+#: Lines of a transcript that :meth:`AsyncTranscriptStore.lines` reads per call.
+LINES_PER_CALL = 500
 #: Calls a :class:`ThreadRunner` hands to its pool at once, per worker thread.
 QUEUED_PER_WORKER = 4
 # Inside a ThreadRunner call: its loop and the futures it awaits there.
@@ -189,11 +192,16 @@ class AsyncSessionStore:
         agent_id: str,
         tier: TranscriptTier,
         description: str,
+        point_reads_inline: bool = False,
     ) -> None:
+        """``point_reads_inline``: ``get``, ``get_with_version`` and ``version`` run on
+        the loop itself, for a store whose point reads never wait and cost less than
+        handing them to a thread (SQLite in WAL mode, see :meth:`_point_read`)."""
         self._opener = opener
         self._runner = runner
         self._agent_id = agent_id
         self._description = description
+        self._point_reads_inline = point_reads_inline
         self._store: SessionStore | None = None
         self._opening: asyncio.Lock | None = None
         self._closed = False
@@ -230,6 +238,16 @@ class AsyncSessionStore:
         store = await self.sync_store()
         return await self._runner.call(operation, store)
 
+    async def _point_read(self, operation: Callable[[SessionStore], T]) -> T:
+        """A read of one key by its primary key. On SQLite in WAL mode a reader never
+        waits for a writer, and such a read (about 20 us) costs less than handing it to
+        a thread and back (about 60 us, more on a busy machine), so it runs inline: the
+        loop is held for less time than a hand-over would take
+        (``benchmarks/async_api.py``). Elsewhere it runs as any other call."""
+        if not self._point_reads_inline:
+            return await self._run(operation)
+        return operation(await self.sync_store())
+
     def _blocking(self, fn: AsyncUpdater) -> Callable[[SessionEntry | None], SessionEntry | None]:
         """``fn`` as the sync updater of the store behind this one."""
         wait = self._runner.wait
@@ -244,15 +262,15 @@ class AsyncSessionStore:
 
     async def get(self, key: str) -> SessionEntry | None:
         """The entry under ``key``, or ``None``."""
-        return await self._run(lambda store: store.get(key))
+        return await self._point_read(lambda store: store.get(key))
 
     async def version(self, key: str) -> int:
         """The current version of ``key``; ``0`` when it does not exist."""
-        return await self._run(lambda store: store.version(key))
+        return await self._point_read(lambda store: store.version(key))
 
     async def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
         """The entry and its version, read together (``(None, 0)`` when absent)."""
-        return await self._run(lambda store: store.get_with_version(key))
+        return await self._point_read(lambda store: store.get_with_version(key))
 
     async def put(self, key: str, entry: EntryLike, *, expected_version: int | None = None) -> int:
         """Insert or replace ``key`` and return its new version (see
@@ -347,13 +365,19 @@ class AsyncSessionStore:
         """As :meth:`iter_entries`, each entry with its version."""
         check_limit(batch_size, "batch_size")
         store = await self.sync_store()
-        rows = store.iter_entries_with_versions(batch_size=batch_size)
-        # One call per batch: the store reads a batch per statement anyway.
-        take = functools.partial(lambda it: list(itertools.islice(it, batch_size)), rows)
+        async for row in self._drain(
+            store.iter_entries_with_versions(batch_size=batch_size), batch_size
+        ):
+            yield row
+
+    async def _drain(self, items: Iterator[T], size: int) -> AsyncIterator[T]:
+        """The items of a sync iterator whose steps do I/O, ``size`` per runner call
+        (the store reads a batch per statement anyway)."""
+        take = functools.partial(lambda it: builtins.list(itertools.islice(it, size)), items)
         while batch := await self._runner.call(take):
-            for row in batch:
-                yield row
-            if len(batch) < batch_size:
+            for item in batch:
+                yield item
+            if len(batch) < size:
                 return
 
     async def close(self) -> None:
@@ -481,3 +505,28 @@ class AsyncTranscriptStore:
     async def session_ids(self) -> set[str]:
         """The ``sessionId`` of every live transcript of this agent."""
         return await self._run(lambda t: t.session_ids())
+
+    async def lines(
+        self, session: EntryLike, *, topic_id: str | int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Every line of the transcript of ``session`` as stored, header first, read
+        :data:`LINES_PER_CALL` at a time (what export and copy carry)."""
+        store = await self._store.sync_store()
+        lines = store.transcripts.lines(session, topic_id=topic_id)
+        async for line in self._store._drain(lines, LINES_PER_CALL):
+            yield line
+
+    async def import_lines(
+        self,
+        key: str,
+        session: EntryLike,
+        lines: Iterable[bytes] | AsyncIterable[bytes],
+        *,
+        topic_id: str | int | None = None,
+    ) -> int:
+        """Make ``lines`` (header first; an async iterable is streamed) the transcript
+        of ``session``, stored under ``key``, as one unit (see
+        :meth:`TranscriptStore.import_lines`)."""
+        runner = self._store._runner
+        source = iterate(runner, lines) if isinstance(lines, AsyncIterable) else lines
+        return await self._run(lambda t: t.import_lines(key, session, source, topic_id=topic_id))

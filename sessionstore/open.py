@@ -251,11 +251,12 @@ def open_async_store(
     dialect, _, driver = location.partition("://")[0].partition("+")
     if name == "sql" and tier == "sql" and (dialect != "sqlite" or driver == "aiosqlite"):
         return _native_async_store(location, options, agent_id=agent_id, description=description)
+    in_memory = False  # a SQLite database in memory: one connection, kept by the pool
     if name == "sql":  # threads run a sync driver: that of a URL naming an asyncio one
         sql_engine = importlib.import_module("sessionstore.sql.engine")
         if f"{dialect}+{driver}" in sql_engine.ASYNC_DRIVERS.values():
             location = sql_engine.sync_url(location).render_as_string(hide_password=False)
-    in_memory = name == "sql" and dialect == "sqlite"  # one connection, kept by the pool
+        in_memory = sql_engine.sqlite_in_memory(location)
     runner = ThreadRunner(1 if in_memory else THREAD_WORKERS)
     open_sync = functools.partial(_backend(name), location, **options)
 
@@ -263,7 +264,14 @@ def open_async_store(
         store: SessionStore = await runner.call(open_sync)
         return store
 
-    return AsyncSessionStore(opener, runner, agent_id=agent_id, tier=tier, description=description)
+    return AsyncSessionStore(
+        opener,
+        runner,
+        agent_id=agent_id,
+        tier=tier,
+        description=description,
+        point_reads_inline=name == "sqlite",  # SqliteStore: a file in WAL mode
+    )
 
 
 def _native_async_store(

@@ -285,12 +285,18 @@ class TranscriptPair:
         return str(request.getfixturevalue(backend.url_fixture))
 
     def open(
-        self, request: pytest.FixtureRequest, tmp_path: Path, *, agent_id: str = "main"
+        self,
+        request: pytest.FixtureRequest,
+        tmp_path: Path,
+        *,
+        agent_id: str = "main",
+        opener: Callable[..., SessionStore] = open_store,
     ) -> SessionStore:
-        """A store of this pair for ``agent_id``; on the files tier each agent has its
-        own transcripts directory, as in an OpenClaw state directory."""
+        """A store of this pair for ``agent_id`` (opened by ``opener``: ``open_store``
+        or the async API's through the contract's fixture); on the files tier each
+        agent has its own transcripts directory, as in an OpenClaw state directory."""
         directory = tmp_path / "transcripts" / agent_id if self.tier == "files" else None
-        return open_store(
+        return opener(
             self.location(request, tmp_path, agent_id),
             agent_id=agent_id,
             auto_upgrade=True,

@@ -1,8 +1,14 @@
-"""Applies each backend's known divergences (``tests/contract/backends.py``): exactly
-those (test, backend) pairs are marked ``xfail(strict=True)`` with the reason, so a
-divergence fixed without updating the registry fails the suite (XPASS strict). The
-same for the (tier, backend) pairs of the transcript suite, whose stores come from
-``transcript_store`` / ``make_transcript_store``."""
+"""Runs the contract suite on both APIs and applies each backend's known divergences
+(``tests/contract/backends.py``).
+
+Every store a contract test opens (``store``, ``make_store``, ``transcript_store``,
+``make_transcript_store``) comes once from :func:`sessionstore.open_store` (``sync``)
+and once from :func:`sessionstore.open_async_store` (``async``, awaited on a loop
+thread through :class:`~tests.contract.blocking.BlockingStore`): test ids end in
+``-sync`` or ``-async``. Exactly the (test, backend, API) triples of the registry are
+marked ``xfail(strict=True)`` with the reason, so a divergence fixed without updating
+the registry fails the suite (XPASS strict). The same for the (tier, backend) pairs of
+the transcript suite."""
 
 from __future__ import annotations
 
@@ -11,12 +17,60 @@ from pathlib import Path
 
 import pytest
 
-from sessionstore import SessionStore
+from sessionstore import SessionStore, open_async_store, open_store
+from tests.conftest import StoreFactory
 from tests.contract.backends import BACKENDS, TRANSCRIPT_PAIRS
+from tests.contract.blocking import BlockingStore, LoopThread
 
 __all__ = ["TranscriptStoreFactory"]
 
 HERE = Path(__file__).parent
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> str:
+    """The API a contract test runs through: ``sync`` or ``async``."""
+    return str(request.param)
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    """The event loop of the test's async stores, on a thread of its own."""
+    loop = LoopThread()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def open_through(api: str, request: pytest.FixtureRequest) -> Callable[..., SessionStore]:
+    """``open_store`` for the sync API; for the async one, ``open_async_store`` seen
+    through :class:`BlockingStore` (the loop is started only then)."""
+    if api == "sync":
+        return open_store
+    # Set up here, so that it is torn down after the fixtures that close the stores.
+    loop: LoopThread = request.getfixturevalue("loop_thread")
+
+    def open_async(target: str, **options: object) -> SessionStore:
+        store = BlockingStore(open_async_store(target, **options), loop)  # type: ignore[arg-type]
+        loop.run(store.async_store.sync_store())  # opened now, as open_store does
+        return store  # type: ignore[return-value]
+
+    return open_async
+
+
+@pytest.fixture
+def make_store(target: str, open_through: Callable[..., SessionStore]) -> Iterator[StoreFactory]:
+    """Opens stores on this test's target through its API; all are closed at the end."""
+    opened: list[SessionStore] = []
+
+    def factory(**options: object) -> SessionStore:
+        store = open_through(target, **options)
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
 
 
 #: Opens another store of the test's (tier, backend) pair: ``factory(agent_id="other")``.
@@ -31,14 +85,18 @@ def transcript_pair(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_transcript_store(
-    transcript_pair: str, request: pytest.FixtureRequest, tmp_path: Path
+    transcript_pair: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    open_through: Callable[..., SessionStore],
 ) -> Iterator[TranscriptStoreFactory]:
     """Opens stores of this test's pair (one database per test, shared by the stores
     it opens); all are closed at the end."""
     opened: list[SessionStore] = []
 
     def factory(*, agent_id: str = "main") -> SessionStore:
-        store = TRANSCRIPT_PAIRS[transcript_pair].open(request, tmp_path, agent_id=agent_id)
+        pair = TRANSCRIPT_PAIRS[transcript_pair]
+        store = pair.open(request, tmp_path, agent_id=agent_id, opener=open_through)
         opened.append(store)
         return store
 
