@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -160,16 +161,49 @@ async def assert_entry(store: AsyncSessionStore, key_: str, expected: SessionEnt
     assert (summary.session_id, summary.label) == (expected.session_id, expected.label)
 
 
-async def heartbeat(stop: asyncio.Event | None = None, ticks: int | None = None) -> list[float]:
+class RunQueueClock:
+    """The time the calling thread has waited for a CPU, runnable but not running
+    (Linux's ``schedstat``; always 0 elsewhere): on a shared machine the kernel's
+    delays, which the store does not cause, are told apart from the loop's own."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def seconds(self) -> float:
+        if self._fd is None:
+            return 0.0
+        return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+
+
+async def heartbeat(
+    stop: asyncio.Event | None = None, ticks: int | None = None
+) -> list[tuple[float, float]]:
     """Sleeps 1 ms at a time until ``stop`` is set or ``ticks`` wake-ups, and returns
-    how late each wake-up was, in seconds."""
+    how late each wake-up was and how much of that the loop's thread spent waiting for
+    a CPU, in seconds."""
     loop = asyncio.get_running_loop()
-    late: list[float] = []
-    while not (stop is not None and stop.is_set()) and (ticks is None or len(late) < ticks):
-        before = loop.time()
-        await asyncio.sleep(0.001)
-        late.append(loop.time() - before - 0.001)
-    return late
+    queue = RunQueueClock()
+    beats: list[tuple[float, float]] = []
+    try:
+        while not (stop is not None and stop.is_set()) and (ticks is None or len(beats) < ticks):
+            before, queued = loop.time(), queue.seconds()
+            await asyncio.sleep(0.001)
+            beats.append((loop.time() - before - 0.001, queue.seconds() - queued))
+    finally:
+        queue.close()
+    return beats
+
+
+def worst_stall(beats: list[tuple[float, float]]) -> float:
+    """The latest wake-up, less the time its thread waited for a CPU meanwhile."""
+    return max(late - queued for late, queued in beats)
 
 
 def count_up(current: SessionEntry | None) -> SessionEntry:
@@ -420,7 +454,8 @@ def test_the_event_loop_keeps_its_heartbeat_beside_a_thousand_operations(
 ) -> None:
     """A 1 ms heartbeat beside 1,000 tasks is at most :data:`LOOP_STALL_BUDGET_S` later
     than the same heartbeat alone, for as many ticks, on this (shared, noisy) machine:
-    no call blocks the loop for its I/O.
+    no call blocks the loop for its I/O. The time the loop's thread waited for a CPU
+    (other processes running) is not the store's and is not counted.
 
     The objects there are before the run are frozen out of the garbage collector: a
     full collection of this test process's heap (SQLAlchemy, pydantic, pytest), which
@@ -428,7 +463,7 @@ def test_the_event_loop_keeps_its_heartbeat_beside_a_thousand_operations(
     store does."""
     tasks = 1000
 
-    async def main() -> tuple[float, float, int]:
+    async def main() -> tuple[float, float, float, int]:
         async with open_async_store(target) as store:
             await store.put(HOT, entry())  # connected, the schema checked
             stop = asyncio.Event()
@@ -439,19 +474,22 @@ def test_the_event_loop_keeps_its_heartbeat_beside_a_thousand_operations(
             loaded = await beating
             assert [r for r in results if isinstance(r, BaseException)] == []
         control = await heartbeat(ticks=len(loaded))  # the machine's own noise, alone
-        return max(loaded), max(control), len(loaded)
+        raw = max(late for late, _ in loaded)
+        return worst_stall(loaded), worst_stall(control), raw, len(loaded)
 
     gc.collect()
     gc.freeze()
     try:
-        worst, control_worst, ticks = run(main())
+        worst, control_worst, raw, ticks = run(main())
     finally:
         gc.unfreeze()
     record_property("heartbeat_worst_ms", round(worst * 1000, 1))
     record_property("heartbeat_control_worst_ms", round(control_worst * 1000, 1))
+    record_property("heartbeat_worst_with_cpu_waits_ms", round(raw * 1000, 1))
     print(
-        f"{backend}: heartbeat worst {worst * 1000:.1f} ms beside {tasks} tasks, "
-        f"{control_worst * 1000:.1f} ms alone ({ticks} ticks)"
+        f"{backend}: heartbeat worst {worst * 1000:.1f} ms beside {tasks} tasks "
+        f"({raw * 1000:.1f} ms with the waits for a CPU), {control_worst * 1000:.1f} ms "
+        f"alone ({ticks} ticks)"
     )
     assert worst <= LOOP_STALL_BUDGET_S + control_worst
 
