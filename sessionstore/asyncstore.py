@@ -112,10 +112,26 @@ async def _awaited(awaitable: Awaitable[T]) -> T:
 LINES_PER_CALL = 500
 #: Calls a :class:`ThreadRunner` hands to its pool at once, per worker thread.
 QUEUED_PER_WORKER = 4
-# Inside a ThreadRunner call: its loop and the futures it awaits there.
-_CALL: contextvars.ContextVar[tuple[asyncio.AbstractEventLoop, set[Any]]] = contextvars.ContextVar(
-    "sessionstore_thread_call"
-)
+
+
+class _Call:
+    """One ThreadRunner call: its loop, the futures its thread awaits there, and whether
+    its task was cancelled (then every one of them, and any awaited later, is)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.awaited: set[concurrent.futures.Future[Any]] = set()
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """On the loop: cancel what the thread awaits, now and from now on."""
+        self.cancelled = True  # before reading the set: see wait()
+        for child in list(self.awaited):
+            child.cancel()
+
+
+# Inside a ThreadRunner call: the call.
+_CALL: contextvars.ContextVar[_Call] = contextvars.ContextVar("sessionstore_thread_call")
 
 
 class ThreadRunner:
@@ -147,28 +163,31 @@ class ThreadRunner:
 
     async def _call(self, fn: Callable[..., T], /, *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        awaited: set[concurrent.futures.Future[Any]] = set()
+        call = _Call(loop)
         context = contextvars.copy_context()  # the caller's, in the worker thread
-        context.run(_CALL.set, (loop, awaited))
+        context.run(_CALL.set, call)
         future = loop.run_in_executor(self._executor, functools.partial(context.run, fn, *args))
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            for child in list(awaited):
-                child.cancel()
+            call.cancel()
             await asyncio.wait([future])  # a second cancellation stops this wait
             if not future.cancelled():
                 future.exception()  # retrieved: the task's outcome is its cancellation
             raise
 
     def wait(self, awaitable: Awaitable[T]) -> T:
-        loop, awaited = _CALL.get()
-        future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop)
-        awaited.add(future)
+        call = _CALL.get()
+        future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), call.loop)
+        call.awaited.add(future)
+        # The awaitable may have run on the loop, and the task been cancelled, before
+        # the future was in the set: the flag, set before the set is read, tells.
+        if call.cancelled:
+            future.cancel()
         try:
             return future.result()
         finally:
-            awaited.discard(future)
+            call.awaited.discard(future)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._executor.shutdown)

@@ -48,6 +48,7 @@ __all__ = [
     "POSTGRES_URL",
     "REQUIRE_SERVERS",
     "SQL_BACKENDS",
+    "SYNC_API_ONLY",
     "TRANSCRIPT_PAIRS",
     "Backend",
     "SqlBackedStore",
@@ -304,6 +305,16 @@ class TranscriptPair:
             transcripts_dir=directory,
         )
 
+
+#: Contract tests that do not run on the async API, each with the reason (deselected
+#: there, never skipped).
+SYNC_API_ONLY: Mapping[str, str] = {
+    "test_the_entry_is_left_alone_when_reset_meanwhile": (
+        "its events are a generator that writes through another store while the append "
+        "reads it; the async append reads its events before it starts (it takes an "
+        "iterable, not an async one), so there is no 'meanwhile' to test"
+    ),
+}
 
 TRANSCRIPT_PAIRS: dict[str, TranscriptPair] = {
     pair.name: pair

@@ -19,7 +19,7 @@ import pytest
 
 from sessionstore import SessionStore, open_async_store, open_store
 from tests.conftest import StoreFactory
-from tests.contract.backends import BACKENDS, TRANSCRIPT_PAIRS
+from tests.contract.backends import BACKENDS, SYNC_API_ONLY, TRANSCRIPT_PAIRS
 from tests.contract.blocking import BlockingStore, LoopThread
 
 __all__ = ["TranscriptStoreFactory"]
@@ -120,6 +120,15 @@ def divergences_of(item: pytest.Item) -> Mapping[str, str]:
     return {} if backend is None else BACKENDS[backend].divergences
 
 
+def _api_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("api")
+
+
+def _name(item: pytest.Item) -> str:
+    return str(getattr(item, "originalname", item.name))
+
+
 def backend_of(item: pytest.Item) -> str | None:
     """The backend a contract test runs on, if it is parametrized over backends."""
     callspec = getattr(item, "callspec", None)
@@ -131,7 +140,13 @@ def backend_of(item: pytest.Item) -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    sync_only = [
+        item for item in items if _api_of(item) == "async" and _name(item) in SYNC_API_ONLY
+    ]
+    if sync_only:
+        config.hook.pytest_deselected(items=sync_only)
+        items[:] = [item for item in items if item not in sync_only]
     for item in items:
         if not item.path.is_relative_to(HERE):
             continue
