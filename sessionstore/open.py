@@ -95,8 +95,11 @@ def backend_of(target: str | Path) -> str:
 #: Worker threads of an async store that runs on threads (SQLite, the JSON twin, the
 #: files tier): SQLite in WAL mode reads on several at once and writes on one.
 THREAD_WORKERS = 4
-# SQLAlchemy's default pool: pool_size and max_overflow.
-_POOL_SIZE, _MAX_OVERFLOW = 5, 10
+#: Connections of an async store on a server (its ``pool_size``; no overflow), opened
+#: on demand and kept. SQLAlchemy's default, 5 kept and 10 more closed as soon as they
+#: are returned, made a busy async store reconnect on most calls: its calls run as
+#: many at once as the pool holds, so the overflow was always in use.
+ASYNC_POOL_SIZE = 15
 
 
 def _backend(name: str) -> Any:
@@ -282,9 +285,9 @@ def _native_async_store(
     aio = importlib.import_module("sessionstore.sql.aio")
     engine_options = dict(options.pop("engine_options") or {})
     auto_upgrade = options.pop("auto_upgrade")
-    limit = engine_options.get("pool_size", _POOL_SIZE) + engine_options.get(
-        "max_overflow", _MAX_OVERFLOW
-    )
+    if "pool_size" not in engine_options and "max_overflow" not in engine_options:
+        engine_options.update(pool_size=ASYNC_POOL_SIZE, max_overflow=0)
+    limit = engine_options.get("pool_size", 5) + engine_options.get("max_overflow", 10)
     runner = aio.GreenletRunner(limit)
     sql_store = _backend("sql")
     engine = aio.create_async_sql_engine(url, **engine_options)  # connects on first use
