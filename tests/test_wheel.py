@@ -159,6 +159,18 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     assert out.splitlines()[0] == "Inbox 1200"
     assert (work / "sessions.db").exists()
 
+    # the async API with no extra: SQLite on the store's worker threads, no greenlet
+    async_script = (
+        "import asyncio\n"
+        "from sessionstore import open_async_store\n"
+        "async def main():\n"
+        "    async with open_async_store('async.db', auto_upgrade=True) as store:\n"
+        "        await store.patch('agent:main:main', {'label': 'Async'})\n"
+        "        print((await store.get('agent:main:main')).label, await store.count())\n"
+        "asyncio.run(main())\n"
+    )
+    assert _run(python, "-c", async_script, cwd=work).split() == ["Async", "1"]
+
     # the wheel carries the revisions and the type marker
     listing_text = _run(python, "-m", "zipfile", "-l", wheel, cwd=work)
     assert "sessionstore/_alembic/versions/0001_create_sessions_table.py" in listing_text

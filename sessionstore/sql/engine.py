@@ -80,8 +80,9 @@ KEEPALIVES = {
     "keepalives_count": 3,
 }
 #: The asyncio driver the async API uses for the driver a URL names, so that one URL
-#: opens both APIs (asyncmy rather than aiomysql: it has a read timeout, and it was
-#: the faster in ``benchmarks/async_api.py``). A URL naming an asyncio driver is kept.
+#: opens both APIs. asyncmy rather than aiomysql: it has a read timeout, and
+#: aiomysql's writes fail beside PyMySQL 1.2 (their throughput was within 10 % in
+#: ``benchmarks/async_api.py``). A URL naming an asyncio driver is kept.
 ASYNC_DRIVERS = {
     "postgresql+psycopg": "postgresql+psycopg_async",
     "mysql+pymysql": "mysql+asyncmy",
