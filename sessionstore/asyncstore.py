@@ -141,9 +141,8 @@ class ThreadRunner:
     the rest wait their turn on the loop, as :class:`~sessionstore.sql.aio.GreenletRunner`'s
     do. A burst of calls then costs the loop a cheap wait each, not a hand-over each in
     one go while the workers compete with it for the GIL, and the workers still find
-    the next call queued when they finish one (on SQLite, with 4 workers, a burst of
-    1,000 gets and patches held a 1 ms heartbeat up by 80 ms without the turns and by
-    30 ms with them, and 64 tasks' gets went faster: ``benchmarks/async_api.py``).
+    the next call queued when they finish one (``benchmarks/async_api.py`` times the
+    heartbeat beside such bursts).
 
     A task cancelled while its call runs cannot stop the thread. What the call awaits on
     the loop (``update``'s coroutine function, an async iterable of ``put_many``) is
@@ -259,8 +258,8 @@ class AsyncSessionStore:
 
     async def _point_read(self, operation: Callable[[SessionStore], T]) -> T:
         """A read of one key by its primary key. On SQLite in WAL mode a reader never
-        waits for a writer, and such a read (about 20 us) costs less than handing it to
-        a thread and back (about 60 us, more on a busy machine), so it runs inline: the
+        waits for a writer, and such a read (0.018 ms p50) costs less than handing it to
+        a thread and back (0.086 ms for a call of nothing), so it runs inline: the
         loop is held for less time than a hand-over would take
         (``benchmarks/async_api.py``). Elsewhere it runs as any other call."""
         if not self._point_reads_inline:
@@ -392,7 +391,10 @@ class AsyncSessionStore:
     async def _drain(self, items: Iterator[T], size: int) -> AsyncIterator[T]:
         """The items of a sync iterator whose steps do I/O, ``size`` per runner call
         (the store reads a batch per statement anyway)."""
-        take = functools.partial(lambda it: builtins.list(itertools.islice(it, size)), items)
+
+        def take() -> builtins.list[T]:
+            return builtins.list(itertools.islice(items, size))
+
         while batch := await self._runner.call(take):
             for item in batch:
                 yield item
