@@ -10,7 +10,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,mysql,async]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,mysql,async,adk,openai-agents,pydantic-ai]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the main job on SQLite, no server needed
@@ -35,7 +35,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,mysql,async,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,mysql,async,adk,openai-agents,pydantic-ai,bench]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)  ## the benchmark suite (under 10 minutes): docs/benchmarks.md and its plots
