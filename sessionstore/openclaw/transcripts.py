@@ -738,7 +738,8 @@ class FileTranscripts:
     entries of ``store``.
 
     Costs: :meth:`append` reads the file once (for the ids and idempotency keys it
-    holds) and appends one write; :meth:`tail` and :meth:`page` read backwards from
+    holds) and appends one write; :meth:`pop` reads the last line from the end and
+    truncates; :meth:`tail` and :meth:`page` read backwards from
     the end or from a byte offset, O(page) bytes whatever the file's length;
     :meth:`count` is the entry's ``messageCount``; :meth:`search` reads every file.
 
