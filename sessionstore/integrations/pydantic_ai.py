@@ -4,10 +4,11 @@
 A conversation is one entry of the store, under a key of your choosing, created by the
 first :meth:`MessageHistory.save`; each ``ModelMessage`` is one ``message`` event of its
 transcript: a request with a user prompt is a ``user`` message, one that returns tool
-results (or asks for a retry) a ``toolResult``, a response an ``assistant`` message with
-its text and token ``usage``, so the entry's counters and full-text search see the
-conversation. The message itself is kept in the event's ``pydanticAiMessage`` field as
-``ModelMessagesTypeAdapter`` serialises it (JSON mode) and loads back equal.
+results (or asks for a retry) a ``toolResult``, any other request a ``system`` one, and
+a response an ``assistant`` message with its text and token ``usage``, so the entry's
+counters and full-text search see the conversation. The message itself is kept in the
+event's ``pydanticAiMessage`` field as ``ModelMessagesTypeAdapter`` serialises it (JSON
+mode) and loads back equal.
 """
 
 from __future__ import annotations
@@ -82,16 +83,17 @@ def message_event(message: ModelMessage) -> dict[str, Any]:
         }
     else:
         prompts = [part for part in message.parts if isinstance(part, UserPromptPart)]
-        role = "user" if starts_a_turn(message) else "toolResult"
-        if role == "user":
-            content = "\n".join(_text(part.content) for part in prompts)
-        else:
+        results = [p for p in message.parts if isinstance(p, ToolReturnPart | RetryPromptPart)]
+        if starts_a_turn(message):
+            body = {"role": "user", "content": "\n".join(_text(p.content) for p in prompts)}
+        elif results:
             content = "\n".join(
                 _text(part.content if isinstance(part, ToolReturnPart) else part.model_response())
-                for part in message.parts
-                if isinstance(part, ToolReturnPart | RetryPromptPart)
+                for part in results
             )
-        body = {"role": role, "content": content}
+            body = {"role": "toolResult", "content": content}
+        else:  # system prompts or retry feedback alone
+            body = {"role": "system", "content": ""}
     digest = hashlib.sha256(orjson.dumps(stored, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return {
         "type": "message",
