@@ -194,7 +194,7 @@ async def import_session(source: Session, into: SessionStoreSession) -> int:
     # Every item: an explicit limit above any count, since None means the source's
     # session_settings.limit.
     items = await source.get_items(limit=_EVERY_ITEM)
-    present = await into.get_items(limit=None)
+    present = [e[ITEM_FIELD] for e in await last_events(into.store, into.key, ITEM_FIELD, None)]
     if present[: len(items)] == items and present:
         return 0
     if present:
