@@ -396,9 +396,9 @@ def _sqlite_copy(
         with closing(sqlite3.connect(source, isolation_level=None)) as src:
             src.execute("BEGIN")  # deferred: the first read takes the snapshot
             names = {row[0] for row in src.execute("SELECT name FROM sqlite_master")}
+            on_snapshot()
             ours = sessions.name in names and transcripts.name in names
             manifest = manifest_of(_sqlite_rows(src)) if ours else None
-            on_snapshot()
             with closing(sqlite3.connect(staging)) as dst:
                 src.backup(dst, pages=pages_per_step)
                 # the copy keeps the source's WAL mode in its header: one file instead
@@ -485,20 +485,16 @@ def _backup_logical(url: str, staging: Path, on_snapshot: Callable[[], None]) ->
         header = {"format": _LOGICAL_FORMAT, "version": 1, "revision": revision}
         header |= {"source": describe_target(url), "createdAt": now_ms()}
         write(header)
+        # the first read takes the snapshot; every later one reads the same
+        floor = conn.execute(select(func.max(version_floor.c.version))).scalar()
+        on_snapshot()
         rows = _sql_rows(conn)
-        first = True
         counts: dict[str, int] = {}
         for table in _TABLES:
             for row in rows(table):
-                if first:
-                    on_snapshot()
-                    first = False
                 builder.add(table, row)
                 counts[table.name] = counts.get(table.name, 0) + 1
                 write({"t": table.name, "r": row})
-        if first:
-            on_snapshot()
-        floor = conn.execute(select(func.max(version_floor.c.version))).scalar()
         manifest = builder.finish()
         trailer = {
             "agents": {a: m.to_dict() for a, m in manifest.items()},
@@ -603,11 +599,11 @@ def _backup_state_dir(
         for source in agents:
             directory = source.sessions_dir
             if directory.is_dir():
-                for path in sorted(directory.iterdir()):
+                for path in sorted(directory.rglob("*")):
                     name = path.relative_to(root).as_posix()
                     if not path.is_file() or path.name.endswith(".lock"):
                         continue
-                    if path.name == "sessions.json":
+                    if path == source.path:
                         with write_lock(path, timeout=_LOCK_TIMEOUT_S, stale_s=STORE_STALE_S):
                             data = path.read_bytes()
                         entries[source.agent_id] = len(read_store_file(path) or {})
@@ -727,6 +723,7 @@ def restore(
             report.verified = True
             return report
         # a JSON twin or a state directory: staged in SQLite, then exported
+        _refuse_files(url, state_dir, force)
         staged = database_url(Path(scratch) / "staged.db")
         _restore_rows(staged, rows, manifest, floor, force=False)
         report.transfer = export(
@@ -857,13 +854,8 @@ def _restore_state(
             report.agents[source.agent_id] = AgentManifest(entries=n)
     if state_dir is not None:
         root = Path(state_dir)
+        _refuse_files(None, root, force)
         root.mkdir(parents=True, exist_ok=True)
-        held = [s for s in discover_agents(root) if s.exists()]
-        if held and not force:
-            raise InvalidArgumentError(
-                f"{root} already holds the stores of {len(held)} agents: restore into an "
-                "empty state directory, or pass force (--force) to replace them"
-            )
         stamp = now_ms()
         for name in names:
             source_file, target_file = unpacked / name, root / name
@@ -884,10 +876,8 @@ def _restore_state(
             f"{describe_target(url)} already holds sessions: restore into an empty store, "
             "or pass force (--force) to replace the backup's agents"
         )
-    if is_json_target(url) and Path(url.removeprefix("json://")).exists() and not force:
-        raise InvalidArgumentError(
-            f"{url} exists: restore into an empty store, or pass force (--force)"
-        )
+    if is_json_target(url):
+        _refuse_files(url, None, force)
     report.transfer = migrate(
         unpacked,
         url,
@@ -900,6 +890,28 @@ def _restore_state(
         failed = next(a for a in report.transfer.agents if a.error)
         raise SessionStoreError(f"restore into {report.target} failed: {failed.error}")
     report.verified = True
+
+
+def _refuse_files(url: str | None, state_dir: str | os.PathLike[str] | None, force: bool) -> None:
+    """Refuse a ``sessions.json`` that holds sessions, or a state directory with an
+    agent's store, unless ``force``."""
+    if force:
+        return
+    if url is not None:
+        path = Path(url.removeprefix("json://"))
+        if path.exists() and read_store_file(path):
+            raise InvalidArgumentError(
+                f"{path} already holds sessions: restore into an empty store, or pass "
+                "force (--force) to replace it"
+            )
+        return
+    root = Path(state_dir or "")
+    held = [s for s in discover_agents(root) if s.exists()] if root.is_dir() else []
+    if held:
+        raise InvalidArgumentError(
+            f"{root} already holds the stores of {len(held)} agents: restore into an "
+            "empty state directory, or pass force (--force) to replace them"
+        )
 
 
 def _holds_sessions(url: str) -> bool:
