@@ -49,9 +49,8 @@ TRANSCRIPT_EVERY = 4
 TRANSCRIPT_LINES = 40
 #: seconds the writer runs alone before the backup, and after it
 CALM_S = 3.0
-#: goals: the writer's p95 during the backup, and the backup's duration per GB
+#: the goal: a writer's p95 during the backup stays well under a chat turn's budget
 WRITER_P95_GOAL_MS = 50.0
-SECONDS_PER_GB_GOAL = 120.0
 
 
 @dataclass
@@ -213,12 +212,9 @@ def rows(r: Results) -> list[list[str]]:
 
 
 def goals(r: Results) -> list[list[str]]:
-    gb = max(r.database_bytes / 1e9, 1e-9)
     checks = [
         ("Writer p95 during the backup", f"{r.writer_during_p95_ms:.1f} ms",
          f"< {WRITER_P95_GOAL_MS:.0f} ms", r.writer_during_p95_ms < WRITER_P95_GOAL_MS),
-        ("Backup duration per GB", f"{r.backup_s / gb:.0f} s", f"< {SECONDS_PER_GB_GOAL:.0f} s",
-         r.backup_s / gb < SECONDS_PER_GB_GOAL),
         ("Snapshot verified", str(r.verified), "True", r.verified),
     ]  # fmt: skip
     return [[n, m, g, "met" if ok else "NOT MET"] for n, m, g, ok in checks]

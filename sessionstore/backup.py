@@ -284,6 +284,8 @@ class BackupReport:
     agents: Manifest = field(default_factory=dict)
     #: state-dir backups: the files archived
     files: int = 0
+    #: state-dir backups: stores archived as they are but unreadable, one line each
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (the CLI's ``--json`` output)."""
@@ -298,6 +300,7 @@ class BackupReport:
             "verified": self.verified,
             "files": self.files,
             "agents": {a: m.to_dict() for a, m in self.agents.items()},
+            "warnings": self.warnings,
         }
 
 
@@ -606,8 +609,11 @@ def _backup_state_dir(
                     if path == source.path:
                         with write_lock(path, timeout=_LOCK_TIMEOUT_S, stale_s=STORE_STALE_S):
                             data = path.read_bytes()
-                        entries[source.agent_id] = len(read_store_file(path) or {})
-                        add(name, data)
+                        add(name, data)  # as it is: a backup does not judge
+                        try:
+                            entries[source.agent_id] = len(read_store_file(path) or {})
+                        except SessionStoreError as exc:
+                            report.warnings.append(f"{source.agent_id}: {exc}")
                     else:
                         add(name, path)
             if source.database is not None:
@@ -849,9 +855,12 @@ def _restore_state(
     unpacked = scratch / "state"
     names = _unpack_state(path, unpacked)
     for source in discover_agents(unpacked):
-        if source.path.exists():
-            n = len(read_store_file(source.path) or {})
-            report.agents[source.agent_id] = AgentManifest(entries=n)
+        try:
+            if source.path.exists():
+                n = len(read_store_file(source.path) or {})
+                report.agents[source.agent_id] = AgentManifest(entries=n)
+        except SessionStoreError as exc:
+            report.warnings.append(f"{source.agent_id}: {exc}")
     if state_dir is not None:
         root = Path(state_dir)
         _refuse_files(None, root, force)

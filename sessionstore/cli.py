@@ -922,6 +922,7 @@ def backup_command(
         f"({report.bytes / 1e6:.1f} MB, {report.seconds:.1f} s, verified in "
         f"{report.verify_seconds:.1f} s)",
         *_manifest_lines(report.agents),
+        *(f"warning: {w}" for w in report.warnings),
     ]
     typer.echo("\n".join(lines))
 
