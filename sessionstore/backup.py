@@ -722,34 +722,34 @@ def restore(
         if kind == "state-dir":
             _restore_state(path, Path(scratch), url, state_dir, force, report)
             return report
-        rows, manifest, floor = _backup_rows(path, kind, Path(scratch))
-        report.agents = manifest
-        if url is not None and not is_json_target(url):
-            _restore_rows(database_url(url), rows, manifest, floor, force)
-            report.verified = True
-            return report
-        # a JSON twin or a state directory: staged in SQLite, then exported
-        _refuse_files(url, state_dir, force)
-        staged = database_url(Path(scratch) / "staged.db")
-        _restore_rows(staged, rows, manifest, floor, force=False)
-        report.transfer = export(
-            staged,
-            state_dir=state_dir,
-            out=url.removeprefix("json://") if url is not None else None,
-            agents=None if url is None else _one_agent(manifest, url),
-            force=force,
-        )
-        archived = sum(m.transcripts for m in manifest.values()) - _live(staged)
-        if archived:
-            report.warnings.append(
-                f"{archived} archived transcripts stay in the backup: a files tier "
-                "receives the live transcripts only"
+        with _backup_rows(path, kind, Path(scratch)) as (rows, manifest, floor):
+            report.agents = manifest
+            if url is not None and not is_json_target(url):
+                _restore_rows(database_url(url), rows, manifest, floor, force)
+                report.verified = True
+                return report
+            # a JSON twin or a state directory: staged in SQLite, then exported
+            _refuse_files(url, state_dir, force)
+            staged = database_url(Path(scratch) / "staged.db")
+            _restore_rows(staged, rows, manifest, floor, force=False)
+            report.transfer = export(
+                staged,
+                state_dir=state_dir,
+                out=url.removeprefix("json://") if url is not None else None,
+                agents=None if url is None else _one_agent(manifest, url),
+                force=force,
             )
-        if not report.transfer.ok:
-            failed = next(a for a in report.transfer.agents if a.error)
-            raise SessionStoreError(f"restore into {target} failed: {failed.error}")
-        report.verified = True
-    return report
+            archived = sum(m.transcripts for m in manifest.values()) - _live(staged)
+            if archived:
+                report.warnings.append(
+                    f"{archived} archived transcripts stay in the backup: a files tier "
+                    "receives the live transcripts only"
+                )
+            if not report.transfer.ok:
+                failed = next(a for a in report.transfer.agents if a.error)
+                raise SessionStoreError(f"restore into {target} failed: {failed.error}")
+            report.verified = True
+        return report
 
 
 def _one_agent(manifest: Manifest, url: str) -> list[str]:
@@ -771,7 +771,10 @@ def _live(url: str) -> int:
         engine.dispose()
 
 
-def _backup_rows(path: Path, kind: Kind, scratch: Path) -> tuple[TableRows, Manifest, int]:
+@contextmanager
+def _backup_rows(
+    path: Path, kind: Kind, scratch: Path
+) -> Iterator[tuple[TableRows, Manifest, int]]:
     """The rows of a sqlite or logical backup, its manifest and its version floor,
     checked: a sqlite backup by its integrity check (a copy, upgraded to this version's
     schema), a logical one by its SHA-256 and revision."""
@@ -783,7 +786,8 @@ def _backup_rows(path: Path, kind: Kind, scratch: Path) -> tuple[TableRows, Mani
                 f"{path} was written at schema revision {revision}, and this version's is "
                 f"{schema.head_revision()}: restore it with the version that wrote it"
             )
-        return logical.rows, logical.manifest, logical.version_floor
+        yield logical.rows, logical.manifest, logical.version_floor
+        return
     copy = scratch / "backup.db"
     shutil.copyfile(path, copy)
     manifest = _check_sqlite(copy, str(path))
@@ -792,14 +796,17 @@ def _backup_rows(path: Path, kind: Kind, scratch: Path) -> tuple[TableRows, Mani
     copy_url = database_url(copy)
     schema.upgrade(copy_url)
     engine = create_sql_engine(copy_url)
-    with engine.connect() as conn:
-        floor = conn.execute(select(func.max(version_floor.c.version))).scalar() or 0
-
-    def rows(table: Table) -> Iterator[Mapping[str, Any]]:
+    try:
         with engine.connect() as conn:
-            yield from _sql_rows(conn)(table)
+            floor = conn.execute(select(func.max(version_floor.c.version))).scalar() or 0
 
-    return rows, manifest, int(floor)
+        def rows(table: Table) -> Iterator[Mapping[str, Any]]:
+            with engine.connect() as conn:
+                yield from _sql_rows(conn)(table)
+
+        yield rows, manifest, int(floor)
+    finally:
+        engine.dispose()
 
 
 def _restore_rows(url: str, rows: TableRows, manifest: Manifest, floor: int, force: bool) -> None:
