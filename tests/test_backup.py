@@ -3,6 +3,7 @@ restorable into every backend; non-empty targets refused; broken files rejected.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from typer.testing import CliRunner
 
 from sessionstore import open_store
@@ -20,6 +22,7 @@ from sessionstore.errors import CorruptStoreError, InvalidArgumentError
 from sessionstore.open import is_json_target
 from sessionstore.sql.engine import sqlite_file
 from sessionstore.transfer import Checksum
+from tests.lock_holder import SIGNAL_TIMEOUT_S, lock_held, watching_for_a_wait
 
 WAIT_S = 60  # the most a signalled point is waited for: never reached when it works
 PROMPT = "skill prompt " * 200  # over a kilobyte: stored once, as a blob
@@ -355,3 +358,49 @@ def test_cli_backup_and_restore(sqlite_url: str, tmp_path: Path) -> None:
     done = runner.invoke(app, ["backup", "--to", str(tmp_path / "b.db")])
     assert done.exit_code == 1
     assert done.output.strip() == "error: name what to use with --url URL or --state-dir DIR"
+
+
+def test_a_state_dir_backup_reads_sessions_json_under_its_lock(tmp_path: Path) -> None:
+    state = tmp_path.resolve() / "state"
+    path = state / "agents" / "main" / "sessions" / "sessions.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"agent:main:main": {"sessionId": "old", "updatedAt": 1}}')
+    newer = '{"agent:main:main": {"sessionId": "new", "updatedAt": 2}}'
+    done: list[Any] = []
+    with (
+        lock_held(path, then_write=(path, newer)),
+        watching_for_a_wait(path.with_name("sessions.json.lock")) as waited,
+    ):
+        thread = threading.Thread(
+            target=lambda: done.append(backup(tmp_path / "s.tar.zst", state_dir=state))
+        )
+        thread.start()
+        assert waited.wait(SIGNAL_TIMEOUT_S)  # the backup waits for the writer's lock
+    thread.join(SIGNAL_TIMEOUT_S)
+    assert done and done[0].verified
+    restore(tmp_path / "s.tar.zst", state_dir=tmp_path / "copy")
+    copied = tmp_path / "copy" / "agents" / "main" / "sessions" / "sessions.json"
+    assert copied.read_text() == newer  # what the writer left, never half of it
+
+
+def test_a_restore_that_fails_verification_leaves_the_target_as_it_was(
+    postgresql_url: str, tmp_path: Path
+) -> None:
+    fill(postgresql_url)
+    backup(tmp_path / "b.backup", url=postgresql_url)
+    lines = zstandard.ZstdDecompressor().decompress(
+        (tmp_path / "b.backup").read_bytes(), max_output_size=1 << 30
+    )
+    *rows, last = lines.splitlines()
+    trailer = json.loads(last)
+    trailer["manifest"]["agents"]["work"]["entries"] += 1  # rows that cannot match it
+    wrong = b"\n".join([*rows, json.dumps(trailer).encode()]) + b"\n"
+    (tmp_path / "wrong.backup").write_bytes(zstandard.ZstdCompressor().compress(wrong))
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    fill(target, ("other",), n=2)
+    before = snapshot_of(target, "other")
+    with pytest.raises(CorruptStoreError, match="failed verification for agent 'work'"):
+        restore(tmp_path / "wrong.backup", url=target, force=True)
+    assert snapshot_of(target, "other") == before
+    with open_store(target) as store:
+        assert store.agent_ids() == ["other"]  # type: ignore[attr-defined]
