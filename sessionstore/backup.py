@@ -236,8 +236,8 @@ def _sql_rows(connection: Connection, agents: Iterable[str] | None = None) -> Ta
         query = select(table).order_by(*_order(table))
         if chosen is not None and "agent_id" in table.c:
             query = query.where(table.c.agent_id.in_(chosen))
-        result = connection.execution_options(stream_results=True, yield_per=1000).execute(query)
-        for row in result.mappings():
+        streamed = {"stream_results": True, "yield_per": 1000}
+        for row in connection.execute(query, execution_options=streamed).mappings():
             yield dict(row)
 
     return rows
@@ -377,6 +377,8 @@ def backup(
                 report = _backup_sqlite(db_file, staging, pages_per_step, snapshot)
             else:
                 report = _backup_logical(db_url, staging, snapshot)
+        with open(staging, "rb") as written:
+            os.fsync(written.fileno())  # durable before it takes the name
         os.replace(staging, path)
         fsync_directory(path.parent)
     finally:
@@ -506,8 +508,6 @@ def _backup_logical(url: str, staging: Path, on_snapshot: Callable[[], None]) ->
         }
         out.write(dumps_json({"manifest": trailer, "sha256": digest.hexdigest()}) + b"\n")
         out.flush(zstandard.FLUSH_FRAME)
-        raw.flush()
-        os.fsync(raw.fileno())
     verify = time.perf_counter()
     reread = _LogicalFile(staging)
     _compare(manifest, manifest_of(reread.rows), "the backup")
