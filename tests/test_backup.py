@@ -220,8 +220,11 @@ def test_logical_backup_round_trips_into_another_server(
     fill(url)
     backup(tmp_path / "b.backup", url=url)
     restore(tmp_path / "b.backup", url=sqlite_url)
+    restore(tmp_path / "b.backup", state_dir=tmp_path / "state")
     for agent in ("main", "work"):
         assert snapshot_of(sqlite_url, agent) == snapshot_of(url, agent)
+        in_files = str(tmp_path / "state" / "agents" / agent / "sessions" / "sessions.json")
+        assert snapshot_of(in_files, agent)[:2] == snapshot_of(url, agent)[:2]
     # and a SQLite backup back into the server, replacing what it holds
     backup(tmp_path / "b.db", url=sqlite_url)
     with pytest.raises(InvalidArgumentError, match="already holds 10 sessions"):
