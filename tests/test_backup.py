@@ -335,6 +335,12 @@ def test_state_dir_backup_round_trip(tmp_path: Path) -> None:
         assert (copy / path.relative_to(state)).read_bytes() == path.read_bytes()
     with pytest.raises(InvalidArgumentError, match="already holds the stores of 2 agents"):
         restore(tmp_path / "s.tar.zst", state_dir=copy)
+    replaced = copy / "agents" / "main" / "sessions" / "sessions.json"
+    replaced.write_text("{}")
+    restore(tmp_path / "s.tar.zst", state_dir=copy, force=True)
+    assert replaced.read_bytes() == (sessions / "sessions.json").read_bytes()
+    kept = list(replaced.parent.glob("sessions.json.bak.*"))
+    assert len(kept) == 1 and kept[0].read_text() == "{}"
     # into a database: migrated with the transcripts
     db = f"sqlite:///{tmp_path / 'db.db'}"
     restore(tmp_path / "s.tar.zst", url=db)
