@@ -557,10 +557,15 @@ class _LogicalFile:
             yield from io.BufferedReader(data)
 
     def rows(self, table: Table) -> Iterator[Mapping[str, Any]]:
+        # a table's rows are one run of lines: reading stops where it ends
+        marker = b'{"t":"' + table.name.encode() + b'",'
+        inside = False
         for line in self._lines():
-            record = loads_json(line)
-            if record.get("t") == table.name:
-                yield record["r"]
+            if line.startswith(marker):
+                inside = True
+                yield loads_json(line)["r"]
+            elif inside:
+                return
 
 
 # -- the state directory --------------------------------------------------------------
