@@ -7,6 +7,7 @@ database URLs are always shown with the password masked.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from sessionstore import __version__, lifecycle, transfer
+from sessionstore import __version__, backup, lifecycle, transfer
 from sessionstore.contract import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -847,6 +848,114 @@ def copy_command(
             progress=bar,
         )
     _report(report, as_json)
+
+
+# -- backup, restore ---------------------------------------------------------------
+
+BackupUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="SESSIONSTORE_URL",
+        help="A SQLite file or database URL (or set SESSIONSTORE_URL).",
+        show_default=False,
+    ),
+]
+BackupStateDir = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="An OpenClaw state directory.", show_default=False),
+]
+Force = Annotated[bool, typer.Option("--force", help="Replace what is there.")]
+
+
+def _one_of(url: str | None, state_dir: Path | None) -> str | None:
+    """``--url`` or ``--state-dir``: an explicit ``--state-dir`` wins over a URL that
+    came from SESSIONSTORE_URL only."""
+    if state_dir is not None and url is not None:
+        if os.environ.get("SESSIONSTORE_URL") == url:
+            return None
+        raise InvalidArgumentError("use --url or --state-dir, not both")
+    if state_dir is None and url is None:
+        raise InvalidArgumentError("name what to use with --url URL or --state-dir DIR")
+    return url
+
+
+def _manifest_lines(agents: dict[str, backup.AgentManifest]) -> list[str]:
+    return [
+        f"  {agent}: {m.entries:,} entries, {m.transcripts:,} transcripts ({m.lines:,} lines)"
+        for agent, m in agents.items()
+    ]
+
+
+@_command(app, "backup")
+def backup_command(
+    to: Annotated[Path, typer.Option("--to", help="The backup file to write.")],
+    url: BackupUrl = None,
+    state_dir: BackupStateDir = None,
+    force: Force = False,
+    pages_per_step: Annotated[
+        int, typer.Option(min=1, help="SQLite pages copied per step of the online backup.")
+    ] = backup.PAGES_PER_STEP,
+    as_json: AsJson = False,
+) -> None:
+    """Back up a store while writers keep writing, verified: one file.
+
+    A SQLite file: SQLite's online backup, one consistent snapshot (a database file). A
+    database server: a logical export of the sessionstore tables (zstd JSON lines). A
+    state directory: its agents' stores and transcripts (a zstd tar).
+
+    Example: sessionstore backup --url sqlite:///state/sessionstore.db --to sessions.backup
+    """
+    chosen = _one_of(url, state_dir)
+    report = backup.backup(
+        to,
+        url=chosen,
+        state_dir=None if chosen is not None else state_dir,
+        force=force,
+        pages_per_step=pages_per_step,
+    )
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    lines = [
+        f"{report.kind} backup of {report.source} -> {report.path} "
+        f"({report.bytes / 1e6:.1f} MB, {report.seconds:.1f} s, verified in "
+        f"{report.verify_seconds:.1f} s)",
+        *_manifest_lines(report.agents),
+        *(f"warning: {w}" for w in report.warnings),
+    ]
+    typer.echo("\n".join(lines))
+
+
+@_command(app, "restore")
+def restore_command(
+    source: Annotated[Path, typer.Option("--from", help="The backup file (any kind).")],
+    url: BackupUrl = None,
+    state_dir: BackupStateDir = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the backup's agents in a non-empty target.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Restore a backup of any kind into any backend, verified against the backup.
+
+    A target that holds sessions already is refused unless --force.
+
+    Example: sessionstore restore --from sessions.backup --url postgresql+psycopg://db/sessions
+    """
+    chosen = _one_of(url, state_dir)
+    report = backup.restore(
+        source, url=chosen, state_dir=None if chosen is not None else state_dir, force=force
+    )
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    lines = [
+        f"restored the {report.kind} backup {report.source} into {report.target} (verified)",
+        *_manifest_lines(report.agents),
+        *(f"warning: {w}" for w in report.warnings),
+    ]
+    typer.echo("\n".join(lines))
 
 
 # -- cleanup, check --------------------------------------------------------------
