@@ -53,6 +53,7 @@ from google.adk.sessions.database_session_service import DatabaseSessionService
 from google.adk.sessions.session import Session
 from google.adk.sessions.state import State
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
@@ -125,9 +126,10 @@ def _adk(entry: SessionEntry | None) -> dict[str, Any]:
 
 
 def _state_entry(entry: SessionEntry | None, fields: dict[str, Any]) -> dict[str, Any]:
-    """An app or user state entry with ``fields`` (its ``state`` included)."""
+    """An app or user state entry with ``fields`` (its ``state`` included), updated
+    now (so that a cleanup by age sees it as alive as the sessions writing it)."""
     session_id = entry.session_id if entry is not None else uuid.uuid4().hex
-    return {"sessionId": session_id, "updatedAt": 0, "adk": fields}
+    return {"sessionId": session_id, "updatedAt": _ms(platform_time.get_time()), "adk": fields}
 
 
 def _merge(app: dict[str, Any], user: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
@@ -306,21 +308,28 @@ class SessionStoreSessionService(BaseSessionService):
         session._storage_update_marker = _marker(adk)
         return session
 
-    async def _keys(self, prefix: str) -> list[str]:
-        keys: list[str] = []
+    async def _entries(self, prefix: str) -> list[SessionEntry]:
+        """The entries whose keys start with ``prefix``: a page of keys at a time from
+        the database, the page's entries read concurrently (listings carry only the
+        index columns)."""
+        entries: list[SessionEntry] = []
         cursor: str | None = None
         while True:
             page = await self.store.list(
                 key_prefix=prefix, order="asc", cursor=cursor, limit=MAX_PAGE_SIZE
             )
-            keys += [item.key for item in page.items]
+            found = await asyncio.gather(*(self.store.get(item.key) for item in page.items))
+            entries += [entry for entry in found if entry is not None]  # None: deleted since
             if page.next_cursor is None:
-                return keys
+                return entries
             cursor = page.next_cursor
 
-    async def _entries(self, keys: list[str]) -> list[SessionEntry]:
-        found = await asyncio.gather(*(self.store.get(key) for key in keys))
-        return [entry for entry in found if entry is not None]
+    async def _users(self, app_name: str, user_id: str | None) -> list[SessionEntry]:
+        """The user state entries of one user, or of every user of the app."""
+        if user_id is None:
+            return await self._entries(f"adk-user:{_part(app_name)}:")
+        entry = await self.store.get(_user_key(app_name, user_id))
+        return [] if entry is None else [entry]
 
     async def list_sessions(
         self, *, app_name: str, user_id: str | None = None
@@ -328,12 +337,10 @@ class SessionStoreSessionService(BaseSessionService):
         """The sessions of an app (of one user), oldest update first, each with its
         merged state and no events, as ADK's services list them."""
         prefix = f"adk:{_part(app_name)}:" + ("" if user_id is None else f"{_part(user_id)}:")
-        users = f"adk-user:{_part(app_name)}:" + ("" if user_id is None else f"{_part(user_id)}")
-        session_keys, user_keys = await asyncio.gather(self._keys(prefix), self._keys(users))
         sessions, app, user_entries = await asyncio.gather(
-            self._entries(session_keys),
+            self._entries(prefix),
             self.store.get(_app_key(app_name)),
-            self._entries(user_keys),
+            self._users(app_name, user_id),
         )
         app_state = _adk(app).get("state", {})
         user_states = {
@@ -495,11 +502,12 @@ class SessionStoreSessionService(BaseSessionService):
 
     async def import_session(
         self, session: Session, *, app_state: dict[str, Any], user_state: dict[str, Any]
-    ) -> int:
+    ) -> list[str]:
         """Store ``session`` (state and events, as another service returned it) under its
         own app, user and id, merging ``app_state`` and ``user_state`` (raw keys) into
-        the stored ones; events already stored (by id) are skipped. Returns how many
-        events the stored session holds afterwards. Used by :func:`import_adk_database`."""
+        the stored ones; events already stored (by id) are skipped. Returns the ids of
+        the events the stored session holds afterwards, in order. Used by
+        :func:`import_adk_database`."""
         key = session_key(session.app_name, session.user_id, session.id)
         deltas = _session_util.extract_json_safe_state_delta(session.state)
         app_key, user_key = _app_key(session.app_name), _user_key(session.app_name, session.user_id)
@@ -546,7 +554,7 @@ class SessionStoreSessionService(BaseSessionService):
             for start in range(0, len(session.events), MAX_PAGE_SIZE):
                 chunk = session.events[start : start + MAX_PAGE_SIZE]
                 await self.store.transcripts.append(key, [_transcript_event(e) for e in chunk])
-            return len(await self._events(key, None))
+            return [str(event["id"]) for event in await self._events(key, None)]
         raise SessionStoreError(f"import lost {_ATTEMPTS} races for {key!r}")
 
     # -- lifetime --------------------------------------------------------------------
@@ -595,6 +603,10 @@ async def import_adk_database(
     Each session's events are counted back from the target: fewer than the source's
     raise :class:`~sessionstore.errors.SessionStoreError`.
     """
+    url = make_url(source_db_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        # ADK's service would create an empty database there: refuse instead
+        raise SessionStoreError(f"no ADK database at {url.database!r}")
     source = DatabaseSessionService(source_db_url)
     try:
         apps = list(app_names) if app_names is not None else await _app_names(source)
@@ -608,29 +620,23 @@ async def import_adk_database(
                 )
                 if full is None:
                     continue  # deleted meanwhile
-                existing = await service.get_session(
-                    app_name=app_name,
-                    user_id=full.user_id,
-                    session_id=full.id,
-                    config=GetSessionConfig(num_recent_events=0),
+                present = await service.get_session(
+                    app_name=app_name, user_id=full.user_id, session_id=full.id
                 )
-                known = set()
-                if existing is not None:
+                known = set() if present is None else {e.id for e in present.events}
+                if present is not None:
                     sessions_present += 1
-                    again = await service.get_session(
-                        app_name=app_name, user_id=full.user_id, session_id=full.id
-                    )
-                    known = {e.id for e in again.events} if again else set()
                 deltas = _session_util.extract_state_delta(full.state)
                 app_state = deltas["app"]
                 user_state = await source.get_user_state(app_name=app_name, user_id=full.user_id)
                 stored = await service.import_session(
                     full, app_state=app_state, user_state=user_state
                 )
-                if stored < len(full.events):
+                missing = {e.id for e in full.events} - set(stored)
+                if missing:
                     raise SessionStoreError(
-                        f"import of ADK session {full.id!r} ({app_name}/{full.user_id}) holds "
-                        f"{stored} of its {len(full.events)} events"
+                        f"import of ADK session {full.id!r} ({app_name}/{full.user_id}) lacks "
+                        f"{len(missing)} of its {len(full.events)} events"
                     )
                 sessions += 1
                 events += len(full.events)

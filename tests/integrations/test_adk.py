@@ -30,7 +30,7 @@ from google.adk.sessions.database_session_service import DatabaseSessionService
 from google.adk.sessions.session import Session
 from google.genai import types
 
-from sessionstore import open_async_store
+from sessionstore import SessionStoreError, open_async_store
 from sessionstore.integrations.adk import (
     SessionStoreSessionService,
     import_adk_database,
@@ -189,6 +189,13 @@ def test_state_scopes_and_temp(url: str) -> None:
                 "user:key1": "value1",
                 "user:key2": 2,
             }
+            # a user's listing merges that user's state only ("user1" is a prefix of "user10")
+            await service.create_session(
+                app_name=APP, user_id="user10", state={"user:key1": "other"}, session_id="s10"
+            )
+            listed = (await service.list_sessions(app_name=APP, user_id="user1")).sessions
+            assert {s.id for s in listed} == {"s11", "s12", fresh.id}
+            assert {s.state["user:key1"] for s in listed} == {"value1"}
 
     run(main())
 
@@ -613,6 +620,16 @@ def test_import_an_adk_database(url: str, tmp_path: Path) -> None:
 
     run(migrate())
     assert hashlib.sha256(source_path.read_bytes()).hexdigest() == digest  # never written
+
+
+def test_import_refuses_a_missing_database(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(tmp_path / "sessions.db") as service:
+            with pytest.raises(SessionStoreError, match="no ADK database"):
+                await import_adk_database(f"sqlite+aiosqlite:///{tmp_path}/none.db", service)
+
+    run(main())
+    assert not (tmp_path / "none.db").exists()
 
 
 def test_constructor_arguments(tmp_path: Path) -> None:
