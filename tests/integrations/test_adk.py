@@ -279,6 +279,7 @@ def test_get_session_config(url: str) -> None:
     run(main())
 
 
+@pytest.mark.slow
 def test_recent_events_of_a_long_session_are_a_bounded_read(tmp_path: Path) -> None:
     """num_recent_events and after_timestamp read pages from the newest end only."""
 
