@@ -2,7 +2,8 @@
 into a fresh virtual environment outside the checkout, does what the README says: the
 command (`--help`, `--version`, `python -m sessionstore`), `db upgrade` of a new SQLite
 file, `migrate` of a generated OpenClaw state directory, `list --json`, `export`, and
-the README's quickstart, with the revisions and the type marker inside the wheel.
+the README's quickstart, with the revisions and the type marker inside the wheel; and the
+framework extras (`adk`, `openai-agents`, `pydantic-ai`), each adapter run from it.
 
 It needs the package index for the dependencies: without it the test skips, saying
 why, unless ``SESSIONSTORE_REQUIRE_SERVERS=1`` (set by CI), where it fails instead."""
@@ -98,11 +99,15 @@ def _readme_quickstart() -> str:
     return match.group(1)
 
 
-def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
-    _require_package_index(tmp_path)
+def _build_wheel(tmp_path: Path) -> Path:
     dist = tmp_path / "dist"
     _run(sys.executable, "-m", "build", "--wheel", "--outdir", dist, ROOT, cwd=ROOT)
-    wheel = next(dist.glob("sessionstore-*.whl"))
+    return next(dist.glob("sessionstore-*.whl"))
+
+
+def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
+    _require_package_index(tmp_path)
+    wheel = _build_wheel(tmp_path)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / "bin"
@@ -175,6 +180,67 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     listing_text = _run(python, "-m", "zipfile", "-l", wheel, cwd=work)
     assert "sessionstore/_alembic/versions/0001_create_sessions_table.py" in listing_text
     assert "sessionstore/py.typed" in listing_text
+
+
+#: A script run in the environment the wheel's framework extras made: each adapter keeps a
+#: session in one SQLite file, read back through a second object of its own.
+FRAMEWORKS_SCRIPT = """
+import asyncio
+from google.adk.events import Event
+from google.genai import types
+from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, UserPromptPart
+from sessionstore.integrations.adk import SessionStoreSessionService
+from sessionstore.integrations.openai_agents import SessionStoreSession
+from sessionstore.integrations.pydantic_ai import MessageHistory
+
+async def main():
+    async with SessionStoreSessionService("sqlite:///frameworks.db") as service:
+        session = await service.create_session(app_name="app", user_id="u", state={"n": 1})
+        content = types.Content(role="user", parts=[types.Part(text="hello")])
+        await service.append_event(session, Event(author="user", content=content))
+    async with SessionStoreSessionService("sqlite:///frameworks.db") as service:
+        back = await service.get_session(app_name="app", user_id="u", session_id=session.id)
+    print("adk", back.state["n"], back.events[0].content.parts[0].text)
+    async with SessionStoreSession("chat", url="sqlite:///frameworks.db") as chat:
+        await chat.add_items([{"role": "user", "content": "hi"}])
+    async with SessionStoreSession("chat", url="sqlite:///frameworks.db") as chat:
+        print("openai-agents", (await chat.get_items())[0]["content"])
+    history = MessageHistory(url="sqlite:///frameworks.db")
+    messages = [
+        ModelRequest(parts=[UserPromptPart(content="ping")]),
+        ModelResponse(parts=[TextPart(content="pong")]),
+    ]
+    await history.save("agent:main:pai", messages)
+    loaded = await history.load("agent:main:pai", last=2)
+    await history.close()
+    print("pydantic-ai", loaded[-1].parts[0].content)
+
+asyncio.run(main())
+"""
+
+
+def test_wheel_extras_install_the_framework_adapters(tmp_path: Path) -> None:
+    """``pip install 'sessionstore[adk,openai-agents,pydantic-ai]'`` brings each
+    framework and what its adapter needs (SQLAlchemy's asyncio support), and each
+    adapter runs from the installed wheel."""
+    _require_package_index(tmp_path)
+    wheel = _build_wheel(tmp_path)
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    _run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        f"{wheel}[adk,openai-agents,pydantic-ai]",
+        cwd=work,
+    )
+    out = _run(python, "-c", FRAMEWORKS_SCRIPT, cwd=work)
+    assert out.splitlines() == ["adk 1 hello", "openai-agents hi", "pydantic-ai pong"]
 
 
 def _same_help(text: str) -> list[str]:
