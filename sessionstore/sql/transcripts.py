@@ -52,6 +52,7 @@ from sessionstore.contract import (
     AppendResult,
     Archive,
     ArchiveReason,
+    Erasure,
     SearchHit,
     TranscriptPage,
     TranscriptStats,
@@ -61,7 +62,14 @@ from sessionstore.contract import (
     decode_transcript_cursor,
     event_header,
 )
-from sessionstore.entry import SessionEntry, as_entry, check_size, loads_json, validate_key
+from sessionstore.entry import (
+    SessionEntry,
+    as_entry,
+    check_size,
+    loads_json,
+    validate_key,
+    validate_session_id,
+)
 from sessionstore.errors import InvalidArgumentError, SessionNotFoundError, SessionStoreError
 from sessionstore.events import (
     DUMP_OPTIONS,
@@ -165,6 +173,10 @@ class _Store(Protocol):
     ) -> dict[str, Any]: ...
 
     def _write_blobs(self, write: Any, blobs: list[Blob]) -> None: ...
+
+    def _unit(self, action: str, body: Callable[[Any], T], *, dry_run: bool = False) -> T: ...
+
+    def _erase_entries(self, write: Any, keys: Sequence[str]) -> tuple[list[str], int]: ...
 
     def get(self, key: str) -> SessionEntry | None: ...
 
@@ -782,6 +794,65 @@ class SqlTranscripts:
                         self._delete(write.tx, int(transcript_id))
 
         self._store._retry("remove archive", attempt)
+
+    # -- erasure ---------------------------------------------------------------------
+
+    def erase(
+        self, keys: Iterable[str], *, session_ids: Iterable[str] = (), dry_run: bool = False
+    ) -> Erasure:
+        """One transaction: the entries, every transcript row written under their keys
+        or of their sessions (live, topics, archives) with its lines (the full-text
+        index follows them: SQLite's triggers, the servers' indexes), and the blobs only
+        those entries used."""
+        wanted = sorted({validate_key(key) for key in keys})
+        extra = sorted({validate_session_id(sid) for sid in session_ids})
+        return self._store._unit(
+            "erase",
+            lambda write: self._erase(write.tx, write, wanted, extra, not dry_run),
+            dry_run=dry_run,
+        )
+
+    def _erase(
+        self, tx: _Tx, write: Any, keys: list[str], extra: list[str], applied: bool
+    ) -> Erasure:
+        agent = {"tr_agent": self._agent}
+        # Lock the entries first, as appends do, so that none is appended to meanwhile.
+        for key in keys:
+            tx.rows(q.LOCK_ROW, self._store._key(key))
+        found = {str(k): str(sid) for k, sid in tx.rows(q.SESSION_IDS, {**agent, "keys": keys})}
+        sessions = sorted(set(found.values()) | set(extra))
+        users = tx.rows(q.SESSION_USERS, {**agent, "sessions": sessions}) if sessions else []
+        shared = {str(sid) for key, sid in users if str(key) not in found}
+        rows = tx.rows(q.ERASABLE, {**agent, "keys": keys, "sessions": sessions})
+        live: list[str] = []
+        archived: list[str] = []
+        kept: list[str] = []
+        ids: list[int] = []
+        for transcript_id, session_id, topic, slot, _key in sorted(rows, key=lambda r: int(r[0])):
+            name = _file_name(str(session_id), str(topic))
+            if not slot and str(session_id) in shared:
+                kept.append(name)  # an entry that stays still writes to it
+                continue
+            ids.append(int(transcript_id))
+            (archived if slot else live).append(f"{name}.{slot}" if slot else name)
+        lines = size = 0
+        for chunk in batched(ids, 500):
+            counted = tx.rows(q.EVENT_TOTALS, {**agent, "ids": chunk})[0]
+            lines, size = lines + int(counted[0]), size + int(counted[1])
+        for transcript_id in ids:
+            self._delete(tx, transcript_id)
+        deleted, blobs = self._store._erase_entries(write, keys)
+        return Erasure(
+            agent_id=self._agent,
+            keys=deleted,
+            transcripts=sorted(live),
+            archives=sorted(archived),
+            kept=sorted(kept),
+            events=lines,
+            bytes=size,
+            blobs=blobs,
+            applied=applied,
+        )
 
     # -- reading ---------------------------------------------------------------------
 
