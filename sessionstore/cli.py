@@ -1172,6 +1172,8 @@ def erase_command(
     sessions = [] if session_id is None else [validate_session_id(session_id)]
     settings = _settings(state_dir, url, transcripts)
     where = settings.location()
+    if key is not None and not agent and not all_agents:
+        agent = [_agent_of(key, None, settings)]  # the agent the key names, as show does
     erasures: list[Erasure] = []
     for agent_id in _agents_of(where, agent, all_agents, None):
         try:

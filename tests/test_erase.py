@@ -295,7 +295,7 @@ def test_each_selector_erases_what_it_names_and_nothing_else(place: Place, selec
     family = _entries(place, "family")
     if selector == "key":
         key = sorted(k for k in work if ":telegram:" in k)[0]
-        args, expected = ["--agent", "work", "--key", key], {"work": [key]}
+        args, expected = ["--key", key], {"work": [key]}
     elif selector == "key-prefix":
         prefix = "agent:family:telegram:"
         args = ["--all-agents", "--key-prefix", prefix]

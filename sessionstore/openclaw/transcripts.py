@@ -855,7 +855,8 @@ class FileTranscripts:
     def _files_of(
         self, entries: Iterable[SessionEntry], sessions: set[str], shared: set[str]
     ) -> tuple[list[str], list[str], list[str]]:
-        """(transcripts, archives, kept) of ``sessions`` among the directory's files."""
+        """(transcripts, archives, kept) of ``sessions`` among the directory's files:
+        the live files of a ``shared`` session are kept, its archives are not."""
         named = {entry.session_id: self.path(entry).name for entry in entries}
         live: list[str] = []
         archived: list[str] = []
@@ -871,11 +872,9 @@ class FileTranscripts:
                 )
                 if not (sidecar or ours):
                     continue
-                if sid in shared:  # an entry that stays uses the session
-                    if name == base:
-                        kept.append(name)
-                elif name == base or sidecar:
-                    live.append(name)
+                if name == base or sidecar:
+                    # an entry that stays still uses a shared session's live files
+                    (kept if sid in shared else live).append(name)
                 else:
                     archived.append(name)  # <file>.deleted|reset|bak.<ts>[.zst]
                 break
