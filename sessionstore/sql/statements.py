@@ -498,7 +498,8 @@ LOCK_TRANSCRIPT = TRANSCRIPT.with_for_update()
 SESSION_IDS = select(t.c.session_key, t.c.session_id).where(
     t.c.agent_id == bindparam("tr_agent"), t.c.session_key.in_(bindparam("keys", expanding=True))
 )
-#: (session_key,) of the entries of agent :tr_agent whose session is one of :sessions
+#: (session_key, session_id) of the entries of agent :tr_agent whose session is one of
+#: :sessions (a list)
 SESSION_USERS = select(t.c.session_key, t.c.session_id).where(
     t.c.agent_id == bindparam("tr_agent"),
     t.c.session_id.in_(bindparam("sessions", expanding=True)),

@@ -1299,6 +1299,20 @@ def test_erase_keeps_a_transcript_an_entry_that_stays_uses(transcript_store: Ses
     assert [e["message"]["content"] for e in t.tail(OTHER)] == ["shared"]
 
 
+def test_erase_of_more_keys_than_one_statement_binds(transcript_store: SessionStore) -> None:
+    keys = [f"agent:main:direct:{n}" for n in range(620)]  # over the 500 of a statement
+    transcript_store.put_many((key, entry(f"s-{n}")) for n, key in enumerate(keys))
+    t = transcript_store.transcripts
+    for key in keys[::100]:
+        t.append(key, [user("erased")])
+    t.append(keys[-1], [user("stays")])
+    erasure = t.erase(keys[:-1])
+    assert erasure.keys == sorted(keys[:-1])
+    assert erasure.transcripts == sorted(f"s-{n}.jsonl" for n in range(0, 619, 100))
+    assert transcript_store.count() == 1 and [h.key for h in t.search("erased stays")] == []
+    assert [hit.key for hit in t.search("stays")] == [keys[-1]]
+
+
 def test_erase_refuses_an_unsafe_session_id(transcript_store: SessionStore) -> None:
     started(transcript_store)
     with pytest.raises(InvalidArgumentError, match="safe session id"):
