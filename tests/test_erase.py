@@ -405,6 +405,8 @@ def test_a_files_tier_erasure_that_fails_midway_is_finished_by_running_it_again(
         assert entry is not None
         live = store.transcripts.path(entry)  # type: ignore[attr-defined]
     (live.parent / f"{live.name}.bak.1").write_bytes(b"a backup\n")
+    sidecar = live.parent / f"{entry.session_id}.trajectory.jsonl"
+    sidecar.write_bytes(b'{"step":1}\n')
     blocker = live.parent / f"{live.name}.bak.2"
     blocker.mkdir()  # not a regular file: refused
     done = place.erase("--agent", "work", "--key", key)
@@ -413,8 +415,9 @@ def test_a_files_tier_erasure_that_fails_midway_is_finished_by_running_it_again(
     assert live.exists() and _entries(place, "work").get(key) is not None
     blocker.rmdir()
     report = _report(place.erase("--agent", "work", "--key", key, "--json"))
-    assert report["work"]["keys"] == [key] and len(report["work"]["transcripts"]) == 2
-    assert not live.exists() and key not in _entries(place, "work")
+    assert report["work"]["keys"] == [key] and sidecar.name in report["work"]["transcripts"]
+    assert len(report["work"]["transcripts"]) == 3  # live, topic, trajectory sidecar
+    assert not live.exists() and not sidecar.exists() and key not in _entries(place, "work")
 
 
 @pytest.mark.parametrize(

@@ -857,27 +857,28 @@ class FileTranscripts:
     ) -> tuple[list[str], list[str], list[str]]:
         """(transcripts, archives, kept) of ``sessions`` among the directory's files:
         the live files of a ``shared`` session are kept, its archives are not."""
-        named = {entry.session_id: self.path(entry).name for entry in entries}
+        # a transcript's name -> its session: <sid>.jsonl, and each entry's sessionFile
+        owner = {f"{sid}.jsonl": sid for sid in sessions}
+        owner.update((self.path(entry).name, entry.session_id) for entry in entries)
         live: list[str] = []
         archived: list[str] = []
         kept: list[str] = []
         for name in self._files._names():
             if name.endswith(".lock"):
                 continue  # a writer's lock: its holder removes it
-            base = name[: name.index(".jsonl") + 6] if ".jsonl" in name else None
-            for sid in sessions:
-                sidecar = name in (f"{sid}.trajectory.jsonl", f"{sid}.trajectory-path.json")
-                ours = base is not None and (
-                    base in (f"{sid}.jsonl", named.get(sid)) or base.startswith(f"{sid}-topic-")
-                )
-                if not (sidecar or ours):
-                    continue
-                if name == base or sidecar:
-                    # an entry that stays still uses a shared session's live files
-                    (kept if sid in shared else live).append(name)
-                else:
-                    archived.append(name)  # <file>.deleted|reset|bak.<ts>[.zst]
-                break
+            head = name.partition(".trajectory")[0]
+            sidecar = name in (f"{head}.trajectory.jsonl", f"{head}.trajectory-path.json")
+            base = name[: name.index(".jsonl") + 6] if ".jsonl" in name else ""
+            sid = head if sidecar else owner.get(base)
+            if sid is None and "-topic-" in base:
+                sid = base.split("-topic-", 1)[0]  # <sid>-topic-<t>.jsonl
+            if sid not in sessions:
+                continue
+            if name == base or sidecar:
+                # an entry that stays still uses a shared session's live files
+                (kept if sid in shared else live).append(name)
+            else:
+                archived.append(name)  # <file>.deleted|reset|bak.<ts>[.zst]
         return live, archived, kept
 
     def _remove(self, path: Path, *, locked: bool) -> None:
