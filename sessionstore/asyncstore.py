@@ -55,6 +55,7 @@ from sessionstore.contract import (
     Archive,
     ArchiveReason,
     EntryLike,
+    Erasure,
     FilterArgs,
     Order,
     SearchHit,
@@ -517,6 +518,14 @@ class AsyncTranscriptStore:
     async def remove_archive(self, name: str) -> None:
         """Delete the archive ``name``; nothing if it is gone."""
         await self._run(lambda t: t.remove_archive(name))
+
+    async def erase(
+        self, keys: Iterable[str], *, session_ids: Iterable[str] = (), dry_run: bool = False
+    ) -> Erasure:
+        """Remove the entries of ``keys`` and every transcript that belonged to them, as
+        one unit (see :meth:`~sessionstore.contract.TranscriptStore.erase`)."""
+        chosen, sessions = list(keys), list(session_ids)
+        return await self._run(lambda t: t.erase(chosen, session_ids=sessions, dry_run=dry_run))
 
     async def stats(
         self, session: EntryLike, *, topic_id: str | int | None = None

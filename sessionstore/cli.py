@@ -23,11 +23,18 @@ from sessionstore import __version__, backup, lifecycle, transfer
 from sessionstore.contract import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    Erasure,
     FilterArgs,
     SessionStore,
     TranscriptTier,
 )
-from sessionstore.entry import SessionSummary, dumps_json, validate_agent_id
+from sessionstore.entry import (
+    SessionSummary,
+    dumps_json,
+    validate_agent_id,
+    validate_key,
+    validate_session_id,
+)
 from sessionstore.errors import InvalidArgumentError, SessionStoreError
 from sessionstore.events import event_time_ms, iso_ms, message_text, search_words
 from sessionstore.locate import Location, require_database, require_persistent, store_type_of
@@ -1113,6 +1120,193 @@ def check_command(
                 console.print(f"  wrong counters: {escape(key)}: {detail}")
     if not all(report.consistent for report in reports):
         raise typer.Exit(1)
+
+
+# -- erase -----------------------------------------------------------------------
+
+
+def _pattern(pattern: str) -> list[str]:
+    """The segments of an ``--match`` pattern, checked: ``*`` stands for exactly one
+    whole ``:``-separated segment, and at least one segment is literal (a pattern of
+    stars alone would erase every key of that length)."""
+    segments = pattern.split(":")
+    if not pattern.strip():
+        raise InvalidArgumentError("--match: the pattern is empty")
+    for segment in segments:
+        if not segment:
+            raise InvalidArgumentError(f"--match {pattern!r}: a segment is empty")
+        if "*" in segment and segment != "*":
+            raise InvalidArgumentError(
+                f"--match {pattern!r}: '*' stands for one whole segment, not part of {segment!r}"
+            )
+    if all(segment == "*" for segment in segments):
+        raise InvalidArgumentError(
+            f"--match {pattern!r} would match every key of {len(segments)} segments: "
+            "name at least one segment"
+        )
+    return segments
+
+
+def _literal_prefix(segments: list[str]) -> str | None:
+    """The literal part of a pattern before its first ``*`` (the listing's key prefix),
+    or ``None`` when it starts with one."""
+    stars = [n for n, segment in enumerate(segments) if segment == "*"]
+    if not stars:
+        return ":".join(segments)
+    return ":".join(segments[: stars[0]]) + ":" if stars[0] else None
+
+
+def _matches(segments: list[str], key: str) -> bool:
+    parts = key.split(":")
+    return len(parts) == len(segments) and all(
+        wanted in ("*", part) for wanted, part in zip(segments, parts, strict=True)
+    )
+
+
+def _listed_keys(store: SessionStore, **filters: Any) -> list[str]:
+    """Every key a listing with ``filters`` yields, page after page."""
+    keys: list[str] = []
+    cursor = None
+    while True:
+        page = store.list(order="asc", cursor=cursor, limit=MAX_PAGE_SIZE, **filters)
+        keys.extend(item.key for item in page.items)
+        if page.next_cursor is None:
+            return keys
+        cursor = page.next_cursor
+
+
+def _chosen_keys(
+    store: SessionStore,
+    key: str | None,
+    key_prefix: str | None,
+    segments: list[str] | None,
+    session_id: str | None,
+) -> list[str]:
+    """The keys of ``store`` that the one selector given names."""
+    if key is not None:
+        return [key]
+    if key_prefix is not None:
+        return _listed_keys(store, key_prefix=key_prefix)
+    if segments is not None:
+        prefix = _literal_prefix(segments)
+        listed = _listed_keys(store, key_prefix=prefix) if prefix else _listed_keys(store)
+        return [k for k in listed if _matches(segments, k)]
+    return _listed_keys(store, session_id=session_id)
+
+
+def _print_erasure(erasures: list[Erasure], describe: str, dry_run: bool) -> None:
+    console = _console()
+    verb = "Would erase (dry run)" if dry_run else "Erased"
+    console.print(f"{verb} from {escape(describe)}")
+    table = Table("Agent", "Keys", "Transcripts", "Archives", "Events", "Bytes", "Blobs", box=None)
+    for erasure in erasures:
+        table.add_row(
+            erasure.agent_id,
+            str(len(erasure.keys)),
+            str(len(erasure.transcripts)),
+            str(len(erasure.archives)),
+            f"{erasure.events:,}",
+            f"{erasure.bytes:,}",
+            str(erasure.blobs),
+        )
+    console.print(table)
+    items = Table("Agent", "What", "Name", box=None)
+    items.columns[2].overflow = "fold"
+    for erasure in erasures:
+        for kind, names in (
+            ("entry", erasure.keys),
+            ("transcript", erasure.transcripts),
+            ("archive", erasure.archives),
+            ("kept (shared)", erasure.kept),
+        ):
+            for name in names:
+                items.add_row(erasure.agent_id, kind, escape(name))
+    if items.row_count:
+        console.print(items)
+
+
+@_command(app, "erase")
+def erase_command(
+    url: StoreUrl = None,
+    state_dir: StateDir = None,
+    agent: Agent = None,
+    all_agents: AllAgents = False,
+    key: Annotated[
+        str | None, typer.Option("--key", help="This session key.", show_default=False)
+    ] = None,
+    key_prefix: Annotated[
+        str | None,
+        typer.Option("--key-prefix", help="Keys starting with this (literal).", show_default=False),
+    ] = None,
+    match: Annotated[
+        str | None,
+        typer.Option(
+            "--match",
+            help="Keys of this shape: '*' stands for exactly one ':'-separated segment.",
+            show_default=False,
+        ),
+    ] = None,
+    session_id: Annotated[
+        str | None,
+        typer.Option(
+            "--session-id",
+            help="The entries of this sessionId, and its transcripts and archives.",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only.")] = False,
+    transcripts: Tier = None,
+    as_json: AsJson = False,
+) -> None:
+    """Erase sessions for good: entries, transcripts, archives, search rows, blobs.
+
+    Removes the sessions chosen by one selector, with every transcript that belonged to
+    them on either tier (archives of earlier resets included), their full-text rows and
+    the blobs only they used: one unit per agent. For a data-subject request, every
+    session of one Telegram user in every agent:
+    --all-agents --match 'agent:*:telegram:direct:123456789'.
+
+    Example: sessionstore erase --all-agents --match 'agent:*:telegram:direct:123456789' --dry-run
+    """
+    chosen = [s for s in (key, key_prefix, match, session_id) if s is not None]
+    if len(chosen) != 1:
+        raise InvalidArgumentError(
+            "erase takes exactly one of --key, --key-prefix, --match, --session-id"
+        )
+    if key is not None:
+        validate_key(key)
+    if key_prefix is not None and not key_prefix:
+        raise InvalidArgumentError("--key-prefix: the prefix is empty")
+    segments = None if match is None else _pattern(match)
+    sessions = [] if session_id is None else [validate_session_id(session_id)]
+    settings = _settings(state_dir, url, transcripts)
+    where = settings.location()
+    if key is not None and not agent and not all_agents:
+        agent = [_agent_of(key, None, settings)]  # the agent the key names, as show does
+    erasures: list[Erasure] = []
+    for agent_id in _agents_of(where, agent, all_agents, None):
+        try:
+            with _open(settings, where, agent_id) as store:
+                keys = _chosen_keys(store, key, key_prefix, segments, session_id)
+                erasures.append(
+                    store.transcripts.erase(keys, session_ids=sessions, dry_run=dry_run)
+                )
+        except SessionStoreError as exc:
+            done = ", ".join(e.agent_id for e in erasures) or "none"
+            raise SessionStoreError(
+                f"agent {agent_id!r}: {exc} (agents erased before it: {done}; "
+                "the same command again finishes the job)"
+            ) from exc
+    if as_json:
+        _print_json(
+            {
+                "store": where.describe(),
+                "dryRun": dry_run,
+                "agents": [erasure.to_dict() for erasure in erasures],
+            }
+        )
+        return
+    _print_erasure(erasures, where.describe(), dry_run)
 
 
 # -- transcript tail, transcript search ---------------------------------------------

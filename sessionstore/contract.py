@@ -46,6 +46,7 @@ __all__ = [
     "AppendResult",
     "Archive",
     "ArchiveReason",
+    "Erasure",
     "FilterArgs",
     "Filters",
     "ImportRecord",
@@ -53,6 +54,7 @@ __all__ = [
     "SearchHit",
     "SessionStore",
     "SupportsAgents",
+    "SupportsErasure",
     "SupportsImportRecords",
     "SupportsMaintenance",
     "SupportsStoredJson",
@@ -465,6 +467,19 @@ class SupportsMaintenance(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsErasure(Protocol):
+    """A store whose entries hold blobs of their own (the SQL backends): their removal
+    takes the blobs only they used along, in the same transaction."""
+
+    def erase_entries(self, keys: Iterable[str], *, dry_run: bool = False) -> tuple[int, int]:
+        """Remove the entries of ``keys`` and the blobs only they referenced (that no
+        writer used within the grace of ``collect_blobs``, which keeps concurrent writers
+        safe), in one transaction; returns ``(entries, blobs)`` removed. ``dry_run``
+        rolls the transaction back: the counts of what would go."""
+        ...
+
+
 @dataclass(frozen=True)
 class ImportRecord:
     """A verified import of one agent's ``sessions.json`` (``sessionstore_imports``)."""
@@ -567,6 +582,42 @@ class Archive:
     name: str
     reason: ArchiveReason
     archived_at: int
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What :meth:`TranscriptStore.erase` removed (or, in a dry run, would remove).
+
+    ``transcripts`` and ``archives`` are named as the files tier names its files
+    (``<sessionId>[-topic-<t>].jsonl``, ``<file>.<reason>.<ts>``) on both tiers;
+    ``kept`` names live transcripts left because an entry that stays uses their
+    ``sessionId``. ``events`` counts their lines (headers included), ``bytes`` their size;
+    ``blobs`` the stored values only the erased entries used.
+    """
+
+    agent_id: str
+    keys: list[str]
+    transcripts: list[str]
+    archives: list[str]
+    kept: list[str]
+    events: int
+    bytes: int
+    blobs: int
+    applied: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the report (``sessionstore erase --json``)."""
+        return {
+            "agent": self.agent_id,
+            "applied": self.applied,
+            "keys": self.keys,
+            "transcripts": self.transcripts,
+            "archives": self.archives,
+            "kept": self.kept,
+            "events": self.events,
+            "bytes": self.bytes,
+            "blobs": self.blobs,
+        }
 
 
 @dataclass(frozen=True)
@@ -716,6 +767,29 @@ class TranscriptStore(Protocol):
 
     def remove_archive(self, name: str) -> None:
         """Delete the archive ``name`` (of :meth:`archives`); nothing if it is gone."""
+        ...
+
+    def erase(
+        self, keys: Iterable[str], *, session_ids: Iterable[str] = (), dry_run: bool = False
+    ) -> Erasure:
+        """Remove the entries of ``keys`` and every transcript that belonged to them:
+        live ones, topic transcripts and archives (earlier resets and deletions
+        included), their full-text rows, and the blobs only those entries used; also
+        every transcript and archive of ``session_ids``, with or without an entry. A
+        transcript whose ``sessionId`` an entry that stays still uses is kept (listed in
+        :attr:`Erasure.kept`).
+
+        Which transcripts belonged to a key: on the SQL tier, every transcript row
+        written under the key (each records it) and those of the entries' session ids;
+        on the files tier, whose files carry only a session id, the files of the
+        entries' current session ids and of ``session_ids``.
+
+        One unit: on the SQL tier one transaction (nothing is removed if it fails). On
+        the files tier the archives go first, then the transcripts, then the entries
+        (with their blobs, in one unit): a failure midway leaves every entry, each
+        transcript it lost reported by ``check``, and running the same erase again
+        finishes the job. ``dry_run`` removes nothing and reports what would go.
+        """
         ...
 
     def stats(self, session: EntryLike, *, topic_id: str | int | None = None) -> TranscriptStats:

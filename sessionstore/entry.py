@@ -52,6 +52,7 @@ __all__ = [
     "timestamp_of",
     "validate_agent_id",
     "validate_key",
+    "validate_session_id",
 ]
 
 #: Longest session key accepted, in bytes of UTF-8 (so it stays indexable on MySQL).
@@ -194,6 +195,25 @@ def validate_key(key: object) -> str:
             f"session key is {size} bytes of UTF-8, the maximum is {MAX_KEY_BYTES}"
         )
     return key
+
+
+def validate_session_id(session_id: object) -> str:
+    """Check a session id given on its own (OpenClaw's safe ids, as an entry's) and
+    return it; raise :class:`InvalidArgumentError` if it is not one.
+
+    >>> validate_session_id("s1")
+    's1'
+    """
+    if (
+        not isinstance(session_id, str)
+        or not _SAFE_SESSION_ID.fullmatch(session_id)
+        or _CHECKPOINT_SHAPE.fullmatch(session_id)
+    ):
+        raise InvalidArgumentError(
+            f"{session_id!r} is not a safe session id: 1-128 characters, the first a letter "
+            "or digit, the rest letters, digits, '.', '_' or '-'"
+        )
+    return session_id
 
 
 def validate_agent_id(agent_id: object) -> str:

@@ -21,6 +21,7 @@ without ever being held in memory whole.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import heapq
@@ -28,6 +29,7 @@ import os
 import re
 import secrets
 import stat
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,15 +44,17 @@ from sessionstore.contract import (
     AppendResult,
     Archive,
     ArchiveReason,
+    Erasure,
     SearchHit,
     SessionStore,
+    SupportsErasure,
     TranscriptPage,
     TranscriptStats,
     check_limit,
     decode_transcript_cursor,
     event_header,
 )
-from sessionstore.entry import SessionEntry, as_entry, validate_key
+from sessionstore.entry import SessionEntry, as_entry, validate_key, validate_session_id
 from sessionstore.errors import (
     CorruptStoreError,
     InvalidArgumentError,
@@ -897,6 +901,93 @@ class FileTranscripts:
     def remove_archive(self, name: str) -> None:
         self._files.remove_archive(name)
 
+    def erase(
+        self, keys: Iterable[str], *, session_ids: Iterable[str] = (), dry_run: bool = False
+    ) -> Erasure:
+        """The files of the entries' sessions and of ``session_ids`` (``<sid>.jsonl``,
+        ``<sid>-topic-<t>.jsonl``, the entry's ``sessionFile``, their archives and backups
+        ``<file>.<suffix>``, the trajectory sidecars), then the entries. The order makes a
+        failure safe to run again: archives first (no entry names them), then the
+        transcripts, each under its lock, and the entries last, in one unit with the
+        blobs only they used (:class:`~sessionstore.contract.SupportsErasure`) where the
+        store keeps blobs; a file that cannot be removed stops the erasure there, with
+        every entry still in place."""
+        wanted = sorted({validate_key(key) for key in keys})
+        extra = {validate_session_id(session_id) for session_id in session_ids}
+        store = self._store
+        entries = {key: entry for key in wanted if (entry := store.get(key)) is not None}
+        erased = Counter(entry.session_id for entry in entries.values())
+        sessions = set(erased) | extra
+        shared = {sid for sid in sessions if store.count(session_id=sid) > erased[sid]}
+        live, archived, kept = self._files_of(entries.values(), sessions, shared)
+        paths = [self._files.directory / name for name in (*archived, *live)]
+        lines = size = 0
+        for path in paths:
+            counted = _line_count(path)
+            lines, size = lines + counted[0], size + counted[1]
+        keys_found = sorted(entries)
+        blobs = 0
+        if not dry_run:
+            for path in paths:
+                self._remove(path, locked=path.name in live)
+        if keys_found and isinstance(store, SupportsErasure):
+            blobs = store.erase_entries(keys_found, dry_run=dry_run)[1]
+        elif keys_found and not dry_run:
+            store.delete_many(keys_found)
+        return Erasure(
+            agent_id=store.agent_id,
+            keys=keys_found,
+            transcripts=sorted(live),
+            archives=sorted(archived),
+            kept=sorted(kept),
+            events=lines,
+            bytes=size,
+            blobs=blobs,
+            applied=not dry_run,
+        )
+
+    def _files_of(
+        self, entries: Iterable[SessionEntry], sessions: set[str], shared: set[str]
+    ) -> tuple[list[str], list[str], list[str]]:
+        """(transcripts, archives, kept) of ``sessions`` among the directory's files:
+        the live files of a ``shared`` session are kept, its archives are not."""
+        # a transcript's name -> its session: <sid>.jsonl, and each entry's sessionFile
+        owner = {f"{sid}.jsonl": sid for sid in sessions}
+        owner.update((self.path(entry).name, entry.session_id) for entry in entries)
+        live: list[str] = []
+        archived: list[str] = []
+        kept: list[str] = []
+        for name in self._files._names():
+            if name.endswith(".lock"):
+                continue  # a writer's lock: its holder removes it
+            head = name.partition(".trajectory")[0]
+            sidecar = name in (f"{head}.trajectory.jsonl", f"{head}.trajectory-path.json")
+            base = name[: name.index(".jsonl") + 6] if ".jsonl" in name else ""
+            sid = head if sidecar else owner.get(base)
+            if sid is None and "-topic-" in base:
+                sid = base.split("-topic-", 1)[0]  # <sid>-topic-<t>.jsonl
+            if sid not in sessions:
+                continue
+            if name == base or sidecar:
+                # an entry that stays still uses a shared session's live files
+                (kept if sid in shared else live).append(name)
+            else:
+                archived.append(name)  # <file>.deleted|reset|bak.<ts>[.zst]
+        return live, archived, kept
+
+    def _remove(self, path: Path, *, locked: bool) -> None:
+        """Unlink ``path``, a regular file (a live transcript under its lock); gone
+        already is fine, anything else in its place is refused."""
+        with self._files._locked(path) if locked else contextlib.nullcontext():
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    raise StoreUnavailableError(f"cannot remove {path}: not a regular file")
+                os.unlink(path)
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot remove {path}: {exc.strerror}") from exc
+
     def import_lines(
         self,
         key: str,
@@ -1069,6 +1160,26 @@ class FileTranscripts:
         with self._files._reading(self.path(session, topic_id=topic_id)) as fh:
             for line in fh or ():
                 yield line.removesuffix(b"\n")
+
+
+def _line_count(path: Path) -> tuple[int, int]:
+    """(lines, bytes) of a file, an unfinished last line counted; a file that is not
+    there (or not a regular file: erasure refuses it) is ``(0, 0)``."""
+    lines = size = 0
+    last = b"\n"
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return 0, 0
+        with path.open("rb") as fh:
+            while block := fh.read(_BLOCK):
+                lines += block.count(b"\n")
+                size += len(block)
+                last = block[-1:]
+    except FileNotFoundError:
+        return 0, 0
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot read {path}: {exc.strerror}") from exc
+    return lines + (last != b"\n"), size
 
 
 def _body(event: dict[str, Any], line: bytes | None, bodies: bool) -> dict[str, Any]:

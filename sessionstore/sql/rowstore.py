@@ -102,6 +102,14 @@ class Transaction(Protocol):
         ...
 
 
+class _Undone(Exception):  # noqa: N818 - not an error: a dry run's rollback
+    """Raised out of a dry run's transaction to roll it back, carrying its result."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
 @dataclass
 class _Write:
     """A transaction and the blob digests it stored (remembered once it commits)."""
@@ -296,6 +304,36 @@ class RowStore(ABC):
         if deleted:
             write.tx.run(q.RAISE_FLOOR, {"deleted": max(deleted.values())})
         return deleted
+
+    def _unit(self, action: str, body: Callable[[_Write], T], *, dry_run: bool = False) -> T:
+        """``body`` in one write transaction, retried on transient conflicts; with
+        ``dry_run`` the transaction is rolled back and ``body``'s result returned."""
+
+        def attempt() -> T:
+            with self._write() as write:
+                result = body(write)
+                if dry_run:
+                    raise _Undone(result)
+            return result
+
+        try:
+            return self._retry(action, attempt)
+        except _Undone as undone:
+            return undone.result  # type: ignore[no-any-return]
+
+    def _erase_entries(self, write: _Write, keys: Sequence[str]) -> tuple[builtins.list[str], int]:
+        """Delete ``keys`` and the blobs only they referenced (past the grace that
+        keeps concurrent writers safe, as :meth:`collect_blobs`), in ``write``'s
+        transaction; returns the keys deleted and how many blobs went."""
+        digests: set[str] = set()
+        for key in keys:
+            for row in write.tx.rows(q.LOCK_ROW, self._key(key)):
+                digests.update(digests_of(row, _AFTER_FIRST + 1).values())
+        deleted = sorted(self._delete_rows(write, keys))
+        if not digests:
+            return deleted, 0
+        params = {"digests": sorted(digests), "used_before": current_time_ms() - BLOB_GRACE_MS}
+        return deleted, write.tx.run(q.ERASE_BLOBS, params)
 
     def _lock_versions(self, write: _Write, keys: Iterable[str]) -> dict[str, int]:
         """Lock the rows of ``keys`` that exist; returns their versions, by key."""
@@ -620,6 +658,19 @@ class RowStore(ABC):
                 return write.tx.run(q.COLLECT_BLOBS, params)
 
         return self._retry("collect blobs", attempt)
+
+    def erase_entries(self, keys: Iterable[str], *, dry_run: bool = False) -> tuple[int, int]:
+        """Remove ``keys`` and the blobs only they used, in one transaction (see
+        :class:`~sessionstore.contract.SupportsErasure`); returns ``(entries, blobs)``."""
+        wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
+        if not wanted:
+            return 0, 0
+
+        def body(write: _Write) -> tuple[int, int]:
+            deleted, blobs = self._erase_entries(write, wanted)
+            return len(deleted), blobs
+
+        return self._unit("erase", body, dry_run=dry_run)
 
     def last_import(self) -> ImportRecord | None:
         """This agent's last verified import from a ``sessions.json``, if any."""

@@ -64,6 +64,7 @@ __all__ = [
     "BLOB_BODIES",
     "COLLECT_BLOBS",
     "CONTENT",
+    "ERASE_BLOBS",
     "FLOOR",
     "GET",
     "GET_VERSION",
@@ -446,6 +447,8 @@ COLLECT_BLOBS = delete(blob_table).where(
     blob_table.c.last_used_at < bindparam("used_before"),
     *(blob_table.c.digest.not_in(select(t.c[c]).where(t.c[c].is_not(None))) for c in BLOB_COLUMNS),
 )
+#: As COLLECT_BLOBS, of the blobs :digests (a list) only: those of erased entries.
+ERASE_BLOBS = COLLECT_BLOBS.where(blob_table.c.digest.in_(bindparam("digests", expanding=True)))
 
 
 def key_params(agent_id: str, key: str) -> dict[str, str]:
@@ -494,6 +497,12 @@ LOCK_TRANSCRIPT = TRANSCRIPT.with_for_update()
 #: that exist
 SESSION_IDS = select(t.c.session_key, t.c.session_id).where(
     t.c.agent_id == bindparam("tr_agent"), t.c.session_key.in_(bindparam("keys", expanding=True))
+)
+#: (session_key, session_id) of the entries of agent :tr_agent whose session is one of
+#: :sessions (a list)
+SESSION_USERS = select(t.c.session_key, t.c.session_id).where(
+    t.c.agent_id == bindparam("tr_agent"),
+    t.c.session_id.in_(bindparam("sessions", expanding=True)),
 )
 #: (*LOCK_ROW's columns, topic, *TRANSCRIPT's columns) of entry :k_key and each of its
 #: live transcripts, all locked; no row when it has none
@@ -595,6 +604,21 @@ ARCHIVED_IN = select(_T.c.transcript_id, _T.c.session_id, _T.c.topic).where(
     _OF_AGENT,
     _T.c.session_id.in_(bindparam("sessions", expanding=True)),
     _T.c.archive_slot == bindparam("slot"),
+)
+#: (transcript_id, session_id, topic, archive_slot, session_key) of every transcript,
+#: live or archived, written under one of :keys or of a session of :sessions (lists)
+ERASABLE = select(
+    _T.c.transcript_id, _T.c.session_id, _T.c.topic, _T.c.archive_slot, _T.c.session_key
+).where(
+    _OF_AGENT,
+    or_(
+        _T.c.session_key.in_(bindparam("keys", expanding=True)),
+        _T.c.session_id.in_(bindparam("sessions", expanding=True)),
+    ),
+)
+#: (lines, bytes) of the transcripts :ids (a list) of agent :tr_agent
+EVENT_TOTALS = select(func.count(), func.coalesce(func.sum(_E.c.bytes), 0)).where(
+    _E.c.agent_id == bindparam("tr_agent"), _E.c.transcript_id.in_(bindparam("ids", expanding=True))
 )
 #: (session_id,) of every live transcript
 LIVE_SESSION_IDS = (

@@ -52,6 +52,7 @@ from sessionstore.contract import (
     AppendResult,
     Archive,
     ArchiveReason,
+    Erasure,
     SearchHit,
     TranscriptPage,
     TranscriptStats,
@@ -61,7 +62,14 @@ from sessionstore.contract import (
     decode_transcript_cursor,
     event_header,
 )
-from sessionstore.entry import SessionEntry, as_entry, check_size, loads_json, validate_key
+from sessionstore.entry import (
+    SessionEntry,
+    as_entry,
+    check_size,
+    loads_json,
+    validate_key,
+    validate_session_id,
+)
 from sessionstore.errors import (
     CorruptStoreError,
     InvalidArgumentError,
@@ -117,6 +125,8 @@ _TOPIC_BYTES = _bytes_of(transcripts.c.topic)
 # SQLite's search rows are numbered transcript_id << 32 | seq, which must fit 63 bits.
 _SQLITE_MAX_TRANSCRIPT_ID = 2**31
 _LINES_BATCH = 1000
+# Keys, session ids or transcript ids per statement of an erasure (bound parameters)
+_ERASE_BATCH = 500
 # Fewer full-text matches than this are read and sorted whole, which stays cheap; from
 # it on, SQLite's search walks the messages newest first and stops at its limit.
 _WALK_FROM_MATCHES = 4096
@@ -170,6 +180,10 @@ class _Store(Protocol):
     ) -> dict[str, Any]: ...
 
     def _write_blobs(self, write: Any, blobs: list[Blob]) -> None: ...
+
+    def _unit(self, action: str, body: Callable[[Any], T], *, dry_run: bool = False) -> T: ...
+
+    def _erase_entries(self, write: Any, keys: Sequence[str]) -> tuple[list[str], int]: ...
 
     def get(self, key: str) -> SessionEntry | None: ...
 
@@ -888,6 +902,73 @@ class SqlTranscripts:
                         self._delete(write.tx, int(transcript_id))
 
         self._store._retry("remove archive", attempt)
+
+    # -- erasure ---------------------------------------------------------------------
+
+    def erase(
+        self, keys: Iterable[str], *, session_ids: Iterable[str] = (), dry_run: bool = False
+    ) -> Erasure:
+        """One transaction: the entries, every transcript row written under their keys
+        or of their sessions (live, topics, archives) with its lines (the full-text
+        index follows them: SQLite's triggers, the servers' indexes), and the blobs only
+        those entries used."""
+        wanted = sorted({validate_key(key) for key in keys})
+        extra = sorted({validate_session_id(sid) for sid in session_ids})
+        return self._store._unit(
+            "erase", lambda write: self._erase(write, wanted, extra, not dry_run), dry_run=dry_run
+        )
+
+    def _erase(self, write: Any, keys: list[str], extra: list[str], applied: bool) -> Erasure:
+        tx: _Tx = write.tx
+        agent = {"tr_agent": self._agent}
+        # Lock the entries first, as appends do, so that none is appended to meanwhile.
+        for key in keys:
+            tx.rows(q.LOCK_ROW, self._store._key(key))
+        found: dict[str, str] = {}
+        for chunk in batched(keys, _ERASE_BATCH):
+            rows = tx.rows(q.SESSION_IDS, {**agent, "keys": chunk})
+            found.update((str(key), str(sid)) for key, sid in rows)
+        sessions = sorted(set(found.values()) | set(extra))
+        shared: set[str] = set()
+        # Transcript rows by key, then by session id (a row may come twice).
+        erasable: dict[int, Row] = {}
+        for chunk in batched(keys, _ERASE_BATCH):
+            for row in tx.rows(q.ERASABLE, {**agent, "keys": chunk, "sessions": []}):
+                erasable[int(row[0])] = row
+        for chunk in batched(sessions, _ERASE_BATCH):
+            users = tx.rows(q.SESSION_USERS, {**agent, "sessions": chunk})
+            shared.update(str(sid) for key, sid in users if str(key) not in found)
+            for row in tx.rows(q.ERASABLE, {**agent, "keys": [], "sessions": chunk}):
+                erasable[int(row[0])] = row
+        live: list[str] = []
+        archived: list[str] = []
+        kept: list[str] = []
+        ids: list[int] = []
+        for transcript_id, (_, session_id, topic, slot, _key) in erasable.items():
+            name = _file_name(str(session_id), str(topic))
+            if not slot and str(session_id) in shared:
+                kept.append(name)  # an entry that stays still writes to it
+                continue
+            ids.append(transcript_id)
+            (archived if slot else live).append(f"{name}.{slot}" if slot else name)
+        lines = size = 0
+        for some in batched(ids, _ERASE_BATCH):
+            counted = tx.rows(q.EVENT_TOTALS, {**agent, "ids": some})[0]
+            lines, size = lines + int(counted[0]), size + int(counted[1])
+        for transcript_id in ids:
+            self._delete(tx, transcript_id)
+        deleted, blobs = self._store._erase_entries(write, keys)
+        return Erasure(
+            agent_id=self._agent,
+            keys=deleted,
+            transcripts=sorted(live),
+            archives=sorted(archived),
+            kept=sorted(kept),
+            events=lines,
+            bytes=size,
+            blobs=blobs,
+            applied=applied,
+        )
 
     # -- reading ---------------------------------------------------------------------
 

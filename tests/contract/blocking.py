@@ -179,6 +179,9 @@ class BlockingTranscripts:
     def remove_archive(self, name: str) -> None:
         self._loop.run(self._transcripts.remove_archive(name))
 
+    def erase(self, keys: Iterable[str], **options: Any) -> Any:
+        return self._loop.run(self._transcripts.erase(keys, **options))
+
     def stats(self, session: Any, **options: Any) -> Any:
         return self._loop.run(self._transcripts.stats(session, **options))
 

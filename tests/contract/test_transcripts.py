@@ -1398,6 +1398,91 @@ def test_removing_a_live_transcript_name_leaves_it_alone(transcript_store: Sessi
     assert t.count(KEY) == 1
 
 
+# -- erasure --------------------------------------------------------------------------------
+
+
+def _erasable(store: SessionStore) -> str:
+    """KEY reset once (``s-1`` archived), now ``s-2`` with a topic transcript; OTHER
+    (``s-3``) beside it. Returns the archive's name."""
+    t = store.transcripts
+    started(store, KEY, "s-1")
+    t.append(KEY, [user("quince one")])
+    name = t.archive(KEY, "reset", now_ms=T0)
+    assert name is not None
+    started(store, KEY, "s-2")
+    t.append(KEY, [user("quince two")])
+    t.append(KEY, [user("quince topic")], topic_id=5)
+    started(store, OTHER, "s-3")
+    t.append(OTHER, [user("quince other")])
+    return name
+
+
+def test_erase_removes_the_entry_its_transcripts_archives_and_search_rows(
+    transcript_store: SessionStore,
+) -> None:
+    archived = _erasable(transcript_store)
+    t = transcript_store.transcripts
+    erasure = t.erase([KEY], session_ids=["s-1"])
+    assert erasure.applied and erasure.agent_id == transcript_store.agent_id
+    assert erasure.keys == [KEY] and erasure.kept == []
+    assert erasure.transcripts == ["s-2-topic-5.jsonl", "s-2.jsonl"]
+    assert erasure.archives == [archived]
+    assert erasure.events == 6 and erasure.bytes > 0  # three headers, three messages
+    assert transcript_store.get(KEY) is None and transcript_store.count() == 1
+    assert t.archives() == []
+    assert [hit.key for hit in t.search("quince")] == [OTHER]
+    assert [e["message"]["content"] for e in t.tail(OTHER)] == ["quince other"]
+    again = t.erase([KEY], session_ids=["s-1"])  # nothing left: nothing done
+    assert (again.keys, again.transcripts, again.archives, again.events) == ([], [], [], 0)
+
+
+def test_a_dry_run_erases_nothing(transcript_store: SessionStore) -> None:
+    _erasable(transcript_store)
+    t = transcript_store.transcripts
+    planned = t.erase([KEY], session_ids=["s-1"], dry_run=True)
+    assert not planned.applied
+    assert transcript_store.get(KEY) is not None and len(t.archives()) == 1
+    assert len(t.search("quince")) == 3
+    done = t.erase([KEY], session_ids=["s-1"])
+    assert (planned.keys, planned.transcripts, planned.archives, planned.events) == (
+        done.keys,
+        done.transcripts,
+        done.archives,
+        done.events,
+    )
+
+
+def test_erase_keeps_a_transcript_an_entry_that_stays_uses(transcript_store: SessionStore) -> None:
+    started(transcript_store, KEY, "s-1")
+    started(transcript_store, OTHER, "s-1")  # two keys, one session
+    t = transcript_store.transcripts
+    t.append(KEY, [user("shared")])
+    erasure = t.erase([KEY])
+    assert erasure.keys == [KEY] and erasure.transcripts == [] and erasure.kept == ["s-1.jsonl"]
+    assert [e["message"]["content"] for e in t.tail(OTHER)] == ["shared"]
+
+
+def test_erase_of_more_keys_than_one_statement_binds(transcript_store: SessionStore) -> None:
+    keys = [f"agent:main:direct:{n}" for n in range(620)]  # over the 500 of a statement
+    transcript_store.put_many((key, entry(f"s-{n}")) for n, key in enumerate(keys))
+    t = transcript_store.transcripts
+    for key in keys[::100]:
+        t.append(key, [user("erased")])
+    t.append(keys[-1], [user("stays")])
+    erasure = t.erase(keys[:-1])
+    assert erasure.keys == sorted(keys[:-1])
+    assert erasure.transcripts == sorted(f"s-{n}.jsonl" for n in range(0, 619, 100))
+    assert transcript_store.count() == 1 and [h.key for h in t.search("erased stays")] == []
+    assert [hit.key for hit in t.search("stays")] == [keys[-1]]
+
+
+def test_erase_refuses_an_unsafe_session_id(transcript_store: SessionStore) -> None:
+    started(transcript_store)
+    with pytest.raises(InvalidArgumentError, match="safe session id"):
+        transcript_store.transcripts.erase([KEY], session_ids=["../s-1"])
+    assert transcript_store.get(KEY) is not None
+
+
 # -- topics ---------------------------------------------------------------------------------
 
 
