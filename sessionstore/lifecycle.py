@@ -10,7 +10,10 @@ remove: stale entries through the index on ``updatedAt``, cap overflow past the 
 ``max_entries``; the only exception is ``fix_missing``, which must look at every
 transcript. A transcript or archive that cannot be used (a FIFO or a symlink out of the
 directory in its place, a file that cannot be removed) is reported with its reason and
-left alone; the other entries are still checked or cleaned.
+left alone; the other entries are still checked or cleaned. On a SQL store an enforced
+cleanup then collects what nobody references (blobs; SQL transcripts without an entry,
+archived so that their retention applies) and returns the freed pages of a SQLite file
+to the file system in short steps.
 
 >>> import tempfile, os
 >>> from sessionstore import open_store
@@ -158,6 +161,10 @@ class CleanupReport:
     transcript_errors: dict[str, str] = field(default_factory=dict)
     #: expired archive -> why it was not removed
     archive_errors: dict[str, str] = field(default_factory=dict)
+    #: SQL transcripts no entry had, archived as ``deleted`` (retention expires them)
+    orphans_archived: list[str] = field(default_factory=list)
+    #: database pages returned to the file system afterwards (SQLite)
+    reclaimed_pages: int = 0
 
     def count(self, action: Action) -> int:
         """How many items have ``action``."""
@@ -196,6 +203,8 @@ class CleanupReport:
             "expired": self.expired,
             "transcriptErrors": self.transcript_errors,
             "archiveErrors": self.archive_errors,
+            "orphansArchived": self.orphans_archived,
+            "reclaimedPages": self.reclaimed_pages,
             "actions": [
                 {
                     "key": item.key,
@@ -405,6 +414,10 @@ def cleanup(
             except StoreUnavailableError as exc:
                 report.archive_errors[archive] = str(exc)
         report.expired = [name for name in report.expired if name not in report.archive_errors]
+    if isinstance(store, SupportsMaintenance):
+        report.orphans_archived = store.collect_transcripts(now_ms=now)
+        # the pages the deletes freed go back in short steps (writers wait one step)
+        report.reclaimed_pages = store.reclaim_space().pages
     return report
 
 
