@@ -92,6 +92,7 @@ class CleanupOptions(TypedDict, total=False):
     fix_missing: bool
     transcripts: TranscriptsArg
     reset_archive_retention_ms: int | None
+    reclaim: bool
     now_ms: int | None
 
 
@@ -293,6 +294,7 @@ def cleanup(
     fix_missing: bool = False,
     transcripts: TranscriptsArg = None,
     reset_archive_retention_ms: int | None = None,
+    reclaim: bool = True,
     now_ms: int | None = None,
 ) -> CleanupReport:
     """Apply OpenClaw's maintenance to one agent's store, in OpenClaw's order.
@@ -314,6 +316,12 @@ def cleanup(
     A transcript that cannot be used is left alone and listed in ``transcript_errors``
     (its entry is never judged missing for it), an archive that cannot be removed in
     ``archive_errors``; the rest of the run goes on.
+
+    An enforced run on a SQL store (``SupportsMaintenance``) then collects unreferenced
+    blobs, archives SQL transcripts that no entry has (as ``deleted``, so that their
+    retention applies) and, with ``reclaim`` (default), returns the pages its deletes
+    freed to the file system in short steps (SQLite; ``store.reclaim_space()`` does it
+    later when ``reclaim=False``).
     """
     if mode not in ("enforce", "warn"):
         raise InvalidArgumentError(f"mode must be 'enforce' or 'warn', got {mode!r}")
@@ -417,7 +425,8 @@ def cleanup(
     if isinstance(store, SupportsMaintenance):
         report.orphans_archived = store.collect_transcripts(now_ms=now)
         # the pages the deletes freed go back in short steps (writers wait one step)
-        report.reclaimed_pages = store.reclaim_space().pages
+        if reclaim:
+            report.reclaimed_pages = store.reclaim_space().pages
     return report
 
 

@@ -424,3 +424,34 @@ def test_revision_0006_down_and_up_with_sessions_and_transcripts(empty_url: str)
     assert current_revision(empty_url) == "0005"
     upgrade(empty_url)
     check(empty_url)
+
+
+def test_revision_0008_down_and_up_keeps_the_sessions_and_drops_the_check_record(
+    empty_url: str,
+) -> None:
+    """0008 adds ``sessionstore_checks`` only: down to 0007 drops it and keeps every
+    session; up again creates it empty, with no drift."""
+    upgrade(empty_url)
+    with open_store(empty_url) as store:
+        store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
+    engine = create_sql_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sessionstore_checks (name, checked_at, ok, full_check, "
+                    "duration_ms, detail) VALUES ('integrity', 5, :t, :f, 12, NULL)"
+                ),
+                {"t": True, "f": False},
+            )
+    finally:
+        engine.dispose()
+    downgrade(empty_url, "0007")
+    assert current_revision(empty_url) == "0007"
+    assert "sessionstore_checks" not in _tables(empty_url)
+    assert count_sessions(empty_url) == {"main": 1}
+    upgrade(empty_url)
+    check(empty_url)
+    assert _count(empty_url, "sessionstore_checks") == 0
+    with open_store(empty_url) as store:
+        assert store.get("agent:main:main") == SessionEntry(session_id="s1", updated_at=1)

@@ -378,13 +378,16 @@ def compact(path: Path, *, into: Path | None = None, attempts: int = 3) -> Compa
             conn.execute("BEGIN")
             source = _fingerprint(conn)
             conn.execute("COMMIT")
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # the copy's, not the source's
             conn.execute("VACUUM INTO ?", (str(partial),))
             # data_version moves when another connection commits: then the copy is of
             # a later moment than the fingerprint and is made again
             if _one(conn, "PRAGMA data_version") != changes:
                 continue
         try:
+            with _connected(partial, BUSY_TIMEOUT_MS) as copy:  # nobody else has it yet
+                if _one(copy, "PRAGMA auto_vacuum") != _INCREMENTAL:
+                    copy.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                    copy.execute("VACUUM")
             _verify(partial, source)
         except BaseException:
             partial.unlink(missing_ok=True)
