@@ -49,7 +49,8 @@ app = typer.Typer(
     add_completion=False,
 )
 db = typer.Typer(
-    help="Manage the database schema (Alembic revisions shipped with sessionstore).",
+    help="Manage the database schema (Alembic revisions shipped with sessionstore); "
+    "compact a SQLite file.",
     no_args_is_help=True,
 )
 app.add_typer(db, name="db")
@@ -1095,6 +1096,10 @@ def check_command(
         raise typer.Exit(1)
 
 
+#: The problems of a failed integrity check printed (``--json`` has them all).
+_PROBLEMS_SHOWN = 5
+
+
 def _check_integrity(target: str, *, full: bool, as_json: bool) -> None:
     """``check --integrity``: the file's pages, timed; exit 1 when they are damaged."""
     path = _sqlite_path(target, "check --integrity")
@@ -1107,9 +1112,11 @@ def _check_integrity(target: str, *, full: bool, as_json: bool) -> None:
     else:
         check = "integrity_check" if full else "quick_check"
         verdict = "ok" if result.ok else f"FAILED ({len(result.problems)} problems)"
-        typer.echo(f"{path}: {check} {verdict} in {result.duration_ms:,.0f} ms")
-        for problem in result.problems:
+        typer.echo(f"{check} {verdict} in {result.duration_ms:,.0f} ms: {path}")
+        for problem in result.problems[:_PROBLEMS_SHOWN]:
             typer.echo(f"  {problem}")
+        if len(result.problems) > _PROBLEMS_SHOWN:
+            typer.echo(f"  and {len(result.problems) - _PROBLEMS_SHOWN} more (--json lists them)")
         if recovery is not None:
             typer.echo(f"recovery: {recovery}")
     if not result.ok:

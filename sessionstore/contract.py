@@ -433,7 +433,7 @@ class Reclaimed:
     steps: int = 0
     #: free pages still in the file: a later reclaim returns them
     remaining: int = 0
-    #: the longest step, in milliseconds: how long a writer waited at most
+    #: the longest step in milliseconds, its wait for the write lock included
     longest_step_ms: float = 0.0
     #: why it stopped before every free page was returned (another writer held the
     #: lock past the busy timeout, the time bound), or ``None``

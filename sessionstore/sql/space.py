@@ -53,9 +53,11 @@ __all__ = [
     "sqlite_space",
 ]
 
-#: Pages one step of :func:`reclaim` returns: 256 pages of 4 KiB (1 MiB) took a few
-#: milliseconds in ``benchmarks/space.py``, well under the 50 ms a writer may wait.
-RECLAIM_STEP_PAGES = 256
+#: Pages one step of :func:`reclaim` returns (see ``benchmarks/space.py`` for what a
+#: step costs a writer).
+RECLAIM_STEP_PAGES = 128
+# The shortest pause between two steps of a reclaim, for the writers waiting.
+_MIN_PAUSE_S = 0.002
 #: The longest a reclaim runs; free pages left then are returned by the next one.
 RECLAIM_MAX_SECONDS = 30.0
 #: How long ``db compact`` waits for another process's write lock before it refuses.
@@ -67,9 +69,9 @@ def recovery(url: str) -> str:
     that is still readable."""
     return (
         f"restore a backup, or save what is readable: `sessionstore export --from {url} "
-        "--out sessions.json` (the entries as OpenClaw's sessions.json) or `sessionstore "
-        f"copy --from {url} --to sqlite:///fresh.db` (entries and transcripts into a "
-        "fresh database)"
+        "--out sessions.json --no-transcripts` (the entries as OpenClaw's sessions.json), "
+        f"or `sessionstore copy --from {url} --to sqlite:///fresh.db` (the entries, and "
+        "the transcripts that can be read, into a fresh database)"
     )
 
 
@@ -88,18 +90,21 @@ def reclaim(
     *,
     step_pages: int = RECLAIM_STEP_PAGES,
     max_seconds: float = RECLAIM_MAX_SECONDS,
-    between_steps: Callable[[], None] = lambda: time.sleep(0),
+    pause: Callable[[float], None] = time.sleep,
 ) -> Reclaimed:
     """Return the free pages of a SQLite database with ``auto_vacuum=INCREMENTAL`` in
     steps of ``step_pages``, each in its own ``BEGIN IMMEDIATE`` transaction, for at most
-    ``max_seconds``; ``between_steps`` runs between two steps (by default it yields the
-    interpreter, so a writer of this process gets its turn).
+    ``max_seconds``.
 
     Safe while other processes write: each step takes the write lock like any writer
     (waiting at most the busy timeout), and a step that cannot have it ends the reclaim
-    without an error. A database without incremental auto-vacuum returns nothing
-    (``sessionstore db compact`` converts it). Ends with a passive checkpoint, which
-    never waits, so that the file shrinks when no reader holds the old pages.
+    without an error. Between two steps it checkpoints the WAL itself (passive: it
+    never waits, and a writer's commit then does not find a long WAL to copy) and
+    sleeps (``pause``) at least as long as the step took: a writer that waited for the step
+    polls again within that time (SQLite's busy handler sleeps in growing steps), so it
+    is not starved by the next step. A database without incremental auto-vacuum
+    returns nothing (``sessionstore db compact`` converts it). The file shrinks once no
+    reader holds the old pages.
     """
     if step_pages < 1:
         raise InvalidArgumentError(f"step_pages must be 1 or more, got {step_pages!r}")
@@ -125,14 +130,15 @@ def reclaim(
                 raise
             stopped = f"another writer held the database ({exc})"
             break
-        longest = max(longest, (time.perf_counter() - start) * 1000)
+        took = time.perf_counter() - start
+        longest = max(longest, took * 1000)
         steps += 1
         left = int(_one(conn, "PRAGMA freelist_count"))
         pages += free - left
         free = left
-        between_steps()
-    with suppress(sqlite3.OperationalError):
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with suppress(sqlite3.OperationalError):
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        pause(max(took, _MIN_PAUSE_S))
     return Reclaimed(pages, steps, free, longest, stopped)
 
 
@@ -241,7 +247,8 @@ def integrity_check(path: Path, *, full: bool = False) -> IntegrityResult:
     start = time.perf_counter()
     try:
         with closing(_read_only(path)) as conn:
-            problems = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}")]
+            rows = conn.execute(f"PRAGMA {pragma}").fetchall()
+        problems = [line for row in rows for line in str(row[0]).splitlines()]
     except sqlite3.DatabaseError as exc:
         problems = [str(exc)]
     duration = (time.perf_counter() - start) * 1000
