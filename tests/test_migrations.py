@@ -226,6 +226,13 @@ def test_x_url_wins_over_the_environment(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert current_revision(f"sqlite:///{wanted}") == head_revision()
     assert not ignored.exists()
+    # a file that `alembic upgrade` creates returns freed pages, as the store's do
+    engine = create_sql_engine(f"sqlite:///{wanted}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA auto_vacuum").scalar_one() == 2
+    finally:
+        engine.dispose()
 
 
 def test_alembic_without_a_url_says_how_to_give_one() -> None:

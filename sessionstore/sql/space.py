@@ -142,10 +142,19 @@ def reclaim(
     return Reclaimed(pages, steps, free, longest, stopped)
 
 
+@contextmanager
+def _sqlite_errors(action: str, path: Path) -> Iterator[None]:
+    """Driver errors as this library's, one line naming the action and the file."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreUnavailableError(f"{action} failed on {path}: {exc}") from exc
+
+
 def sqlite_space(path: Path) -> dict[str, Any]:
-    """The space of a SQLite file: page size and count, free pages, the auto-vacuum
-    mode, and the bytes of the file with its ``-wal``."""
-    with closing(_read_only(path)) as conn:
+    """The space of a SQLite file: page size and count, free pages and the
+    auto-vacuum mode."""
+    with _sqlite_errors("reading the free space", path), closing(_read_only(path)) as conn:
         page_size = int(_one(conn, "PRAGMA page_size"))
         return {
             "pageSize": page_size,
@@ -357,6 +366,11 @@ def compact(path: Path, *, into: Path | None = None, attempts: int = 3) -> Compa
     """
     if not path.exists():
         raise StoreUnavailableError(f"no database file at {path}")
+    with _sqlite_errors("compact", path):
+        return _compact(path, into, attempts)
+
+
+def _compact(path: Path, into: Path | None, attempts: int) -> Compacted:
     before = _bytes(path)
     if into is None:
         with _connected(path, COMPACT_WAIT_MS) as conn:
