@@ -55,11 +55,11 @@ __all__ = [
 
 #: Pages one step of :func:`reclaim` returns (see ``benchmarks/space.py`` for what a
 #: step costs a writer).
-RECLAIM_STEP_PAGES = 128
+RECLAIM_STEP_PAGES = 64
 # The shortest pause between two steps of a reclaim, for the writers waiting.
 _MIN_PAUSE_S = 0.002
 #: The longest a reclaim runs; free pages left then are returned by the next one.
-RECLAIM_MAX_SECONDS = 30.0
+RECLAIM_MAX_SECONDS = 120.0
 #: How long ``db compact`` waits for another process's write lock before it refuses.
 COMPACT_WAIT_MS = 200
 
