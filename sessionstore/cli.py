@@ -1018,6 +1018,12 @@ def _print_cleanup(reports: list[lifecycle.CleanupReport]) -> None:
                 f"transcripts archived: {len(report.archived)}, old archives removed: "
                 f"{len(report.expired)}"
             )
+        if report.orphans_archived:
+            console.print(
+                f"SQL transcripts without an entry archived: {len(report.orphans_archived)}"
+            )
+        if report.reclaimed_pages:
+            console.print(f"database pages returned to the file system: {report.reclaimed_pages:,}")
         for key, why in report.transcript_errors.items():
             console.print(f"  transcript error: {escape(key)}: {escape(why)}")
         for name, why in report.archive_errors.items():

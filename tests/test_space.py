@@ -355,3 +355,16 @@ def test_a_damaged_file_is_found_and_the_named_recovery_saves_what_is_readable(
     assert "malformed" in json.dumps(report)
     with open_store(fresh) as copied:
         assert dict(copied.iter_entries()) == entries
+
+
+def test_cleanup_on_the_command_line_reports_orphans_and_returned_pages(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with open_store(url, auto_upgrade=True, transcripts="sql") as store:
+        _fill(store, 30)
+        store.delete("agent:main:direct:0")  # its transcript is left without an entry
+    done = run("cleanup", "--url", url, "--transcripts", "sql", "--max-entries", "5")
+    assert done.exit_code == 0, done.output
+    assert "SQL transcripts without an entry archived: 1" in done.stdout
+    done = run("cleanup", "--url", url, "--transcripts", "sql", "--json")
+    report = json.loads(done.stdout)["agents"][0]
+    assert report["orphansArchived"] == [] and report["reclaimedPages"] >= 0
