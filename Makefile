@@ -47,6 +47,8 @@ bench: $(BENCH_STAMP)  ## the benchmark suite (under 10 minutes): docs/benchmark
 	$(BIN)/python benchmarks/async_api.py --markdown docs/benchmarks.md
 	# an online backup of a 1 GB SQLite database while a writer puts 100 entries/s
 	$(BIN)/python benchmarks/backup.py --markdown docs/benchmarks.md
+	# disk space that comes back after cleanup, and integrity checks, at 100,000 sessions
+	$(BIN)/python benchmarks/space.py --markdown docs/benchmarks.md
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist

@@ -43,6 +43,7 @@ from sessionstore.openclaw.merge import now_ms
 from sessionstore.openclaw.statedir import agent_of_key
 from sessionstore.openclaw.transcripts import FileTranscripts
 from sessionstore.settings import Settings
+from sessionstore.sql import space
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.engine import mask_url, sqlite_file
 from sessionstore.transfer import AgentReport, Status, TransferReport
@@ -56,7 +57,8 @@ app = typer.Typer(
     add_completion=False,
 )
 db = typer.Typer(
-    help="Manage the database schema (Alembic revisions shipped with sessionstore).",
+    help="Manage the database schema (Alembic revisions shipped with sessionstore); "
+    "compact a SQLite file.",
     no_args_is_help=True,
 )
 app.add_typer(db, name="db")
@@ -211,6 +213,52 @@ def db_repair(url: Url) -> None:
     dropped = schema.repair(url)
     done = f"dropped the empty {', '.join(dropped)}, " if dropped else ""
     typer.echo(f"{mask_url(url)}: {done}schema at {schema.head_revision()}")
+
+
+def _sqlite_path(url: str, what: str) -> Path:
+    """The file of a SQLite URL that exists; other databases are refused with why."""
+    require_database(url)
+    path = sqlite_file(database_url(url))
+    if path is None:
+        raise InvalidArgumentError(
+            f"{what} works on a SQLite file, not {mask_url(database_url(url))}: a server "
+            "keeps its own pages (PostgreSQL: autovacuum, see `sessionstore info`)"
+        )
+    return path
+
+
+@_command(db, "compact")
+def db_compact(
+    url: Url,
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            "--into",
+            help="Write a compacted, verified copy to this new file instead; the "
+            "database is left as it is (works while others write).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Compact a SQLite file once and switch it to incremental auto-vacuum.
+
+    Runs VACUUM in place (refused while another process holds the database for
+    writing), or with --into VACUUM INTO a new file, verified (integrity_check, the same
+    rows and entries) before it takes its name. Afterwards cleanup returns freed
+    space by itself.
+
+    Example: sessionstore db compact --url sqlite:///state/sessions.db
+    """
+    path = _sqlite_path(url, "db compact")
+    done = space.compact(path, into=into)
+    if as_json:
+        _print_json(done.to_dict())
+        return
+    typer.echo(
+        f"{done.path}: {done.bytes_before / 1e6:.1f} MB -> {done.bytes_after / 1e6:.1f} MB, "
+        "auto_vacuum incremental" + (", verified" if into is not None else "")
+    )
 
 
 # -- opening stores ---------------------------------------------------------------
@@ -598,6 +646,10 @@ def info(
         db_file = sqlite_file(db_url)
         if db_file is not None and db_file.exists():
             files[str(db_file)] = _size(db_file)
+            data["space"] = space.sqlite_space(db_file)
+            data["lastCheck"] = space.last_check(db_file)
+        if (bloat := space.server_bloat(str(db_url))) is not None:
+            data["deadTuples"] = bloat
     data["agents"] = counts
     data["total"] = sum(counts.values()) if countable else None
     data["files"] = files
@@ -613,6 +665,26 @@ def info(
     lines.append(f"sessions:   {data['total']:,}" if countable else "sessions:   not countable")
     lines += [f"  {agent_id}: {n:,}" for agent_id, n in counts.items()]
     lines += [f"file:       {p} ({n / 1e6:.1f} MB)" for p, n in files.items()]
+    if "space" in data:
+        room = data["space"]
+        lines.append(
+            f"space:      {room['freePages']:,} free of {room['pageCount']:,} pages "
+            f"({room['freePages'] * room['pageSize'] / 1e6:.1f} MB free), "
+            f"auto_vacuum {room['autoVacuum']}"
+        )
+        last = data["lastCheck"]
+        lines.append(
+            "integrity:  never checked (sessionstore check --integrity)"
+            if last is None
+            else f"integrity:  {last['check']} {'ok' if last['ok'] else 'FAILED'} at "
+            f"{iso_ms(last['checkedAt'])} ({last['durationMs']:,} ms)"
+        )
+    for table in data.get("deadTuples", []):
+        lines.append(
+            f"table:      {table['table']}: {table['liveTuples']:,} live, "
+            f"{table['deadTuples']:,} dead tuples, last autovacuum "
+            f"{table['lastAutovacuum'] or 'never'}"
+        )
     typer.echo("\n".join(lines))
 
 
@@ -1062,6 +1134,12 @@ def _print_cleanup(reports: list[lifecycle.CleanupReport]) -> None:
                 f"transcripts archived: {len(report.archived)}, old archives removed: "
                 f"{len(report.expired)}"
             )
+        if report.orphans_archived:
+            console.print(
+                f"SQL transcripts without an entry archived: {len(report.orphans_archived)}"
+            )
+        if report.reclaimed_pages:
+            console.print(f"database pages returned to the file system: {report.reclaimed_pages:,}")
         for key, why in report.transcript_errors.items():
             console.print(f"  transcript error: {escape(key)}: {escape(why)}")
         for name, why in report.archive_errors.items():
@@ -1080,18 +1158,36 @@ def check_command(
     ] = False,
     transcripts: Tier = None,
     sessions: SessionsDir = None,
+    integrity: Annotated[
+        bool,
+        typer.Option(
+            "--integrity",
+            help="Check the SQLite file itself instead (quick_check), timed; the result "
+            "shows in `info`.",
+        ),
+    ] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="With --integrity: the full integrity_check (slower)."),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Compare the index with the transcripts (files or sql); exit 1 if they disagree.
 
     Finds entries whose transcript is missing or cannot be read (not a regular file, or
     outside the directory), transcripts no entry refers to, and message or token
-    counters that differ from the transcripts.
+    counters that differ from the transcripts. With --integrity, checks the SQLite
+    file's pages instead and names the way to recover when they are damaged.
 
     Example: sessionstore check --all-agents --repair
     """
     settings = _settings(state_dir, url, transcripts)
     where = settings.location()
+    if full and not integrity:
+        raise InvalidArgumentError("--full goes with --integrity")
+    if integrity:
+        _check_integrity(where.target, full=full, as_json=as_json)
+        return
     reports = []
     for agent_id in _agents_of(where, agent, all_agents, sessions):
         with _open(settings, where, agent_id, read_only=not repair, sessions=sessions) as store:
@@ -1307,6 +1403,31 @@ def erase_command(
         )
         return
     _print_erasure(erasures, where.describe(), dry_run)
+#: The problems of a failed integrity check printed (``--json`` has them all).
+_PROBLEMS_SHOWN = 5
+
+
+def _check_integrity(target: str, *, full: bool, as_json: bool) -> None:
+    """``check --integrity``: the file's pages, timed; exit 1 when they are damaged."""
+    path = _sqlite_path(target, "check --integrity")
+    result = space.integrity_check(path, full=full)
+    recovery = None if result.ok else space.recovery(mask_url(database_url(target)))
+    if as_json:
+        _print_json(
+            {"store": mask_url(database_url(target)), **result.to_dict(), "recovery": recovery}
+        )
+    else:
+        check = "integrity_check" if full else "quick_check"
+        verdict = "ok" if result.ok else f"FAILED ({len(result.problems)} problems)"
+        typer.echo(f"{check} {verdict} in {result.duration_ms:,.0f} ms: {path}")
+        for problem in result.problems[:_PROBLEMS_SHOWN]:
+            typer.echo(f"  {problem}")
+        if len(result.problems) > _PROBLEMS_SHOWN:
+            typer.echo(f"  and {len(result.problems) - _PROBLEMS_SHOWN} more (--json lists them)")
+        if recovery is not None:
+            typer.echo(f"recovery: {recovery}")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 # -- transcript tail, transcript search ---------------------------------------------

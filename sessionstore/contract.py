@@ -51,6 +51,7 @@ __all__ = [
     "Filters",
     "ImportRecord",
     "Order",
+    "Reclaimed",
     "SearchHit",
     "SessionStore",
     "SupportsAgents",
@@ -458,12 +459,41 @@ class SupportsAgents(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Reclaimed:
+    """What one reclaim of free space returned to the file system (SQLite's
+    ``incremental_vacuum`` in steps; nothing on the servers, whose autovacuum reuses
+    the space)."""
+
+    #: pages given back (the file shrinks by as many once the WAL is checkpointed)
+    pages: int = 0
+    #: write transactions it took
+    steps: int = 0
+    #: free pages still in the file: a later reclaim returns them
+    remaining: int = 0
+    #: the longest step in milliseconds, its wait for the write lock included
+    longest_step_ms: float = 0.0
+    #: why it stopped before every free page was returned (another writer held the
+    #: lock past the busy timeout, the time bound), or ``None``
+    stopped: str | None = None
+
+
 @runtime_checkable
 class SupportsMaintenance(Protocol):
-    """A store with storage of its own to collect (the SQL backends' shared blobs)."""
+    """A store with storage of its own to collect and give back (the SQL backends:
+    shared blobs, SQL transcripts without an entry, SQLite's free pages)."""
 
     def collect_blobs(self) -> int:
         """Delete stored values no entry references any more; returns how many went."""
+        ...
+
+    def collect_transcripts(self, *, now_ms: int | None = None) -> list[str]:
+        """Archive the SQL transcripts whose session no entry has (as ``deleted``
+        archives, which the archive retention then expires); returns their names."""
+        ...
+
+    def reclaim_space(self) -> Reclaimed:
+        """Return free pages to the file system in short steps (SQLite)."""
         ...
 
 

@@ -10,7 +10,10 @@ remove: stale entries through the index on ``updatedAt``, cap overflow past the 
 ``max_entries``; the only exception is ``fix_missing``, which must look at every
 transcript. A transcript or archive that cannot be used (a FIFO or a symlink out of the
 directory in its place, a file that cannot be removed) is reported with its reason and
-left alone; the other entries are still checked or cleaned.
+left alone; the other entries are still checked or cleaned. On a SQL store an enforced
+cleanup then collects what nobody references (blobs; SQL transcripts without an entry,
+archived so that their retention applies) and returns the freed pages of a SQLite file
+to the file system in short steps.
 
 >>> import tempfile, os
 >>> from sessionstore import open_store
@@ -89,6 +92,7 @@ class CleanupOptions(TypedDict, total=False):
     fix_missing: bool
     transcripts: TranscriptsArg
     reset_archive_retention_ms: int | None
+    reclaim: bool
     now_ms: int | None
 
 
@@ -158,6 +162,10 @@ class CleanupReport:
     transcript_errors: dict[str, str] = field(default_factory=dict)
     #: expired archive -> why it was not removed
     archive_errors: dict[str, str] = field(default_factory=dict)
+    #: SQL transcripts no entry had, archived as ``deleted`` (retention expires them)
+    orphans_archived: list[str] = field(default_factory=list)
+    #: database pages returned to the file system afterwards (SQLite)
+    reclaimed_pages: int = 0
 
     def count(self, action: Action) -> int:
         """How many items have ``action``."""
@@ -196,6 +204,8 @@ class CleanupReport:
             "expired": self.expired,
             "transcriptErrors": self.transcript_errors,
             "archiveErrors": self.archive_errors,
+            "orphansArchived": self.orphans_archived,
+            "reclaimedPages": self.reclaimed_pages,
             "actions": [
                 {
                     "key": item.key,
@@ -284,6 +294,7 @@ def cleanup(
     fix_missing: bool = False,
     transcripts: TranscriptsArg = None,
     reset_archive_retention_ms: int | None = None,
+    reclaim: bool = True,
     now_ms: int | None = None,
 ) -> CleanupReport:
     """Apply OpenClaw's maintenance to one agent's store, in OpenClaw's order.
@@ -305,6 +316,12 @@ def cleanup(
     A transcript that cannot be used is left alone and listed in ``transcript_errors``
     (its entry is never judged missing for it), an archive that cannot be removed in
     ``archive_errors``; the rest of the run goes on.
+
+    An enforced run on a SQL store (``SupportsMaintenance``) then collects unreferenced
+    blobs, archives SQL transcripts that no entry has (as ``deleted``, so that their
+    retention applies) and, with ``reclaim`` (default), returns the pages its deletes
+    freed to the file system in short steps (SQLite; ``store.reclaim_space()`` does it
+    later when ``reclaim=False``).
     """
     if mode not in ("enforce", "warn"):
         raise InvalidArgumentError(f"mode must be 'enforce' or 'warn', got {mode!r}")
@@ -405,6 +422,11 @@ def cleanup(
             except StoreUnavailableError as exc:
                 report.archive_errors[archive] = str(exc)
         report.expired = [name for name in report.expired if name not in report.archive_errors]
+    if isinstance(store, SupportsMaintenance):
+        report.orphans_archived = store.collect_transcripts(now_ms=now)
+        # the pages the deletes freed go back in short steps (writers wait one step)
+        if reclaim:
+            report.reclaimed_pages = store.reclaim_space().pages
     return report
 
 

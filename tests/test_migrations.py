@@ -226,6 +226,13 @@ def test_x_url_wins_over_the_environment(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert current_revision(f"sqlite:///{wanted}") == head_revision()
     assert not ignored.exists()
+    # a file that `alembic upgrade` creates returns freed pages, as the store's do
+    engine = create_sql_engine(f"sqlite:///{wanted}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA auto_vacuum").scalar_one() == 2
+    finally:
+        engine.dispose()
 
 
 def test_alembic_without_a_url_says_how_to_give_one() -> None:
@@ -424,3 +431,34 @@ def test_revision_0006_down_and_up_with_sessions_and_transcripts(empty_url: str)
     assert current_revision(empty_url) == "0005"
     upgrade(empty_url)
     check(empty_url)
+
+
+def test_revision_0008_down_and_up_keeps_the_sessions_and_drops_the_check_record(
+    empty_url: str,
+) -> None:
+    """0008 adds ``sessionstore_checks`` only: down to 0007 drops it and keeps every
+    session; up again creates it empty, with no drift."""
+    upgrade(empty_url)
+    with open_store(empty_url) as store:
+        store.put("agent:main:main", SessionEntry(session_id="s1", updated_at=1))
+    engine = create_sql_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sessionstore_checks (name, checked_at, ok, full_check, "
+                    "duration_ms, detail) VALUES ('integrity', 5, :t, :f, 12, NULL)"
+                ),
+                {"t": True, "f": False},
+            )
+    finally:
+        engine.dispose()
+    downgrade(empty_url, "0007")
+    assert current_revision(empty_url) == "0007"
+    assert "sessionstore_checks" not in _tables(empty_url)
+    assert count_sessions(empty_url) == {"main": 1}
+    upgrade(empty_url)
+    check(empty_url)
+    assert _count(empty_url, "sessionstore_checks") == 0
+    with open_store(empty_url) as store:
+        assert store.get("agent:main:main") == SessionEntry(session_id="s1", updated_at=1)

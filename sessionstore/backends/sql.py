@@ -163,6 +163,17 @@ class SqlStore(RowStore):
         text = str(orig).lower()
         return "database is locked" in text or "database is busy" in text
 
+    @contextmanager
+    def _sqlite_connection(self) -> Iterator[Any]:
+        if self._dialect != "sqlite" or self._engine.dialect.is_async:
+            yield None
+            return
+        proxied = self._engine.raw_connection()  # back to the pool afterwards
+        try:
+            yield proxied.driver_connection
+        finally:
+            proxied.close()
+
     # -- SQL only ----------------------------------------------------------------------
 
     def trace(self, callback: Callable[[str, Any], None] | None) -> None:

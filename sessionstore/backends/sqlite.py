@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
@@ -361,6 +361,9 @@ class SqliteStore(RowStore):
         return isinstance(exc, sqlite3.OperationalError) and any(
             text in str(exc).lower() for text in _TRANSIENT
         )
+
+    def _sqlite_connection(self) -> AbstractContextManager[sqlite3.Connection | None]:
+        return nullcontext(None if self._read_only else self.connection())
 
     # -- SQLite only -------------------------------------------------------------------
 

@@ -445,8 +445,10 @@ def sqlite_pragmas(dbapi_connection: Any, *, wal: bool) -> None:
 
 
 def _use_wal_if_new(cursor: sqlite3.Cursor) -> None:
-    """WAL for a database this library creates (it persists); a file that has content
-    keeps the journal mode its owner chose: reading it must not change it.
+    """WAL and ``auto_vacuum=INCREMENTAL`` for a database this library creates (both
+    persist); a file that has content keeps the modes its owner chose: reading it must
+    not change them. ``auto_vacuum`` takes effect only before the first table, so an
+    existing file is converted by ``sessionstore db compact`` alone.
 
     SQLite answers a switch to WAL that meets another connection's lock with "database
     is locked" at once, without its busy handler (processes creating one database
@@ -460,6 +462,8 @@ def _use_wal_if_new(cursor: sqlite3.Cursor) -> None:
             if cursor.fetchone()[0] != "wal":
                 cursor.execute("PRAGMA page_count")
                 if cursor.fetchone()[0] == 0:
+                    # freed pages can then go back to the file system in steps
+                    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
                     cursor.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:

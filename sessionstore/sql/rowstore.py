@@ -35,6 +35,7 @@ from sessionstore.contract import (
     Filters,
     ImportRecord,
     Order,
+    Reclaimed,
     TranscriptStore,
     Updater,
     batched,
@@ -55,6 +56,7 @@ from sessionstore.errors import InvalidArgumentError, StaleEntryError
 from sessionstore.openclaw.merge import merge_entry
 from sessionstore.openclaw.merge import now_ms as current_time_ms
 from sessionstore.openclaw.transcripts import FileTranscripts
+from sessionstore.sql import space
 from sessionstore.sql import statements as q
 from sessionstore.sql.blobs import Blob
 from sessionstore.sql.rows import (
@@ -671,6 +673,31 @@ class RowStore(ABC):
             return len(deleted), blobs
 
         return self._unit("erase", body, dry_run=dry_run)
+    def collect_transcripts(self, *, now_ms: int | None = None) -> builtins.list[str]:
+        """Archive as ``deleted`` the SQL transcripts of this agent whose session id no
+        entry has (its entry was deleted, or reset, without archiving them), so that
+        the archive retention of :func:`~sessionstore.lifecycle.cleanup` expires them;
+        returns the archive names. Nothing is deleted here."""
+        return SqlTranscripts(self).archive_orphans(now_ms=now_ms)
+
+    def reclaim_space(
+        self,
+        *,
+        step_pages: int = space.RECLAIM_STEP_PAGES,
+        max_seconds: float = space.RECLAIM_MAX_SECONDS,
+    ) -> Reclaimed:
+        """Return SQLite's free pages to the file system, ``step_pages`` per short write
+        transaction, for at most ``max_seconds`` (see :func:`sessionstore.sql.space.reclaim`);
+        nothing to do on the servers (their autovacuum makes dead rows' space reusable)."""
+        with self._errors("reclaim space"), self._sqlite_connection() as conn:
+            if conn is None:
+                return Reclaimed()
+            return space.reclaim(conn, step_pages=step_pages, max_seconds=max_seconds)
+
+    def _sqlite_connection(self) -> AbstractContextManager[Any]:
+        """A writable ``sqlite3`` connection to the database, or ``None`` (a server, an
+        asyncio driver, a store opened read-only)."""
+        return nullcontext(None)
 
     def last_import(self) -> ImportRecord | None:
         """This agent's last verified import from a ``sessions.json``, if any."""

@@ -24,6 +24,7 @@ from sessionstore.projection import SHORT_TEXT
 from sessionstore.sql.types import ExactText, JSONDocument, LongText
 
 __all__ = [
+    "CHECK_TABLE",
     "NEWEST_INDEX",
     "SEARCH_INDEX",
     "SEARCH_TABLE",
@@ -31,12 +32,14 @@ __all__ = [
     "VERSION_TABLE",
     "Base",
     "BlobRow",
+    "CheckRow",
     "ImportRow",
     "SessionRow",
     "TranscriptEventRow",
     "TranscriptRow",
     "VersionFloorRow",
     "blobs",
+    "checks",
     "imports",
     "is_search_object",
     "metadata",
@@ -46,6 +49,8 @@ __all__ = [
     "version_floor",
 ]
 
+#: The last result of each maintenance check (revision ``0008``).
+CHECK_TABLE = "sessionstore_checks"
 #: Alembic's bookkeeping table; named for this library so it can share a database.
 VERSION_TABLE = "sessionstore_version"
 #: SQLite's full-text index of transcript text: an FTS5 table (and its shadow tables),
@@ -262,3 +267,24 @@ def is_search_object(name: str | None) -> bool:
     return name is not None and (
         name.startswith(SEARCH_TABLE) or name in (SEARCH_INDEX, SEARCH_VECTOR, NEWEST_INDEX)
     )
+
+
+class CheckRow(Base):
+    """The last run of a maintenance check of the database (revision ``0008``): what
+    ``sessionstore check --integrity`` found, for ``sessionstore info``."""
+
+    __tablename__ = CHECK_TABLE
+
+    #: which check: ``integrity``
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: epoch ms
+    checked_at: Mapped[int] = mapped_column(BigInteger)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    #: ``integrity_check`` rather than ``quick_check``
+    full_check: Mapped[bool] = mapped_column(Boolean)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    #: what the check reported wrong, one problem a line
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+checks = cast(Table, CheckRow.__table__)

@@ -34,6 +34,7 @@ from sqlalchemy import (
     bindparam,
     column,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -594,6 +595,18 @@ ARCHIVE = (
     update(_T)
     .where(_T.c.agent_id == bindparam("tr_agent"), _T.c.transcript_id == bindparam("tr_id"))
     .values(archive_slot=bindparam("a_slot"), archived_at=bindparam("a_at"))
+)
+#: (transcript_id, session_id, topic) of the live transcripts of agent :tr_agent whose
+#: session id no entry of the agent has (its entry was deleted or given a new session id
+#: without archiving it), locked
+ORPHANED = (
+    select(_T.c.transcript_id, _T.c.session_id, _T.c.topic)
+    .where(
+        _OF_AGENT,
+        _T.c.archive_slot == _LIVE_SLOT,
+        ~exists().where(t.c.agent_id == _T.c.agent_id, t.c.session_id == _T.c.session_id),
+    )
+    .with_for_update()
 )
 #: (session_id, topic, archive_slot, archived_at) of every archived transcript
 ARCHIVES = select(_T.c.session_id, _T.c.topic, _T.c.archive_slot, _T.c.archived_at).where(

@@ -877,6 +877,40 @@ class SqlTranscripts:
 
         return self._store._retry("archive transcript", attempt)
 
+    def archive_orphans(self, *, now_ms: int | None = None) -> list[str]:
+        """Archive as ``deleted.<ts>`` every live transcript whose session id no entry of
+        the agent has (its entry was deleted, or given a new session id, without
+        archiving it), so that the archive retention of :func:`~sessionstore.lifecycle.cleanup`
+        expires it like any other; returns the archive names. Nothing is deleted here."""
+        check_archive("deleted", now_ms)
+        start = current_time_ms() if now_ms is None else now_ms
+
+        def attempt() -> list[str]:
+            made = []
+            with self._store._write() as write:
+                for transcript_id, session_id, topic in write.tx.rows(
+                    q.ORPHANED, {"tr_agent": self._agent}
+                ):
+                    live = self._live(str(session_id), str(topic))
+                    ms = start
+                    while write.tx.rows(q.SLOT_TAKEN, {**live, "slot": _slot("deleted", ms)}):
+                        ms += 1
+                    write.tx.run(
+                        q.ARCHIVE,
+                        {
+                            "tr_agent": self._agent,
+                            "tr_id": int(transcript_id),
+                            "a_slot": _slot("deleted", ms),
+                            "a_at": ms,
+                        },
+                    )
+                    made.append(
+                        archive_name(_file_name(str(session_id), str(topic)), "deleted", ms)
+                    )
+            return sorted(made)
+
+        return self._store._retry("archive orphaned transcripts", attempt)
+
     def archives(self) -> list[Archive]:
         rows = self._store._query("list archives", q.ARCHIVES, {"tr_agent": self._agent})
         found = []

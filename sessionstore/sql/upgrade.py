@@ -226,7 +226,7 @@ def head_revision() -> str:
     """The newest revision this library knows.
 
     >>> head_revision()
-    '0007'
+    '0008'
     """
     head = _scripts().get_current_head()
     assert head is not None
