@@ -1403,6 +1403,8 @@ def erase_command(
         )
         return
     _print_erasure(erasures, where.describe(), dry_run)
+
+
 #: The problems of a failed integrity check printed (``--json`` has them all).
 _PROBLEMS_SHOWN = 5
 

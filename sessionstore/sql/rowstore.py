@@ -673,6 +673,7 @@ class RowStore(ABC):
             return len(deleted), blobs
 
         return self._unit("erase", body, dry_run=dry_run)
+
     def collect_transcripts(self, *, now_ms: int | None = None) -> builtins.list[str]:
         """Archive as ``deleted`` the SQL transcripts of this agent whose session id no
         entry has (its entry was deleted, or reset, without archiving them), so that
