@@ -26,6 +26,7 @@ from sessionstore.contract import (
     Erasure,
     FilterArgs,
     SessionStore,
+    SupportsMaintenance,
     TranscriptTier,
 )
 from sessionstore.entry import (
@@ -1380,13 +1381,18 @@ def erase_command(
     if key is not None and not agent and not all_agents:
         agent = [_agent_of(key, None, settings)]  # the agent the key names, as show does
     erasures: list[Erasure] = []
+    reclaimed: list[int] = []  # pages returned to the file system, per agent
     for agent_id in _agents_of(where, agent, all_agents, None):
         try:
             with _open(settings, where, agent_id) as store:
                 keys = _chosen_keys(store, key, key_prefix, segments, session_id)
-                erasures.append(
-                    store.transcripts.erase(keys, session_ids=sessions, dry_run=dry_run)
-                )
+                erasure = store.transcripts.erase(keys, session_ids=sessions, dry_run=dry_run)
+                erasures.append(erasure)
+                # The freed pages would still hold the erased bytes inside the file.
+                pages = 0
+                if erasure.applied and isinstance(store, SupportsMaintenance):
+                    pages = store.reclaim_space().pages
+                reclaimed.append(pages)
         except SessionStoreError as exc:
             done = ", ".join(e.agent_id for e in erasures) or "none"
             raise SessionStoreError(
@@ -1398,11 +1404,16 @@ def erase_command(
             {
                 "store": where.describe(),
                 "dryRun": dry_run,
-                "agents": [erasure.to_dict() for erasure in erasures],
+                "agents": [
+                    {**erasure.to_dict(), "reclaimedPages": pages}
+                    for erasure, pages in zip(erasures, reclaimed, strict=True)
+                ],
             }
         )
         return
     _print_erasure(erasures, where.describe(), dry_run)
+    if sum(reclaimed):
+        _console().print(f"database pages returned to the file system: {sum(reclaimed):,}")
 
 
 #: The problems of a failed integrity check printed (``--json`` has them all).
