@@ -45,6 +45,8 @@ bench: $(BENCH_STAMP)  ## the benchmark suite (under 10 minutes): docs/benchmark
 	$(BIN)/python benchmarks/openclaw_peer.py --markdown docs/benchmarks.md
 	# the async API beside bare psycopg, a thread pool, Google ADK and the other drivers
 	$(BIN)/python benchmarks/async_api.py --markdown docs/benchmarks.md
+	# the framework adapters beside ADK's session services and the Agents SDK's SQLAlchemySession
+	$(BIN)/python benchmarks/integrations.py --markdown docs/benchmarks.md
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist
