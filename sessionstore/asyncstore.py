@@ -462,6 +462,11 @@ class AsyncTranscriptStore:
         """The last ``limit`` events (1-1000), oldest first."""
         return await self._run(lambda t: t.tail(key, limit=limit, topic_id=topic_id))
 
+    async def pop(self, key: str, *, topic_id: str | int | None = None) -> dict[str, Any] | None:
+        """Remove the newest event and return it, ``None`` without one (see
+        :meth:`TranscriptStore.pop`)."""
+        return await self._run(lambda t: t.pop(key, topic_id=topic_id))
+
     async def page(
         self,
         key: str,

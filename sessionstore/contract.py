@@ -624,6 +624,16 @@ class TranscriptStore(Protocol):
         """The last ``limit`` events (1-1000), oldest first, as appended."""
         ...
 
+    def pop(self, key: str, *, topic_id: str | int | None = None) -> dict[str, Any] | None:
+        """Remove the newest event of the transcript of ``key`` and return it, as
+        :meth:`tail` would have; ``None`` when there is none (no entry, no transcript,
+        or the header alone, which is never removed). The entry's counters move back in
+        the same unit (on the files tier, under the file's lock; on the SQL tier, one
+        transaction), so a pop racing an append removes either the event before it or
+        the appended one, never loses the append. A last line that is not a JSON object
+        is refused (:class:`~sessionstore.errors.CorruptStoreError`), nothing removed."""
+        ...
+
     def page(
         self,
         key: str,

@@ -154,6 +154,41 @@ class Tally:
             changes["totalTokensFresh"] = True
         return changes
 
+    def removal_changes(
+        self,
+        message_count: int | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        remaining: Callable[[], int],
+        previous_total: Callable[[], int | None],
+    ) -> dict[str, Any]:
+        """The entry fields (JSON names) that removing these events from the end of the
+        entry's own transcript moves back: the counts go down (never below 0; an entry
+        that never counted its messages gets ``remaining()``, the messages left), and
+        when a removed event set ``totalTokens``, it becomes ``previous_total()`` (the
+        last one left), or stops being fresh when none is left.
+
+        >>> Tally(messages=1, input_tokens=5, output_tokens=7, total_tokens=40).removal_changes(
+        ...     3, 9, 7, lambda: 2, lambda: 25
+        ... )
+        {'messageCount': 2, 'inputTokens': 4, 'outputTokens': 0, 'totalTokens': 25}
+        """
+        changes: dict[str, Any] = {}
+        if message_count is None:
+            changes["messageCount"] = remaining()
+        elif self.messages:
+            changes["messageCount"] = max(0, message_count - self.messages)
+        if self.input_tokens or self.output_tokens:
+            changes["inputTokens"] = max(0, (input_tokens or 0) - self.input_tokens)
+            changes["outputTokens"] = max(0, (output_tokens or 0) - self.output_tokens)
+        if self.total_tokens is not None:
+            previous = previous_total()
+            if previous is None:
+                changes["totalTokensFresh"] = False
+            else:
+                changes["totalTokens"] = previous
+        return changes
+
 
 def idempotency_key(event: Mapping[str, Any]) -> str | None:
     """The ``idempotencyKey`` of a message (on the message, else on the event)."""

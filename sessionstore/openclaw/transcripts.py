@@ -52,6 +52,7 @@ from sessionstore.contract import (
 )
 from sessionstore.entry import SessionEntry, as_entry, validate_key
 from sessionstore.errors import (
+    CorruptStoreError,
     InvalidArgumentError,
     SessionNotFoundError,
     StoreUnavailableError,
@@ -576,6 +577,47 @@ def _append_lines(path: Path, lines: list[bytes], header: bytes | None) -> bool:
     return size == 0
 
 
+def _truncate_last(path: Path) -> tuple[dict[str, Any], Tally, int | None] | None:
+    """Cut the last line off ``path`` (its writers locked out by the caller) and return
+    its event, the event's counts and, when it set ``totalTokens``, the last
+    ``totalTokens`` of the lines before it; ``None``, changing nothing, when the file is
+    missing, empty or holds the header alone."""
+    try:
+        fd = _open_regular(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "r+b") as fh:
+        lines = _lines_before(fh, fh.seek(0, os.SEEK_END))
+        if next(lines, (0, b""))[1]:
+            raise CorruptStoreError(f"cannot remove from {path}: its last line is unfinished")
+        found = next(lines, None)
+        if found is None:
+            return None
+        offset, line = found
+        event = None if line is None else _parse(line)
+        if event is None:
+            raise CorruptStoreError(
+                f"cannot remove from {path}: its last line is not a JSON object"
+            )
+        if event.get("type") == "session":
+            return None
+        tally = Tally()
+        tally.add(event)
+        previous = None
+        if tally.total_tokens is not None:  # the totalTokens that stays the last one
+            for _, earlier in lines:
+                before = Tally()
+                if earlier is not None and (parsed := _parse(earlier)) is not None:
+                    before.add(parsed)
+                if before.total_tokens is not None:
+                    previous = before.total_tokens
+                    break
+        fh.truncate(offset)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return event, tally, previous
+
+
 def _header(session_id: str, cwd: str) -> bytes:
     return orjson.dumps(header_event(session_id, cwd, current_time_ms())) + b"\n"
 
@@ -778,6 +820,57 @@ class FileTranscripts:
             lambda entry: self.path(entry, topic_id=topic_id),
             None,
         )
+
+    def pop(self, key: str, *, topic_id: TopicId = None) -> dict[str, Any] | None:
+        """Remove the newest event of the transcript of ``key`` and return it (``None``
+        when there is none: no entry, no file, or the header alone). Under the file's
+        lock, as appends: the last line is read from the end of the file, the file is
+        truncated before it and fsynced, and the entry's counters move back
+        (:meth:`~sessionstore.events.Tally.removal_changes`). A last line that is not a
+        JSON object (malformed, unfinished) is refused, :class:`CorruptStoreError`,
+        and nothing is removed."""
+        validate_key(key)
+        entry = self._entry(key)
+        while entry is not None:
+            path = self.path(entry, topic_id=topic_id)
+            if self._files._find(path) is None:
+                return None
+            with self._files._locked(path):
+                # Read again under the lock: a reset may have moved the entry meanwhile.
+                entry = self._entry(key)
+                if entry is not None and self.path(entry, topic_id=topic_id) == path:
+                    return self._pop_locked(key, entry, path)
+        return None
+
+    def _pop_locked(self, key: str, entry: SessionEntry, path: Path) -> dict[str, Any] | None:
+        try:
+            removed = _truncate_last(path)
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot write {path}: {exc.strerror}") from exc
+        if removed is None:
+            return None
+        event, tally, previous = removed
+        if path != self._files.path(entry):
+            return event  # the counters mirror the entry's own transcript only
+
+        @functools.cache  # counted once, even if the store retries rewind
+        def remaining() -> int:
+            return self._files._stats(path).messages
+
+        def rewind(current: SessionEntry | None) -> SessionEntry | None:
+            if current is None or current.session_id != entry.session_id:
+                return None
+            changes = tally.removal_changes(
+                current.message_count,
+                current.input_tokens,
+                current.output_tokens,
+                remaining,
+                lambda: previous,
+            )
+            return current.with_fields(**changes) if changes else None
+
+        self._store.update(key, rewind)
+        return event
 
     def archive(
         self,

@@ -550,6 +550,15 @@ LINES = (
     .order_by(_E.c.seq)
     .limit(bindparam("n", type_=BigInteger))
 )
+#: (seq, event_json) of the message lines of transcript :tr_id before :pos, newest first
+MESSAGES_BEFORE = (
+    select(_E.c.seq, _E.c.event_json)
+    .where(_EVENTS_OF, _E.c.seq < bindparam("pos"), _E.c.kind == "message")
+    .order_by(_E.c.seq.desc())
+    .limit(bindparam("n", type_=BigInteger))
+)
+#: delete line :seq of transcript :tr_id
+DELETE_EVENT = delete(_E).where(_EVENTS_OF, _E.c.seq == bindparam("seq"))
 #: delete every line of transcript :tr_id
 DELETE_EVENTS = delete(_E).where(_EVENTS_OF)
 #: delete the row of transcript :tr_id

@@ -62,7 +62,12 @@ from sessionstore.contract import (
     event_header,
 )
 from sessionstore.entry import SessionEntry, as_entry, check_size, loads_json, validate_key
-from sessionstore.errors import InvalidArgumentError, SessionNotFoundError, SessionStoreError
+from sessionstore.errors import (
+    CorruptStoreError,
+    InvalidArgumentError,
+    SessionNotFoundError,
+    SessionStoreError,
+)
 from sessionstore.events import (
     DUMP_OPTIONS,
     Tally,
@@ -409,34 +414,13 @@ class SqlTranscripts:
     def _append(
         self, key: str, batch: list[dict[str, Any]], topic_id: TopicId, *, look_up: bool
     ) -> AppendResult:
-        store = self._store
-        with store._write() as write:
+        with self._store._write() as write:
             tx: _Tx = write.tx
-            # One statement locks the entry and its live transcripts (one per topic);
-            # an entry without any is locked alone.
-            found = tx.rows(q.LOCK_ENTRY_AND_TRANSCRIPTS, store._key(key))
-            if not found:
-                found = tx.rows(q.LOCK_ROW, store._key(key))
-                if not found:
-                    raise SessionNotFoundError(key)
-            locked = found[0][:_LOCKED_COLUMNS]
+            locked, live, current = self._lock(tx, key, topic_id)
+            if locked is None:
+                raise SessionNotFoundError(key)
             entry, _ = _entry_object(locked[1])
             session_id, session_file = entry["sessionId"], entry.get("sessionFile")
-            live = self._live(session_id, _topic(session_id, session_file, topic_id))
-            current = next(
-                (
-                    _Live.of(row[_LOCKED_COLUMNS + 1 :])
-                    for row in found
-                    if len(row) > _LOCKED_COLUMNS and row[_LOCKED_COLUMNS] == live["tr_topic"]
-                ),
-                None,
-            )
-            if current is None:
-                # Read it again under the entry's lock: one that the writer holding the
-                # lock before us created is not in the first statement's snapshot
-                # (PostgreSQL), nor one that it archived and replaced.
-                rows = tx.rows(q.LOCK_TRANSCRIPT, live)
-                current = _Live.of(rows[0]) if rows else None
             now = current_time_ms()
             lines, skipped, tally = self._lines_of(tx, current, batch, now, look_up)
             if lines:
@@ -472,7 +456,17 @@ class SqlTranscripts:
             # on the files tier and as check compares them.
             if lines and live["tr_topic"] == _topic(session_id, session_file, None):
                 total = (current.messages if current else 0) + tally.messages
-                self._advance(write, key, locked, tally, total)
+                self._advance(
+                    write,
+                    key,
+                    locked,
+                    lambda counts: tally.entry_changes(
+                        counts["message_count"],
+                        counts["input_tokens"],
+                        counts["output_tokens"],
+                        lambda: total,
+                    ),
+                )
         return AppendResult.of(
             None,
             tally,
@@ -560,18 +554,130 @@ class SqlTranscripts:
             lines.append(self._line(event, stored_id, key))
         return lines, skipped, tally
 
-    def _advance(self, write: Any, key: str, locked: Row, tally: Tally, total: int) -> None:
+    def _lock(
+        self, tx: _Tx, key: str, topic_id: TopicId
+    ) -> tuple[Row | None, dict[str, Any], _Live | None]:
+        """Lock ``key``'s entry and its live transcripts (one per topic) and return the
+        entry's row (``q.LOCK_ROW``; ``None`` without an entry), the parameters of the
+        transcript of ``topic_id`` and its counters (``None`` when it has none)."""
+        store = self._store
+        # One statement locks the entry and its live transcripts; an entry without any
+        # is locked alone.
+        found = tx.rows(q.LOCK_ENTRY_AND_TRANSCRIPTS, store._key(key))
+        if not found:
+            found = tx.rows(q.LOCK_ROW, store._key(key))
+            if not found:
+                return None, {}, None
+        locked = found[0][:_LOCKED_COLUMNS]
+        entry, _ = _entry_object(locked[1])
+        session_id, session_file = entry["sessionId"], entry.get("sessionFile")
+        live = self._live(session_id, _topic(session_id, session_file, topic_id))
+        current = next(
+            (
+                _Live.of(row[_LOCKED_COLUMNS + 1 :])
+                for row in found
+                if len(row) > _LOCKED_COLUMNS and row[_LOCKED_COLUMNS] == live["tr_topic"]
+            ),
+            None,
+        )
+        if current is None:
+            # Read it again under the entry's lock: one that the writer holding the
+            # lock before us created is not in the first statement's snapshot
+            # (PostgreSQL), nor one that it archived and replaced.
+            rows = tx.rows(q.LOCK_TRANSCRIPT, live)
+            current = _Live.of(rows[0]) if rows else None
+        return locked, live, current
+
+    def pop(self, key: str, *, topic_id: TopicId = None) -> dict[str, Any] | None:
+        """Remove the newest event and return it (``None`` without one), moving the
+        transcript's and the entry's counters back, in one transaction that locks the
+        entry as appends do."""
+        validate_key(key)
+        return self._store._retry("remove from transcript", lambda: self._pop(key, topic_id))
+
+    def _pop(self, key: str, topic_id: TopicId) -> dict[str, Any] | None:
+        with self._store._write() as write:
+            tx: _Tx = write.tx
+            locked, live, current = self._lock(tx, key, topic_id)
+            if locked is None or current is None or current.last_seq < 1:
+                return None
+            params = {"tr_agent": self._agent, "tr_id": current.transcript_id}
+            line = tx.rows(q.EVENT_LINE, {**params, "seq": current.last_seq})[0][0]
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                event = None
+            if not isinstance(event, dict):
+                raise CorruptStoreError(
+                    f"cannot remove from the transcript of {key!r}: its last line is not a "
+                    "JSON object"
+                )
+            tally = Tally()
+            tally.add(event)
+            previous = current.total_tokens
+            if tally.total_tokens is not None:
+                previous = self._total_before(tx, params, current.last_seq)
+            tx.run(q.DELETE_EVENT, {**params, "seq": current.last_seq})
+            tx.run(
+                q.UPDATE_TRANSCRIPT,
+                {
+                    **params,
+                    "u_last_seq": current.last_seq - 1,
+                    "u_messages": max(0, current.messages - tally.messages),
+                    "u_input": max(0, current.input_tokens - tally.input_tokens),
+                    "u_output": max(0, current.output_tokens - tally.output_tokens),
+                    "u_total": previous,
+                },
+            )
+            entry, _ = _entry_object(locked[1])
+            own = _topic(entry["sessionId"], entry.get("sessionFile"), None)
+            if live["tr_topic"] == own:
+                remaining = max(0, current.messages - tally.messages)
+                self._advance(
+                    write,
+                    key,
+                    locked,
+                    lambda counts: tally.removal_changes(
+                        counts["message_count"],
+                        counts["input_tokens"],
+                        counts["output_tokens"],
+                        lambda: remaining,
+                        lambda: previous,
+                    ),
+                )
+        return event
+
+    def _total_before(self, tx: _Tx, params: Mapping[str, Any], seq: int) -> int | None:
+        """The last ``totalTokens`` of the messages before line ``seq``, read backwards
+        in batches until one is found."""
+        while seq > 1:
+            rows = tx.rows(q.MESSAGES_BEFORE, {**params, "pos": seq, "n": _LINES_BATCH})
+            for _, line in rows:
+                counted = Tally()
+                counted.add(orjson.loads(line))
+                if counted.total_tokens is not None:
+                    return counted.total_tokens
+            if len(rows) < _LINES_BATCH:
+                return None
+            seq = int(rows[-1][0])  # the next batch is older than the last one read
+        return None
+
+    def _advance(
+        self,
+        write: Any,
+        key: str,
+        locked: Row,
+        changes_of: Callable[[dict[str, int | None]], dict[str, Any]],
+    ) -> None:
         """Move the counters of the entry in the ``locked`` row (``q.LOCK_ROW``) as the
-        files tier does, in the append's transaction (whose lock keeps its
-        ``sessionId``). The counters are set in the entry's JSON object as stored,
+        files tier does, in the transaction of an append or a pop (whose lock keeps its
+        ``sessionId``): ``changes_of`` gives the fields to set from the entry's counter
+        columns. The counters are set in the entry's JSON object as stored,
         without validating it again (the store did when it wrote it); an entry that
         cannot be moved so is rewritten whole (see :func:`_in_place`)."""
         store = self._store
         entry, as_object = _entry_object(locked[1])
-        counts = count_columns(entry)
-        changes = tally.entry_changes(
-            counts["message_count"], counts["input_tokens"], counts["output_tokens"], lambda: total
-        )
+        changes = changes_of(count_columns(entry))
         if not changes:
             return
         has_blobs = any(locked[2:])

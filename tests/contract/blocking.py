@@ -161,6 +161,9 @@ class BlockingTranscripts:
     def page(self, key: str, **options: Any) -> Any:
         return self._loop.run(self._transcripts.page(key, **options))
 
+    def pop(self, key: str, **options: Any) -> dict[str, Any] | None:
+        return self._loop.run(self._transcripts.pop(key, **options))
+
     def count(self, key: str, **options: Any) -> int:
         return self._loop.run(self._transcripts.count(key, **options))
 

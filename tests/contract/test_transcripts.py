@@ -12,6 +12,7 @@ import ast
 import contextlib
 import random
 import string
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from sessionstore.contract import (
     encode_cursor,
     event_header,
 )
-from sessionstore.errors import InvalidArgumentError
+from sessionstore.errors import CorruptStoreError, InvalidArgumentError
 from sessionstore.events import (
     MAX_SEARCH_TEXT,
     archive_name,
@@ -42,6 +43,7 @@ from sessionstore.events import (
     snippet,
     transcript_file_name,
 )
+from sessionstore.lifecycle import check
 from tests.contract.backends import TRANSCRIPT_PAIRS
 from tests.contract.conftest import TranscriptStoreFactory
 from tests.contract.helpers import KEY, T0, entry
@@ -766,6 +768,167 @@ def test_pages_without_bodies_follow_the_same_cursors(transcript_store: SessionS
             break
         cursor = page.next_cursor
     assert seen == ids(t.tail(KEY))[::-1]
+
+
+# -- pop ------------------------------------------------------------------------------------
+
+
+def test_pop_removes_and_returns_the_newest_event(transcript_store: SessionStore) -> None:
+    started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [*numbered(3), custom("aside", id="c1")])
+    whole = t.tail(KEY)
+    assert t.pop(KEY) == whole[-1]
+    assert t.pop(KEY) == whole[-2]
+    assert t.tail(KEY) == whole[:2]
+    assert ids(t.page(KEY).items) == ["e1", "e0"]
+
+
+def test_pop_never_removes_the_header(transcript_store: SessionStore) -> None:
+    session = started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [user("only", event_id="u1")])
+    assert ids([t.pop(KEY) or {}]) == ["u1"]
+    assert t.pop(KEY) is None
+    assert t.tail(KEY) == []
+    assert [orjson.loads(line)["type"] for line in t.lines(session)] == ["session"]
+    t.append(KEY, [user("again", event_id="u2")])  # the same transcript goes on
+    assert [orjson.loads(line)["type"] for line in t.lines(session)] == ["session", "message"]
+
+
+def test_pop_without_an_entry_or_a_transcript_is_none(transcript_store: SessionStore) -> None:
+    t = transcript_store.transcripts
+    assert t.pop(KEY) is None
+    started(transcript_store)
+    assert t.pop(KEY) is None
+    assert t.pop(KEY, topic_id=5) is None
+
+
+def test_pop_moves_the_counters_back(transcript_store: SessionStore) -> None:
+    started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [user("hello"), assistant("first", 3, 4), user("more")])
+    t.append(KEY, [assistant("second", 5, 6), custom("aside")])
+    t.pop(KEY)  # not a message: nothing moves
+    assert counters(transcript_store)["messageCount"] == 4
+    t.pop(KEY)  # the second answer: its tokens go, the first one's total is the last again
+    assert counters(transcript_store) == {
+        "messageCount": 3,
+        "inputTokens": 3,
+        "outputTokens": 4,
+        "totalTokens": 7,
+        "totalTokensFresh": True,
+    }
+    assert t.count(KEY) == 3
+    assert check(transcript_store).wrong_counts == {}
+    t.pop(KEY)
+    t.pop(KEY)  # the first answer: no total is left in the transcript
+    assert counters(transcript_store) == {
+        "messageCount": 1,
+        "inputTokens": 0,
+        "outputTokens": 0,
+        "totalTokens": 7,
+        "totalTokensFresh": False,
+    }
+    assert t.count(KEY) == 1
+    assert check(transcript_store).wrong_counts == {}
+
+
+def test_a_popped_event_can_be_appended_again(transcript_store: SessionStore) -> None:
+    started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [user("first", event_id="a"), user("second", event_id="b", key="k-b")])
+    popped = t.pop(KEY)
+    assert popped is not None and popped["id"] == "b"
+    assert t.append(KEY, [popped]).written == 1  # its id and key are gone with it
+    assert t.tail(KEY)[-1] == popped
+    t.pop(KEY)
+    t.append(KEY, [user("third")])
+    assert t.tail(KEY)[-1]["parentId"] == "a"  # the chain continues from what is left
+
+
+def test_a_popped_message_is_no_longer_found(transcript_store: SessionStore) -> None:
+    started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [user("keep this rollback"), user("drop this zebra")])
+    assert len(t.search("zebra")) == 1
+    t.pop(KEY)
+    assert t.search("zebra") == []
+    assert len(t.search("rollback")) == 1
+
+
+def test_pop_of_a_topic_transcript_leaves_the_entry_alone(
+    transcript_store: SessionStore,
+) -> None:
+    started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [user("main")])
+    t.append(KEY, [user("topic one"), user("topic two")], topic_id=9)
+    popped = t.pop(KEY, topic_id=9)
+    assert popped is not None and popped["message"]["content"] == "topic two"
+    assert (t.count(KEY), t.count(KEY, topic_id=9)) == (1, 1)
+    assert counters(transcript_store)["messageCount"] == 1
+
+
+def test_pop_refuses_a_last_line_that_is_not_an_event(transcript_store: SessionStore) -> None:
+    session = started(transcript_store)
+    t = transcript_store.transcripts
+    header = orjson.dumps(header_event("s-1", "", T0))
+    lines = [header, orjson.dumps(user("kept", event_id="k1")), b"{not json"]
+    t.import_lines(KEY, session, lines)
+    with pytest.raises(CorruptStoreError, match="not a JSON object"):
+        t.pop(KEY)
+    assert list(t.lines(session)) == lines
+
+
+def test_pops_racing_appends_lose_nothing(
+    make_transcript_store: TranscriptStoreFactory, no_hang: None
+) -> None:
+    """Writers append numbered events while another store pops: every event is either
+    popped once or still there, in its writer's order, and the counters agree."""
+    first = make_transcript_store()
+    started(first)
+    writers, per_writer, pops = 3, 12, 15
+    stores = [make_transcript_store() for _ in range(writers + 1)]
+    popped: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(writers + 1)
+
+    def write(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(per_writer):
+                stores[n].transcripts.append(KEY, [user(f"w{n} {i}", event_id=f"w{n}-{i}")])
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    def pop() -> None:
+        try:
+            start.wait()
+            while len(popped) < pops:
+                event = stores[writers].transcripts.pop(KEY)
+                if event is not None:
+                    popped.append(event)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    threads.append(threading.Thread(target=pop))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    left = first.transcripts.tail(KEY, limit=1000)
+    appended = {f"w{n}-{i}" for n in range(writers) for i in range(per_writer)}
+    assert len(ids(popped)) == len(set(ids(popped))) == pops
+    assert set(ids(left)) | set(ids(popped)) == appended
+    assert not set(ids(left)) & set(ids(popped))
+    for n in range(writers):
+        mine = [int(i.split("-")[1]) for i in ids(left) if i.startswith(f"w{n}-")]
+        assert mine == sorted(mine)
+    assert first.transcripts.count(KEY) == len(left)
+    assert counters(first)["messageCount"] == len(left)
 
 
 # -- count ----------------------------------------------------------------------------------

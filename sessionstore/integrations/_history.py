@@ -1,0 +1,109 @@
+"""Reading a framework's history back from a transcript, for the adapters of this
+package: the events that carry a framework's record (a field of the event, kept
+verbatim), newest last, in pages along the transcript contract's cursors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sessionstore.asyncstore import AsyncSessionStore
+from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
+from sessionstore.errors import InvalidArgumentError, SessionNotFoundError
+from sessionstore.open import open_async_store
+
+__all__ = ["append_creating", "check_last", "forget", "last_events", "open_owned"]
+
+
+def open_owned(
+    url: str | None, store: AsyncSessionStore | None, options: dict[str, Any]
+) -> tuple[AsyncSessionStore, bool]:
+    """The store an adapter works on and whether it owns it (and closes it): ``store``
+    as given, else one opened on ``url`` with ``options`` (``auto_upgrade`` on unless
+    told otherwise, so a new database gets its tables, as the frameworks' own SQL
+    sessions create theirs)."""
+    if (url is None) == (store is None):
+        raise InvalidArgumentError("give either url= or store=, not both or neither")
+    if url is None:
+        assert store is not None
+        if options:
+            raise InvalidArgumentError(
+                f"the options {', '.join(sorted(options))} open a store from url=; "
+                "store= is open already"
+            )
+        return store, False
+    return open_async_store(url, **{"auto_upgrade": True, **options}), True
+
+
+def check_last(last: object, name: str) -> int | None:
+    """``last`` as a count of records (``None``: all), refused unless an int >= 0."""
+    if last is None:
+        return None
+    if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+        raise InvalidArgumentError(f"{name} must be None or an integer >= 0, got {last!r}")
+    return last
+
+
+async def last_events(
+    store: AsyncSessionStore, key: str, field: str, count: int | None
+) -> list[dict[str, Any]]:
+    """The last ``count`` events of ``key``'s transcript that hold ``field`` (``None``:
+    all of them), oldest first. Reads pages newest first, O(count) events, or the whole
+    transcript forwards when ``count`` is ``None``."""
+    transcripts = store.transcripts
+    if count is None:
+        found: list[dict[str, Any]] = []
+        cursor: str | None = TRANSCRIPT_START
+        while cursor is not None:
+            page = await transcripts.page(key, after=cursor, limit=MAX_PAGE_SIZE)
+            found.extend(event for event in page.items if field in event)
+            cursor = page.next_cursor
+        return found
+    newest: list[dict[str, Any]] = []
+    before: str | None = None
+    while len(newest) < count:
+        size = min(max(count - len(newest), 1), MAX_PAGE_SIZE)
+        page = await transcripts.page(key, before=before, limit=size)
+        newest.extend(event for event in page.items if field in event)
+        if page.next_cursor is None:
+            break
+        before = page.next_cursor
+    del newest[count:]
+    newest.reverse()
+    return newest
+
+
+#: How many times an append is tried again when a concurrent clear deleted the entry
+#: between its creation and the append.
+_APPEND_TRIES = 8
+
+
+async def append_creating(
+    store: AsyncSessionStore, key: str, events: Sequence[Mapping[str, Any]]
+) -> int:
+    """Append ``events`` to ``key``'s transcript, in one append, creating its entry
+    first if it is missing; returns how many were written. Every call marks the entry as
+    active (``updatedAt``), so listings and lifecycle's retention see it in use."""
+    if not events:
+        return 0
+    for _ in range(_APPEND_TRIES):
+        # patch creates the entry (a new sessionId) or keeps its sessionId, moving
+        # updatedAt on; concurrent first appends agree on one entry.
+        await store.patch(key, {})
+        try:
+            return (await store.transcripts.append(key, events)).written
+        except SessionNotFoundError:
+            continue  # deleted between the two by a clear: create it again
+    raise SessionNotFoundError(key)
+
+
+async def forget(store: AsyncSessionStore, key: str) -> None:
+    """Delete ``key``'s entry, then archive its transcript as ``deleted`` (kept until
+    lifecycle's retention removes it). In this order, an append racing it goes either to
+    the old transcript, archived with it, or to a new entry's: never to an orphan."""
+    entry = await store.get(key)
+    if entry is None:
+        return
+    await store.delete(key)
+    await store.transcripts.archive(key, "deleted", session=entry)
