@@ -508,6 +508,14 @@ in one run of `benchmarks/integrations.py` (`make bench` runs it after the async
   `sqlite+aiosqlite:///` and `postgresql+psycopg://`, its `SqliteSessionService` on a
   file path, the Agents SDK's `SQLAlchemySession.from_url(..., create_tables=True)` on
   `sqlite+aiosqlite:///` and `postgresql+psycopg://`.
+- **SQLite writes** are not equally durable, each side as it comes: the store runs WAL
+  with `synchronous=NORMAL` (a commit does not wait for the disk; the WAL is synced at
+  checkpoints, and a power cut can lose the last commits, never the database);
+  `SQLAlchemySession` runs WAL with SQLite's default `synchronous=FULL` (an fsync per
+  commit); ADK's two services keep SQLite's rollback journal and `synchronous=FULL`
+  (fsyncs of the journal and the database per commit), and `SqliteSessionService` opens
+  a new connection (and aiosqlite thread) for every call. On a busy disk the peers'
+  fsyncs dominate their writes.
 - **Google ADK**: {sessions:,} sessions of app `{app}` over {users:,} users
   ({per_user} each), each with a small state (four session keys and a `user:` key),
   made with `create_session`: on SQLite one after another (concurrent calls only queue
