@@ -70,6 +70,7 @@ __all__ = [
     "encode_cursor",
     "encode_transcript_cursor",
     "event_header",
+    "key_range",
 ]
 
 #: Page size of :meth:`SessionStore.list` when no ``limit`` is given.
@@ -103,11 +104,14 @@ class FilterArgs(TypedDict, total=False):
     updated_before: int | None
     spawned_by: str | None
     session_id: str | None
+    key_prefix: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Filters:
     """Listing filters; ``None`` means "any". Timestamps are epoch ms, exclusive bounds.
+    ``key_prefix`` and ``label_prefix`` are literal prefixes (no wildcards), compared
+    exactly, case and all.
 
     >>> Filters(channel=5)
     Traceback (most recent call last):
@@ -124,10 +128,19 @@ class Filters:
     updated_before: int | None = None
     spawned_by: str | None = None
     session_id: str | None = None
+    key_prefix: str | None = None
 
     def __post_init__(self) -> None:
         # Checked here so that every backend refuses the same values the same way.
-        for name in ("channel", "status", "chat_type", "label_prefix", "spawned_by", "session_id"):
+        for name in (
+            "channel",
+            "status",
+            "chat_type",
+            "label_prefix",
+            "spawned_by",
+            "session_id",
+            "key_prefix",
+        ):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or "\x00" in value):
                 raise InvalidArgumentError(f"filter {name} must be a str, got {value!r}")
@@ -140,8 +153,11 @@ class Filters:
                     f"filter {name} must be epoch milliseconds (int), got {value!r}"
                 )
 
-    def matches(self, columns: Mapping[str, Any]) -> bool:
-        """Whether projected index columns pass these filters (the JSON twin's path)."""
+    def matches(self, columns: Mapping[str, Any], key: str = "") -> bool:
+        """Whether the projected index columns of the entry under ``key`` pass these
+        filters (the JSON twin's path)."""
+        if self.key_prefix is not None and not key.startswith(self.key_prefix):
+            return False
         for name in ("channel", "status", "chat_type", "archived", "spawned_by", "session_id"):
             wanted = getattr(self, name)
             if wanted is not None and columns[name] != wanted:
@@ -154,6 +170,26 @@ class Filters:
         if self.updated_after is not None and not updated > self.updated_after:
             return False
         return self.updated_before is None or updated < self.updated_before
+
+
+def key_range(prefix: str) -> tuple[str, str | None]:
+    r"""The keys that start with ``prefix`` as a range of code points: ``lower <= key <
+    upper`` (no upper bound when ``prefix`` is empty or all U+10FFFF). Every backend
+    orders keys by code point, so the range is exact where ``LIKE`` would need escapes
+    and, on SQLite, ignore case.
+
+    >>> key_range("adk:a%b")
+    ('adk:a%b', 'adk:a%c')
+    >>> key_range("x\U0010ffff")
+    ('x\U0010ffff', 'y')
+    """
+    head = prefix.rstrip("\U0010ffff")
+    if not head:
+        return prefix, None
+    last = ord(head[-1]) + 1
+    if last == 0xD800:  # surrogates are no characters of UTF-8 text
+        last = 0xE000
+    return prefix, head[:-1] + chr(last)
 
 
 def check_limit(limit: int, name: str = "limit") -> int:

@@ -161,3 +161,20 @@ def test_sqlite_listing_filters_search_their_own_index(
             plan = " | ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
     assert f"{column}=?" in plan, plan
     assert "USE TEMP B-TREE" not in plan, plan
+
+
+def test_sqlite_key_prefix_searches_the_primary_key(sqlite_url: str) -> None:
+    """A key prefix is a range of the primary key, never a scan of the agent's rows."""
+    with _open(sqlite_url) as store:
+        _fill(store)
+        seen: list[str] = []
+        store.trace(lambda sql, _params: seen.append(sql))
+        store.count(key_prefix="agent:main:slack:")
+        store.list(limit=50, key_prefix="agent:main:slack:")
+        store.trace(None)
+        with engine_of(store) as engine, engine.connect() as conn:
+            for sql in [s for s in seen if "FROM sessions" in s]:
+                plan = " | ".join(
+                    row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+                )
+                assert "session_key>? AND session_key<?" in plan, plan

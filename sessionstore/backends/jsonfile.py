@@ -570,7 +570,7 @@ class JsonFileStore:
 
     def _matching(self, filters: Filters) -> Iterator[tuple[str, dict[str, Any]]]:
         for key, columns in self._current().columns.items():
-            if filters.matches(columns):
+            if filters.matches(columns, key):
                 yield key, columns
 
     def list(

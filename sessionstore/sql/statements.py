@@ -49,7 +49,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, ReturningDelete
 from sqlalchemy.sql.elements import TextClause
 
-from sessionstore.contract import Filters
+from sessionstore.contract import Filters, key_range
 from sessionstore.projection import COUNT_COLUMNS, INDEX_COLUMNS
 from sessionstore.sql.blobs import BLOB_COLUMNS
 from sessionstore.sql.schema import SEARCH_TABLE, SEARCH_VECTOR, imports
@@ -269,6 +269,14 @@ def where(agent_id: str, filters: Filters) -> tuple[list[ColumnElement[bool]], d
         escaped = filters.label_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append(t.c.label.like(bindparam("f_label"), escape="\\"))
         params["f_label"] = escaped + "%"
+    if filters.key_prefix is not None:
+        # a range of the primary key, not LIKE: exact and case-sensitive everywhere
+        lower, upper = key_range(filters.key_prefix)
+        clauses.append(t.c.session_key >= bindparam("f_key_from"))
+        params["f_key_from"] = lower
+        if upper is not None:
+            clauses.append(t.c.session_key < bindparam("f_key_to"))
+            params["f_key_to"] = upper
     if filters.updated_after is not None:
         clauses.append(t.c.updated_at > bindparam("f_after"))
         params["f_after"] = filters.updated_after

@@ -85,6 +85,79 @@ def test_filters(store: SessionStore, query: dict[str, Any], expected: list[str]
     assert store.count(**query) == len(expected)
 
 
+_PREFIXED_KEYS = [
+    "agent:main:adk:app%1:u",
+    "agent:main:adk:app%1:u:x",
+    "agent:main:adk:app_1:u",
+    "agent:main:adk:appX1:u",
+    "agent:main:adk:App%1:u",
+    "agent:main:adk:app\\1:u",
+    "agent:main:adk:app%10:u",
+    "agent:main:adk:café:u",
+    "agent:main:adk:cafe:u",
+    "agent:main:adk:caf\u00e9\u00e9:u",
+    "agent:main:adk:日本:u",
+    "agent:main:adk:日本語:u",
+    "agent:main:adk:\U0001f600:u",
+    "agent:main:adl",
+]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("agent:main:adk:app%1:", ["agent:main:adk:app%1:u", "agent:main:adk:app%1:u:x"]),
+        ("agent:main:adk:app%1:u:", ["agent:main:adk:app%1:u:x"]),
+        ("agent:main:adk:app_1", ["agent:main:adk:app_1:u"]),
+        ("agent:main:adk:app\\", ["agent:main:adk:app\\1:u"]),
+        ("agent:main:adk:App", ["agent:main:adk:App%1:u"]),
+        ("agent:main:adk:APP", []),
+        (
+            "agent:main:adk:caf",
+            [
+                "agent:main:adk:cafe:u",
+                "agent:main:adk:café:u",
+                "agent:main:adk:caf\u00e9\u00e9:u",
+            ],
+        ),
+        ("agent:main:adk:café:", ["agent:main:adk:café:u"]),
+        ("agent:main:adk:日本", ["agent:main:adk:日本:u", "agent:main:adk:日本語:u"]),
+        ("agent:main:adk:日本:", ["agent:main:adk:日本:u"]),
+        ("agent:main:adk:\U0001f600", ["agent:main:adk:\U0001f600:u"]),
+        ("agent:main:adk:%", []),
+        ("agent:main:adk:_", []),
+        ("agent:main:adk:app%1:u:x", ["agent:main:adk:app%1:u:x"]),
+        ("agent:main:adk:app%1:u:x:", []),
+        ("", sorted(_PREFIXED_KEYS)),
+    ],
+)
+def test_key_prefix_is_a_literal_case_sensitive_prefix(
+    store: SessionStore, prefix: str, expected: list[str]
+) -> None:
+    store.put_many((key, entry(session_id=f"s-{n}")) for n, key in enumerate(_PREFIXED_KEYS))
+    # one updated_at for all: the listing order falls back to the keys, by code point
+    listed = [s.key for s in store.list(key_prefix=prefix, order="asc", limit=1000).items]
+    assert listed == sorted(expected)
+    assert store.count(key_prefix=prefix) == len(expected)
+    # paged, in both orders, and with another filter beside it
+    assert keys_of(store, key_prefix=prefix, limit=2, order="asc") == sorted(expected)
+    assert keys_of(store, key_prefix=prefix, limit=2) == sorted(expected, reverse=True)
+    assert store.count(key_prefix=prefix, channel="nowhere") == 0
+
+
+def test_key_prefix_goes_with_the_other_filters(store: SessionStore) -> None:
+    _populate(store)
+    assert keys_of(store, key_prefix="agent:main:subagent:") == [
+        "agent:main:subagent:b",
+        "agent:main:subagent:a",
+    ]
+    assert keys_of(store, key_prefix="agent:main:subagent:", status="done") == [
+        "agent:main:subagent:b"
+    ]
+    assert store.count(key_prefix="agent:main:s") == 3
+    assert store.count(key_prefix="agent:main:s", updated_before=T0 + 5) == 1
+
+
 def test_archived_false_excludes_archived(store: SessionStore) -> None:
     _populate(store)
     keys = keys_of(store, archived=False)
@@ -226,6 +299,8 @@ def test_pagination_is_stable_while_rows_are_inserted(store: SessionStore) -> No
         {"updated_after": "1"},
         {"updated_before": 1.5},
         {"label_prefix": "a\x00"},
+        {"key_prefix": 5},
+        {"key_prefix": "agent:\x00"},
     ],
 )
 def test_bad_listing_arguments_are_refused(store: SessionStore, query: dict[str, Any]) -> None:

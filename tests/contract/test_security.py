@@ -41,3 +41,15 @@ def test_hostile_filter_values_match_literally(store: SessionStore) -> None:
         expected = sorted(k for v, k in keys.items() if v.startswith(value))
         assert sorted(item.key for item in store.list(label_prefix=value).items) == expected
     assert store.count() == len(HOSTILE) + 1  # nothing was dropped or altered
+
+
+def test_hostile_key_prefixes_match_literally(store: SessionStore) -> None:
+    keys = [f"agent:main:{value}" for value in HOSTILE]
+    store.put_many((key, SessionEntry(session_id="s", updated_at=1)) for key in keys)
+    store.put("agent:main:plain", SessionEntry(session_id="s", updated_at=1))
+    for value in HOSTILE:
+        prefix = f"agent:main:{value}"
+        expected = sorted(k for k in keys if k.startswith(prefix))
+        assert sorted(item.key for item in store.list(key_prefix=prefix).items) == expected
+        assert store.count(key_prefix=prefix) == len(expected)
+    assert store.count() == len(HOSTILE) + 1
