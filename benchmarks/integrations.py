@@ -239,6 +239,8 @@ class Results:
     #: part -> backend -> operation -> side -> figures
     figures: dict[str, dict[str, dict[str, dict[str, Stat]]]] = field(default_factory=dict)
     populated: list[Populated] = field(default_factory=list)
+    #: backend -> operation -> what building its result alone costs (ADK's objects)
+    floors: dict[str, dict[str, Stat]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -347,6 +349,35 @@ def adk_calls(service: Any, session: Any, s: Settings) -> dict[str, Call]:
     }
 
 
+FLOORS = {
+    "get_session": f"{RECENT} ADK Events from their JSON (Event.model_validate_json)",
+    "list_sessions": "a user's ADK Sessions built (Session(...), no events)",
+}
+
+
+FLOOR = "floor"
+
+
+def floor_calls(s: Settings) -> dict[str, Call]:
+    """What any service pays to hand over its result, whatever its storage: the
+    pydantic objects ``get_session`` and ``list_sessions`` return, built from data in
+    memory. No side can beat its peer by more than the peer's time over this."""
+    event_class = importlib.import_module("google.adk.events").Event
+    session_class = importlib.import_module("google.adk.sessions").Session
+    jsons = [adk_event(i).model_dump_json(exclude_none=True) for i in range(RECENT)]
+    per_user = s.sessions // s.users
+
+    async def events(_: object) -> None:
+        [event_class.model_validate_json(j) for j in jsons]
+
+    async def sessions(_: object) -> None:
+        [session_class(app_name=APP, user_id=user_of(0, s), id=f"session-{i:05d}",
+                       state=session_state(i), last_update_time=1.0)
+         for i in range(per_user)]  # fmt: skip
+
+    return {"get_session": Call(events), "list_sessions": Call(sessions)}
+
+
 async def bench_adk(s: Settings, backend: str, scratch: Path, results: Results) -> None:
     with_ours = adapter_ready(ADK_ADAPTER)
     async with adk_services(backend, str(scratch), with_ours) as services:
@@ -355,10 +386,14 @@ async def bench_adk(s: Settings, backend: str, scratch: Path, results: Results) 
             session = await populate_adk(service, s, backend, side, results)
             for op, call in adk_calls(service, session, s).items():
                 calls[op][side] = call
+        for op, call in floor_calls(s).items():
+            calls[op][FLOOR] = call  # timed among the sides, reported apart
         found = results.figures.setdefault("adk", {}).setdefault(backend, {})
         for op, sides in calls.items():
             found[op] = await interleaved(sides, s.repeats)
             _print(f"{backend}, {ADK_OPS[op]}", found[op])
+            if FLOOR in found[op]:
+                results.floors.setdefault(backend, {})[op] = found[op].pop(FLOOR)
 
 
 @asynccontextmanager
@@ -472,6 +507,18 @@ def tables(r: Results) -> list[tuple[str, list[str], Rows]]:
         name = ADK_OPS[op] if part == "adk" else AGENTS_OPS[op]
         framework = "Google ADK" if part == "adk" else "OpenAI Agents SDK"
         out.append((f"{framework}: {name}", OP_HEADER, rows))
+    if r.floors:
+        rows = []
+        for backend, ops in r.floors.items():
+            for op, stat in ops.items():
+                most = [f"{peer}: {theirs.median_ms / stat.median_ms:,.1f}x"
+                        for _, o, b, peer, theirs, _ in comparisons(r)
+                        if (o, b) == (op, backend)]  # fmt: skip
+                rows.append([backend, ADK_OPS[op], FLOORS[op], _ms(stat.median_ms),
+                             _ms(stat.p95_ms), f"{stat.samples:,}", "; ".join(most)])  # fmt: skip
+        header = ["Backend", "Operation", "Building its result alone", "p50 ms", "p95 ms", "n",
+                  "the most a side can gain over the peer (peer p50 over this)"]  # fmt: skip
+        out.append(("Google ADK: what building the result costs any side", header, rows))
     if r.populated:
         rows = [[p.backend, p.side, p.what, p.how, f"{p.seconds:.1f}"] for p in r.populated]
         out.append(("Populating, through each side's public API",
@@ -535,6 +582,10 @@ in one run of `benchmarks/integrations.py` (`make bench` runs it after the async
   user's sessions, a different user each time (ADK has no pages: this is the whole
   list, about {per_user} sessions); `create_session` makes a new session with such a
   state for one of the users.
+- **What the result costs**: `get_session` returns ADK `Event` objects and
+  `list_sessions` ADK `Session` objects (pydantic models), on every side. Building them
+  from data in memory, timed as one more side of those two comparisons, is a floor under
+  any service: no side can beat its peer by more than the peer's time over it.
 - **OpenAI Agents SDK**: one session of {items:,} items (a user message, a tool call,
   its output and the assistant's message, in turn), added with `add_items` {batch} at a
   time; then `add_items` of one item and `get_items(limit={recent})`.
@@ -584,6 +635,8 @@ def from_json(document: dict[str, Any]) -> Results:
         for part, backends in document["figures"].items()
     }  # fmt: skip
     r.populated = [Populated(**p) for p in document["populated"]]
+    r.floors = {b: {op: Stat(**f) for op, f in ops.items()}
+                for b, ops in document.get("floors", {}).items()}  # fmt: skip
     return r
 
 
