@@ -38,7 +38,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,mysql,async,adk,openai-agents,pydantic-ai,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## the benchmark suite (under 10 minutes): docs/benchmarks.md and its plots
+bench: $(BENCH_STAMP)  ## the benchmarks (the suite under 10 minutes, then the peers, the async API and the adapters): docs/benchmarks.md and its plots
 	$(BIN)/python benchmarks/suite.py --out benchmarks/results.json \
 		--plots docs/benchmarks --markdown docs/benchmarks.md
 	# beside OpenClaw 2026.9.6, from the releases make interop installs (without them: a note)

@@ -806,7 +806,7 @@ and `benchmarks/results.json`: every number here was printed by the run it descr
 
 <!-- not executed: runs for minutes, with a PostgreSQL server -->
 ```bash
-make bench                                           # the full run, under 10 minutes
+make bench                                           # the full run (see below for its parts)
 .venv/bin/python benchmarks/suite.py --quick         # a smoke run at small sizes
 .venv/bin/python benchmarks/suite.py --sizes 1000,10000 --backends sqlite,json
 .venv/bin/python benchmarks/suite.py --import-only --backends sqlite,postgresql  # bulk import
@@ -828,7 +828,9 @@ without them it prints why and leaves the section out.
 Last come `benchmarks/async_api.py` ([Async API](#async-api)) and
 `benchmarks/integrations.py` ([Framework integrations](#framework-integrations)): the
 adapters of `sessionstore.integrations` beside Google ADK's session services and the
-OpenAI Agents SDK's `SQLAlchemySession`.
+OpenAI Agents SDK's `SQLAlchemySession`. The suite takes under 10 minutes; the
+integrations benchmark 6 minutes here (13 on a busier machine), most of it filling the
+ADK services' 10,000 sessions through their own API.
 
 PostgreSQL is the server at `SESSIONSTORE_TEST_POSTGRES_URL` (default
 `postgresql+psycopg://postgres@127.0.0.1:5432/test`), one new schema per store, dropped
