@@ -58,11 +58,12 @@ from sqlalchemy.engine import make_url
 from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
 from sessionstore.entry import SessionEntry
+from sessionstore.errors import SessionNotFoundError as MissingEntryError
 from sessionstore.errors import SessionStoreError, StaleEntryError
 from sessionstore.events import iso_ms
 from sessionstore.open import open_async_store
 
-__all__ = ["AdkImportReport", "SessionStoreSessionService", "import_adk_database"]
+__all__ = ["AdkImportReport", "SessionStoreSessionService", "import_adk_database", "session_key"]
 
 _STALE = (
     "The session has been modified in storage since it was loaded. "
@@ -204,17 +205,18 @@ class SessionStoreSessionService(BaseSessionService):
         store: AsyncSessionStore | None = None,
         **options: Unpack[StoreOptions],
     ) -> None:
-        if (url is None) == (store is None):
-            raise ValueError("pass exactly one of url or store=")
-        if store is None:
-            assert url is not None
+        if store is not None:
+            if url is not None:
+                raise ValueError("pass exactly one of url or store=")
+            if options:
+                raise ValueError("options are for a url; a store= given is already open")
+            self._owns_store = False
+        elif url is not None:
             options.setdefault("auto_upgrade", True)
             store = open_async_store(url, **options)
             self._owns_store = True
         else:
-            if options:
-                raise ValueError("options are for a url; a store= given is already open")
-            self._owns_store = False
+            raise ValueError("pass exactly one of url or store=")
         self.store: AsyncSessionStore = store
 
     # -- reading ---------------------------------------------------------------------
@@ -258,7 +260,7 @@ class SessionStoreSessionService(BaseSessionService):
         before: str | None = None
         while limit is None or len(newest_first) < limit:
             size = MAX_PAGE_SIZE if limit is None else min(MAX_PAGE_SIZE, limit - len(newest_first))
-            page = await self.store.transcripts.page(key, before=before, limit=max(size, 1))
+            page = await self.store.transcripts.page(key, before=before, limit=size)
             for item in page.items:
                 event = item.get("adkEvent")
                 stamp = event.get("timestamp") if isinstance(event, dict) else None
@@ -280,22 +282,25 @@ class SessionStoreSessionService(BaseSessionService):
     ) -> Session | None:
         key = session_key(app_name, user_id, session_id)
         for _ in range(2):  # a second read only after completing a pending event
-            (entry, _version), ((app, _), (user, _)) = await asyncio.gather(
-                self.store.get_with_version(key), self._states(app_name, user_id)
+            entry, ((app, _), (user, _)) = await asyncio.gather(
+                self.store.get(key), self._states(app_name, user_id)
             )
             if entry is None:
                 return None
             adk = _adk(entry)
-            if config is not None and config.num_recent_events == 0:
-                items: list[dict[str, Any]] = []
-            else:
-                items = await self._events(key, config)
-            if not adk.get("pendingEvent"):
-                break
-            # every read above ends with the transcript's newest event, when it has any
-            newest = str(items[-1]["id"]) if items else await self._newest_id(key)
-            if not await self._settle(key, adk, newest):
-                break
+            try:
+                if config is not None and config.num_recent_events == 0:
+                    items: list[dict[str, Any]] = []
+                else:
+                    items = await self._events(key, config)
+                if not adk.get("pendingEvent"):
+                    break
+                # every read above ends with the transcript's newest event, if it has any
+                newest = str(items[-1]["id"]) if items else await self._newest_id(key)
+                if not await self._settle(key, adk, newest):
+                    break
+            except MissingEntryError:
+                return None  # deleted while it was being read
         events = [event for item in items if (event := _event_of(item)) is not None]
         session = Session(
             app_name=app_name,

@@ -30,7 +30,7 @@ from google.adk.sessions.database_session_service import DatabaseSessionService
 from google.adk.sessions.session import Session
 from google.genai import types
 
-from sessionstore import SessionStoreError, open_async_store
+from sessionstore import InvalidEntryError, SessionStoreError, open_async_store
 from sessionstore.integrations.adk import (
     SessionStoreSessionService,
     import_adk_database,
@@ -279,6 +279,7 @@ def test_get_session_config(url: str) -> None:
     run(main())
 
 
+@pytest.mark.slow
 def test_recent_events_of_a_long_session_are_a_bounded_read(tmp_path: Path) -> None:
     """num_recent_events and after_timestamp read pages from the newest end only."""
 
@@ -620,6 +621,21 @@ def test_import_an_adk_database(url: str, tmp_path: Path) -> None:
 
     run(migrate())
     assert hashlib.sha256(source_path.read_bytes()).hexdigest() == digest  # never written
+
+
+def test_an_event_too_large_for_an_entry_is_refused_whole(tmp_path: Path) -> None:
+    async def main() -> None:
+        url = tmp_path / "sessions.db"
+        async with SessionStoreSessionService(url, max_entry_bytes=64 * 1024) as service:
+            session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+            await service.append_event(session, said("small", n=1))
+            with pytest.raises(InvalidEntryError, match="max_entry_bytes"):
+                await service.append_event(session, said("x" * 100_000, n=2))
+            await service.append_event(session, said("after", n=3))  # still fresh
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert texts(got) == ["small", "after"] and got is not None and got.state == {"n": 3}
+
+    run(main())
 
 
 def test_import_refuses_a_missing_database(tmp_path: Path) -> None:
