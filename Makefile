@@ -38,7 +38,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,mysql,async,adk,openai-agents,pydantic-ai,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## the benchmark suite (under 10 minutes): docs/benchmarks.md and its plots
+bench: $(BENCH_STAMP)  ## the benchmarks (the suite under 10 minutes, then the peers, the async API, backup, space and the adapters): docs/benchmarks.md and its plots
 	$(BIN)/python benchmarks/suite.py --out benchmarks/results.json \
 		--plots docs/benchmarks --markdown docs/benchmarks.md
 	# beside OpenClaw 2026.9.6, from the releases make interop installs (without them: a note)
@@ -49,6 +49,8 @@ bench: $(BENCH_STAMP)  ## the benchmark suite (under 10 minutes): docs/benchmark
 	$(BIN)/python benchmarks/backup.py --markdown docs/benchmarks.md
 	# disk space that comes back after cleanup, and integrity checks, at 100,000 sessions
 	$(BIN)/python benchmarks/space.py --markdown docs/benchmarks.md
+	# the framework adapters beside ADK's session services and the Agents SDK's SQLAlchemySession
+	$(BIN)/python benchmarks/integrations.py --markdown docs/benchmarks.md
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist

@@ -806,12 +806,13 @@ and `benchmarks/results.json`: every number here was printed by the run it descr
 
 <!-- not executed: runs for minutes, with a PostgreSQL server -->
 ```bash
-make bench                                           # the full run, under 10 minutes
+make bench                                           # the full run (see below for its parts)
 .venv/bin/python benchmarks/suite.py --quick         # a smoke run at small sizes
 .venv/bin/python benchmarks/suite.py --sizes 1000,10000 --backends sqlite,json
 .venv/bin/python benchmarks/suite.py --import-only --backends sqlite,postgresql  # bulk import
 .venv/bin/python benchmarks/transcripts.py --markdown docs/benchmarks.md  # transcripts alone
 .venv/bin/python benchmarks/openclaw_peer.py --markdown docs/benchmarks.md  # beside OpenClaw
+.venv/bin/python benchmarks/integrations.py --quick    # the framework adapters, a smoke run
 ```
 
 The Transcripts section is also written by `benchmarks/transcripts.py --markdown
@@ -823,6 +824,15 @@ under 10 minutes); it then says so and has a machine table of its own.
 [Beside OpenClaw 2026.9.6](#beside-openclaw-202696): OpenClaw's own store against the
 SQLite backend. It needs Node and the OpenClaw releases that `make interop` installs;
 without them it prints why and leaves the section out.
+
+Last come `benchmarks/async_api.py` ([Async API](#async-api)), `benchmarks/backup.py`
+([Backup](#backup): an online backup of a 1 GB SQLite database), `benchmarks/space.py`
+([Disk space and integrity](#disk-space-and-integrity): 100,000 sessions) and
+`benchmarks/integrations.py` ([Framework integrations](#framework-integrations)): the
+adapters of `sessionstore.integrations` beside Google ADK's session services and the
+OpenAI Agents SDK's `SQLAlchemySession`. The suite takes under 10 minutes; the
+integrations benchmark 6 minutes here (13 on a busier machine), most of it filling the
+ADK services' 10,000 sessions through their own API; the space benchmark about 8.
 
 PostgreSQL is the server at `SESSIONSTORE_TEST_POSTGRES_URL` (default
 `postgresql+psycopg://postgres@127.0.0.1:5432/test`), one new schema per store, dropped
