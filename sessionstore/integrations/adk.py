@@ -32,6 +32,7 @@ import math
 import os
 import random
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,8 @@ _STALE = (
 #: Rounds of a compare-and-set that lost to a writer of another session's app or user
 #: state (or to a roll-forward) before a write gives up.
 _ATTEMPTS = 32
+#: Sessions whose last appended event a service remembers (see ``_may_be_pending``).
+_COMPLETED_KEPT = 10_000
 
 
 async def _backoff(attempt: int) -> None:
@@ -218,6 +221,8 @@ class SessionStoreSessionService(BaseSessionService):
         else:
             raise ValueError("pass exactly one of url or store=")
         self.store: AsyncSessionStore = store
+        # key -> the id of the last event this service appended to its transcript
+        self._completed: OrderedDict[str, str] = OrderedDict()
 
     # -- reading ---------------------------------------------------------------------
 
@@ -400,10 +405,17 @@ class SessionStoreSessionService(BaseSessionService):
             user_fields = _adk(user) or {"appName": app_name, "userId": user_id, "state": {}}
             app_fields["state"].update(deltas["app"])
             user_fields["state"].update(deltas["user"])
-            items = [(key, entry), (_app_key(app_name), _state_entry(app, app_fields))]
-            items.append((_user_key(app_name, user_id), _state_entry(user, user_fields)))
-            expected = {key: 0, _app_key(app_name): app_version}
-            expected[_user_key(app_name, user_id)] = user_version
+            items: list[tuple[str, Mapping[str, Any]]] = [(key, entry)]
+            expected = {key: 0}
+            # app and user state are written only when the initial state sets them, so
+            # that creating sessions of one app never contends on its state entry
+            for scope, state_key, current, fields, current_version in (
+                ("app", _app_key(app_name), app, app_fields, app_version),
+                ("user", _user_key(app_name, user_id), user, user_fields, user_version),
+            ):
+                if deltas[scope]:
+                    items.append((state_key, _state_entry(current, fields)))
+                    expected[state_key] = current_version
             try:
                 await self.store.put_many(items, expected_versions=expected)
             except StaleEntryError as exc:
@@ -443,15 +455,21 @@ class SessionStoreSessionService(BaseSessionService):
         key = session_key(session.app_name, session.user_id, session.id)
         app_key, user_key = _app_key(session.app_name), _user_key(session.app_name, session.user_id)
         pending = _transcript_event(event)
+        # only the state entries this event changes are read and written
+        scoped = (("app", app_key), ("user", user_key))
+        scopes = [(scope, state_key) for scope, state_key in scoped if deltas[scope]]
         for attempt in range(_ATTEMPTS):
-            (entry, version), ((app, app_version), (user, user_version)) = await asyncio.gather(
-                self.store.get_with_version(key), self._states(session.app_name, session.user_id)
+            (entry, version), *states = await asyncio.gather(
+                self.store.get_with_version(key),
+                *(self.store.get_with_version(state_key) for _, state_key in scopes),
             )
             if entry is None:
                 raise SessionNotFoundError(f"Session {session.id} not found.")
             adk = _adk(entry)
             self._check_fresh(session, adk)
-            if adk.get("pendingEvent") and await self._settle(key, adk, await self._newest_id(key)):
+            if self._may_be_pending(key, adk) and await self._settle(
+                key, adk, await self._newest_id(key)
+            ):
                 # the previous event went first (nothing may come between it and this
                 # one); that append moved the entry's counters, and so its version
                 continue
@@ -465,17 +483,13 @@ class SessionStoreSessionService(BaseSessionService):
             changed = entry.to_dict() | {"updatedAt": _ms(event.timestamp), "adk": adk}
             items: list[tuple[str, Mapping[str, Any]]] = [(key, changed)]
             expected = {key: version}
-            for scope, state_key, current, current_version in (
-                ("app", app_key, app, app_version),
-                ("user", user_key, user, user_version),
-            ):
-                if deltas[scope]:
-                    fields = _adk(current) or {"appName": session.app_name, "state": {}}
-                    if scope == "user":
-                        fields.setdefault("userId", session.user_id)
-                    fields["state"].update(deltas[scope])
-                    items.append((state_key, _state_entry(current, fields)))
-                    expected[state_key] = current_version
+            for (scope, state_key), (current, current_version) in zip(scopes, states, strict=True):
+                fields = _adk(current) or {"appName": session.app_name, "state": {}}
+                if scope == "user":
+                    fields.setdefault("userId", session.user_id)
+                fields["state"].update(deltas[scope])
+                items.append((state_key, _state_entry(current, fields)))
+                expected[state_key] = current_version
             try:
                 await self.store.put_many(items, expected_versions=expected)
             except StaleEntryError:
@@ -504,6 +518,17 @@ class SessionStoreSessionService(BaseSessionService):
     async def _complete(self, key: str, pending: dict[str, Any]) -> None:
         """The second step of an append: the recorded event into the transcript."""
         await self.store.transcripts.append(key, [pending])
+        self._completed[key] = pending["id"]
+        self._completed.move_to_end(key)
+        if len(self._completed) > _COMPLETED_KEPT:
+            self._completed.popitem(last=False)
+
+    def _may_be_pending(self, key: str, adk: Mapping[str, Any]) -> bool:
+        """Whether the session's recorded event may still be missing from its
+        transcript: not when this service appended that very event itself (the common
+        case of one writer, which then reads no transcript before its next append)."""
+        pending = adk.get("pendingEvent")
+        return isinstance(pending, dict) and pending.get("id") != self._completed.get(key)
 
     async def import_session(
         self, session: Session, *, app_state: dict[str, Any], user_state: dict[str, Any]
