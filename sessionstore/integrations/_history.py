@@ -5,6 +5,8 @@ verbatim), newest last, in pages along the transcript contract's cursors.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,7 +15,15 @@ from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
 from sessionstore.errors import InvalidArgumentError, SessionNotFoundError
 from sessionstore.open import open_async_store
 
-__all__ = ["append_creating", "check_last", "forget", "last_events", "open_owned"]
+__all__ = [
+    "ACTIVITY_INTERVAL_S",
+    "ActivityMarks",
+    "append_creating",
+    "check_last",
+    "forget",
+    "last_events",
+    "open_owned",
+]
 
 
 def open_owned(
@@ -77,24 +87,55 @@ async def last_events(
 #: How many times an append is tried again when a concurrent clear deleted the entry
 #: between its creation and the append.
 _APPEND_TRIES = 8
+#: How often an adapter marks a session's entry as active (``updatedAt``) while it
+#: appends: retention and listings count in days and pages, not seconds.
+ACTIVITY_INTERVAL_S = 60.0
+#: Keys whose last mark an adapter remembers.
+_MARKS_KEPT = 10_000
+
+
+class ActivityMarks:
+    """When this adapter last moved each key's ``updatedAt`` on (monotonic seconds), so
+    that a burst of appends costs one write each, and the entry a patch at most once a
+    minute."""
+
+    def __init__(self) -> None:
+        self._at: OrderedDict[str, float] = OrderedDict()
+
+    def due(self, key: str) -> bool:
+        at = self._at.get(key)
+        return at is None or time.monotonic() - at >= ACTIVITY_INTERVAL_S
+
+    def mark(self, key: str) -> None:
+        self._at[key] = time.monotonic()
+        self._at.move_to_end(key)
+        if len(self._at) > _MARKS_KEPT:
+            self._at.popitem(last=False)
 
 
 async def append_creating(
-    store: AsyncSessionStore, key: str, events: Sequence[Mapping[str, Any]]
+    store: AsyncSessionStore,
+    key: str,
+    events: Sequence[Mapping[str, Any]],
+    marks: ActivityMarks,
 ) -> int:
     """Append ``events`` to ``key``'s transcript, in one append, creating its entry
-    first if it is missing; returns how many were written. Every call marks the entry as
-    active (``updatedAt``), so listings and lifecycle's retention see it in use."""
+    first if it is missing; returns how many were written. The entry is marked as active
+    (``updatedAt``) when it is created and then at most every
+    :data:`ACTIVITY_INTERVAL_S`, so listings and lifecycle's retention see it in use."""
     if not events:
         return 0
+    touch = marks.due(key)
     for _ in range(_APPEND_TRIES):
-        # patch creates the entry (a new sessionId) or keeps its sessionId, moving
-        # updatedAt on; concurrent first appends agree on one entry.
-        await store.patch(key, {})
+        if touch:
+            # patch creates the entry (a new sessionId) or keeps its sessionId, moving
+            # updatedAt on; concurrent first appends agree on one entry.
+            await store.patch(key, {})
+            marks.mark(key)
         try:
             return (await store.transcripts.append(key, events)).written
         except SessionNotFoundError:
-            continue  # deleted between the two by a clear: create it again
+            touch = True  # never created, or deleted meanwhile by a clear: create it
     raise SessionNotFoundError(key)
 
 

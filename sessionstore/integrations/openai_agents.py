@@ -24,6 +24,7 @@ from agents.memory.session_settings import coerce_session_settings, resolve_sess
 from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.errors import InvalidArgumentError
 from sessionstore.integrations._history import (
+    ActivityMarks,
     append_creating,
     check_last,
     forget,
@@ -124,6 +125,7 @@ class SessionStoreSession:
         )
         self.key = KEY_PREFIX + session_id
         self.store, self._owned = open_owned(url, store, options)
+        self._marks = ActivityMarks()
 
     @classmethod
     def from_url(
@@ -150,11 +152,12 @@ class SessionStoreSession:
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         """Append ``items`` in order, as one append (all or none); the first add creates
-        the session's entry, and every add marks it as active (``updatedAt``)."""
+        the session's entry and marks it as active (``updatedAt``), as later adds do at
+        most once a minute."""
         await self._add([item_event(item) for item in items])
 
     async def _add(self, events: Sequence[dict[str, Any]]) -> int:
-        return await append_creating(self.store, self.key, events)
+        return await append_creating(self.store, self.key, events, self._marks)
 
     async def pop_item(self) -> TResponseInputItem | None:
         """Remove the most recent item and return it; ``None`` if there is none. An event

@@ -32,6 +32,7 @@ from pydantic_ai.messages import (
 from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.entry import validate_key
 from sessionstore.integrations._history import (
+    ActivityMarks,
     append_creating,
     check_last,
     forget,
@@ -134,6 +135,7 @@ class MessageHistory:
         **options: Any,
     ) -> None:
         self.store, self._owned = open_owned(url, store, options)
+        self._marks = ActivityMarks()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -165,7 +167,8 @@ class MessageHistory:
         ``result.all_messages()`` of a run on a loaded history writes only the new
         ones, and a retried save writes nothing twice."""
         validate_key(key)
-        return await append_creating(self.store, key, [message_event(m) for m in messages])
+        events = [message_event(m) for m in messages]
+        return await append_creating(self.store, key, events, self._marks)
 
     async def clear(self, key: str) -> None:
         """Forget the conversation: its entry is deleted and its transcript archived as

@@ -25,6 +25,7 @@ from agents.usage import Usage
 from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
 from sessionstore import InvalidArgumentError, open_async_store
+from sessionstore.integrations import _history as history
 from sessionstore.integrations.openai_agents import (
     ITEM_FIELD,
     KEY_PREFIX,
@@ -162,6 +163,39 @@ def test_pop_item_removes_the_most_recent(target: str) -> None:
             assert await session.get_items() == [user("again")]
             entry = await session.store.get(session.key)
             assert entry is not None and entry.message_count == 1
+
+    run(main())
+
+
+def test_adds_mark_the_entry_active_and_recreate_it_after_a_clear_elsewhere(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def main() -> None:
+        async with (
+            SessionStoreSession("active", url=target) as session,
+            SessionStoreSession("active", url=target) as other,
+        ):
+            await session.add_items([user("one")])
+            first = await session.store.get(session.key)
+            assert first is not None and first.updated_at > 1
+            await session.store.put(session.key, {**first.to_dict(), "updatedAt": 1})
+            # Within the interval an add is the append alone: updatedAt stays.
+            await session.add_items([user("two")])
+            same = await session.store.get(session.key)
+            assert same is not None and same.updated_at == 1
+            # Another object clears the session: the next add, not due for a mark,
+            # finds no entry and creates a new one rather than losing the item.
+            await other.clear_session()
+            await session.add_items([user("three")])
+            assert await other.get_items() == [user("three")]
+            again = await session.store.get(session.key)
+            assert again is not None and again.session_id != first.session_id
+            # Past the interval (made 0 here), an add moves updatedAt on.
+            await session.store.put(session.key, {**again.to_dict(), "updatedAt": 1})
+            monkeypatch.setattr(history, "ACTIVITY_INTERVAL_S", 0.0)
+            await session.add_items([user("four")])
+            moved = await session.store.get(session.key)
+            assert moved is not None and moved.updated_at > 1
 
     run(main())
 
