@@ -239,6 +239,17 @@ class SessionStoreSessionService(BaseSessionService):
         await self.store.transcripts.append(key, [pending])
         return True
 
+    async def _session_id(self, app_name: str, user_id: str, session_id: str) -> str:
+        """The id a caller's ``session_id`` names: surrounding whitespace is not part of
+        it (as in ADK's in-memory and SQLite services), unless a session is stored
+        under the padded id itself (one imported from ADK's database service, which
+        keeps ids verbatim)."""
+        trimmed = session_id.strip()
+        if trimmed == session_id:
+            return session_id
+        padded = await self.store.get(session_key(app_name, user_id, session_id))
+        return session_id if padded is not None else trimmed
+
     async def _newest_id(self, key: str) -> str | None:
         last = await self.store.transcripts.tail(key, limit=1)
         return str(last[-1]["id"]) if last else None
@@ -280,6 +291,7 @@ class SessionStoreSessionService(BaseSessionService):
         session_id: str,
         config: GetSessionConfig | None = None,
     ) -> Session | None:
+        session_id = await self._session_id(app_name, user_id, session_id)
         key = session_key(app_name, user_id, session_id)
         for _ in range(2):  # a second read only after completing a pending event
             entry, ((app, _), (user, _)) = await asyncio.gather(
@@ -380,7 +392,9 @@ class SessionStoreSessionService(BaseSessionService):
         state: dict[str, Any] | None = None,
         session_id: str | None = None,
     ) -> Session:
-        session_id = session_id if session_id is not None else str(uuid.uuid4())
+        if session_id:
+            session_id = await self._session_id(app_name, user_id, session_id)
+        session_id = session_id or str(uuid.uuid4())  # a blank id is no id
         key = session_key(app_name, user_id, session_id)
         deltas = _session_util.extract_json_safe_state_delta(state or {})
         now = platform_time.get_time()
@@ -426,6 +440,7 @@ class SessionStoreSessionService(BaseSessionService):
 
     async def delete_session(self, *, app_name: str, user_id: str, session_id: str) -> None:
         """Remove the session and its events; nothing if it does not exist."""
+        session_id = await self._session_id(app_name, user_id, session_id)
         key = session_key(app_name, user_id, session_id)
         entry = await self.store.get(key)
         if entry is None or not await self.store.delete(key):
