@@ -465,6 +465,13 @@ class SessionStoreSessionService(BaseSessionService):
             if entry is None:
                 raise SessionNotFoundError(f"Session {session.id} not found.")
             adk = _adk(entry)
+            if event.id == adk.get("lastEventId"):
+                if await self._stored_last(key, adk) == event:
+                    return event  # the stored last event, delivered again: stored once
+                raise ValueError(
+                    f"event id {event.id!r} is the last event of session {session.id!r}"
+                    " already: a different event needs an id of its own"
+                )
             self._check_fresh(session, adk)
             if adk.get("pendingEvent") and await self._settle(key, adk, await self._newest_id(key)):
                 # the previous event went first (nothing may come between it and this
@@ -502,6 +509,15 @@ class SessionStoreSessionService(BaseSessionService):
             session._storage_update_marker = _marker(adk)
             return self._commit_event_to_session(session, event)
         raise SessionStoreError(f"append_event lost {_ATTEMPTS} races for {key!r}")
+
+    async def _stored_last(self, key: str, adk: Mapping[str, Any]) -> Event | None:
+        """The session's last stored event: the one recorded with the entry, or (after
+        an import, which records none) the transcript's newest."""
+        pending = adk.get("pendingEvent")
+        if isinstance(pending, dict):
+            return _event_of(pending)
+        last = await self.store.transcripts.tail(key, limit=1)
+        return _event_of(last[-1]) if last else None
 
     def _check_fresh(self, session: Session, adk: Mapping[str, Any]) -> None:
         """Raise ADK's StaleSessionError when storage holds a newer revision of the

@@ -575,6 +575,52 @@ def test_user_state_is_per_app_and_the_latest_write(url: str) -> None:
     run(main())
 
 
+def test_the_last_event_delivered_again_is_stored_once(url: str) -> None:
+    """As the same object or an equal copy: one event, its delta applied once."""
+
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+            event = said("once", **{"user:counter": 1, "n": 1})
+            for delivered in (event, event, event.model_copy(deep=True)):
+                assert await service.append_event(session, delivered) is delivered
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert got is not None and [e.id for e in got.events] == [event.id]
+            assert session.events == got.events and got.state == {"user:counter": 1, "n": 1}
+            await service.append_event(session, said("next"))  # the session is still fresh
+            assert texts(await service.get_session(app_name=APP, user_id=USER, session_id="s")) == [
+                "once",
+                "next",
+            ]
+
+    run(main())
+
+
+def test_a_different_event_with_the_last_events_id_is_refused(url: str) -> None:
+    """Event ids are unique within a session (the transcript's own): a different event
+    reusing the last one's id gets a clear error, and nothing of it is stored."""
+
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+            await service.append_event(
+                session, Event(id="shared", author="user", invocation_id="a")
+            )
+            again = Event(
+                id="shared",
+                author="agent",
+                invocation_id="b",
+                actions=EventActions(state_delta={"k": 1}),
+            )
+            with pytest.raises(ValueError, match="needs an id of its own"):
+                await service.append_event(session, again)
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert got is not None and [e.author for e in got.events] == ["user"]
+            assert got.state == {} and session.events == got.events
+
+    run(main())
+
+
 @pytest.fixture
 def zone_with_a_repeated_hour() -> Iterator[None]:
     """Local time in a zone that repeats an hour each autumn (POSIX ``tzset``)."""
