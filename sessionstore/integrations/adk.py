@@ -244,6 +244,17 @@ class SessionStoreSessionService(BaseSessionService):
         await self.store.transcripts.append(key, [pending])
         return True
 
+    async def _session_id(self, app_name: str, user_id: str, session_id: str) -> str:
+        """The id a caller's ``session_id`` names: surrounding whitespace is not part of
+        it (as in ADK's in-memory and SQLite services), unless a session is stored
+        under the padded id itself (one imported from ADK's database service, which
+        keeps ids verbatim)."""
+        trimmed = session_id.strip()
+        if trimmed == session_id:
+            return session_id
+        padded = await self.store.get(session_key(app_name, user_id, session_id))
+        return session_id if padded is not None else trimmed
+
     async def _newest_id(self, key: str) -> str | None:
         last = await self.store.transcripts.tail(key, limit=1)
         return str(last[-1]["id"]) if last else None
@@ -285,6 +296,7 @@ class SessionStoreSessionService(BaseSessionService):
         session_id: str,
         config: GetSessionConfig | None = None,
     ) -> Session | None:
+        session_id = await self._session_id(app_name, user_id, session_id)
         key = session_key(app_name, user_id, session_id)
         for _ in range(2):  # a second read only after completing a pending event
             entry, ((app, _), (user, _)) = await asyncio.gather(
@@ -385,7 +397,9 @@ class SessionStoreSessionService(BaseSessionService):
         state: dict[str, Any] | None = None,
         session_id: str | None = None,
     ) -> Session:
-        session_id = session_id if session_id is not None else str(uuid.uuid4())
+        if session_id:
+            session_id = await self._session_id(app_name, user_id, session_id)
+        session_id = session_id or str(uuid.uuid4())  # a blank id is no id
         key = session_key(app_name, user_id, session_id)
         deltas = _session_util.extract_json_safe_state_delta(state or {})
         now = platform_time.get_time()
@@ -438,6 +452,7 @@ class SessionStoreSessionService(BaseSessionService):
 
     async def delete_session(self, *, app_name: str, user_id: str, session_id: str) -> None:
         """Remove the session and its events; nothing if it does not exist."""
+        session_id = await self._session_id(app_name, user_id, session_id)
         key = session_key(app_name, user_id, session_id)
         entry = await self.store.get(key)
         if entry is None or not await self.store.delete(key):
@@ -466,6 +481,13 @@ class SessionStoreSessionService(BaseSessionService):
             if entry is None:
                 raise SessionNotFoundError(f"Session {session.id} not found.")
             adk = _adk(entry)
+            if event.id == adk.get("lastEventId"):
+                if await self._stored_last(key, adk) == event:
+                    return event  # the stored last event, delivered again: stored once
+                raise ValueError(
+                    f"event id {event.id!r} is the last event of session {session.id!r}"
+                    " already: a different event needs an id of its own"
+                )
             self._check_fresh(session, adk)
             if self._may_be_pending(key, adk) and await self._settle(
                 key, adk, await self._newest_id(key)
@@ -501,6 +523,15 @@ class SessionStoreSessionService(BaseSessionService):
             session._storage_update_marker = _marker(adk)
             return self._commit_event_to_session(session, event)
         raise SessionStoreError(f"append_event lost {_ATTEMPTS} races for {key!r}")
+
+    async def _stored_last(self, key: str, adk: Mapping[str, Any]) -> Event | None:
+        """The session's last stored event: the one recorded with the entry, or (after
+        an import, which records none) the transcript's newest."""
+        pending = adk.get("pendingEvent")
+        if isinstance(pending, dict):
+            return _event_of(pending)
+        last = await self.store.transcripts.tail(key, limit=1)
+        return _event_of(last[-1]) if last else None
 
     def _check_fresh(self, session: Session, adk: Mapping[str, Any]) -> None:
         """Raise ADK's StaleSessionError when storage holds a newer revision of the

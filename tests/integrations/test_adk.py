@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncGenerator, Coroutine
+import time
+from collections.abc import AsyncGenerator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +30,7 @@ from google.adk.runners import Runner
 from google.adk.sessions.base_session_service import GetSessionConfig
 from google.adk.sessions.database_session_service import DatabaseSessionService
 from google.adk.sessions.session import Session
+from google.adk.tools.tool_confirmation import ToolConfirmation
 from google.genai import types
 
 from sessionstore import InvalidEntryError, SessionStoreError, open_async_store
@@ -339,6 +342,316 @@ def test_events_are_transcript_messages(url: str) -> None:
             assert [e["id"] for e in tail] == [e.id for e in session.events]
             entry = await service.store.get(key)
             assert entry is not None and entry.message_count == 1
+
+    run(main())
+
+
+# -- more of ADK's contract ---------------------------------------------------------------
+
+
+def test_a_new_session_names_its_app_and_user_and_a_past_update_time(url: str) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            before = time.time()
+            session = await service.create_session(app_name=APP, user_id=USER, state={"k": "v"})
+            assert (session.app_name, session.user_id) == (APP, USER)
+            assert before <= session.last_update_time <= time.time()
+            got = await service.get_session(app_name=APP, user_id=USER, session_id=session.id)
+            assert got is not None and got.last_update_time == session.last_update_time
+
+    run(main())
+
+
+def test_one_session_id_under_two_users_is_two_sessions(url: str) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            first = await service.create_session(app_name=APP, user_id="u1", session_id="s1")
+            await service.append_event(first, said("only u1's"))
+            await service.create_session(app_name=APP, user_id="u2", session_id="s1")
+            got = await service.get_session(app_name=APP, user_id="u2", session_id="s1")
+            assert got is not None and got.user_id == "u2" and got.events == []
+            assert texts(
+                await service.get_session(app_name=APP, user_id="u1", session_id="s1")
+            ) == ["only u1's"]
+
+    run(main())
+
+
+def test_a_padded_session_id_reaches_the_trimmed_session(url: str) -> None:
+    """As ADK's in-memory and SQLite services: surrounding whitespace of a session id
+    is not part of it, and a blank id is no id."""
+
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            padded = "order-42\n"
+            made = await service.create_session(
+                app_name=APP, user_id=USER, session_id=padded, state={"cart": "book"}
+            )
+            assert made.id == "order-42"
+            with pytest.raises(AlreadyExistsError):
+                await service.create_session(app_name=APP, user_id=USER, session_id=" order-42 ")
+            got = await service.get_session(app_name=APP, user_id=USER, session_id=padded)
+            assert got is not None and got.id == "order-42" and got.state == {"cart": "book"}
+            await service.delete_session(app_name=APP, user_id=USER, session_id=padded)
+            assert (
+                await service.get_session(app_name=APP, user_id=USER, session_id="order-42") is None
+            )
+            blank = await service.create_session(app_name=APP, user_id=USER, session_id="   ")
+            assert blank.id.strip() == blank.id and blank.id
+            # a session stored under a padded id (imported from ADK's database service,
+            # which keeps ids verbatim) is reached by that id
+            legacy = Session(app_name=APP, user_id=USER, id=" legacy ", last_update_time=1.0)
+            await service.import_session(legacy, app_state={}, user_state={})
+            got = await service.get_session(app_name=APP, user_id=USER, session_id=" legacy ")
+            assert got is not None and got.id == " legacy "
+            assert (
+                await service.get_session(app_name=APP, user_id=USER, session_id="legacy") is None
+            )
+
+    run(main())
+
+
+def test_a_listing_of_every_user_merges_each_users_own_state(url: str) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            for user, sid in (("user1", "s1a"), ("user1", "s1b"), ("user2", "s2a")):
+                await service.create_session(
+                    app_name=APP,
+                    user_id=user,
+                    session_id=sid,
+                    state={"key": f"value-{sid}", "user:who": user, "app:all": 1},
+                )
+            everyone = (await service.list_sessions(app_name=APP, user_id=None)).sessions
+            assert {s.id: s.state for s in everyone} == {
+                sid: {"key": f"value-{sid}", "user:who": user, "app:all": 1}
+                for user, sid in (("user1", "s1a"), ("user1", "s1b"), ("user2", "s2a"))
+            }
+            one = (await service.list_sessions(app_name=APP, user_id="user2")).sessions
+            assert [(s.id, s.state["user:who"]) for s in one] == [("s2a", "user2")]
+
+    run(main())
+
+
+def test_app_and_user_state_given_at_creation_is_shared_like_a_delta(url: str) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            s1 = await service.create_session(
+                app_name=APP, user_id="u1", session_id="s1", state={"app:k1": 1, "user:k1": 1}
+            )
+            await service.append_event(s1, said("more", **{"app:k2": 2, "user:k2": 2}))
+            same_user = await service.create_session(app_name=APP, user_id="u1", session_id="s1b")
+            assert same_user.state == {"app:k1": 1, "app:k2": 2, "user:k1": 1, "user:k2": 2}
+            other_user = await service.create_session(app_name=APP, user_id="u2", session_id="s2")
+            assert other_user.state == {"app:k1": 1, "app:k2": 2}
+            again = await service.get_session(app_name=APP, user_id="u1", session_id="s1")
+            assert again is not None and again.state == same_user.state
+
+    run(main())
+
+
+def test_a_delta_value_replaces_the_stored_one_whole_none_and_types_included(url: str) -> None:
+    """Dicts are replaced, not deep-merged; None is stored, not a deletion; a stored
+    False stays a bool: in the session object, read back, and in app and user state."""
+
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(
+                app_name=APP,
+                user_id="u1",
+                session_id="s1",
+                state={
+                    "profile": {"name": "ada", "role": "admin"},
+                    "flag": True,
+                    "off": False,
+                    "app:cfg": {"name": "ada", "role": "admin"},
+                    "user:pref": "dark",
+                },
+            )
+            delta = {
+                "profile": {"name": "bob"},
+                "flag": None,
+                "new": True,
+                "app:cfg": {"name": "bob"},
+                "user:pref": None,
+            }
+            await service.append_event(session, said("change", **delta))
+            expected = {"off": False} | delta
+            reloaded = await service.get_session(app_name=APP, user_id="u1", session_id="s1")
+            assert reloaded is not None
+            for state in (session.state, reloaded.state):
+                assert state == expected
+                assert state["off"] is False and state["new"] is True
+            same_user = await service.create_session(app_name=APP, user_id="u1", session_id="s1b")
+            assert same_user.state == {"app:cfg": {"name": "bob"}, "user:pref": None}
+            other = await service.create_session(app_name=APP, user_id="u2", session_id="s2")
+            assert other.state == {"app:cfg": {"name": "bob"}}
+
+    run(main())
+
+
+def test_temp_state_is_trimmed_from_the_event_given_and_seen_by_the_next(url: str) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+            first = said("one", **{"temp:out": "from one", "sk": "v"})
+            await service.append_event(session, first)
+            assert first.actions.state_delta == {"sk": "v"}  # the caller's event too
+            assert session.state["temp:out"] == "from one"  # for the next agent of the run
+            await service.append_event(session, said("two"))
+            assert session.state == {"temp:out": "from one", "sk": "v"}
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert got is not None and got.state == {"sk": "v"}
+
+    run(main())
+
+
+def test_every_field_of_an_event_round_trips(url: str) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id=USER)
+            event = Event(
+                invocation_id="invocation",
+                author="user",
+                content=types.Content(role="user", parts=[types.Part(text="test_text")]),
+                turn_complete=True,
+                partial=False,
+                actions=EventActions(
+                    artifact_delta={"file": 0},
+                    requested_tool_confirmations={
+                        "call_1": ToolConfirmation(
+                            hint="confirm?", confirmed=False, payload={"album": "a_1"}
+                        )
+                    },
+                ),
+                usage_metadata=types.GenerateContentResponseUsageMetadata(
+                    prompt_token_count=1, candidates_token_count=1, total_token_count=2
+                ),
+                citation_metadata=types.CitationMetadata(),
+                custom_metadata={"custom_key": "custom_value"},
+                input_transcription=types.Transcription(text="in", finished=True),
+                output_transcription=types.Transcription(text="out", finished=True),
+                timestamp=1700000000.123,
+            )
+            await service.append_event(session, event)
+            got = await service.get_session(app_name=APP, user_id=USER, session_id=session.id)
+            assert got == session
+            assert got is not None
+            confirmation = got.events[0].actions.requested_tool_confirmations["call_1"]
+            assert (confirmation.hint, confirmation.confirmed) == ("confirm?", False)
+            assert confirmation.payload == {"album": "a_1"}
+
+    run(main())
+
+
+def test_last_update_time_is_the_appended_events_timestamp(url: str) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id=USER)
+            created = session.last_update_time
+            stamp = created + 10
+            await service.append_event(session, said("later", stamp))
+            assert session.last_update_time == stamp
+            got = await service.get_session(app_name=APP, user_id=USER, session_id=session.id)
+            assert got is not None and got.last_update_time == stamp > created
+
+    run(main())
+
+
+def test_user_state_is_per_app_and_the_latest_write(url: str) -> None:
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id="u1")
+            await service.append_event(
+                session, said("1", **{"user:counter": 1, "user:p": {"v": 1}})
+            )
+            await service.append_event(session, said("2", **{"user:counter": 2, "mine": 1}))
+            assert await service.get_user_state(app_name=APP, user_id="u1") == {
+                "counter": 2,
+                "p": {"v": 1},
+            }
+            assert await service.get_user_state(app_name="other_app", user_id="u1") == {}
+            assert await service.get_user_state(app_name=APP, user_id="u2") == {}
+
+    run(main())
+
+
+def test_the_last_event_delivered_again_is_stored_once(url: str) -> None:
+    """As the same object or an equal copy: one event, its delta applied once."""
+
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+            event = said("once", **{"user:counter": 1, "n": 1})
+            for delivered in (event, event, event.model_copy(deep=True)):
+                assert await service.append_event(session, delivered) is delivered
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert got is not None and [e.id for e in got.events] == [event.id]
+            assert session.events == got.events and got.state == {"user:counter": 1, "n": 1}
+            await service.append_event(session, said("next"))  # the session is still fresh
+            assert texts(await service.get_session(app_name=APP, user_id=USER, session_id="s")) == [
+                "once",
+                "next",
+            ]
+
+    run(main())
+
+
+def test_a_different_event_with_the_last_events_id_is_refused(url: str) -> None:
+    """Event ids are unique within a session (the transcript's own): a different event
+    reusing the last one's id gets a clear error, and nothing of it is stored."""
+
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+            await service.append_event(
+                session, Event(id="shared", author="user", invocation_id="a")
+            )
+            again = Event(
+                id="shared",
+                author="agent",
+                invocation_id="b",
+                actions=EventActions(state_delta={"k": 1}),
+            )
+            with pytest.raises(ValueError, match="needs an id of its own"):
+                await service.append_event(session, again)
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert got is not None and [e.author for e in got.events] == ["user"]
+            assert got.state == {} and session.events == got.events
+
+    run(main())
+
+
+@pytest.fixture
+def zone_with_a_repeated_hour() -> Iterator[None]:
+    """Local time in a zone that repeats an hour each autumn (POSIX ``tzset``)."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX-only")
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+def test_events_in_a_repeated_local_hour_keep_their_instants(
+    url: str, zone_with_a_repeated_hour: None
+) -> None:
+    # 06:00 and 06:30 UTC on 2024-11-03 are New York's second 01:00 and 01:30
+    stamps = [1730613600.0, 1730615400.0]
+
+    async def main() -> None:
+        async with SessionStoreSessionService(url) as service:
+            session = await service.create_session(app_name=APP, user_id=USER)
+            for stamp in stamps:
+                await service.append_event(session, Event(author="user", timestamp=stamp))
+            got = await service.get_session(app_name=APP, user_id=USER, session_id=session.id)
+            assert got is not None and [e.timestamp for e in got.events] == stamps
 
     run(main())
 
