@@ -434,9 +434,13 @@ def sqlite_pragmas(dbapi_connection: Any, *, wal: bool) -> None:
     # Let the caller, not the driver, decide where transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     if wal:
+        # with no busy timeout: a setting that meets a lock fails at once, and the loop
+        # there waits and tries again (auto_vacuum would sit out the driver's whole
+        # timeout in SQLite's busy handler first; the switch to WAL has none)
+        cursor.execute("PRAGMA busy_timeout=0")
         _use_wal_if_new(cursor)
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     # LIKE compares case-sensitively on the other databases; make SQLite agree.

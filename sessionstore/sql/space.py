@@ -28,14 +28,18 @@ from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import Connection, make_url, text
 
 from sessionstore.contract import Reclaimed
 from sessionstore.errors import InvalidArgumentError, StoreUnavailableError
 from sessionstore.files import fsync_directory
-from sessionstore.sql.engine import BUSY_TIMEOUT_MS, create_sql_engine, database_errors
+from sessionstore.sql.engine import (
+    BUSY_TIMEOUT_MS,
+    create_sql_engine,
+    database_errors,
+    sqlite_read_only,
+)
 from sessionstore.sql.schema import CHECK_TABLE, metadata
 
 __all__ = [
@@ -165,14 +169,8 @@ def sqlite_space(path: Path) -> dict[str, Any]:
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(
-        f"file:{quote(str(path))}?mode=ro",
-        uri=True,
-        timeout=BUSY_TIMEOUT_MS / 1000,
-        isolation_level=None,
-    )
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    return conn
+    # what a read-only store opens: a WAL file on read-only storage too
+    return sqlite_read_only(path)
 
 
 def server_bloat(url: str) -> list[dict[str, Any]] | None:
