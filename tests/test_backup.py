@@ -7,6 +7,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sessionstore.entry import dumps_json
 from sessionstore.errors import CorruptStoreError, InvalidArgumentError
 from sessionstore.open import is_json_target
 from sessionstore.sql.engine import sqlite_file
+from sessionstore.sql.schema import sessions
 from sessionstore.transfer import Checksum
 from tests.lock_holder import SIGNAL_TIMEOUT_S, lock_held, watching_for_a_wait
 
@@ -270,8 +272,14 @@ def broken_files(sqlite_url: str, tmp_path: Path) -> dict[str, Path]:
         cut = tmp_path / f"{name}-cut"
         cut.write_bytes(data[: len(data) // 2])
         files[f"{name}-truncated"] = cut
+    # the b-tree header of the entries' root page: damage no layout can leave unused
+    with closing(sqlite3.connect(sqlite_backup)) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        query = "SELECT rootpage FROM sqlite_master WHERE name = ?"
+        root = db.execute(query, (sessions.name,)).fetchone()[0]
     damaged = bytearray(sqlite_backup.read_bytes())
-    damaged[len(damaged) // 2 : len(damaged) // 2 + 64] = b"\xff" * 64
+    start = (root - 1) * page_size
+    damaged[start : start + 64] = b"\xff" * 64
     flipped = tmp_path / "sqlite-flipped"
     flipped.write_bytes(bytes(damaged))
     files["sqlite-corrupt"] = flipped
