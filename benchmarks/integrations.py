@@ -280,10 +280,9 @@ async def populate_adk(service: Any, s: Settings, backend: str, side: str, resul
     t0 = time.perf_counter()
     ids = [f"session-{i:05d}" for i in range(s.sessions - 1)] + [MEASURED]
     # On SQLite concurrent calls only queue for its one writer, and their retries cost:
-    # 16 at a time took 3x to 8x as long as one after another. The adapter's
-    # create_session writes the app's state entry with a compare-and-set every time, so
-    # concurrent creates in one app collide and back off: 50 at a time on PostgreSQL
-    # took 87 ms a session, in turn about 10.
+    # 16 at a time took 3x to 8x as long as one after another. The state has a `user:`
+    # key, so the adapter's create_session writes the user's state entry with a
+    # compare-and-set, and concurrent creates for one user collide and back off.
     chunk = 1 if backend == "sqlite" or side == OURS else s.chunk
     for start in range(0, s.sessions, chunk):
         await asyncio.gather(
@@ -571,8 +570,9 @@ in one run of `benchmarks/integrations.py` (`make bench` runs it after the async
   made with `create_session`: on SQLite one after another (concurrent calls only queue
   for its one writer, and their retries cost: 16 at a time took 3x to 8x as long), on
   PostgreSQL {chunk} at a time with `asyncio.gather` for ADK and one after another for
-  the adapter (its `create_session` writes the app's state entry with a compare-and-set
-  each time, so concurrent creates in one app collide and back off). One of them, the
+  the adapter (the state's `user:` key makes its `create_session` write the user's
+  state entry with a compare-and-set, so concurrent creates for one user collide and
+  back off). One of them, the
   measured session, was then given {events:,} events with `append_event`, one after
   another: user and model turns of the synthetic texts, the model's with token counts,
   every tenth with a `state_delta`. The other sessions have no events.
