@@ -1381,7 +1381,7 @@ def erase_command(
     if key is not None and not agent and not all_agents:
         agent = [_agent_of(key, None, settings)]  # the agent the key names, as show does
     erasures: list[Erasure] = []
-    reclaimed: list[int] = []  # pages returned to the file system, per agent
+    reclaimed = 0  # pages returned to the file system (the file's, not an agent's)
     for agent_id in _agents_of(where, agent, all_agents, None):
         try:
             with _open(settings, where, agent_id) as store:
@@ -1389,10 +1389,9 @@ def erase_command(
                 erasure = store.transcripts.erase(keys, session_ids=sessions, dry_run=dry_run)
                 erasures.append(erasure)
                 # The freed pages would still hold the erased bytes inside the file.
-                pages = 0
-                if erasure.applied and isinstance(store, SupportsMaintenance):
-                    pages = store.reclaim_space().pages
-                reclaimed.append(pages)
+                removed = erasure.keys or erasure.transcripts or erasure.archives
+                if erasure.applied and removed and isinstance(store, SupportsMaintenance):
+                    reclaimed += store.reclaim_space().pages
         except SessionStoreError as exc:
             done = ", ".join(e.agent_id for e in erasures) or "none"
             raise SessionStoreError(
@@ -1404,16 +1403,14 @@ def erase_command(
             {
                 "store": where.describe(),
                 "dryRun": dry_run,
-                "agents": [
-                    {**erasure.to_dict(), "reclaimedPages": pages}
-                    for erasure, pages in zip(erasures, reclaimed, strict=True)
-                ],
+                "agents": [erasure.to_dict() for erasure in erasures],
+                "reclaimedPages": reclaimed,
             }
         )
         return
     _print_erasure(erasures, where.describe(), dry_run)
-    if sum(reclaimed):
-        _console().print(f"database pages returned to the file system: {sum(reclaimed):,}")
+    if reclaimed:
+        _console().print(f"database pages returned to the file system: {reclaimed:,}")
 
 
 #: The problems of a failed integrity check printed (``--json`` has them all).

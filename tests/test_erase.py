@@ -228,7 +228,9 @@ def test_a_data_subject_request_erases_every_session_of_one_user(place: Place) -
     before = _snapshot(place, _subject_keys())
     blobs_before = _blob_count(place) if place.sql else 0
 
-    report = _report(place.erase("--all-agents", "--match", SUBJECT, "--json"))
+    done = place.erase("--all-agents", "--match", SUBJECT, "--json")
+    report = _report(done)
+    reclaimed = json.loads(done.stdout)["reclaimedPages"]
 
     assert sorted(report) == sorted(AGENTS)
     assert report["family"]["keys"] == [] and report["family"]["transcripts"] == []
@@ -254,7 +256,7 @@ def test_a_data_subject_request_erases_every_session_of_one_user(place: Place) -
         with place.open("main") as store, engine_of(store) as engine, engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA freelist_count").scalar_one() == 0
     else:
-        assert {agent["reclaimedPages"] for agent in report.values()} == {0}
+        assert reclaimed == 0  # the servers' space comes back by their own vacuum
     removed = _files_of(place, report)
     assert _changed(before, _snapshot(place, set())) == sorted(_stores(place) + removed)
     if place.kind in FILES_TIER:
