@@ -434,13 +434,9 @@ def sqlite_pragmas(dbapi_connection: Any, *, wal: bool) -> None:
     # Let the caller, not the driver, decide where transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    if wal:
-        # with no busy timeout: a setting that meets a lock fails at once, and the loop
-        # there waits and tries again (auto_vacuum would sit out the driver's whole
-        # timeout in SQLite's busy handler first; the switch to WAL has none)
-        cursor.execute("PRAGMA busy_timeout=0")
-        _use_wal_if_new(cursor)
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if wal:
+        _use_wal_if_new(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     # LIKE compares case-sensitively on the other databases; make SQLite agree.
@@ -466,12 +462,20 @@ def _use_wal_if_new(cursor: sqlite3.Cursor) -> None:
             if cursor.fetchone()[0] != "wal":
                 cursor.execute("PRAGMA page_count")
                 if cursor.fetchone()[0] == 0:
-                    # freed pages can then go back to the file system in steps
-                    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                    cursor.execute("PRAGMA journal_mode=WAL")
+                    # With no busy timeout: a lock met here fails at once and is waited
+                    # for below (auto_vacuum would sit out the whole timeout in SQLite's
+                    # busy handler first, and the switch to WAL has none).
+                    cursor.execute("PRAGMA busy_timeout=0")
+                    try:
+                        # freed pages can then go back to the file system in steps
+                        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                        cursor.execute("PRAGMA journal_mode=WAL")
+                    finally:
+                        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() >= deadline:
+            busy = exc.sqlite_errorname.startswith("SQLITE_BUSY")  # _RECOVERY, _SNAPSHOT...
+            if not busy or time.monotonic() >= deadline:
                 raise
             wait_for_wal_switch()
 
