@@ -323,14 +323,24 @@ class RowStore(ABC):
         except _Undone as undone:
             return undone.result  # type: ignore[no-any-return]
 
-    def _erase_entries(self, write: _Write, keys: Sequence[str]) -> tuple[builtins.list[str], int]:
+    def _lock_entries(self, write: _Write, keys: Iterable[str]) -> dict[str, Row]:
+        """Lock the rows of ``keys`` that exist, a batch per statement; returns their
+        ``(session_key, session_id, *blob digests)``, by key."""
+        stmt = q.lock_entries(self._dialect)
+        found: dict[str, Row] = {}
+        for chunk in batched(keys, DELETE_BATCH):
+            rows = write.tx.rows(stmt, {"agent_id": self._agent_id, "keys": chunk})
+            found.update((str(row[0]), row) for row in rows)
+        return found
+
+    def _erase_entries(
+        self, write: _Write, keys: Sequence[str], locked: Mapping[str, Row]
+    ) -> tuple[builtins.list[str], int]:
         """Delete ``keys`` and the blobs only they referenced (past the grace that
         keeps concurrent writers safe, as :meth:`collect_blobs`), in ``write``'s
-        transaction; returns the keys deleted and how many blobs went."""
-        digests: set[str] = set()
-        for key in keys:
-            for row in write.tx.rows(q.LOCK_ROW, self._key(key)):
-                digests.update(digests_of(row, _AFTER_FIRST + 1).values())
+        transaction, their rows ``locked`` already (:meth:`_lock_entries`); returns the
+        keys deleted and how many blobs went."""
+        digests = {d for row in locked.values() for d in digests_of(row, 2).values()}
         deleted = sorted(self._delete_rows(write, keys))
         if not digests:
             return deleted, 0
@@ -669,7 +679,7 @@ class RowStore(ABC):
             return 0, 0
 
         def body(write: _Write) -> tuple[int, int]:
-            deleted, blobs = self._erase_entries(write, wanted)
+            deleted, blobs = self._erase_entries(write, wanted, self._lock_entries(write, wanted))
             return len(deleted), blobs
 
         return self._unit("erase", body, dry_run=dry_run)

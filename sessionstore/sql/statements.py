@@ -48,7 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, ReturningDelete
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import BindParameter, TextClause
 
 from sessionstore.contract import Filters, key_range
 from sessionstore.projection import COUNT_COLUMNS, INDEX_COLUMNS
@@ -83,6 +83,7 @@ __all__ = [
     "has_returning",
     "iter_batch",
     "listing",
+    "lock_entries",
     "lock_versions",
     "rebuilds_indexes",
     "secondary_indexes",
@@ -353,6 +354,19 @@ def _keys_in(dialect: str) -> ColumnElement[bool]:
     return t.c.session_key.in_(bindparam("keys", expanding=True))
 
 
+def lock_entries(dialect: str) -> Select[Any]:
+    """``(session_key, session_id, *blob digests)`` of the ``keys`` of agent
+    ``:agent_id`` that exist, locking them until the transaction ends."""
+    return _shaped(
+        ("lock_entries", dialect),
+        lambda: (
+            select(t.c.session_key, t.c.session_id, *(t.c[column] for column in BLOB_COLUMNS))
+            .where(t.c.agent_id == bindparam("agent_id"), _keys_in(dialect))
+            .with_for_update()
+        ),
+    )
+
+
 def delete_many(
     dialect: str, agent_id: str, updated_before: int | None
 ) -> tuple[Delete | ReturningDelete[Any], Select[Any] | None, dict[str, Any]]:
@@ -583,6 +597,13 @@ DELETE_EVENTS = delete(_E).where(_EVENTS_OF)
 DELETE_TRANSCRIPT = delete(_T).where(
     _T.c.agent_id == bindparam("tr_agent"), _T.c.transcript_id == bindparam("tr_id")
 )
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+#: delete every line of the transcripts :ids (a list) of agent :tr_agent
+DELETE_EVENTS_OF_IDS = delete(_E).where(
+    _E.c.agent_id == bindparam("tr_agent"), _E.c.transcript_id.in_(_IDS)
+)
+#: delete the rows of the transcripts :ids (a list) of agent :tr_agent
+DELETE_TRANSCRIPTS = delete(_T).where(_OF_AGENT, _T.c.transcript_id.in_(_IDS))
 #: (transcript_id,) of the transcript of :tr_session/:tr_topic in archive slot :slot
 SLOT_TAKEN = select(_T.c.transcript_id).where(
     _OF_AGENT,
@@ -631,7 +652,7 @@ ERASABLE = select(
 )
 #: (lines, bytes) of the transcripts :ids (a list) of agent :tr_agent
 EVENT_TOTALS = select(func.count(), func.coalesce(func.sum(_E.c.bytes), 0)).where(
-    _E.c.agent_id == bindparam("tr_agent"), _E.c.transcript_id.in_(bindparam("ids", expanding=True))
+    _E.c.agent_id == bindparam("tr_agent"), _E.c.transcript_id.in_(_IDS)
 )
 #: (session_id,) of every live transcript
 LIVE_SESSION_IDS = (

@@ -183,7 +183,11 @@ class _Store(Protocol):
 
     def _unit(self, action: str, body: Callable[[Any], T], *, dry_run: bool = False) -> T: ...
 
-    def _erase_entries(self, write: Any, keys: Sequence[str]) -> tuple[list[str], int]: ...
+    def _lock_entries(self, write: Any, keys: Iterable[str]) -> dict[str, Row]: ...
+
+    def _erase_entries(
+        self, write: Any, keys: Sequence[str], locked: Mapping[str, Row]
+    ) -> tuple[list[str], int]: ...
 
     def get(self, key: str) -> SessionEntry | None: ...
 
@@ -956,12 +960,8 @@ class SqlTranscripts:
         tx: _Tx = write.tx
         agent = {"tr_agent": self._agent}
         # Lock the entries first, as appends do, so that none is appended to meanwhile.
-        for key in keys:
-            tx.rows(q.LOCK_ROW, self._store._key(key))
-        found: dict[str, str] = {}
-        for chunk in batched(keys, _ERASE_BATCH):
-            rows = tx.rows(q.SESSION_IDS, {**agent, "keys": chunk})
-            found.update((str(key), str(sid)) for key, sid in rows)
+        locked = self._store._lock_entries(write, keys)
+        found = {key: str(row[1]) for key, row in locked.items()}
         sessions = sorted(set(found.values()) | set(extra))
         shared: set[str] = set()
         # Transcript rows by key, then by session id (a row may come twice).
@@ -989,9 +989,10 @@ class SqlTranscripts:
         for some in batched(ids, _ERASE_BATCH):
             counted = tx.rows(q.EVENT_TOTALS, {**agent, "ids": some})[0]
             lines, size = lines + int(counted[0]), size + int(counted[1])
-        for transcript_id in ids:
-            self._delete(tx, transcript_id)
-        deleted, blobs = self._store._erase_entries(write, keys)
+        for some in batched(ids, _ERASE_BATCH):
+            tx.run(q.DELETE_EVENTS_OF_IDS, {**agent, "ids": some})
+            tx.run(q.DELETE_TRANSCRIPTS, {**agent, "ids": some})
+        deleted, blobs = self._store._erase_entries(write, keys, locked)
         return Erasure(
             agent_id=self._agent,
             keys=deleted,
