@@ -213,6 +213,33 @@ class _Live:
         )
 
 
+@dataclass(frozen=True)
+class _Locked:
+    """An entry locked for an append or a pop (:meth:`SqlTranscripts._lock`), its JSON
+    parsed once for the whole transaction."""
+
+    #: the entry's row (``q.LOCK_ROW``)
+    row: Row
+    #: its JSON object as stored (large values null) and whether the column holds it
+    #: as such (see :func:`_entry_object`)
+    entry: dict[str, Any]
+    as_object: bool
+    #: the parameters of the transcript written to, and its counters (``None``: none yet)
+    live: dict[str, Any]
+    current: _Live | None
+
+    @property
+    def session_id(self) -> str:
+        return str(self.entry["sessionId"])
+
+    @property
+    def own(self) -> bool:
+        """Whether the transcript is the entry's own (not another topic's): the one the
+        entry's counters mirror, as on the files tier and as check compares them."""
+        own = _topic(self.session_id, self.entry.get("sessionFile"), None)
+        return bool(self.live["tr_topic"] == own)
+
+
 def _fit(value: str, size: int) -> str:
     """``value`` as stored in a column of ``size`` bytes: itself, or ``sha256:<hex>``
     when it is longer (or holds a NUL, which PostgreSQL's text refuses)."""
@@ -434,18 +461,17 @@ class SqlTranscripts:
     ) -> AppendResult:
         with self._store._write() as write:
             tx: _Tx = write.tx
-            locked, live, current = self._lock(tx, key, topic_id)
+            locked = self._lock(tx, key, topic_id)
             if locked is None:
                 raise SessionNotFoundError(key)
-            entry, _ = _entry_object(locked[1])
-            session_id, session_file = entry["sessionId"], entry.get("sessionFile")
+            live, current = locked.live, locked.current
             now = current_time_ms()
             lines, skipped, tally = self._lines_of(tx, current, batch, now, look_up)
             if lines:
                 if current is None:
                     own_header = batch[0].get("type") == "session"
                     if not own_header:
-                        header = header_event(session_id, "", now)
+                        header = header_event(locked.session_id, "", now)
                         lines.insert(0, self._line(header, None, None))
                     transcript_id = self._new_row(tx, key, live, now, tally, len(lines) - 1)
                     first = 0
@@ -470,9 +496,7 @@ class SqlTranscripts:
                 for seq, line in enumerate(lines, first):
                     line.update(agent_id=self._agent, transcript_id=transcript_id, seq=seq)
                 tx.run(q.INSERT_EVENT, lines)
-            # The counters mirror the entry's own transcript (not another topic's), as
-            # on the files tier and as check compares them.
-            if lines and live["tr_topic"] == _topic(session_id, session_file, None):
+            if lines and locked.own:
                 total = (current.messages if current else 0) + tally.messages
                 self._advance(
                     write,
@@ -572,12 +596,9 @@ class SqlTranscripts:
             lines.append(self._line(event, stored_id, key))
         return lines, skipped, tally
 
-    def _lock(
-        self, tx: _Tx, key: str, topic_id: TopicId
-    ) -> tuple[Row | None, dict[str, Any], _Live | None]:
+    def _lock(self, tx: _Tx, key: str, topic_id: TopicId) -> _Locked | None:
         """Lock ``key``'s entry and its live transcripts (one per topic) and return the
-        entry's row (``q.LOCK_ROW``; ``None`` without an entry), the parameters of the
-        transcript of ``topic_id`` and its counters (``None`` when it has none)."""
+        entry with the transcript of ``topic_id`` (``None`` without an entry)."""
         store = self._store
         # One statement locks the entry and its live transcripts; an entry without any
         # is locked alone.
@@ -585,9 +606,9 @@ class SqlTranscripts:
         if not found:
             found = tx.rows(q.LOCK_ROW, store._key(key))
             if not found:
-                return None, {}, None
+                return None
         locked = found[0][:_LOCKED_COLUMNS]
-        entry, _ = _entry_object(locked[1])
+        entry, as_object = _entry_object(locked[1])
         session_id, session_file = entry["sessionId"], entry.get("sessionFile")
         live = self._live(session_id, _topic(session_id, session_file, topic_id))
         current = next(
@@ -604,7 +625,7 @@ class SqlTranscripts:
             # (PostgreSQL), nor one that it archived and replaced.
             rows = tx.rows(q.LOCK_TRANSCRIPT, live)
             current = _Live.of(rows[0]) if rows else None
-        return locked, live, current
+        return _Locked(locked, entry, as_object, live, current)
 
     def pop(self, key: str, *, topic_id: TopicId = None) -> dict[str, Any] | None:
         """Remove the newest event and return it (``None`` without one), moving the
@@ -616,9 +637,10 @@ class SqlTranscripts:
     def _pop(self, key: str, topic_id: TopicId) -> dict[str, Any] | None:
         with self._store._write() as write:
             tx: _Tx = write.tx
-            locked, live, current = self._lock(tx, key, topic_id)
-            if locked is None or current is None or current.last_seq < 1:
+            locked = self._lock(tx, key, topic_id)
+            if locked is None or locked.current is None or locked.current.last_seq < 1:
                 return None
+            current = locked.current
             params = {"tr_agent": self._agent, "tr_id": current.transcript_id}
             line = tx.rows(q.EVENT_LINE, {**params, "seq": current.last_seq})[0][0]
             try:
@@ -647,9 +669,7 @@ class SqlTranscripts:
                     "u_total": previous,
                 },
             )
-            entry, _ = _entry_object(locked[1])
-            own = _topic(entry["sessionId"], entry.get("sessionFile"), None)
-            if live["tr_topic"] == own:
+            if locked.own:
                 remaining = max(0, current.messages - tally.messages)
                 self._advance(
                     write,
@@ -684,22 +704,22 @@ class SqlTranscripts:
         self,
         write: Any,
         key: str,
-        locked: Row,
+        locked: _Locked,
         changes_of: Callable[[dict[str, int | None]], dict[str, Any]],
     ) -> None:
-        """Move the counters of the entry in the ``locked`` row (``q.LOCK_ROW``) as the
+        """Move the counters of the ``locked`` entry as the
         files tier does, in the transaction of an append or a pop (whose lock keeps its
         ``sessionId``): ``changes_of`` gives the fields to set from the entry's counter
         columns. The counters are set in the entry's JSON object as stored,
         without validating it again (the store did when it wrote it); an entry that
         cannot be moved so is rewritten whole (see :func:`_in_place`)."""
         store = self._store
-        entry, as_object = _entry_object(locked[1])
+        entry = locked.entry
         changes = changes_of(count_columns(entry))
         if not changes:
             return
-        has_blobs = any(locked[2:])
-        encoded = _in_place(entry, changes, has_blobs) if as_object else None
+        has_blobs = any(locked.row[2:])
+        encoded = _in_place(entry, changes, has_blobs) if locked.as_object else None
         if encoded is not None:
             if not has_blobs:  # its JSON is the whole entry
                 check_size(len(encoded), store._max_entry_bytes)
@@ -708,7 +728,7 @@ class SqlTranscripts:
             write.tx.run(q.UPDATE_COUNTS, params)
             return
         blobs: list[Blob] = []
-        moved = store._entries([locked], 1)[0].with_fields(**changes)
+        moved = store._entries([locked.row], 1)[0].with_fields(**changes)
         params = {**store._key(key), **store._params(key, moved, blobs, "new_")}
         store._write_blobs(write, blobs)
         write.tx.run(q.UPDATE_ROW, params)
