@@ -125,6 +125,8 @@ _TOPIC_BYTES = _bytes_of(transcripts.c.topic)
 # SQLite's search rows are numbered transcript_id << 32 | seq, which must fit 63 bits.
 _SQLITE_MAX_TRANSCRIPT_ID = 2**31
 _LINES_BATCH = 1000
+# Messages a pop reads first looking back for the last totalTokens (then twice as many)
+_POP_FIRST_BATCH = 8
 # Keys, session ids or transcript ids per statement of an erasure (bound parameters)
 _ERASE_BATCH = 500
 # Fewer full-text matches than this are read and sorted whole, which stays cheap; from
@@ -687,17 +689,21 @@ class SqlTranscripts:
 
     def _total_before(self, tx: _Tx, params: Mapping[str, Any], seq: int) -> int | None:
         """The last ``totalTokens`` of the messages before line ``seq``, read backwards
-        in batches until one is found."""
+        until one is found, in batches that grow to :data:`_LINES_BATCH`: the answer
+        before is usually a message or two back, and a pop should not read a thousand
+        lines to find it."""
+        n = _POP_FIRST_BATCH
         while seq > 1:
-            rows = tx.rows(q.MESSAGES_BEFORE, {**params, "pos": seq, "n": _LINES_BATCH})
+            rows = tx.rows(q.MESSAGES_BEFORE, {**params, "pos": seq, "n": n})
             for _, line in rows:
                 counted = Tally()
                 counted.add(orjson.loads(line))
                 if counted.total_tokens is not None:
                     return counted.total_tokens
-            if len(rows) < _LINES_BATCH:
+            if len(rows) < n:
                 return None
             seq = int(rows[-1][0])  # the next batch is older than the last one read
+            n = min(2 * n, _LINES_BATCH)
         return None
 
     def _advance(

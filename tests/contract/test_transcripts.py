@@ -834,6 +834,19 @@ def test_pop_moves_the_counters_back(transcript_store: SessionStore) -> None:
     assert check(transcript_store).wrong_counts == {}
 
 
+def test_pop_looks_back_past_many_messages_for_the_last_total(
+    transcript_store: SessionStore,
+) -> None:
+    started(transcript_store)
+    t = transcript_store.transcripts
+    t.append(KEY, [assistant("early", 3, 4), *(user(f"q{n}") for n in range(100))])
+    t.append(KEY, [assistant("late", 5, 6)])
+    t.pop(KEY)  # the total before it is 100 messages back, past several reads
+    assert counters(transcript_store)["totalTokens"] == 7
+    assert counters(transcript_store)["totalTokensFresh"] is True
+    assert check(transcript_store).wrong_counts == {}
+
+
 def test_a_popped_event_can_be_appended_again(transcript_store: SessionStore) -> None:
     started(transcript_store)
     t = transcript_store.transcripts
