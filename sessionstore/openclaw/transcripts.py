@@ -447,15 +447,7 @@ class Transcripts:
         """
         if os.path.basename(name) != name or _ARCHIVE.fullmatch(name) is None:
             raise InvalidArgumentError(f"{name!r} is not an archive in {self._dir}")
-        path = self._dir / name
-        try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                raise StoreUnavailableError(f"cannot remove {path}: not a regular file")
-            os.unlink(path)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise StoreUnavailableError(f"cannot remove {path}: {exc.strerror}") from exc
+        _unlink_regular(self._dir / name)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -620,6 +612,19 @@ def _truncate_last(path: Path) -> tuple[dict[str, Any], Tally, int | None] | Non
         fh.flush()
         os.fsync(fh.fileno())
     return event, tally, previous
+
+
+def _unlink_regular(path: Path) -> None:
+    """Unlink ``path`` if it is a regular file; gone already is fine, anything else in
+    its place (a directory, a symlink) or a failure is :class:`StoreUnavailableError`."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise StoreUnavailableError(f"cannot remove {path}: not a regular file")
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot remove {path}: {exc.strerror}") from exc
 
 
 def _header(session_id: str, cwd: str) -> bytes:
@@ -979,14 +984,7 @@ class FileTranscripts:
         """Unlink ``path``, a regular file (a live transcript under its lock); gone
         already is fine, anything else in its place is refused."""
         with self._files._locked(path) if locked else contextlib.nullcontext():
-            try:
-                if not stat.S_ISREG(os.lstat(path).st_mode):
-                    raise StoreUnavailableError(f"cannot remove {path}: not a regular file")
-                os.unlink(path)
-            except FileNotFoundError:
-                return
-            except OSError as exc:
-                raise StoreUnavailableError(f"cannot remove {path}: {exc.strerror}") from exc
+            _unlink_regular(path)
 
     def import_lines(
         self,
