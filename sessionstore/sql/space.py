@@ -34,13 +34,22 @@ from sqlalchemy import Connection, make_url, text
 from sessionstore.contract import Reclaimed
 from sessionstore.errors import InvalidArgumentError, StoreUnavailableError
 from sessionstore.files import fsync_directory
+from sessionstore.sql.blobs import BLOB_COLUMNS
 from sessionstore.sql.engine import (
     BUSY_TIMEOUT_MS,
     create_sql_engine,
     database_errors,
+    sqlite_busy,
     sqlite_read_only,
 )
-from sessionstore.sql.schema import CHECK_TABLE, metadata
+from sessionstore.sql.schema import (
+    CHECK_TABLE,
+    blobs,
+    metadata,
+    sessions,
+    transcript_events,
+    transcripts,
+)
 
 __all__ = [
     "RECLAIM_MAX_SECONDS",
@@ -82,11 +91,18 @@ def recovery(url: str) -> str:
 _AUTO_VACUUM = {0: "none", 1: "full", 2: "incremental"}
 _INCREMENTAL = 2
 # The tables whose rows a compacted copy must hold alike (those the copy counts).
-_COUNTED = ("sessions", "session_blobs", "session_transcripts", "transcript_events")
+_COUNTED = tuple(table.name for table in (sessions, blobs, transcripts, transcript_events))
+# What the checksum of the entries covers: the key, the version, the JSON and the digests
+_FINGERPRINTED = ", ".join(("agent_id", "session_key", "version", "entry_json", *BLOB_COLUMNS))
 
 
 def _one(conn: sqlite3.Connection, sql: str) -> Any:
     return conn.execute(sql).fetchone()[0]
+
+
+def _held(exc: sqlite3.OperationalError) -> bool:
+    """Whether another connection holds the database (every busy code, or locked)."""
+    return sqlite_busy(exc) or exc.sqlite_errorname.startswith("SQLITE_LOCKED")
 
 
 def reclaim(
@@ -130,7 +146,7 @@ def reclaim(
         except sqlite3.OperationalError as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if exc.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+            if not _held(exc):
                 raise
             stopped = f"another writer held the database ({exc})"
             break
@@ -158,7 +174,7 @@ def _sqlite_errors(action: str, path: Path) -> Iterator[None]:
 def sqlite_space(path: Path) -> dict[str, Any]:
     """The space of a SQLite file: page size and count, free pages and the
     auto-vacuum mode."""
-    with _sqlite_errors("reading the free space", path), closing(_read_only(path)) as conn:
+    with _sqlite_errors("reading the free space", path), closing(sqlite_read_only(path)) as conn:
         page_size = int(_one(conn, "PRAGMA page_size"))
         return {
             "pageSize": page_size,
@@ -166,11 +182,6 @@ def sqlite_space(path: Path) -> dict[str, Any]:
             "freePages": int(_one(conn, "PRAGMA freelist_count")),
             "autoVacuum": _AUTO_VACUUM.get(int(_one(conn, "PRAGMA auto_vacuum")), "unknown"),
         }
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    # what a read-only store opens: a WAL file on read-only storage too
-    return sqlite_read_only(path)
 
 
 def server_bloat(url: str) -> list[dict[str, Any]] | None:
@@ -253,7 +264,7 @@ def integrity_check(path: Path, *, full: bool = False) -> IntegrityResult:
     checked_at = time.time_ns() // 1_000_000
     start = time.perf_counter()
     try:
-        with closing(_read_only(path)) as conn:
+        with closing(sqlite_read_only(path)) as conn:
             rows = conn.execute(f"PRAGMA {pragma}").fetchall()
         problems = [line for row in rows for line in str(row[0]).splitlines()]
     except sqlite3.DatabaseError as exc:
@@ -269,9 +280,7 @@ def _record(path: Path, result: IntegrityResult) -> bool:
     """Store ``result`` as the last check; False when it cannot be (no such table yet,
     read-only storage, a file too damaged to write)."""
     try:
-        with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
-            conn.isolation_level = None
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        with _connected(path, BUSY_TIMEOUT_MS) as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(f"DELETE FROM {CHECK_TABLE} WHERE name = 'integrity'")
             conn.execute(
@@ -294,7 +303,7 @@ def _record(path: Path, result: IntegrityResult) -> bool:
 def last_check(path: Path) -> dict[str, Any] | None:
     """The last recorded integrity check of the SQLite file ``path``, or ``None``."""
     try:
-        with closing(_read_only(path)) as conn:
+        with closing(sqlite_read_only(path)) as conn:
             row = conn.execute(
                 f"SELECT checked_at, ok, full_check, duration_ms, detail FROM {CHECK_TABLE} "
                 "WHERE name = 'integrity'"
@@ -378,7 +387,7 @@ def _compact(path: Path, into: Path | None, attempts: int) -> Compacted:
                 conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 conn.execute("VACUUM")
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                if not _held(exc):
                     raise
                 raise StoreUnavailableError(
                     f"{path} is held for writing by another process: stop it and run "
@@ -432,17 +441,16 @@ def _fingerprint(conn: sqlite3.Connection) -> tuple[dict[str, int], str]:
         if name in tables
     }
     digest = hashlib.sha256()
-    if "sessions" in tables:
+    if sessions.name in tables:
         for row in conn.execute(
-            "SELECT agent_id, session_key, version, entry_json, prompt_blob, report_blob "
-            "FROM sessions ORDER BY agent_id, session_key"
+            f"SELECT {_FINGERPRINTED} FROM {sessions.name} ORDER BY agent_id, session_key"
         ):
             digest.update(repr(row).encode())
     return counts, digest.hexdigest()
 
 
 def _verify(copy: Path, source: tuple[dict[str, int], str]) -> None:
-    with closing(_read_only(copy)) as conn:
+    with closing(sqlite_read_only(copy)) as conn:
         problems = [str(row[0]) for row in conn.execute("PRAGMA integrity_check(10)")]
         if problems != ["ok"]:
             raise StoreUnavailableError(f"the compacted copy failed integrity_check: {problems[0]}")
