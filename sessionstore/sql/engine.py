@@ -48,6 +48,7 @@ __all__ = [
     "mask_url",
     "read_only_storage",
     "server_defaults",
+    "sqlite_busy",
     "sqlite_file",
     "sqlite_pragmas",
     "sqlite_read_only",
@@ -474,10 +475,15 @@ def _use_wal_if_new(cursor: sqlite3.Cursor) -> None:
                         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             return
         except sqlite3.OperationalError as exc:
-            busy = exc.sqlite_errorname.startswith("SQLITE_BUSY")  # _RECOVERY, _SNAPSHOT...
-            if not busy or time.monotonic() >= deadline:
+            if not sqlite_busy(exc) or time.monotonic() >= deadline:
                 raise
             wait_for_wal_switch()
+
+
+def sqlite_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused for another connection's lock: ``SQLITE_BUSY`` or one of
+    its extended codes (``_RECOVERY``, ``_SNAPSHOT``, ``_TIMEOUT``)."""
+    return exc.sqlite_errorname.startswith("SQLITE_BUSY")
 
 
 def wait_for_wal_switch() -> None:
