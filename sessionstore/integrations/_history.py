@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sessionstore.asyncstore import AsyncSessionStore
@@ -27,7 +28,7 @@ __all__ = [
 
 
 def open_owned(
-    url: str | None, store: AsyncSessionStore | None, options: dict[str, Any]
+    url: str | Path | None, store: AsyncSessionStore | None, options: dict[str, Any]
 ) -> tuple[AsyncSessionStore, bool]:
     """The store an adapter works on and whether it owns it (and closes it): ``store``
     as given, else one opened on ``url`` with ``options`` (``auto_upgrade`` on unless

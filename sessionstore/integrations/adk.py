@@ -62,7 +62,7 @@ from sessionstore.entry import SessionEntry
 from sessionstore.errors import SessionNotFoundError as MissingEntryError
 from sessionstore.errors import SessionStoreError, StaleEntryError
 from sessionstore.events import iso_ms
-from sessionstore.open import open_async_store
+from sessionstore.integrations._history import open_owned
 
 __all__ = ["AdkImportReport", "SessionStoreSessionService", "import_adk_database", "session_key"]
 
@@ -208,19 +208,7 @@ class SessionStoreSessionService(BaseSessionService):
         store: AsyncSessionStore | None = None,
         **options: Unpack[StoreOptions],
     ) -> None:
-        if store is not None:
-            if url is not None:
-                raise ValueError("pass exactly one of url or store=")
-            if options:
-                raise ValueError("options are for a url; a store= given is already open")
-            self._owns_store = False
-        elif url is not None:
-            options.setdefault("auto_upgrade", True)
-            store = open_async_store(url, **options)
-            self._owns_store = True
-        else:
-            raise ValueError("pass exactly one of url or store=")
-        self.store: AsyncSessionStore = store
+        self.store, self._owns_store = open_owned(url, store, dict(options))
         # key -> the id of the last event this service appended to its transcript
         self._completed: OrderedDict[str, str] = OrderedDict()
 
