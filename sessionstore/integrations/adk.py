@@ -57,12 +57,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from sessionstore.asyncstore import AsyncSessionStore
-from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
+from sessionstore.contract import MAX_PAGE_SIZE
 from sessionstore.entry import SessionEntry
 from sessionstore.errors import SessionNotFoundError as MissingEntryError
 from sessionstore.errors import SessionStoreError, StaleEntryError
 from sessionstore.events import iso_ms
-from sessionstore.integrations._history import open_owned
+from sessionstore.integrations._history import last_events, open_owned
 
 __all__ = ["AdkImportReport", "SessionStoreSessionService", "import_adk_database", "session_key"]
 
@@ -252,14 +252,8 @@ class SessionStoreSessionService(BaseSessionService):
         transcript and never more than the result needs (after ``_settle``)."""
         limit = config.num_recent_events if config else None
         after = config.after_timestamp if config else None
-        if limit is None and after is None:
-            events: list[dict[str, Any]] = []
-            cursor: str | None = TRANSCRIPT_START
-            while cursor is not None:
-                page = await self.store.transcripts.page(key, after=cursor, limit=MAX_PAGE_SIZE)
-                events += page.items
-                cursor = page.next_cursor
-            return events
+        if after is None:
+            return await last_events(self.store, key, "adkEvent", limit)
         newest_first: list[dict[str, Any]] = []
         before: str | None = None
         while limit is None or len(newest_first) < limit:
@@ -300,7 +294,8 @@ class SessionStoreSessionService(BaseSessionService):
                     items = await self._events(key, config)
                 if not adk.get("pendingEvent"):
                     break
-                # every read above ends with the transcript's newest event, if it has any
+                # every read above ends with the newest ADK event, the pending one once
+                # it is in the transcript
                 newest = str(items[-1]["id"]) if items else await self._newest_id(key)
                 if not await self._settle(key, adk, newest):
                     break
