@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
@@ -19,6 +19,7 @@ from sessionstore.open import open_async_store
 __all__ = [
     "ACTIVITY_INTERVAL_S",
     "ActivityMarks",
+    "StoreOwner",
     "append_creating",
     "check_last",
     "forget",
@@ -45,6 +46,25 @@ def open_owned(
             )
         return store, False
     return open_async_store(url, **{"auto_upgrade": True, **options}), True
+
+
+class StoreOwner:
+    """An adapter's ``store``, closed with the adapter when the adapter opened it
+    (:func:`open_owned`)."""
+
+    store: AsyncSessionStore
+    _owned: bool
+
+    async def close(self) -> None:
+        """Close the store if this adapter opened it (from ``url``)."""
+        if self._owned:
+            await self.store.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 def check_last(last: object, name: str) -> int | None:

@@ -36,8 +36,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self, TypedDict, Unpack
+from typing import Any, Literal, TypedDict, Unpack
 
 from google.adk.errors import StaleSessionError
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -62,7 +61,7 @@ from sessionstore.entry import SessionEntry
 from sessionstore.errors import SessionNotFoundError as MissingEntryError
 from sessionstore.errors import SessionStoreError, StaleEntryError
 from sessionstore.events import iso_ms
-from sessionstore.integrations._history import last_events, open_owned
+from sessionstore.integrations._history import StoreOwner, last_events, open_owned
 
 __all__ = ["AdkImportReport", "SessionStoreSessionService", "import_adk_database", "session_key"]
 
@@ -182,7 +181,7 @@ def _marker(adk: Mapping[str, Any]) -> str:
     return f"sessionstore:{adk.get('revision', 0)}"
 
 
-class SessionStoreSessionService(BaseSessionService):
+class SessionStoreSessionService(BaseSessionService, StoreOwner):
     """ADK sessions, state and events in a sessionstore store.
 
     ``url`` is any target of :func:`sessionstore.open_async_store` (a SQLite file,
@@ -208,7 +207,7 @@ class SessionStoreSessionService(BaseSessionService):
         store: AsyncSessionStore | None = None,
         **options: Unpack[StoreOptions],
     ) -> None:
-        self.store, self._owns_store = open_owned(url, store, dict(options))
+        self.store, self._owned = open_owned(url, store, dict(options))
         # key -> the id of the last event this service appended to its transcript
         self._completed: OrderedDict[str, str] = OrderedDict()
 
@@ -600,24 +599,6 @@ class SessionStoreSessionService(BaseSessionService):
                 await self.store.transcripts.append(key, [_transcript_event(e) for e in chunk])
             return [str(event["id"]) for event in await self._events(key, None)]
         raise SessionStoreError(f"import lost {_ATTEMPTS} races for {key!r}")
-
-    # -- lifetime --------------------------------------------------------------------
-
-    async def close(self) -> None:
-        """Close the store, if the service opened it."""
-        if self._owns_store:
-            await self.store.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 @dataclass(frozen=True)
