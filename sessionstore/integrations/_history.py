@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
@@ -18,6 +19,7 @@ from sessionstore.open import open_async_store
 __all__ = [
     "ACTIVITY_INTERVAL_S",
     "ActivityMarks",
+    "StoreOwner",
     "append_creating",
     "check_last",
     "forget",
@@ -27,7 +29,7 @@ __all__ = [
 
 
 def open_owned(
-    url: str | None, store: AsyncSessionStore | None, options: dict[str, Any]
+    url: str | Path | None, store: AsyncSessionStore | None, options: dict[str, Any]
 ) -> tuple[AsyncSessionStore, bool]:
     """The store an adapter works on and whether it owns it (and closes it): ``store``
     as given, else one opened on ``url`` with ``options`` (``auto_upgrade`` on unless
@@ -44,6 +46,25 @@ def open_owned(
             )
         return store, False
     return open_async_store(url, **{"auto_upgrade": True, **options}), True
+
+
+class StoreOwner:
+    """An adapter's ``store``, closed with the adapter when the adapter opened it
+    (:func:`open_owned`)."""
+
+    store: AsyncSessionStore
+    _owned: bool
+
+    async def close(self) -> None:
+        """Close the store if this adapter opened it (from ``url``)."""
+        if self._owned:
+            await self.store.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 def check_last(last: object, name: str) -> int | None:

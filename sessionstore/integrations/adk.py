@@ -36,8 +36,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self, TypedDict, Unpack
+from typing import Any, Literal, TypedDict, Unpack
 
 from google.adk.errors import StaleSessionError
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -57,12 +56,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from sessionstore.asyncstore import AsyncSessionStore
-from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
+from sessionstore.contract import MAX_PAGE_SIZE
 from sessionstore.entry import SessionEntry
 from sessionstore.errors import SessionNotFoundError as MissingEntryError
 from sessionstore.errors import SessionStoreError, StaleEntryError
 from sessionstore.events import iso_ms
-from sessionstore.open import open_async_store
+from sessionstore.integrations._history import StoreOwner, last_events, open_owned
 
 __all__ = ["AdkImportReport", "SessionStoreSessionService", "import_adk_database", "session_key"]
 
@@ -182,7 +181,7 @@ def _marker(adk: Mapping[str, Any]) -> str:
     return f"sessionstore:{adk.get('revision', 0)}"
 
 
-class SessionStoreSessionService(BaseSessionService):
+class SessionStoreSessionService(BaseSessionService, StoreOwner):
     """ADK sessions, state and events in a sessionstore store.
 
     ``url`` is any target of :func:`sessionstore.open_async_store` (a SQLite file,
@@ -208,19 +207,7 @@ class SessionStoreSessionService(BaseSessionService):
         store: AsyncSessionStore | None = None,
         **options: Unpack[StoreOptions],
     ) -> None:
-        if store is not None:
-            if url is not None:
-                raise ValueError("pass exactly one of url or store=")
-            if options:
-                raise ValueError("options are for a url; a store= given is already open")
-            self._owns_store = False
-        elif url is not None:
-            options.setdefault("auto_upgrade", True)
-            store = open_async_store(url, **options)
-            self._owns_store = True
-        else:
-            raise ValueError("pass exactly one of url or store=")
-        self.store: AsyncSessionStore = store
+        self.store, self._owned = open_owned(url, store, dict(options))
         # key -> the id of the last event this service appended to its transcript
         self._completed: OrderedDict[str, str] = OrderedDict()
 
@@ -264,14 +251,8 @@ class SessionStoreSessionService(BaseSessionService):
         transcript and never more than the result needs (after ``_settle``)."""
         limit = config.num_recent_events if config else None
         after = config.after_timestamp if config else None
-        if limit is None and after is None:
-            events: list[dict[str, Any]] = []
-            cursor: str | None = TRANSCRIPT_START
-            while cursor is not None:
-                page = await self.store.transcripts.page(key, after=cursor, limit=MAX_PAGE_SIZE)
-                events += page.items
-                cursor = page.next_cursor
-            return events
+        if after is None:
+            return await last_events(self.store, key, "adkEvent", limit)
         newest_first: list[dict[str, Any]] = []
         before: str | None = None
         while limit is None or len(newest_first) < limit:
@@ -312,7 +293,8 @@ class SessionStoreSessionService(BaseSessionService):
                     items = await self._events(key, config)
                 if not adk.get("pendingEvent"):
                     break
-                # every read above ends with the transcript's newest event, if it has any
+                # every read above ends with the newest ADK event, the pending one once
+                # it is in the transcript
                 newest = str(items[-1]["id"]) if items else await self._newest_id(key)
                 if not await self._settle(key, adk, newest):
                     break
@@ -617,24 +599,6 @@ class SessionStoreSessionService(BaseSessionService):
                 await self.store.transcripts.append(key, [_transcript_event(e) for e in chunk])
             return [str(event["id"]) for event in await self._events(key, None)]
         raise SessionStoreError(f"import lost {_ATTEMPTS} races for {key!r}")
-
-    # -- lifetime --------------------------------------------------------------------
-
-    async def close(self) -> None:
-        """Close the store, if the service opened it."""
-        if self._owns_store:
-            await self.store.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 @dataclass(frozen=True)

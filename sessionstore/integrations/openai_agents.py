@@ -25,6 +25,7 @@ from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.errors import InvalidArgumentError
 from sessionstore.integrations._history import (
     ActivityMarks,
+    StoreOwner,
     append_creating,
     check_last,
     forget,
@@ -76,7 +77,7 @@ def item_event(item: TResponseInputItem) -> dict[str, Any]:
     return {"type": "custom", "customType": "openai-agents.item", ITEM_FIELD: item}
 
 
-class SessionStoreSession:
+class SessionStoreSession(StoreOwner):
     """An Agents SDK session (the ``agents.memory.Session`` protocol) kept in a
     sessionstore store: pass it as ``Runner.run(..., session=...)``.
 
@@ -173,17 +174,6 @@ class SessionStoreSession:
         ``deleted`` (lifecycle's retention removes it later); the next add starts a new
         one."""
         await forget(self.store, self.key)
-
-    async def close(self) -> None:
-        """Close the store if this session opened it (from ``url``)."""
-        if self._owned:
-            await self.store.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 async def import_session(source: Session, into: SessionStoreSession) -> int:

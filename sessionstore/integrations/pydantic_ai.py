@@ -33,6 +33,7 @@ from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.entry import validate_key
 from sessionstore.integrations._history import (
     ActivityMarks,
+    StoreOwner,
     append_creating,
     check_last,
     forget,
@@ -104,7 +105,7 @@ def message_event(message: ModelMessage) -> dict[str, Any]:
     }
 
 
-class MessageHistory:
+class MessageHistory(StoreOwner):
     """The message histories of pydantic-ai conversations in a sessionstore store, one
     per session key: :meth:`load` gives ``message_history=``, :meth:`save` keeps a
     run's ``result.new_messages()``.
@@ -175,14 +176,3 @@ class MessageHistory:
         ``deleted`` (lifecycle's retention removes it later)."""
         validate_key(key)
         await forget(self.store, key)
-
-    async def close(self) -> None:
-        """Close the store if this history opened it (from ``url``)."""
-        if self._owned:
-            await self.store.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()

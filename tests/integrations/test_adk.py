@@ -962,12 +962,12 @@ def test_import_refuses_a_missing_database(tmp_path: Path) -> None:
 
 
 def test_constructor_arguments(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="either url= or store="):
         SessionStoreSessionService()
 
     async def main() -> None:
         store = open_async_store(tmp_path / "sessions.db", auto_upgrade=True, agent_id="bot")
-        with pytest.raises(ValueError, match="already open"):
+        with pytest.raises(ValueError, match="store= is open already"):
             SessionStoreSessionService(store=store, agent_id="x")
         async with SessionStoreSessionService(store=store) as service:
             await service.create_session(app_name=APP, user_id=USER, session_id="s")
