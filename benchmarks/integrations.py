@@ -279,8 +279,7 @@ async def populate_adk(service: Any, s: Settings, backend: str, side: str, resul
     ``append_event`` left it."""
     t0 = time.perf_counter()
     ids = [f"session-{i:05d}" for i in range(s.sessions - 1)] + [MEASURED]
-    # On SQLite concurrent calls only queue for its one writer, and their retries cost:
-    # 16 at a time took 3x to 8x as long as one after another. The state has a `user:`
+    # On SQLite concurrent calls only queue for its one writer and retry. The state has a `user:`
     # key, so the adapter's create_session writes the user's state entry with a
     # compare-and-set, and concurrent creates for one user collide and back off.
     chunk = 1 if backend == "sqlite" or side == OURS else s.chunk
@@ -568,7 +567,7 @@ in one run of `benchmarks/integrations.py` (`make bench` runs it after the async
 - **Google ADK**: {sessions:,} sessions of app `{app}` over {users:,} users
   ({per_user} each), each with a small state (four session keys and a `user:` key),
   made with `create_session`: on SQLite one after another (concurrent calls only queue
-  for its one writer, and their retries cost: 16 at a time took 3x to 8x as long), on
+  for its one writer and retry), on
   PostgreSQL {chunk} at a time with `asyncio.gather` for ADK and one after another for
   the adapter (the state's `user:` key makes its `create_session` write the user's
   state entry with a compare-and-set, so concurrent creates for one user collide and

@@ -830,9 +830,9 @@ Last come `benchmarks/async_api.py` ([Async API](#async-api)), `benchmarks/backu
 ([Disk space and integrity](#disk-space-and-integrity): 100,000 sessions) and
 `benchmarks/integrations.py` ([Framework integrations](#framework-integrations)): the
 adapters of `sessionstore.integrations` beside Google ADK's session services and the
-OpenAI Agents SDK's `SQLAlchemySession`. The suite takes under 10 minutes; the
-integrations benchmark 6 minutes here (13 on a busier machine), most of it filling the
-ADK services' 10,000 sessions through their own API; the space benchmark about 8.
+OpenAI Agents SDK's `SQLAlchemySession`. The suite takes under 10 minutes; each of the
+others says in its section how long its run took (the integrations benchmark spends most
+of it filling the ADK services' sessions through their own API).
 
 PostgreSQL is the server at `SESSIONSTORE_TEST_POSTGRES_URL` (default
 `postgresql+psycopg://postgres@127.0.0.1:5432/test`), one new schema per store, dropped
