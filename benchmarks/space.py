@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 import tempfile
@@ -42,7 +41,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.suite import console, machine, markdown_table  # noqa: E402
+from benchmarks.suite import (  # noqa: E402
+    add_output_arguments,
+    console,
+    machine,
+    markdown_table,
+    save_results,
+)
 from benchmarks.transcripts import replace_section  # noqa: E402
 from sessionstore import lifecycle, open_store  # noqa: E402
 from sessionstore.contract import SupportsMaintenance  # noqa: E402
@@ -273,11 +278,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run at small sizes")
     parser.add_argument("--sessions", type=int, help="sessions to load (default 100,000)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "space.json")
-    parser.add_argument("--markdown", type=Path, help=f"put the results in this page's {HEADING!r}")
-    parser.add_argument("--from-json", type=Path,
-                        help="run nothing: show (and with --markdown write) the results "
-                        "that run saved in this file")  # fmt: skip
+    add_output_arguments(parser, "space", HEADING)
     args = parser.parse_args()
     if args.from_json:
         saved = json.loads(args.from_json.read_text(encoding="utf-8"))
@@ -292,10 +293,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sessionstore-bench-") as tmp:
         results = run(sessions, Path(tmp))
     results["wall_s"] = time.perf_counter() - started
-    info["Load average at the end (1 min)"] = f"{os.getloadavg()[0]:.2f}"
     _show(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": info, **results}, indent=2) + "\n", encoding="utf-8")
+    save_results(args.out, info, results)
     if args.markdown:
         replace_section(args.markdown, section(results, info), HEADING)
     return 0

@@ -768,6 +768,25 @@ def machine(postgres: str | None) -> dict[str, str]:
     }
 
 
+def add_output_arguments(parser: argparse.ArgumentParser, name: str, heading: str) -> None:
+    """The options a benchmark with a section of its own shares: ``--out`` (the saved
+    run, ``benchmarks/<name>.json`` by default), ``--markdown`` and ``--from-json``."""
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / f"{name}.json")
+    parser.add_argument("--markdown", type=Path, help=f"put the results in this page's {heading!r}")
+    parser.add_argument("--from-json", type=Path,
+                        help="run nothing: show (and with --markdown write) the results "
+                        "that run saved in this file")  # fmt: skip
+
+
+def save_results(out: Path, info: dict[str, str], results: dict[str, Any]) -> None:
+    """Write a run to ``out``: ``info`` (given the load average at the end) as its
+    ``machine``, beside ``results``."""
+    info["Load average at the end (1 min)"] = f"{os.getloadavg()[0]:.2f}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    document = {"machine": info, **results}
+    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
 def postgres_version() -> str:
     engine = create_engine(POSTGRES_URL)
     try:
