@@ -121,10 +121,9 @@ def build(url: str, size_bytes: int, path: Path) -> tuple[int, int]:
         while path.stat().st_size + _wal(path) < size_bytes:
             batch = [(f"agent:main:bulk:{written + k}", entry(written + k)) for k in range(BATCH)]
             store.put_many(batch)
-            for key, data in batch[::TRANSCRIPT_EVERY]:
-                store.transcripts.import_lines(
-                    key, store.get(key) or data, transcript(int(data["updatedAt"]) % 10**8)
-                )
+            for k in range(0, BATCH, TRANSCRIPT_EVERY):
+                key, data = batch[k]
+                store.transcripts.import_lines(key, data, transcript(written + k))
                 transcripts += 1
             written += BATCH
             console.print(f"built {written:,} entries, {path.stat().st_size / 1e6:,.0f} MB")
