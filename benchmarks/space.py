@@ -142,7 +142,6 @@ def run(sessions: int, directory: Path) -> dict[str, Any]:
         r["bytes_before"] = _bytes(path)
         console.print(f"populated {sessions:,} sessions in {r['populate_s']:.0f} s")
 
-        start = time.perf_counter()
         for check, full in (("quick_check", False), ("integrity_check", True)):
             result = space.integrity_check(path, full=full)
             r[f"{check}_ms"] = result.duration_ms
