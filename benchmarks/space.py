@@ -135,9 +135,10 @@ def run(sessions: int, directory: Path) -> dict[str, Any]:
         start = time.perf_counter()
         for first in range(0, sessions, BATCH):
             chunk = range(first, min(first + BATCH, sessions))
-            store.put_many([(f"agent:main:direct:{i}", _entry(i)) for i in chunk])
-            for i in chunk:
-                store.transcripts.import_lines(f"agent:main:direct:{i}", _entry(i), _lines(i))
+            batch = [(f"agent:main:direct:{i}", _entry(i)) for i in chunk]
+            store.put_many(batch)
+            for i, (key, entry) in zip(chunk, batch, strict=True):
+                store.transcripts.import_lines(key, entry, _lines(i))
         r["populate_s"] = time.perf_counter() - start
         r["bytes_before"] = _bytes(path)
         console.print(f"populated {sessions:,} sessions in {r['populate_s']:.0f} s")
