@@ -226,14 +226,21 @@ def tables(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
         ["free pages left", f"{r['remaining_pages']:,}"],
     ]
     checks = [
-        ["quick_check (`check --integrity`)", f"{r['quick_check_ms']:,.0f} ms"],
-        ["integrity_check (`check --integrity --full`)", f"{r['integrity_check_ms']:,.0f} ms"],
+        [
+            f"{check} (`{command}`)",
+            f"{r[f'{check}_ms']:,.0f} ms",
+            "ok" if r[f"{check}_ok"] else "FAILED",
+        ]
+        for check, command in (
+            ("quick_check", "check --integrity"),
+            ("integrity_check", "check --integrity --full"),
+        )
     ]
     return [
         ("Goals", ["Figure", "Result", "Goal", ""], goals),
         ("File size", ["", "Bytes (file + WAL)", "Share"], sizes),
         ("The reclaim while a writer puts", ["", ""], reclaim),
-        (f"Integrity checks at {r['sessions']:,} sessions", ["", "Time"], checks),
+        (f"Integrity checks at {r['sessions']:,} sessions", ["", "Time", "Result"], checks),
     ]
 
 
