@@ -832,7 +832,12 @@ make bench                                           # the full run (see below f
 .venv/bin/python benchmarks/transcripts.py --markdown docs/benchmarks.md  # transcripts alone
 .venv/bin/python benchmarks/openclaw_peer.py --markdown docs/benchmarks.md  # beside OpenClaw
 .venv/bin/python benchmarks/integrations.py --quick    # the framework adapters, a smoke run
+.venv/bin/python benchmarks/space.py --from-json benchmarks/space.json --markdown docs/benchmarks.md
 ```
+
+The sections of `transcripts.py`, `async_api.py`, `backup.py`, `space.py` and
+`integrations.py` are written again from a saved run with `--from-json` (as in the last
+line), without running anything.
 
 The Transcripts section is also written by `benchmarks/transcripts.py --markdown
 docs/benchmarks.md` alone (by default searching {search_alone:,} events and beside an ADK
