@@ -11,9 +11,11 @@ entries and of the transcripts' lines). Usage::
 
     python benchmarks/backup.py [--quick] [--size-mb 1024] [--rate 100]
         [--out benchmarks/backup.json] [--markdown docs/benchmarks.md]
+        [--from-json benchmarks/backup.json]
 
 ``--markdown`` puts the results in that page's ``## Backup`` section, leaving the rest
-of the page as it is. The exit status is 0 whether the goals are met or not: this is a
+of the page as it is; ``--from-json`` writes a saved run's results again, without
+running anything. The exit status is 0 whether the goals are met or not: this is a
 measurement.
 """
 
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import statistics
 import sys
 import tempfile
@@ -35,7 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.suite import console, machine, markdown_table, show  # noqa: E402
+from benchmarks.suite import (  # noqa: E402
+    add_output_arguments,
+    console,
+    machine,
+    markdown_table,
+    save_results,
+    show,
+)
 from benchmarks.transcripts import replace_section  # noqa: E402
 from sessionstore import open_store  # noqa: E402
 from sessionstore.backup import PAGES_PER_STEP, backup  # noqa: E402
@@ -113,10 +121,9 @@ def build(url: str, size_bytes: int, path: Path) -> tuple[int, int]:
         while path.stat().st_size + _wal(path) < size_bytes:
             batch = [(f"agent:main:bulk:{written + k}", entry(written + k)) for k in range(BATCH)]
             store.put_many(batch)
-            for key, data in batch[::TRANSCRIPT_EVERY]:
-                store.transcripts.import_lines(
-                    key, store.get(key) or data, transcript(int(data["updatedAt"]) % 10**8)
-                )
+            for k in range(0, BATCH, TRANSCRIPT_EVERY):
+                key, data = batch[k]
+                store.transcripts.import_lines(key, data, transcript(written + k))
                 transcripts += 1
             written += BATCH
             console.print(f"built {written:,} entries, {path.stat().st_size / 1e6:,.0f} MB")
@@ -266,9 +273,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 64 MB")
     parser.add_argument("--size-mb", type=int, default=None, help="database size (1024)")
     parser.add_argument("--rate", type=float, default=100.0, help="writer puts per second")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "backup.json")
-    parser.add_argument("--markdown", type=Path, help=f"put the results in this page's {HEADING!r}")
+    add_output_arguments(parser, "backup", HEADING)
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        info, wall = saved.pop("machine"), saved.pop("wall_s")
+        report(Results(**saved), info, wall, args.markdown)
+        return 0
     size = args.size_mb or (64 if args.quick else 1024)
     started = time.perf_counter()
     info = machine(None)
@@ -277,15 +288,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sessionstore-bench-") as tmp:
         run(size, args.rate, Path(tmp), results)
     wall = time.perf_counter() - started
+    save_results(args.out, info, {"wall_s": wall, **asdict(results)})
+    report(results, info, wall, args.markdown)
+    return 0
+
+
+def report(results: Results, info: dict[str, str], wall: float, page: Path | None) -> None:
+    """Show a run, and with ``page`` write it in that page's section."""
     show("Backup of a SQLite database while a writer writes", ["", ""], rows(results))
     show("Backup: goals", ["Goal", "Measured", "Limit", "Result"], goals(results))
-    info["Load average at the end (1 min)"] = f"{os.getloadavg()[0]:.2f}"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    document = {"machine": info, "wall_s": wall, **asdict(results)}
-    args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    if args.markdown:
-        replace_section(args.markdown, section(results, info, wall), HEADING)
-    return 0
+    if page:
+        replace_section(page, section(results, info, wall), HEADING)
 
 
 if __name__ == "__main__":

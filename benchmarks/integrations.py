@@ -61,10 +61,12 @@ from benchmarks.suite import (  # noqa: E402
     Stat,
     Target,
     _ms,
+    add_output_arguments,
     available_backends,
     console,
     machine,
     markdown_table,
+    save_results,
     show,
 )
 from benchmarks.transcripts import replace_section  # noqa: E402
@@ -279,8 +281,7 @@ async def populate_adk(service: Any, s: Settings, backend: str, side: str, resul
     ``append_event`` left it."""
     t0 = time.perf_counter()
     ids = [f"session-{i:05d}" for i in range(s.sessions - 1)] + [MEASURED]
-    # On SQLite concurrent calls only queue for its one writer, and their retries cost:
-    # 16 at a time took 3x to 8x as long as one after another. The state has a `user:`
+    # On SQLite concurrent calls only queue for its one writer and retry. The state has a `user:`
     # key, so the adapter's create_session writes the user's state entry with a
     # compare-and-set, and concurrent creates for one user collide and back off.
     chunk = 1 if backend == "sqlite" or side == OURS else s.chunk
@@ -568,7 +569,7 @@ in one run of `benchmarks/integrations.py` (`make bench` runs it after the async
 - **Google ADK**: {sessions:,} sessions of app `{app}` over {users:,} users
   ({per_user} each), each with a small state (four session keys and a `user:` key),
   made with `create_session`: on SQLite one after another (concurrent calls only queue
-  for its one writer, and their retries cost: 16 at a time took 3x to 8x as long), on
+  for its one writer and retry), on
   PostgreSQL {chunk} at a time with `asyncio.gather` for ADK and one after another for
   the adapter (the state's `user:` key makes its `create_session` write the user's
   state entry with a compare-and-set, so concurrent creates for one user collide and
@@ -684,11 +685,7 @@ def main() -> int:
     parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated (adk,agents)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated")
     parser.add_argument("--repeats", type=int, help="timed calls per side and operation")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "integrations.json")
-    parser.add_argument("--markdown", type=Path, help=f"put the results in this page's {HEADING!r}")
-    parser.add_argument("--from-json", type=Path,
-                        help="run nothing: show (and with --markdown write) the results "
-                        "that run saved in this file")  # fmt: skip
+    add_output_arguments(parser, "integrations", HEADING)
     args = parser.parse_args()
     if args.from_json:
         document = json.loads(args.from_json.read_text(encoding="utf-8"))
@@ -732,11 +729,8 @@ def main() -> int:
         asyncio.run(run(s, parts, backends, Path(tmp), results))
     results.wall_s = time.perf_counter() - started
     show_all(results)
-    info["Load average at the end (1 min)"] = f"{os.getloadavg()[0]:.2f}"
+    save_results(args.out, info, to_json(results))
     console.print(f"Finished in {results.wall_s:.0f} s; load average now {os.getloadavg()[0]:.2f}.")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    document = {"machine": info, **to_json(results)}
-    args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if args.markdown:
         replace_section(args.markdown, section(results, info), HEADING)
     return 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 import tempfile
@@ -42,7 +41,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.suite import console, machine, markdown_table  # noqa: E402
+from benchmarks.suite import (  # noqa: E402
+    add_output_arguments,
+    console,
+    machine,
+    markdown_table,
+    save_results,
+)
 from benchmarks.transcripts import replace_section  # noqa: E402
 from sessionstore import lifecycle, open_store  # noqa: E402
 from sessionstore.contract import SupportsMaintenance  # noqa: E402
@@ -130,14 +135,14 @@ def run(sessions: int, directory: Path) -> dict[str, Any]:
         start = time.perf_counter()
         for first in range(0, sessions, BATCH):
             chunk = range(first, min(first + BATCH, sessions))
-            store.put_many([(f"agent:main:direct:{i}", _entry(i)) for i in chunk])
-            for i in chunk:
-                store.transcripts.import_lines(f"agent:main:direct:{i}", _entry(i), _lines(i))
+            batch = [(f"agent:main:direct:{i}", _entry(i)) for i in chunk]
+            store.put_many(batch)
+            for i, (key, entry) in zip(chunk, batch, strict=True):
+                store.transcripts.import_lines(key, entry, _lines(i))
         r["populate_s"] = time.perf_counter() - start
         r["bytes_before"] = _bytes(path)
         console.print(f"populated {sessions:,} sessions in {r['populate_s']:.0f} s")
 
-        start = time.perf_counter()
         for check, full in (("quick_check", False), ("integrity_check", True)):
             result = space.integrity_check(path, full=full)
             r[f"{check}_ms"] = result.duration_ms
@@ -221,14 +226,21 @@ def tables(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
         ["free pages left", f"{r['remaining_pages']:,}"],
     ]
     checks = [
-        ["quick_check (`check --integrity`)", f"{r['quick_check_ms']:,.0f} ms"],
-        ["integrity_check (`check --integrity --full`)", f"{r['integrity_check_ms']:,.0f} ms"],
+        [
+            f"{check} (`{command}`)",
+            f"{r[f'{check}_ms']:,.0f} ms",
+            "ok" if r[f"{check}_ok"] else "FAILED",
+        ]
+        for check, command in (
+            ("quick_check", "check --integrity"),
+            ("integrity_check", "check --integrity --full"),
+        )
     ]
     return [
         ("Goals", ["Figure", "Result", "Goal", ""], goals),
         ("File size", ["", "Bytes (file + WAL)", "Share"], sizes),
         ("The reclaim while a writer puts", ["", ""], reclaim),
-        (f"Integrity checks at {r['sessions']:,} sessions", ["", "Time"], checks),
+        (f"Integrity checks at {r['sessions']:,} sessions", ["", "Time", "Result"], checks),
     ]
 
 
@@ -273,11 +285,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run at small sizes")
     parser.add_argument("--sessions", type=int, help="sessions to load (default 100,000)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "space.json")
-    parser.add_argument("--markdown", type=Path, help=f"put the results in this page's {HEADING!r}")
-    parser.add_argument("--from-json", type=Path,
-                        help="run nothing: show (and with --markdown write) the results "
-                        "that run saved in this file")  # fmt: skip
+    add_output_arguments(parser, "space", HEADING)
     args = parser.parse_args()
     if args.from_json:
         saved = json.loads(args.from_json.read_text(encoding="utf-8"))
@@ -292,10 +300,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sessionstore-bench-") as tmp:
         results = run(sessions, Path(tmp))
     results["wall_s"] = time.perf_counter() - started
-    info["Load average at the end (1 min)"] = f"{os.getloadavg()[0]:.2f}"
     _show(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": info, **results}, indent=2) + "\n", encoding="utf-8")
+    save_results(args.out, info, results)
     if args.markdown:
         replace_section(args.markdown, section(results, info), HEADING)
     return 0

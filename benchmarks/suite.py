@@ -768,6 +768,25 @@ def machine(postgres: str | None) -> dict[str, str]:
     }
 
 
+def add_output_arguments(parser: argparse.ArgumentParser, name: str, heading: str) -> None:
+    """The options a benchmark with a section of its own shares: ``--out`` (the saved
+    run, ``benchmarks/<name>.json`` by default), ``--markdown`` and ``--from-json``."""
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / f"{name}.json")
+    parser.add_argument("--markdown", type=Path, help=f"put the results in this page's {heading!r}")
+    parser.add_argument("--from-json", type=Path,
+                        help="run nothing: show (and with --markdown write) the results "
+                        "that run saved in this file")  # fmt: skip
+
+
+def save_results(out: Path, info: dict[str, str], results: dict[str, Any]) -> None:
+    """Write a run to ``out``: ``info`` (given the load average at the end) as its
+    ``machine``, beside ``results``."""
+    info["Load average at the end (1 min)"] = f"{os.getloadavg()[0]:.2f}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    document = {"machine": info, **results}
+    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
 def postgres_version() -> str:
     engine = create_engine(POSTGRES_URL)
     try:
@@ -813,7 +832,12 @@ make bench                                           # the full run (see below f
 .venv/bin/python benchmarks/transcripts.py --markdown docs/benchmarks.md  # transcripts alone
 .venv/bin/python benchmarks/openclaw_peer.py --markdown docs/benchmarks.md  # beside OpenClaw
 .venv/bin/python benchmarks/integrations.py --quick    # the framework adapters, a smoke run
+.venv/bin/python benchmarks/space.py --from-json benchmarks/space.json --markdown docs/benchmarks.md
 ```
+
+The sections of `transcripts.py`, `async_api.py`, `backup.py`, `space.py` and
+`integrations.py` are written again from a saved run with `--from-json` (as in the last
+line), without running anything.
 
 The Transcripts section is also written by `benchmarks/transcripts.py --markdown
 docs/benchmarks.md` alone (by default searching {search_alone:,} events and beside an ADK
@@ -830,9 +854,9 @@ Last come `benchmarks/async_api.py` ([Async API](#async-api)), `benchmarks/backu
 ([Disk space and integrity](#disk-space-and-integrity): 100,000 sessions) and
 `benchmarks/integrations.py` ([Framework integrations](#framework-integrations)): the
 adapters of `sessionstore.integrations` beside Google ADK's session services and the
-OpenAI Agents SDK's `SQLAlchemySession`. The suite takes under 10 minutes; the
-integrations benchmark 6 minutes here (13 on a busier machine), most of it filling the
-ADK services' 10,000 sessions through their own API; the space benchmark about 8.
+OpenAI Agents SDK's `SQLAlchemySession`. The suite takes under 10 minutes; each of the
+others says in its section how long its run took (the integrations benchmark spends most
+of it filling the ADK services' sessions through their own API).
 
 PostgreSQL is the server at `SESSIONSTORE_TEST_POSTGRES_URL` (default
 `postgresql+psycopg://postgres@127.0.0.1:5432/test`), one new schema per store, dropped
