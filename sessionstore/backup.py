@@ -66,7 +66,12 @@ from sessionstore.openclaw.statedir import discover_agents, read_store_file
 from sessionstore.openclaw.writelock import STORE_STALE_S, write_lock
 from sessionstore.sql import upgrade as schema
 from sessionstore.sql.blobs import BLOB_COLUMNS
-from sessionstore.sql.engine import create_sql_engine, database_errors, sqlite_file
+from sessionstore.sql.engine import (
+    create_sql_engine,
+    database_errors,
+    sqlite_file,
+    sqlite_read_only,
+)
 from sessionstore.sql.rows import decode_json
 from sessionstore.sql.schema import (
     blobs,
@@ -398,7 +403,9 @@ def _sqlite_copy(
     if not source.is_file():
         raise StoreUnavailableError(f"no database at {source}")
     try:
-        with closing(sqlite3.connect(source, isolation_level=None)) as src:
+        # read-only: the backup never changes the source (a last connection closing
+        # would checkpoint its log), and it waits for locks as the store does
+        with closing(sqlite_read_only(source)) as src:
             src.execute("BEGIN")  # deferred: the first read takes the snapshot
             names = {row[0] for row in src.execute("SELECT name FROM sqlite_master")}
             on_snapshot()
@@ -421,7 +428,7 @@ def _check_sqlite(path: Path, what: str) -> Manifest | None:
         with open(path, "rb") as fh:
             if fh.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
                 raise CorruptStoreError(f"{what} is not a SQLite database")
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        with closing(sqlite_read_only(path)) as db:
             problems = [row[0] for row in db.execute("PRAGMA integrity_check")]
             if problems != ["ok"]:
                 raise CorruptStoreError(f"{what} failed its integrity check: {problems[0]}")

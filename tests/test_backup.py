@@ -172,6 +172,22 @@ def test_backup_restores_into_every_backend(target: str, tmp_path: Path) -> None
         assert any("archived transcripts" in w for w in report.warnings)
 
 
+def test_a_backup_path_with_uri_characters_is_the_file_named(tmp_path: Path) -> None:
+    """A backup file's path reaches SQLite as a URI when it is checked: '?', '#' and '%'
+    in it are the file's own name."""
+    source_url = f"sqlite:///{tmp_path / 'source.db'}"
+    fill(source_url, ("main",))
+    place = tmp_path / "odd?name#1%41"
+    place.mkdir()
+    made = backup(place / "b#.db", url=source_url)
+    assert made.verified and made.agents  # the copy itself was checked, not another file
+    # nor was a file made at the path's part before '?' (a URI's query)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("odd")] == [place.name]
+    target = f"sqlite:///{tmp_path / 'restored.db'}"
+    assert restore(place / "b#.db", url=target).verified
+    assert snapshot_of(target, "main")[:2] == snapshot_of(source_url, "main")[:2]
+
+
 def test_restore_into_a_state_dir(sqlite_url: str, tmp_path: Path) -> None:
     fill(sqlite_url)
     backup(tmp_path / "b.db", url=sqlite_url)
