@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from sessionstore.asyncstore import AsyncSessionStore
 from sessionstore.contract import MAX_PAGE_SIZE, TRANSCRIPT_START
-from sessionstore.errors import InvalidArgumentError, SessionNotFoundError
+from sessionstore.errors import InvalidArgumentError, SessionNotFoundError, StaleEntryError
 from sessionstore.open import open_async_store
 
 __all__ = [
@@ -106,7 +106,7 @@ async def last_events(
 
 
 #: How many times an append is tried again when a concurrent clear deleted the entry
-#: between its creation and the append.
+#: between its creation and the append (and a clear, when writers keep changing it).
 _APPEND_TRIES = 8
 #: How often an adapter marks a session's entry as active (``updatedAt``) while it
 #: appends: retention and listings count in days and pages, not seconds.
@@ -160,12 +160,23 @@ async def append_creating(
     raise SessionNotFoundError(key)
 
 
-async def forget(store: AsyncSessionStore, key: str) -> None:
-    """Delete ``key``'s entry, then archive its transcript as ``deleted`` (kept until
-    lifecycle's retention removes it). In this order, an append racing it goes either to
-    the old transcript, archived with it, or to a new entry's: never to an orphan."""
-    entry = await store.get(key)
-    if entry is None:
-        return
-    await store.delete(key)
-    await store.transcripts.archive(key, "deleted", session=entry)
+async def forget(store: AsyncSessionStore, key: str) -> str | None:
+    """Delete ``key``'s entry, then archive the transcript of the entry deleted as
+    ``deleted`` (kept until lifecycle's retention removes it); returns the archive's name.
+    In this order an append racing it goes either to the old transcript, archived with
+    it, or to a new entry's. The delete is a compare-and-set on the entry read, so an
+    entry written since (a new one, by an add after another clear) is read again and
+    forgotten with its own transcript: none is left without its entry."""
+    lost = 0
+    while True:
+        entry, version = await store.get_with_version(key)
+        if entry is None:
+            return None
+        try:
+            await store.put_many((), delete=[key], expected_versions={key: version})
+        except StaleEntryError:
+            lost += 1
+            if lost == _APPEND_TRIES:
+                raise
+            continue  # written since it was read: forget what is there now
+        return await store.transcripts.archive(key, "deleted", session=entry)

@@ -61,7 +61,7 @@ from sessionstore.entry import SessionEntry
 from sessionstore.errors import SessionNotFoundError as MissingEntryError
 from sessionstore.errors import SessionStoreError, StaleEntryError
 from sessionstore.events import iso_ms
-from sessionstore.integrations._history import StoreOwner, last_events, open_owned
+from sessionstore.integrations._history import StoreOwner, forget, last_events, open_owned
 
 __all__ = ["AdkImportReport", "SessionStoreSessionService", "import_adk_database", "session_key"]
 
@@ -435,11 +435,7 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
     async def delete_session(self, *, app_name: str, user_id: str, session_id: str) -> None:
         """Remove the session and its events; nothing if it does not exist."""
         session_id = await self._session_id(app_name, user_id, session_id)
-        key = session_key(app_name, user_id, session_id)
-        entry = await self.store.get(key)
-        if entry is None or not await self.store.delete(key):
-            return
-        name = await self.store.transcripts.archive(key, "deleted", session=entry)
+        name = await forget(self.store, session_key(app_name, user_id, session_id))
         if name is not None:
             await self.store.transcripts.remove_archive(name)
 

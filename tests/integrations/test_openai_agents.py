@@ -222,6 +222,42 @@ def test_clear_session_forgets_and_archives(target: str) -> None:
     run(main())
 
 
+def test_a_clear_that_loses_a_race_leaves_no_transcript_without_its_entry(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clear reads the entry; before it deletes, another clear forgets that entry and
+    an add makes a new one. The first clear then forgets the new entry with its own
+    transcript instead of deleting it and leaving its transcript behind."""
+
+    async def main() -> None:
+        async with (
+            SessionStoreSession("race", url=target) as session,
+            SessionStoreSession("race", url=target) as other,
+        ):
+            await session.add_items([user("old")])
+            read = session.store.get_with_version
+            made: list[str] = []
+
+            async def read_then_race(key: str) -> Any:
+                found = await read(key)
+                monkeypatch.setattr(session.store, "get_with_version", read)  # once
+                await other.clear_session()
+                await other.add_items([user("new")])
+                entry = await other.store.get(other.key)
+                assert entry is not None
+                made.append(entry.session_id)
+                return found
+
+            monkeypatch.setattr(session.store, "get_with_version", read_then_race)
+            await session.clear_session()
+            assert await other.store.get(other.key) is None
+            assert made and made[0] not in await other.store.transcripts.session_ids()
+            archived = {a.name.split(".")[0] for a in await other.store.transcripts.archives()}
+            assert made[0] in archived
+
+    run(main())
+
+
 def test_messages_are_openclaw_messages(target: str) -> None:
     """Message items are counted and searchable; the rest are custom events."""
 
