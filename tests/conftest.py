@@ -60,6 +60,18 @@ HANG_LIMIT_S = 120
 
 
 @pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Nothing of the real environment picks a store, an agent or a state directory:
+    every SESSIONSTORE_* variable (Settings reads them all, in any case) and
+    OPENCLAW_STATE_DIR are removed, and ~ is an empty directory, so ~/.openclaw is
+    never the real one. CliRunner's ``env=`` only adds or removes what it names."""
+    for name in list(os.environ):
+        if name.upper().startswith("SESSIONSTORE_") or name.upper() == "OPENCLAW_STATE_DIR":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture
 def usual_umask() -> Iterator[None]:
     """The common umask 022, under which a directory made without a mode is 0755 (a
     strict umask such as 077 would make it 0700 and hide a missing mode)."""

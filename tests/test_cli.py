@@ -10,7 +10,6 @@ run the real entry points in a subprocess.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -28,18 +27,7 @@ from sessionstore.events import message_text
 from sessionstore.testing import GeneratedStateDir, generate_state_dir
 
 RUNNER = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Nothing of the real environment picks a store, an agent or a state directory:
-    every SESSIONSTORE_* variable (Settings reads them all, in any case) and
-    OPENCLAW_STATE_DIR are removed, and ~ is an empty directory, so ~/.openclaw is
-    never the real one. CliRunner's ``env=`` only adds or removes what it names."""
-    for name in list(os.environ):
-        if name.upper().startswith("SESSIONSTORE_") or name.upper() == "OPENCLAW_STATE_DIR":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -10,7 +10,6 @@ as it was; a dry run changes nothing; a unit that fails midway leaves its agent 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,20 +34,13 @@ from tests.contract.backends import (
 )
 
 RUNNER = CliRunner()
+pytestmark = pytest.mark.usefixtures("isolated_env")
 AGENTS = ("main", "work", "family")
 USER = "123456789"
 SUBJECT = f"agent:*:telegram:direct:{USER}"
 SECRET = "my flat is at 7 Quince Lane"
 #: ``skillsSnapshot.prompt`` of the data subject's entries only: a blob only they use
 OWN_PROMPT = "the prompt of one user alone " * 40
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("SESSIONSTORE_") or name.upper() == "OPENCLAW_STATE_DIR":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

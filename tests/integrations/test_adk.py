@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncGenerator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,27 +39,17 @@ from sessionstore.integrations.adk import (
     import_adk_database,
     session_key,
 )
-from tests.conftest import backend_target
-from tests.contract.backends import backend_params
+from tests.integrations.conftest import run
 
 T = TypeVar("T")
 APP, USER = "my_app", "user"
-SAFETY_S = 60
 
 
-@pytest.fixture(params=backend_params(["sqlite", "json", "postgresql", "mysql"]))
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture
+def url(target: str) -> str:
     """A fresh store of each kind: a SQLite file, the JSON twin (files tier), and the
     servers (SQL tier)."""
-    return backend_target(str(request.param), request, tmp_path)
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    async def bounded() -> T:
-        async with asyncio.timeout(SAFETY_S):
-            return await coro
-
-    return asyncio.run(bounded())
+    return target
 
 
 def said(text: str, timestamp: float | None = None, /, **delta: Any) -> Event:

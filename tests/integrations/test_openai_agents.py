@@ -11,7 +11,7 @@ import asyncio
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -32,26 +32,9 @@ from sessionstore.integrations.openai_agents import (
     SessionStoreSession,
     import_session,
 )
-from tests.contract.backends import backend_params
+from tests.integrations.conftest import run
 
 T = TypeVar("T")
-
-#: The safety net of every test, in seconds: a passing run takes a small part of it.
-SAFETY_S = 120
-
-
-@pytest.fixture(params=backend_params(["json", "sqlite", "postgresql", "mysql"]))
-def backend(request: pytest.FixtureRequest) -> str:
-    """The JSON twin (files tier), a SQLite file, PostgreSQL, MySQL (SQL tier)."""
-    return str(request.param)
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    async def bounded() -> T:
-        async with asyncio.timeout(SAFETY_S):
-            return await coro
-
-    return asyncio.run(bounded())
 
 
 def user(text: str) -> TResponseInputItem:

@@ -6,8 +6,6 @@ example uses its ``TestModel``).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
@@ -25,26 +23,11 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from sessionstore import InvalidArgumentError, InvalidEntryError, open_async_store
 from sessionstore.integrations.pydantic_ai import MESSAGE_FIELD, MessageHistory, starts_a_turn
-from tests.contract.backends import backend_params
+from tests.integrations.conftest import run
 
 T = TypeVar("T")
 
-SAFETY_S = 120
 KEY = "pydantic-ai:support-42"
-
-
-@pytest.fixture(params=backend_params(["json", "sqlite", "postgresql", "mysql"]))
-def backend(request: pytest.FixtureRequest) -> str:
-    """The JSON twin (files tier), a SQLite file, PostgreSQL, MySQL (SQL tier)."""
-    return str(request.param)
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    async def bounded() -> T:
-        async with asyncio.timeout(SAFETY_S):
-            return await coro
-
-    return asyncio.run(bounded())
 
 
 def weather_agent() -> Agent[None, str]:
