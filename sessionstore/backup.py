@@ -81,7 +81,7 @@ from sessionstore.sql.schema import (
     transcripts,
     version_floor,
 )
-from sessionstore.transfer import Checksum, TransferReport, export, migrate
+from sessionstore.transfer import Checksum, LineHasher, TransferReport, export, migrate
 
 __all__ = [
     "PAGES_PER_STEP",
@@ -163,7 +163,7 @@ class _ManifestBuilder:
         self._blobs: dict[str, Any] = {}
         self._entries: dict[str, Checksum] = {}
         self._names: dict[tuple[str, int], str] = {}
-        self._lines: dict[tuple[str, int], tuple[Any, int]] = {}
+        self._lines: dict[tuple[str, int], LineHasher] = {}
 
     def add(self, table: Table, row: Mapping[str, Any]) -> None:
         if table is blobs:
@@ -178,11 +178,9 @@ class _ManifestBuilder:
             self._names[_text(row["agent_id"]), int(row["transcript_id"])] = name
         elif table is transcript_events:
             which = (_text(row["agent_id"]), int(row["transcript_id"]))
-            digest, count = self._lines.get(which) or (hashlib.sha256(), 0)
             line = row["event_json"]
-            digest.update(line.encode() if isinstance(line, str) else bytes(line))
-            digest.update(b"\n")
-            self._lines[which] = (digest, count + 1)
+            hasher = self._lines.setdefault(which, LineHasher())
+            hasher.add(line.encode() if isinstance(line, str) else bytes(line))
 
     def finish(self) -> Manifest:
         manifest: Manifest = {}
@@ -190,11 +188,13 @@ class _ManifestBuilder:
             manifest[agent] = AgentManifest(checksum.count, checksum.hexdigest())
         lines: dict[str, Checksum] = {}
         for (agent, tid), name in self._names.items():
-            digest, count = self._lines.get((agent, tid)) or (hashlib.sha256(), 0)
+            digest = self._lines.get((agent, tid), LineHasher()).digest()
             lines.setdefault(agent, Checksum()).add(
-                name, {"lines": count, "sha256": digest.hexdigest()}
+                name, {"lines": digest.lines, "sha256": digest.sha256}
             )
-            manifest.setdefault(agent, AgentManifest(0, Checksum().hexdigest())).lines += count
+            manifest.setdefault(
+                agent, AgentManifest(0, Checksum().hexdigest())
+            ).lines += digest.lines
         for agent, checksum in lines.items():
             manifest[agent].transcripts = checksum.count
             manifest[agent].transcript_checksum = checksum.hexdigest()

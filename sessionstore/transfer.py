@@ -79,6 +79,7 @@ __all__ = [
     "AgentReport",
     "Checksum",
     "LineDigest",
+    "LineHasher",
     "NullProgress",
     "Progress",
     "Status",
@@ -203,12 +204,27 @@ class LineDigest:
 
     @classmethod
     def of(cls, lines: Iterable[bytes]) -> LineDigest:
-        digest, count = hashlib.sha256(), 0
+        hasher = LineHasher()
         for line in lines:
-            digest.update(line)
-            digest.update(b"\n")
-            count += 1
-        return cls(count, digest.hexdigest())
+            hasher.add(line)
+        return hasher.digest()
+
+
+class LineHasher:
+    """A :class:`LineDigest` computed a line at a time, for lines that arrive one by
+    one (a backup reads those of many transcripts as rows)."""
+
+    def __init__(self) -> None:
+        self._sha256 = hashlib.sha256()
+        self._lines = 0
+
+    def add(self, line: bytes) -> None:
+        self._sha256.update(line)
+        self._sha256.update(b"\n")
+        self._lines += 1
+
+    def digest(self) -> LineDigest:
+        return LineDigest(self._lines, self._sha256.hexdigest())
 
 
 class _SourceLines:
