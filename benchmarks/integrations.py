@@ -248,9 +248,12 @@ class Results:
 
 
 @asynccontextmanager
-async def adk_services(backend: str, where: str, with_ours: bool) -> AsyncIterator[dict[str, Any]]:
+async def adk_services(
+    backend: str, where: str, with_ours: bool, schemas: list[str]
+) -> AsyncIterator[dict[str, Any]]:
     """The session services of ``backend``, each on a database of its own: SQLite files
-    in the directory ``where``, or new schemas of the PostgreSQL server."""
+    in the directory ``where``, or new schemas of the PostgreSQL server (their URLs
+    added to ``schemas``)."""
     sessions = importlib.import_module("google.adk.sessions")
     async with AsyncExitStack() as stack:
         services: dict[str, Any] = {}
@@ -267,6 +270,7 @@ async def adk_services(backend: str, where: str, with_ours: bool) -> AsyncIterat
             url = stack.enter_context(pg_schema(upgraded=False))
             services["DatabaseSessionService"] = sessions.DatabaseSessionService(url)
             ours = stack.enter_context(pg_schema(upgraded=False))
+            schemas += [url, ours]
         if with_ours:
             adapter = importlib.import_module(ADK_ADAPTER)
             services[OURS] = adapter.SessionStoreSessionService(ours)
@@ -380,12 +384,14 @@ def floor_calls(s: Settings) -> dict[str, Call]:
 
 async def bench_adk(s: Settings, backend: str, scratch: Path, results: Results) -> None:
     with_ours = adapter_ready(ADK_ADAPTER)
-    async with adk_services(backend, str(scratch), with_ours) as services:
+    schemas: list[str] = []
+    async with adk_services(backend, str(scratch), with_ours, schemas) as services:
         calls: dict[str, dict[str, Call]] = {op: {} for op in ADK_OPS}
         for side, service in services.items():
             session = await populate_adk(service, s, backend, side, results)
             for op, call in adk_calls(service, session, s).items():
                 calls[op][side] = call
+        analyze(schemas, results)
         for op, call in floor_calls(s).items():
             calls[op][FLOOR] = call  # timed among the sides, reported apart
         found = results.figures.setdefault("adk", {}).setdefault(backend, {})
@@ -398,9 +404,10 @@ async def bench_adk(s: Settings, backend: str, scratch: Path, results: Results) 
 
 @asynccontextmanager
 async def agents_sessions(
-    backend: str, where: str, with_ours: bool
+    backend: str, where: str, with_ours: bool, schemas: list[str]
 ) -> AsyncIterator[dict[str, Any]]:
-    """The Agents SDK's ``SQLAlchemySession`` and ours, each on a database of its own."""
+    """The Agents SDK's ``SQLAlchemySession`` and ours, each on a database of its own
+    (on PostgreSQL a schema, its URL added to ``schemas``)."""
     peer = importlib.import_module("agents.extensions.memory.sqlalchemy_session")
     async with AsyncExitStack() as stack:
         if backend == "sqlite":
@@ -409,6 +416,7 @@ async def agents_sessions(
         else:
             theirs = stack.enter_context(pg_schema(upgraded=False))
             ours = stack.enter_context(pg_schema(upgraded=False))
+            schemas += [theirs, ours]
         session = peer.SQLAlchemySession.from_url(CONVERSATION, url=theirs, create_tables=True)
         stack.push_async_callback(session.engine.dispose)
         sessions = {"SQLAlchemySession": session}
@@ -421,7 +429,8 @@ async def agents_sessions(
 
 async def bench_agents(s: Settings, backend: str, scratch: Path, results: Results) -> None:
     with_ours = adapter_ready(AGENTS_ADAPTER)
-    async with agents_sessions(backend, str(scratch), with_ours) as sessions:
+    schemas: list[str] = []
+    async with agents_sessions(backend, str(scratch), with_ours, schemas) as sessions:
         calls: dict[str, dict[str, Call]] = {op: {} for op in AGENTS_OPS}
         for side, session in sessions.items():
             t0 = time.perf_counter()
@@ -444,10 +453,41 @@ async def bench_agents(s: Settings, backend: str, scratch: Path, results: Result
 
             calls["add_items"][side] = Call(add, lambda i: agents_item(s.items + i))
             calls["get_items"][side] = Call(get)
+        analyze(schemas, results)
         found = results.figures.setdefault("agents", {}).setdefault(backend, {})
         for op, sides in calls.items():
             found[op] = await interleaved(sides, s.repeats)
             _print(f"{backend}, {AGENTS_OPS[op]}", found[op])
+
+
+def analyze(schemas: list[str], results: Results) -> None:
+    """``ANALYZE`` the tables of every side's PostgreSQL schema once it is populated, as
+    autovacuum does on a server in use: without statistics the planner may choose any
+    index of a table (a key lookup then scans it), and this server may have autovacuum
+    off. Every side alike."""
+    if not schemas:
+        return
+    sqlalchemy = importlib.import_module("sqlalchemy")
+    for url in schemas:
+        engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                setting = conn.execute(sqlalchemy.text("SHOW autovacuum")).scalar_one()
+                tables = conn.execute(
+                    sqlalchemy.text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                    )
+                ).scalars()
+                for table in list(tables):
+                    conn.execute(sqlalchemy.text(f'ANALYZE "{table}"'))
+        finally:
+            engine.dispose()
+    note = (
+        f"PostgreSQL: every side's tables were analyzed (ANALYZE) once populated, as "
+        f"autovacuum does on a server in use (this server's autovacuum: {setting})."
+    )
+    if note not in results.notes:
+        results.notes.append(note)
 
 
 # -- results -----------------------------------------------------------------------------

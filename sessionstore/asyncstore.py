@@ -111,6 +111,9 @@ async def _awaited(awaitable: Awaitable[T]) -> T:
 
 #: Lines of a transcript that :meth:`AsyncTranscriptStore.lines` reads per call.
 LINES_PER_CALL = 500
+#: Keys that a ``get_many`` reads on the loop itself where point reads run there: a
+#: read of a few rows by primary key costs about as little as one.
+INLINE_KEYS = 8
 #: Calls a :class:`ThreadRunner` hands to its pool at once, per worker thread.
 QUEUED_PER_WORKER = 4
 
@@ -290,6 +293,28 @@ class AsyncSessionStore:
     async def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
         """The entry and its version, read together (``(None, 0)`` when absent)."""
         return await self._point_read(lambda store: store.get_with_version(key))
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, SessionEntry]:
+        """The entries of ``keys`` that exist, by key, in the order of ``keys`` (see
+        :meth:`SessionStore.get_many`)."""
+        wanted = builtins.list(keys)  # read here: an iterator is not for another thread
+        return await self._keys_read(wanted, lambda store: store.get_many(wanted))
+
+    async def get_many_with_versions(
+        self, keys: Iterable[str]
+    ) -> dict[str, tuple[SessionEntry, int]]:
+        """As :meth:`get_many`, each entry with its version."""
+        wanted = builtins.list(keys)
+        return await self._keys_read(wanted, lambda store: store.get_many_with_versions(wanted))
+
+    async def _keys_read(
+        self, keys: builtins.list[str], operation: Callable[[SessionStore], T]
+    ) -> T:
+        """A read of ``keys`` by primary key: a point read (:meth:`_point_read`) for a
+        few keys, a call as any other for more."""
+        if len(keys) <= INLINE_KEYS:
+            return await self._point_read(operation)
+        return await self._run(operation)
 
     async def put(self, key: str, entry: EntryLike, *, expected_version: int | None = None) -> int:
         """Insert or replace ``key`` and return its new version (see

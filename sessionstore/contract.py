@@ -329,6 +329,18 @@ class SessionStore(Protocol):
         the version to pass as ``expected_version`` for a compare-and-set."""
         ...
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, SessionEntry]:
+        """The entries of ``keys`` that exist, by key, in the order of ``keys`` (a key
+        given twice once): one read per 500 keys, where :meth:`get` would make one per
+        key."""
+        ...
+
+    def get_many_with_versions(self, keys: Iterable[str]) -> dict[str, tuple[SessionEntry, int]]:
+        """As :meth:`get_many`, each entry with its version (read together, as
+        :meth:`get_with_version` does), for a compare-and-set of several keys with
+        ``put_many(..., expected_versions=...)``."""
+        ...
+
     def put(
         self,
         key: str,

@@ -85,6 +85,23 @@ def test_a_bulk_load_into_an_empty_table_leaves_the_schema_as_it_was(sql_target:
     check(sql_target)  # no drift between the models and the database
 
 
+def test_a_bulk_load_on_postgresql_leaves_the_table_analyzed(postgresql_url: str) -> None:
+    """Until it is analyzed the planner may answer a key lookup by scanning the agent's
+    rows through another index: a bulk load (a migration) leaves statistics behind."""
+    with open_store(postgresql_url, auto_upgrade=True) as store:
+        with engine_of(store) as engine, engine.connect() as conn:
+            tuples = "SELECT reltuples FROM pg_class WHERE oid = 'sessions'::regclass"
+            assert conn.exec_driver_sql(tuples).scalar_one() < 0  # never analyzed
+        store.put_many(items())
+        with engine_of(store) as engine, engine.connect() as conn:
+            assert conn.exec_driver_sql(tuples).scalar_one() == N
+            plan = conn.exec_driver_sql(
+                "EXPLAIN SELECT version FROM sessions WHERE agent_id = 'main' "
+                "AND session_key = 'agent:main:s00007'"
+            ).scalars()
+            assert "pk_sessions" in "\n".join(plan)
+
+
 def test_a_bulk_load_into_a_table_that_holds_rows_keeps_its_indexes(sql_target: str) -> None:
     with open_store(sql_target, agent_id="work") as work:
         work.put("agent:work:one", entry(0))

@@ -493,6 +493,20 @@ class JsonFileStore:
         snapshot = self._current()
         return snapshot.entries.get(key), self._version_in(snapshot, key)
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, SessionEntry]:
+        wanted = dict.fromkeys(validate_key(key) for key in keys)
+        entries = self._current().entries
+        return {key: entries[key] for key in wanted if key in entries}
+
+    def get_many_with_versions(self, keys: Iterable[str]) -> dict[str, tuple[SessionEntry, int]]:
+        wanted = dict.fromkeys(validate_key(key) for key in keys)
+        snapshot = self._current()
+        return {
+            key: (snapshot.entries[key], self._version_in(snapshot, key))
+            for key in wanted
+            if key in snapshot.entries
+        }
+
     def put(
         self,
         key: str,

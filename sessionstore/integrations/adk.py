@@ -177,6 +177,30 @@ def _event_of(transcript_event: Mapping[str, Any]) -> Event | None:
     return Event.model_validate(data) if isinstance(data, dict) else None
 
 
+def _revised(
+    entry: SessionEntry,
+    adk: dict[str, Any],
+    event: Event,
+    pending: dict[str, Any],
+    session_delta: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The session's entry once ``event`` is appended (its ``adk`` fields ``adk``, a
+    copy): the next revision, recording the event as pending."""
+    adk["state"].update(session_delta)
+    adk.update(
+        lastUpdateTime=event.timestamp,
+        revision=adk.get("revision", 0) + 1,
+        lastEventId=event.id,
+        pendingEvent=pending,
+    )
+    return entry.to_dict() | {"updatedAt": _ms(event.timestamp), "adk": adk}
+
+
+class _ReadFirst(Exception):  # noqa: N818 - not an error: a change of plan
+    """Raised out of the locked update of a session's entry when the append must read
+    its transcript first (a pending event, or an event id that is the last one's)."""
+
+
 def _marker(adk: Mapping[str, Any]) -> str:
     return f"sessionstore:{adk.get('revision', 0)}"
 
@@ -216,11 +240,11 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
     async def _states(
         self, app_name: str, user_id: str
     ) -> tuple[tuple[SessionEntry | None, int], tuple[SessionEntry | None, int]]:
-        app, user = await asyncio.gather(
-            self.store.get_with_version(_app_key(app_name)),
-            self.store.get_with_version(_user_key(app_name, user_id)),
-        )
-        return app, user
+        """The app and user state entries with their versions (``(None, 0)``: absent),
+        in one read."""
+        app_key, user_key = _app_key(app_name), _user_key(app_name, user_id)
+        found = await self.store.get_many_with_versions([app_key, user_key])
+        return found.get(app_key, (None, 0)), found.get(user_key, (None, 0))
 
     async def _settle(self, key: str, adk: Mapping[str, Any], newest: str | None) -> bool:
         """Append the session's pending event if the transcript lacks it (``newest``:
@@ -279,10 +303,10 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
     ) -> Session | None:
         session_id = await self._session_id(app_name, user_id, session_id)
         key = session_key(app_name, user_id, session_id)
+        app_key, user_key = _app_key(app_name), _user_key(app_name, user_id)
         for _ in range(2):  # a second read only after completing a pending event
-            entry, ((app, _), (user, _)) = await asyncio.gather(
-                self.store.get(key), self._states(app_name, user_id)
-            )
+            found = await self.store.get_many([key, app_key, user_key])
+            entry, app, user = found.get(key), found.get(app_key), found.get(user_key)
             if entry is None:
                 return None
             adk = _adk(entry)
@@ -314,7 +338,7 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
 
     async def _entries(self, prefix: str) -> list[SessionEntry]:
         """The entries whose keys start with ``prefix``: a page of keys at a time from
-        the database, the page's entries read concurrently (listings carry only the
+        the database, then the page's entries in one read (listings carry only the
         index columns)."""
         entries: list[SessionEntry] = []
         cursor: str | None = None
@@ -322,8 +346,8 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
             page = await self.store.list(
                 key_prefix=prefix, order="asc", cursor=cursor, limit=MAX_PAGE_SIZE
             )
-            found = await asyncio.gather(*(self.store.get(item.key) for item in page.items))
-            entries += [entry for entry in found if entry is not None]  # None: deleted since
+            found = await self.store.get_many(item.key for item in page.items)
+            entries += found.values()  # without the entries deleted since
             if page.next_cursor is None:
                 return entries
             cursor = page.next_cursor
@@ -451,11 +475,32 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
         # only the state entries this event changes are read and written
         scoped = (("app", app_key), ("user", user_key))
         scopes = [(scope, state_key) for scope, state_key in scoped if deltas[scope]]
+        if not scopes:
+            # the common case, the session's entry alone: changed under its lock in one
+            # statement pair, unless the transcript must be read first (below)
+            def revise(entry: SessionEntry | None) -> SessionEntry:
+                if entry is None:
+                    raise SessionNotFoundError(f"Session {session.id} not found.")
+                adk = _adk(entry)
+                if event.id == adk.get("lastEventId") or self._may_be_pending(key, adk):
+                    raise _ReadFirst
+                self._check_fresh(session, adk)
+                return SessionEntry.from_dict(
+                    _revised(entry, adk, event, pending, deltas["session"])
+                )
+
+            try:
+                stored = await self.store.update(key, revise)
+            except _ReadFirst:
+                pass
+            else:
+                return await self._appended(session, event, key, pending, _adk(stored))
         for attempt in range(_ATTEMPTS):
-            (entry, version), *states = await asyncio.gather(
-                self.store.get_with_version(key),
-                *(self.store.get_with_version(state_key) for _, state_key in scopes),
+            found = await self.store.get_many_with_versions(
+                [key, *(state_key for _, state_key in scopes)]
             )
+            entry, version = found.get(key, (None, 0))
+            states = [found.get(state_key, (None, 0)) for _, state_key in scopes]
             if entry is None:
                 raise SessionNotFoundError(f"Session {session.id} not found.")
             adk = _adk(entry)
@@ -473,14 +518,7 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
                 # the previous event went first (nothing may come between it and this
                 # one); that append moved the entry's counters, and so its version
                 continue
-            adk["state"].update(deltas["session"])
-            adk.update(
-                lastUpdateTime=event.timestamp,
-                revision=adk.get("revision", 0) + 1,
-                lastEventId=event.id,
-                pendingEvent=pending,
-            )
-            changed = entry.to_dict() | {"updatedAt": _ms(event.timestamp), "adk": adk}
+            changed = _revised(entry, adk, event, pending, deltas["session"])
             items: list[tuple[str, Mapping[str, Any]]] = [(key, changed)]
             expected = {key: version}
             for (scope, state_key), (current, current_version) in zip(scopes, states, strict=True):
@@ -496,11 +534,18 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
                 # read again: a new revision is stale, anything else merges again
                 await _backoff(attempt)
                 continue
-            await self._complete(key, pending)
-            session.last_update_time = event.timestamp
-            session._storage_update_marker = _marker(adk)
-            return self._commit_event_to_session(session, event)
+            return await self._appended(session, event, key, pending, changed["adk"])
         raise SessionStoreError(f"append_event lost {_ATTEMPTS} races for {key!r}")
+
+    async def _appended(
+        self, session: Session, event: Event, key: str, pending: dict[str, Any], adk: Any
+    ) -> Event:
+        """The second step of an append, once the entry records ``pending``: the event
+        into the transcript, and ``session`` brought up to date."""
+        await self._complete(key, pending)
+        session.last_update_time = event.timestamp
+        session._storage_update_marker = _marker(adk)
+        return self._commit_event_to_session(session, event)
 
     async def _stored_last(self, key: str, adk: Mapping[str, Any]) -> Event | None:
         """The session's last stored event: the one recorded with the entry, or (after
@@ -551,8 +596,11 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
         deltas = _session_util.extract_json_safe_state_delta(session.state)
         app_key, user_key = _app_key(session.app_name), _user_key(session.app_name, session.user_id)
         for attempt in range(_ATTEMPTS):
-            (entry, version), ((app, app_version), (user, user_version)) = await asyncio.gather(
-                self.store.get_with_version(key), self._states(session.app_name, session.user_id)
+            found = await self.store.get_many_with_versions([key, app_key, user_key])
+            entry, version = found.get(key, (None, 0))
+            (app, app_version), (user, user_version) = (
+                found.get(app_key, (None, 0)),
+                found.get(user_key, (None, 0)),
             )
             adk = _adk(entry)
             if adk.get("pendingEvent") and await self._settle(key, adk, await self._newest_id(key)):

@@ -77,8 +77,9 @@ __all__ = ["BULK_ROWS", "MAX_ATTEMPTS", "RowStore", "Transaction", "transcript_o
 T = TypeVar("T")
 #: Attempts for a write that meets a transient conflict (busy, deadlock, race).
 MAX_ATTEMPTS = 8
-# Keys per DELETE ... IN (...): well inside every database's limit on parameters.
-DELETE_BATCH = 500
+# Keys per statement of a set of keys (IN (...), = ANY(...)): well inside every
+# database's limit on parameters.
+KEY_BATCH = 500
 #: A put_many of at least this many items (a sequence) is a bulk load: into an empty
 #: table it builds the secondary indexes after the rows (see ``statements.rebuilds_indexes``).
 BULK_ROWS = 1000
@@ -126,7 +127,7 @@ def _versions_by_key(
     """The ``(key, version)`` rows that ``read`` returns for each batch of ``keys``, as
     ``{key: version}``."""
     found: dict[str, int] = {}
-    for chunk in batched(keys, DELETE_BATCH):
+    for chunk in batched(keys, KEY_BATCH):
         found.update((str(key), int(version)) for key, version in read(chunk))
     return found
 
@@ -328,7 +329,7 @@ class RowStore(ABC):
         ``(session_key, session_id, *blob digests)``, by key."""
         stmt = q.lock_entries(self._dialect)
         found: dict[str, Row] = {}
-        for chunk in batched(keys, DELETE_BATCH):
+        for chunk in batched(keys, KEY_BATCH):
             rows = write.tx.rows(stmt, {"agent_id": self._agent_id, "keys": chunk})
             found.update((str(row[0]), row) for row in rows)
         return found
@@ -429,6 +430,22 @@ class RowStore(ABC):
         validate_key(key)
         rows = self._query("get", q.GET_WITH_VERSION, self._key(key))
         return (self._entries(rows, _AFTER_FIRST)[0], int(rows[0][0])) if rows else (None, 0)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, SessionEntry]:
+        return {key: entry for key, (entry, _) in self.get_many_with_versions(keys).items()}
+
+    def get_many_with_versions(self, keys: Iterable[str]) -> dict[str, tuple[SessionEntry, int]]:
+        wanted = builtins.list(dict.fromkeys(validate_key(key) for key in keys))
+        stmt = q.get_many(self._dialect)
+        found: dict[str, tuple[SessionEntry, int]] = {}
+        for chunk in batched(wanted, KEY_BATCH):
+            rows = self._query("get", stmt, {"agent_id": self._agent_id, "keys": chunk})
+            entries = self._entries(rows, _AFTER_KEY_VERSION)
+            found.update(
+                (str(row[0]), (entry, int(row[1])))
+                for row, entry in zip(rows, entries, strict=True)
+            )
+        return {key: found[key] for key in wanted if key in found}  # in the order asked
 
     def version(self, key: str) -> int:
         validate_key(key)
@@ -640,6 +657,9 @@ class RowStore(ABC):
                     written += len(chunk)
                 for create in indexes:
                     write.tx.run(q.ddl(create), {})
+                analyze = q.analyze_after_bulk(self._dialect) if bulk else None
+                if analyze is not None:
+                    write.tx.run(analyze, {})
             return written
 
         if isinstance(items, Sequence):

@@ -75,11 +75,13 @@ __all__ = [
     "RAISE_FLOOR",
     "UPDATE_COUNTS",
     "UPDATE_ROW",
+    "analyze_after_bulk",
     "blob_upsert",
     "count",
     "ddl",
     "delete_many",
     "drop_index",
+    "get_many",
     "has_returning",
     "iter_batch",
     "listing",
@@ -354,6 +356,17 @@ def _keys_in(dialect: str) -> ColumnElement[bool]:
     return t.c.session_key.in_(bindparam("keys", expanding=True))
 
 
+def get_many(dialect: str) -> Select[Any]:
+    """``(session_key, version, entry_json, *blob digests)`` of the ``keys`` of agent
+    ``:agent_id`` that exist."""
+    return _shaped(
+        ("get_many", dialect),
+        lambda: select(t.c.session_key, t.c.version, *_STORED).where(
+            t.c.agent_id == bindparam("agent_id"), _keys_in(dialect)
+        ),
+    )
+
+
 def lock_entries(dialect: str) -> Select[Any]:
     """``(session_key, session_id, *blob digests)`` of the ``keys`` of agent
     ``:agent_id`` that exist, locking them until the transaction ends."""
@@ -418,6 +431,19 @@ _SECONDARY_INDEXES = {
         "WHERE i.\"unique\" = 0 AND i.origin = 'c' AND m.sql IS NOT NULL ORDER BY m.name"
     ),
 }
+
+
+def analyze_after_bulk(dialect: str) -> TextClause | None:
+    """What a bulk load runs at its end so that the planner knows the table's size:
+    ``ANALYZE sessions`` on PostgreSQL, whose planner, before autovacuum first analyzes
+    a new table, may answer a key lookup through any index beginning with
+    ``agent_id`` (a scan of the agent's rows). ``None`` elsewhere: SQLite plans by
+    its indexes' shapes, MySQL/MariaDB recount InnoDB statistics themselves.
+
+    >>> str(analyze_after_bulk("postgresql")), analyze_after_bulk("sqlite")
+    ('ANALYZE sessions', None)
+    """
+    return text(f"ANALYZE {t.name}") if dialect == "postgresql" else None
 
 
 def rebuilds_indexes(dialect: str) -> bool:

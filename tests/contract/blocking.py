@@ -82,6 +82,12 @@ class BlockingStore:
     def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
         return self._loop.run(self.async_store.get_with_version(key))
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, SessionEntry]:
+        return self._loop.run(self.async_store.get_many(keys))
+
+    def get_many_with_versions(self, keys: Iterable[str]) -> dict[str, tuple[SessionEntry, int]]:
+        return self._loop.run(self.async_store.get_many_with_versions(keys))
+
     def put(self, key: str, entry: Any, *, expected_version: int | None = None) -> int:
         return self._loop.run(self.async_store.put(key, entry, expected_version=expected_version))
 

@@ -54,6 +54,13 @@ def rows(store: SqlBackedStore, table: Any) -> list[Any]:
         return list(conn.execute(select(table)).all())
 
 
+def test_get_many_reads_entries_with_blobs_back_exactly(store: SqlBackedStore) -> None:
+    entries = {f"agent:main:direct:{n}": heavy(n) for n in range(20)}
+    store.put_many(entries.items())
+    found = store.get_many(entries)
+    assert {key: e.to_dict() for key, e in found.items()} == entries
+
+
 def test_identical_values_are_stored_once_and_read_back_exactly(store: SqlBackedStore) -> None:
     entries = {f"agent:main:direct:{n}": heavy(n) for n in range(50)}
     store.put_many(entries.items())

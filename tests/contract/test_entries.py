@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from sessionstore import InvalidEntryError, SessionEntry, SessionStore
+from sessionstore import (
+    InvalidEntryError,
+    SessionEntry,
+    SessionStore,
+    StaleEntryError,
+)
 from sessionstore.contract import Updater
 from tests.conftest import StoreFactory
 from tests.contract.helpers import KEY, T0, entry
@@ -49,6 +54,31 @@ def test_get_with_version_reads_both_together(store: SessionStore) -> None:
     _, seen = store.get_with_version(KEY)
     store.put(KEY, entry(label="b"), expected_version=seen)
     assert store.get_with_version(KEY)[0] == entry(label="b")
+
+
+def test_get_many_reads_what_get_reads_in_the_order_asked(store: SessionStore) -> None:
+    keys = [f"agent:main:direct:{n}" for n in range(1200)]  # over one statement's batch
+    store.put_many([(key, entry(session_id=f"s-{n}", label=str(n))) for n, key in enumerate(keys)])
+    store.put(keys[7], entry(session_id="s-7", label="again"))
+    wanted = [keys[1100], "agent:main:absent", *keys[:1000], keys[3], keys[1199]]
+    found = store.get_many(iter(wanted))
+    assert list(found) == [keys[1100], *keys[:1000], keys[1199]]
+    assert all(found[key] == store.get(key) for key in found)
+    assert found[keys[7]].label == "again"
+    versions = store.get_many_with_versions(wanted)
+    assert list(versions) == list(found)
+    assert all(versions[key] == store.get_with_version(key) for key in (keys[0], keys[7]))
+    assert store.get_many([]) == {} == store.get_many_with_versions(["agent:main:absent"])
+
+
+def test_get_many_versions_serve_a_compare_and_set(store: SessionStore) -> None:
+    a, b = "agent:main:a", "agent:main:b"
+    store.put(a, entry(label="a"))
+    seen = {key: version for key, (_, version) in store.get_many_with_versions([a, b]).items()}
+    store.put_many([(a, entry(label="a2")), (b, entry())], expected_versions={**seen, b: 0})
+    with pytest.raises(StaleEntryError):
+        store.put_many([(a, entry(label="a3"))], expected_versions={a: seen[a]})
+    assert store.get_many([a, b]) == {a: entry(label="a2"), b: entry()}
 
 
 def test_unknown_fields_round_trip_with_their_json_types(store: SessionStore) -> None:
@@ -127,6 +157,8 @@ def test_bad_keys_are_refused_and_change_nothing(store: SessionStore, bad_key: s
         store.put(bad_key, entry())
     with pytest.raises(InvalidEntryError, match="key"):
         store.get(bad_key)
+    with pytest.raises(InvalidEntryError, match="key"):
+        store.get_many([KEY, bad_key])
     assert store.count() == 0
 
 
