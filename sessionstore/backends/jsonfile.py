@@ -486,12 +486,14 @@ class JsonFileStore:
 
     def version(self, key: str) -> int:
         validate_key(key)
-        return self._version_in(self._current(), key)
+        with self._mutex:
+            return self._version_in(self._read(fresh=False), key)
 
     def get_with_version(self, key: str) -> tuple[SessionEntry | None, int]:
         validate_key(key)
-        snapshot = self._current()
-        return snapshot.entries.get(key), self._version_in(snapshot, key)
+        with self._mutex:  # a writer changes the map in place: entry and version together
+            snapshot = self._read(fresh=False)
+            return snapshot.entries.get(key), self._version_in(snapshot, key)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, SessionEntry]:
         wanted = dict.fromkeys(validate_key(key) for key in keys)
@@ -500,12 +502,14 @@ class JsonFileStore:
 
     def get_many_with_versions(self, keys: Iterable[str]) -> dict[str, tuple[SessionEntry, int]]:
         wanted = dict.fromkeys(validate_key(key) for key in keys)
-        snapshot = self._current()
-        return {
-            key: (snapshot.entries[key], self._version_in(snapshot, key))
-            for key in wanted
-            if key in snapshot.entries
-        }
+        with self._mutex:  # one state of the file: its entries and their versions
+            snapshot = self._read(fresh=False)
+            recorded = self._read_versions()
+            return {
+                key: (snapshot.entries[key], self._version_in(snapshot, key, recorded))
+                for key in wanted
+                if key in snapshot.entries
+            }
 
     def put(
         self,

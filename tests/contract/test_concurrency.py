@@ -73,3 +73,35 @@ def test_versions_never_repeat_while_puts_and_deletes_of_one_key_race(
     assert len(set(returned)) == rounds, sorted(returned)
     final = writer.put(KEY, entry(label="last"))
     assert final not in returned
+
+
+def test_one_store_shared_by_threads_reads_entries_with_their_own_versions(
+    make_store: StoreFactory,
+) -> None:
+    """Compare-and-set loops of threads sharing one store: a version read with an entry
+    is that entry's, so every write that wins counts and none is lost."""
+    store = make_store()
+    store.put(KEY, entry(total_tokens=0))
+    threads, rounds = 4, 30
+
+    def work(n: int) -> None:
+        done = 0
+        while done < rounds:
+            if n % 2:
+                current, version = store.get_with_version(KEY)
+            else:
+                current, version = store.get_many_with_versions([KEY])[KEY]
+            assert current is not None and current.total_tokens is not None
+            try:
+                store.put_many(
+                    [(KEY, current.with_fields(totalTokens=current.total_tokens + 1))],
+                    expected_versions={KEY: version},
+                )
+            except StaleEntryError:
+                continue
+            done += 1
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    final = store.get(KEY)
+    assert final is not None and final.total_tokens == threads * rounds
