@@ -60,6 +60,7 @@ from sessionstore.contract import (
     Order,
     SearchHit,
     SessionStore,
+    SupportsAppendAndUpdate,
     TranscriptPage,
     TranscriptStats,
     TranscriptStore,
@@ -67,7 +68,7 @@ from sessionstore.contract import (
     check_limit,
 )
 from sessionstore.entry import SessionEntry, SessionPage
-from sessionstore.errors import SessionStoreError
+from sessionstore.errors import InvalidArgumentError, SessionStoreError
 
 __all__ = ["AsyncSessionStore", "AsyncTranscriptStore", "AsyncUpdater", "Runner", "ThreadRunner"]
 
@@ -481,6 +482,36 @@ class AsyncTranscriptStore:
         counters along (see :meth:`TranscriptStore.append`)."""
         chosen = list(events)
         return await self._run(lambda t: t.append(key, chosen, topic_id=topic_id))
+
+    @property
+    def appends_and_updates(self) -> bool:
+        """Whether :meth:`append_and_update` is here: on the ``sql`` tier, where the
+        entry and its transcript share one database."""
+        return self._tier == "sql"
+
+    async def append_and_update(
+        self,
+        key: str,
+        events: Iterable[Mapping[str, Any]],
+        fn: Callable[[SessionEntry], SessionEntry],
+        *,
+        topic_id: str | int | None = None,
+    ) -> AppendResult:
+        """Append ``events`` and write the entry ``fn`` makes of the stored one, in one
+        transaction (see :class:`~sessionstore.contract.SupportsAppendAndUpdate`);
+        ``fn`` is a plain function, called on the store's side. The ``files`` tier has
+        no such unit (:attr:`appends_and_updates`): it raises
+        :class:`~sessionstore.errors.InvalidArgumentError`."""
+        chosen = list(events)
+
+        def both(transcripts: TranscriptStore) -> AppendResult:
+            if not isinstance(transcripts, SupportsAppendAndUpdate):
+                raise InvalidArgumentError(
+                    f"the {self._tier} tier appends and updates in two steps: use append and update"
+                )
+            return transcripts.append_and_update(key, chosen, fn, topic_id=topic_id)
+
+        return await self._run(both)
 
     async def tail(
         self, key: str, *, limit: int = DEFAULT_PAGE_SIZE, topic_id: str | int | None = None

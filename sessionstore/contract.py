@@ -55,6 +55,7 @@ __all__ = [
     "SearchHit",
     "SessionStore",
     "SupportsAgents",
+    "SupportsAppendAndUpdate",
     "SupportsErasure",
     "SupportsImportRecords",
     "SupportsMaintenance",
@@ -506,6 +507,30 @@ class SupportsMaintenance(Protocol):
 
     def reclaim_space(self) -> Reclaimed:
         """Return free pages to the file system in short steps (SQLite)."""
+        ...
+
+
+@runtime_checkable
+class SupportsAppendAndUpdate(Protocol):
+    """A transcript tier that keeps transcripts in the entries' own database (``sql``):
+    an append and a change of its entry can be one transaction."""
+
+    def append_and_update(
+        self,
+        key: str,
+        events: Iterable[Mapping[str, Any]],
+        fn: Callable[[SessionEntry], SessionEntry],
+        *,
+        topic_id: str | int | None = None,
+    ) -> AppendResult:
+        """:meth:`TranscriptStore.append`, and in the same transaction the entry that
+        ``fn`` makes of the stored one (locked; ``fn`` never sees ``None``, a missing
+        entry raises :class:`~sessionstore.errors.SessionNotFoundError`), the append's
+        counters moved on it. ``fn`` must keep the entry's ``sessionId`` and
+        ``sessionFile`` (its transcript is theirs); whatever it raises ends the unit
+        with nothing written. It may be called again when a transient conflict retries
+        the transaction. The entry is written even when every event was already there
+        (skipped)."""
         ...
 
 

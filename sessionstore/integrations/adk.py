@@ -16,12 +16,16 @@ The mapping (one sessionstore agent per service, ``agent_id`` option):
   ``message`` with the text of its content when it has text, so that message counts and
   full-text search work as for any session.
 
-``append_event`` is a compare-and-set of the session, user and app entries in one
-``put_many`` that also records the event as the session's ``pendingEvent``; the event
-then goes to the transcript. Whoever next reads or writes the session appends a pending
-event the transcript lacks first (appends are idempotent by event id), so a writer that
-stops between the two steps loses nothing, and no other writer can slip an event in
-between: the history stays one sequence.
+``append_event`` of an event that changes only session state is one unit where the
+transcripts share the entries' database (the ``sql`` tier): the event and the session's
+next revision in one transaction (``transcripts.append_and_update``), the stale check
+made under the entry's lock. Otherwise it is two steps: a compare-and-set of the
+session, user and app entries in one ``put_many`` (on the files tier, for the session
+alone, a locked ``update``) that also records the event as the session's
+``pendingEvent``; the event then goes to the transcript. Whoever next reads or writes
+the session appends a pending event the transcript lacks first (appends are idempotent
+by event id), so a writer that stops between the two steps loses nothing, and no other
+writer can slip an event in between: the history stays one sequence.
 """
 
 from __future__ import annotations
@@ -181,18 +185,20 @@ def _revised(
     entry: SessionEntry,
     adk: dict[str, Any],
     event: Event,
-    pending: dict[str, Any],
-    session_delta: Mapping[str, Any],
+    pending: dict[str, Any] | None,
+    deltas: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """The session's entry once ``event`` is appended (its ``adk`` fields ``adk``, a
-    copy): the next revision, recording the event as pending."""
-    adk["state"].update(session_delta)
-    adk.update(
-        lastUpdateTime=event.timestamp,
-        revision=adk.get("revision", 0) + 1,
-        lastEventId=event.id,
-        pendingEvent=pending,
-    )
+    """The session's entry once ``event`` is appended, its ``adk`` fields ``adk`` (a
+    copy, changed here): the next revision, with the session's part of the state
+    ``deltas``, recording the event as ``pending`` unless it goes into the transcript
+    in the same unit (``None``)."""
+    adk["state"].update(deltas["session"])
+    adk.update(lastUpdateTime=event.timestamp, revision=adk.get("revision", 0) + 1)
+    adk.update(lastEventId=event.id)
+    if pending is None:
+        adk.pop("pendingEvent", None)
+    else:
+        adk["pendingEvent"] = pending
     return entry.to_dict() | {"updatedAt": _ms(event.timestamp), "adk": adk}
 
 
@@ -476,8 +482,13 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
         scoped = (("app", app_key), ("user", user_key))
         scopes = [(scope, state_key) for scope, state_key in scoped if deltas[scope]]
         if not scopes:
-            # the common case, the session's entry alone: changed under its lock in one
-            # statement pair, unless the transcript must be read first (below)
+            # The common case, the session's entry alone: on the sql tier the entry and
+            # the event are written in one transaction; elsewhere the entry is changed
+            # under its lock, recording the event as pending, and the event follows.
+            # Either way the transcript may have to be read first (below).
+            one_unit = self.store.transcripts.appends_and_updates
+            revised: list[dict[str, Any]] = []
+
             def revise(entry: SessionEntry | None) -> SessionEntry:
                 if entry is None:
                     raise SessionNotFoundError(f"Session {session.id} not found.")
@@ -485,16 +496,23 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
                 if event.id == adk.get("lastEventId") or self._may_be_pending(key, adk):
                     raise _ReadFirst
                 self._check_fresh(session, adk)
-                return SessionEntry.from_dict(
-                    _revised(entry, adk, event, pending, deltas["session"])
-                )
+                changed = _revised(entry, adk, event, None if one_unit else pending, deltas)
+                revised[:] = [adk]
+                return SessionEntry.from_dict(changed)
 
             try:
-                stored = await self.store.update(key, revise)
+                if one_unit:
+                    await self.store.transcripts.append_and_update(key, [pending], revise)
+                else:
+                    await self.store.update(key, revise)
             except _ReadFirst:
                 pass
+            except MissingEntryError:
+                raise SessionNotFoundError(f"Session {session.id} not found.") from None
             else:
-                return await self._appended(session, event, key, pending, _adk(stored))
+                return await self._appended(
+                    session, event, key, None if one_unit else pending, revised[0]
+                )
         for attempt in range(_ATTEMPTS):
             found = await self.store.get_many_with_versions(
                 [key, *(state_key for _, state_key in scopes)]
@@ -518,7 +536,7 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
                 # the previous event went first (nothing may come between it and this
                 # one); that append moved the entry's counters, and so its version
                 continue
-            changed = _revised(entry, adk, event, pending, deltas["session"])
+            changed = _revised(entry, adk, event, pending, deltas)
             items: list[tuple[str, Mapping[str, Any]]] = [(key, changed)]
             expected = {key: version}
             for (scope, state_key), (current, current_version) in zip(scopes, states, strict=True):
@@ -538,11 +556,18 @@ class SessionStoreSessionService(BaseSessionService, StoreOwner):
         raise SessionStoreError(f"append_event lost {_ATTEMPTS} races for {key!r}")
 
     async def _appended(
-        self, session: Session, event: Event, key: str, pending: dict[str, Any], adk: Any
+        self,
+        session: Session,
+        event: Event,
+        key: str,
+        pending: dict[str, Any] | None,
+        adk: Mapping[str, Any],
     ) -> Event:
-        """The second step of an append, once the entry records ``pending``: the event
-        into the transcript, and ``session`` brought up to date."""
-        await self._complete(key, pending)
+        """The end of an append: the event into the transcript when the entry records
+        it as ``pending`` (``None``: it is there already), and ``session`` brought up to
+        date with the entry's ``adk`` fields."""
+        if pending is not None:
+            await self._complete(key, pending)
         session.last_update_time = event.timestamp
         session._storage_update_marker = _marker(adk)
         return self._commit_event_to_session(session, event)

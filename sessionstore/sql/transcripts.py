@@ -458,14 +458,39 @@ class SqlTranscripts:
             lambda: self._append(key, batch, topic_id, look_up=next(tries) > 0),
         )
 
+    def append_and_update(
+        self,
+        key: str,
+        events: Iterable[Mapping[str, Any]],
+        fn: Callable[[SessionEntry], SessionEntry],
+        *,
+        topic_id: TopicId = None,
+    ) -> AppendResult:
+        """Append ``events`` and write the entry that ``fn`` makes of the stored one, in
+        one transaction (see :class:`~sessionstore.contract.SupportsAppendAndUpdate`)."""
+        validate_key(key)
+        batch = [checked_event(event) for event in events]
+        tries = itertools.count()
+        return self._store._retry(
+            "append to transcript",
+            lambda: self._append(key, batch, topic_id, look_up=next(tries) > 0, revise=fn),
+        )
+
     def _append(
-        self, key: str, batch: list[dict[str, Any]], topic_id: TopicId, *, look_up: bool
+        self,
+        key: str,
+        batch: list[dict[str, Any]],
+        topic_id: TopicId,
+        *,
+        look_up: bool,
+        revise: Callable[[SessionEntry], SessionEntry] | None = None,
     ) -> AppendResult:
         with self._store._write() as write:
             tx: _Tx = write.tx
             locked = self._lock(tx, key, topic_id)
             if locked is None:
                 raise SessionNotFoundError(key)
+            revised = None if revise is None else self._revised(locked, revise)
             live, current = locked.live, locked.current
             now = current_time_ms()
             lines, skipped, tally = self._lines_of(tx, current, batch, now, look_up)
@@ -498,19 +523,24 @@ class SqlTranscripts:
                 for seq, line in enumerate(lines, first):
                     line.update(agent_id=self._agent, transcript_id=transcript_id, seq=seq)
                 tx.run(q.INSERT_EVENT, lines)
-            if lines and locked.own:
-                total = (current.messages if current else 0) + tally.messages
-                self._advance(
-                    write,
-                    key,
-                    locked,
-                    lambda counts: tally.entry_changes(
-                        counts["message_count"],
-                        counts["input_tokens"],
-                        counts["output_tokens"],
-                        lambda: total,
-                    ),
+            total = (current.messages if current else 0) + tally.messages
+
+            def changes_of(counts: dict[str, int | None]) -> dict[str, Any]:
+                if not (lines and locked.own):
+                    return {}
+                return tally.entry_changes(
+                    counts["message_count"],
+                    counts["input_tokens"],
+                    counts["output_tokens"],
+                    lambda: total,
                 )
+
+            if revised is not None:
+                self._rewrite(
+                    write, key, revised.with_fields(**changes_of(count_columns(revised.to_dict())))
+                )
+            else:
+                self._advance(write, key, locked, changes_of)
         return AppendResult.of(
             None,
             tally,
@@ -597,6 +627,29 @@ class SqlTranscripts:
             tally.add(event)
             lines.append(self._line(event, stored_id, key))
         return lines, skipped, tally
+
+    def _revised(
+        self, locked: _Locked, revise: Callable[[SessionEntry], SessionEntry]
+    ) -> SessionEntry:
+        """The entry ``revise`` makes of the ``locked`` one, which must stay the owner of
+        the transcript appended to."""
+        current = self._store._entries([locked.row], 1)[0]
+        revised = as_entry(revise(current))
+        before, after = current.to_dict(), revised.to_dict()
+        if any(before.get(name) != after.get(name) for name in ("sessionId", "sessionFile")):
+            raise InvalidArgumentError(
+                "an append's entry update must keep the entry's sessionId and sessionFile "
+                "(the transcript is theirs)"
+            )
+        return revised
+
+    def _rewrite(self, write: Any, key: str, entry: SessionEntry) -> None:
+        """Write ``entry`` whole over the row locked by the transaction of ``write``."""
+        store = self._store
+        blobs: list[Blob] = []
+        params = {**store._key(key), **store._params(key, entry, blobs, "new_")}
+        store._write_blobs(write, blobs)
+        write.tx.run(q.UPDATE_ROW, params)
 
     def _lock(self, tx: _Tx, key: str, topic_id: TopicId) -> _Locked | None:
         """Lock ``key``'s entry and its live transcripts (one per topic) and return the
@@ -733,11 +786,7 @@ class SqlTranscripts:
             params.update((f"new_{name}", n) for name, n in count_columns(entry).items())
             write.tx.run(q.UPDATE_COUNTS, params)
             return
-        blobs: list[Blob] = []
-        moved = store._entries([locked.row], 1)[0].with_fields(**changes)
-        params = {**store._key(key), **store._params(key, moved, blobs, "new_")}
-        store._write_blobs(write, blobs)
-        write.tx.run(q.UPDATE_ROW, params)
+        self._rewrite(write, key, store._entries([locked.row], 1)[0].with_fields(**changes))
 
     def import_lines(
         self,

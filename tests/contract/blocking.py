@@ -161,6 +161,11 @@ class BlockingTranscripts:
     def append(self, key: str, events: Iterable[Mapping[str, Any]], **options: Any) -> Any:
         return self._loop.run(self._transcripts.append(key, events, **options))
 
+    def append_and_update(
+        self, key: str, events: Iterable[Mapping[str, Any]], fn: Any, **options: Any
+    ) -> Any:
+        return self._loop.run(self._transcripts.append_and_update(key, events, fn, **options))
+
     def tail(self, key: str, **options: Any) -> list[dict[str, Any]]:
         return self._loop.run(self._transcripts.tail(key, **options))
 

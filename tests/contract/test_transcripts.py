@@ -28,6 +28,7 @@ from sessionstore.contract import (
     AppendResult,
     Archive,
     SearchHit,
+    SupportsAppendAndUpdate,
     TranscriptStats,
     TranscriptStore,
     encode_cursor,
@@ -771,6 +772,46 @@ def test_pages_without_bodies_follow_the_same_cursors(transcript_store: SessionS
 
 
 # -- pop ------------------------------------------------------------------------------------
+
+
+class RefusedError(Exception):
+    """Raised by an entry update to end its unit."""
+
+
+def test_append_and_update_is_one_unit_where_transcripts_share_the_database(
+    transcript_store: SessionStore,
+) -> None:
+    store, transcripts = transcript_store, transcript_store.transcripts
+    store.put(KEY, entry(label="before"))
+    if transcripts.tier == "files":  # no such unit: the async API says so, the sync lacks it
+        if isinstance(transcripts, SupportsAppendAndUpdate):
+            with pytest.raises(InvalidArgumentError, match="two steps"):
+                transcripts.append_and_update(KEY, [user("hello there")], lambda e: e)
+        assert transcripts.tail(KEY) == [] and store.get(KEY) == entry(label="before")
+        return
+    assert isinstance(transcripts, SupportsAppendAndUpdate)
+    events = [user("hello there", event_id="e1"), assistant("hello back", 5, 7, event_id="e2")]
+    result = transcripts.append_and_update(KEY, events, lambda e: e.with_fields(label="after"))
+    assert (result.written, result.skipped) == (2, 0)
+    after = store.get(KEY)
+    assert after is not None and after.label == "after"
+    assert (after.message_count, after.input_tokens, after.output_tokens) == (2, 5, 7)
+
+    def refuse(_: SessionEntry) -> SessionEntry:
+        raise RefusedError
+
+    moved = [user("never stored", event_id="e3")]
+    with pytest.raises(RefusedError):
+        transcripts.append_and_update(KEY, moved, refuse)
+    with pytest.raises(InvalidArgumentError, match="sessionId"):
+        transcripts.append_and_update(KEY, moved, lambda e: e.with_fields(sessionId="other"))
+    with pytest.raises(SessionNotFoundError):
+        transcripts.append_and_update(OTHER, moved, lambda e: e)
+    assert [e["id"] for e in transcripts.tail(KEY)][-2:] == ["e1", "e2"]
+    assert store.get(KEY) == after and store.get(OTHER) is None
+    again = transcripts.append_and_update(KEY, events[:1], lambda e: e.with_fields(label="again"))
+    assert (again.written, again.skipped) == (0, 1)  # the entry is written all the same
+    assert store.get(KEY) == after.with_fields(label="again")
 
 
 def test_pop_removes_and_returns_the_newest_event(transcript_store: SessionStore) -> None:

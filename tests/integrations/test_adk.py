@@ -926,10 +926,20 @@ def test_import_an_adk_database(url: str, tmp_path: Path) -> None:
     assert hashlib.sha256(source_path.read_bytes()).hexdigest() == digest  # never written
 
 
-def test_an_event_too_large_for_an_entry_is_refused_whole(tmp_path: Path) -> None:
+def test_an_event_too_large_for_an_entry_is_refused_whole_where_it_passes_through_one(
+    tmp_path: Path,
+) -> None:
+    """With transcripts in files the event is recorded in the entry first (as pending):
+    one too large for an entry is refused and nothing changes."""
+
     async def main() -> None:
         url = tmp_path / "sessions.db"
-        async with SessionStoreSessionService(url, max_entry_bytes=64 * 1024) as service:
+        async with SessionStoreSessionService(
+            url,
+            max_entry_bytes=64 * 1024,
+            transcripts="files",
+            transcripts_dir=tmp_path / "transcripts",
+        ) as service:
             session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
             await service.append_event(session, said("small", n=1))
             with pytest.raises(InvalidEntryError, match="max_entry_bytes"):
@@ -937,6 +947,23 @@ def test_an_event_too_large_for_an_entry_is_refused_whole(tmp_path: Path) -> Non
             await service.append_event(session, said("after", n=3))  # still fresh
             got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
             assert texts(got) == ["small", "after"] and got is not None and got.state == {"n": 3}
+
+    run(main())
+
+
+def test_an_event_larger_than_an_entry_goes_whole_into_a_sql_transcript(tmp_path: Path) -> None:
+    """On the sql tier the event and the entry are one transaction: the event never
+    passes through the entry, so its size is the transcript's affair."""
+
+    async def main() -> None:
+        url = tmp_path / "sessions.db"
+        async with SessionStoreSessionService(url, max_entry_bytes=64 * 1024) as service:
+            session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+            await service.append_event(session, said("small", n=1))
+            await service.append_event(session, said("x" * 100_000, n=2))
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert texts(got) == ["small", "x" * 100_000] and got is not None
+            assert got.state == {"n": 2}
 
     run(main())
 
