@@ -529,8 +529,10 @@ class SupportsAppendAndUpdate(Protocol):
         counters moved on it. ``fn`` must keep the entry's ``sessionId`` and
         ``sessionFile`` (its transcript is theirs); whatever it raises ends the unit
         with nothing written. It may be called again when a transient conflict retries
-        the transaction. The entry is written even when every event was already there
-        (skipped)."""
+        the transaction. An event that the transcript holds already (by ``id`` or
+        idempotency key), which a plain append skips, refuses the whole unit with
+        :class:`~sessionstore.errors.InvalidArgumentError`: the entry's change belongs
+        with new events."""
         ...
 
 

@@ -494,6 +494,11 @@ class SqlTranscripts:
             live, current = locked.live, locked.current
             now = current_time_ms()
             lines, skipped, tally = self._lines_of(tx, current, batch, now, look_up)
+            if revised is not None and skipped:
+                raise InvalidArgumentError(
+                    f"{skipped} of the events are in the transcript of {key!r} already (by id "
+                    "or idempotency key): an append that updates its entry writes new events only"
+                )
             if lines:
                 if current is None:
                     own_header = batch[0].get("type") == "session"

@@ -809,9 +809,12 @@ def test_append_and_update_is_one_unit_where_transcripts_share_the_database(
         transcripts.append_and_update(OTHER, moved, lambda e: e)
     assert [e["id"] for e in transcripts.tail(KEY)][-2:] == ["e1", "e2"]
     assert store.get(KEY) == after and store.get(OTHER) is None
-    again = transcripts.append_and_update(KEY, events[:1], lambda e: e.with_fields(label="again"))
-    assert (again.written, again.skipped) == (0, 1)  # the entry is written all the same
-    assert store.get(KEY) == after.with_fields(label="again")
+    with pytest.raises(InvalidArgumentError, match="already"):  # e1 is there: none of it
+        transcripts.append_and_update(
+            KEY, [moved[0], events[0]], lambda e: e.with_fields(label="again")
+        )
+    assert [e["id"] for e in transcripts.tail(KEY)][-2:] == ["e1", "e2"]
+    assert store.get(KEY) == after
 
 
 def test_pop_removes_and_returns_the_newest_event(transcript_store: SessionStore) -> None:

@@ -611,6 +611,36 @@ def test_a_different_event_with_the_last_events_id_is_refused(url: str) -> None:
     run(main())
 
 
+def test_an_event_with_an_older_events_id_is_refused_whole_on_the_sql_tier(
+    sql_target: str,
+) -> None:
+    """Where the event and the session's next revision are one transaction (the sql
+    tier), an event whose id an earlier event of the session has is refused whole, as
+    ADK's database service refuses it: its state delta is not applied."""
+
+    async def main() -> None:
+        async with SessionStoreSessionService(sql_target) as service:
+            session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+            await service.append_event(session, Event(id="first", author="user", invocation_id="a"))
+            await service.append_event(session, said("second", n=1))
+            reused = Event(
+                id="first",
+                author="agent",
+                invocation_id="b",
+                actions=EventActions(state_delta={"n": 2}),
+            )
+            with pytest.raises(ValueError, match="already"):
+                await service.append_event(session, reused)
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert got is not None and got.state == {"n": 1}
+            assert [e.author for e in got.events] == ["user", "user"]
+            await service.append_event(session, said("third", n=3))  # still fresh
+            got = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+            assert got is not None and got.state == {"n": 3} and len(got.events) == 3
+
+    run(main())
+
+
 @pytest.fixture
 def zone_with_a_repeated_hour() -> Iterator[None]:
     """Local time in a zone that repeats an hour each autumn (POSIX ``tzset``)."""
