@@ -541,9 +541,8 @@ class SqlTranscripts:
                 )
 
             if revised is not None:
-                self._rewrite(
-                    write, key, revised.with_fields(**changes_of(count_columns(revised.to_dict())))
-                )
+                counts = count_columns(revised.to_dict())
+                self._rewrite(write, key, revised.with_fields(**changes_of(counts)))
             else:
                 self._advance(write, key, locked, changes_of)
         return AppendResult.of(
@@ -640,8 +639,8 @@ class SqlTranscripts:
         the transcript appended to."""
         current = self._store._entries([locked.row], 1)[0]
         revised = as_entry(revise(current))
-        before, after = current.to_dict(), revised.to_dict()
-        if any(before.get(name) != after.get(name) for name in ("sessionId", "sessionFile")):
+        owner = (current.session_id, current.session_file)
+        if (revised.session_id, revised.session_file) != owner:
             raise InvalidArgumentError(
                 "an append's entry update must keep the entry's sessionId and sessionFile "
                 "(the transcript is theirs)"
